@@ -1,0 +1,159 @@
+//! The error type every blocking call of zgreen returns.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A shorthand for `Result<T, zgreen::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a blocking call, a join or a spawn can fail with.
+///
+/// Errors are cheap to clone (payloads are behind `Arc`), so the same
+/// failure can be handed to every greenlet that joins a dead one.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A timeout expired: either the deadline given to this very call
+    /// (`join_timeout`, `get_timeout`, ...) or an enclosing
+    /// [`Timeout`](crate::Timeout) scope. [`TimeoutError::id`] tells which.
+    #[error("{0}")]
+    Timeout(TimeoutError),
+    /// The greenlet was killed. Every later blocking call of a killed
+    /// greenlet returns this too, so a killed greenlet cannot block again.
+    #[error("greenlet was killed")]
+    Killed,
+    /// The greenlet panicked; the panic was caught at the greenlet boundary.
+    #[error("{0}")]
+    Panicked(Arc<PanicError>),
+    /// The greenlet overflowed its stack. Spawn it with a larger
+    /// `stack_bytes` (see [`Builder::stack_bytes`](crate::Builder::stack_bytes)).
+    #[error("greenlet overflowed its stack of {stack_bytes} bytes; spawn it with a larger stack")]
+    StackOverflow {
+        /// The usable size of the stack that overflowed.
+        stack_bytes: usize,
+    },
+    /// A coroutine stack could not be allocated. See
+    /// [`Error::StackAlloc`]'s message: usually `vm.max_map_count` or
+    /// `RLIMIT_AS` was reached.
+    #[error(
+        "cannot allocate a {stack_bytes}-byte greenlet stack ({cause}); {live} greenlets are live. \
+         Each live greenlet costs two kernel memory mappings (stack + guard page): raise \
+         vm.max_map_count (sysctl -w vm.max_map_count=262144), raise RLIMIT_AS, or spawn fewer \
+         greenlets at once (see docs/limits.md)"
+    )]
+    StackAlloc {
+        /// The requested usable stack size.
+        stack_bytes: usize,
+        /// What the kernel or allocator said.
+        cause: String,
+        /// Greenlets alive on this hub when the allocation failed.
+        live: usize,
+    },
+    /// The wait could never end: nothing is ready, no timer is armed, no
+    /// I/O source is registered and no other thread holds a handle that
+    /// could wake the hub (gevent's `LoopExit`).
+    #[error("this operation would block forever: the hub has nothing left that could wake it")]
+    WouldBlockForever,
+    /// A greenlet tried to join itself.
+    #[error("a greenlet cannot join itself")]
+    JoinSelf,
+    /// An operating-system error.
+    #[error("{0}")]
+    Io(Arc<std::io::Error>),
+    /// The other side of a channel, queue or relay is gone.
+    #[error("{0}")]
+    Closed(&'static str),
+    /// A failure reported by user code (for example the payload handed to
+    /// `AsyncResult::set_error`, or the result of a thread-pool job that
+    /// failed).
+    #[error("{0}")]
+    Failed(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// True for any timeout, whatever its source.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout(_))
+    }
+
+    /// True if the greenlet was killed.
+    pub fn is_killed(&self) -> bool {
+        matches!(self, Error::Killed)
+    }
+
+    /// Wraps any error as [`Error::Failed`].
+    pub fn failed<E: std::error::Error + Send + Sync + 'static>(err: E) -> Error {
+        Error::Failed(Arc::new(err))
+    }
+
+    /// The custom payload of a timeout started with
+    /// [`Timeout::with_error`](crate::Timeout::with_error), if it is of type `E`.
+    pub fn timeout_payload<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self {
+            Error::Timeout(t) => t.payload.as_deref().and_then(|p| p.downcast_ref::<E>()),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Error::Io(Arc::new(err))
+    }
+}
+
+/// Which timeout expired, and its optional custom payload.
+#[derive(Clone)]
+pub struct TimeoutError {
+    /// The id of the [`Timeout`](crate::Timeout) scope that expired, or 0
+    /// for the deadline passed to the call itself.
+    pub id: u64,
+    /// The configured duration.
+    pub after: std::time::Duration,
+    /// A custom error set with [`Timeout::with_error`](crate::Timeout::with_error)
+    /// (the seed's `TooLong`).
+    pub payload: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Debug for TimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimeoutError")
+            .field("id", &self.id)
+            .field("after", &self.after)
+            .field("payload", &self.payload.as_ref().map(|p| p.to_string()))
+            .finish()
+    }
+}
+
+impl fmt::Display for TimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.payload {
+            Some(p) => write!(f, "{p}"),
+            None => write!(f, "timed out after {:?}", self.after),
+        }
+    }
+}
+
+/// A panic caught at a greenlet boundary.
+#[derive(Debug, Clone)]
+pub struct PanicError {
+    /// The panic message (`&str` and `String` payloads; others are
+    /// described as opaque).
+    pub message: String,
+    /// `file:line:column` of the panic, when known.
+    pub location: Option<String>,
+    /// The id of the greenlet that panicked.
+    pub greenlet: u64,
+}
+
+impl fmt::Display for PanicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "greenlet #{} panicked", self.greenlet)?;
+        if let Some(loc) = &self.location {
+            write!(f, " at {loc}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for PanicError {}

@@ -1,0 +1,738 @@
+//! Greenlets: spawn, join, kill, link, and the module-level helpers
+//! (`joinall`, `killall`, `current`, `sleep`, `idle`).
+
+use std::cell::RefCell;
+use std::fmt;
+use std::ops::Deref;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, PanicError, Result};
+use crate::hub::task::{Link, LinkWhen, State, Task};
+use crate::hub::{self, Deadline, TimerAction, panic as hpanic, with_hub};
+
+/// A greenlet whose result has type `T`.
+///
+/// A `Greenlet<T>` is a cheap, clonable handle (not `Send`: greenlets never
+/// leave the thread whose hub runs them). It dereferences to
+/// [`AnyGreenlet`], which carries everything that does not depend on `T`
+/// (join, kill, links, state).
+///
+/// # Examples
+///
+/// ```
+/// let g = zgreen::spawn(|| 6 * 7);
+/// assert_eq!(g.get().unwrap(), 42);
+/// assert!(g.successful());
+/// ```
+pub struct Greenlet<T> {
+    any: AnyGreenlet,
+    value: Rc<RefCell<Option<T>>>,
+}
+
+/// A type-erased greenlet handle: join, kill, link and inspect a greenlet
+/// whatever its result type.
+#[derive(Clone)]
+pub struct AnyGreenlet {
+    pub(crate) task: Rc<Task>,
+}
+
+/// Identifies a link, for [`AnyGreenlet::unlink`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkId(u64);
+
+/// A body that runs as a greenlet: the Rust form of subclassing gevent's
+/// `Greenlet` and overriding `_run`.
+///
+/// ```
+/// use zgreen::{Greenlet, Run};
+///
+/// struct Countdown(u32);
+/// impl Run for Countdown {
+///     type Output = u32;
+///     fn run(self) -> u32 {
+///         let mut n = self.0;
+///         while n > 0 {
+///             zgreen::sleep(std::time::Duration::ZERO).unwrap();
+///             n -= 1;
+///         }
+///         self.0
+///     }
+/// }
+///
+/// let g = Greenlet::from_run(Countdown(3));
+/// g.start();
+/// assert_eq!(g.get().unwrap(), 3);
+/// ```
+pub trait Run: 'static {
+    /// What the greenlet returns.
+    type Output: 'static;
+    /// The greenlet's body.
+    fn run(self) -> Self::Output;
+}
+
+/// Configures a greenlet before spawning it: name and stack size.
+///
+/// ```
+/// let g = zgreen::Builder::new()
+///     .name("worker")
+///     .stack_bytes(128 * 1024)
+///     .spawn(|| "done")
+///     .unwrap();
+/// assert_eq!(g.name().as_deref(), Some("worker"));
+/// assert_eq!(g.get().unwrap(), "done");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    name: Option<Arc<str>>,
+    stack_bytes: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with the default stack size and no name.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the greenlet (shown in panic reports and by the blocking
+    /// monitor).
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(Arc::from(name.into()));
+        self
+    }
+
+    /// The usable stack size in bytes, rounded up to whole 4 KiB pages.
+    /// Defaults to [`config::default_stack_bytes`](crate::config::default_stack_bytes).
+    pub fn stack_bytes(mut self, bytes: usize) -> Builder {
+        self.stack_bytes = Some(crate::config::round_stack(bytes));
+        self
+    }
+
+    /// Creates the greenlet without starting it; call
+    /// [`AnyGreenlet::start`] later.
+    pub fn build<T: 'static, F: FnOnce() -> T + 'static>(self, f: F) -> Greenlet<T> {
+        let stack_bytes = self
+            .stack_bytes
+            .unwrap_or_else(crate::config::default_stack_bytes);
+        let id = with_hub(|h| h.next_task_id());
+        let task = Rc::new(Task::new(id, stack_bytes));
+        *task.name.borrow_mut() = self.name;
+        let value = Rc::new(RefCell::new(None));
+        *task.pending.borrow_mut() = Some(Box::new(body(f, value.clone())));
+        Greenlet {
+            any: AnyGreenlet { task },
+            value,
+        }
+    }
+
+    /// Spawns the greenlet; it runs as soon as the current greenlet
+    /// blocks. Fails with [`Error::StackAlloc`] if no stack can be mapped.
+    pub fn spawn<T: 'static, F: FnOnce() -> T + 'static>(self, f: F) -> Result<Greenlet<T>> {
+        let g = self.build(f);
+        g.any.try_start()?;
+        Ok(g)
+    }
+
+    /// Spawns the greenlet to start after `delay`.
+    pub fn spawn_later<T: 'static, F: FnOnce() -> T + 'static>(
+        self,
+        delay: Duration,
+        f: F,
+    ) -> Result<Greenlet<T>> {
+        let g = self.build(f);
+        g.any.try_start_later(delay)?;
+        Ok(g)
+    }
+}
+
+/// Wraps a user function: catch its panic, store its value, mark the task
+/// dead. Runs on the greenlet's own stack.
+fn body<T: 'static, F: FnOnce() -> T + 'static>(
+    f: F,
+    value: Rc<RefCell<Option<T>>>,
+) -> impl FnOnce() + 'static {
+    move || {
+        let result = catch_unwind(AssertUnwindSafe(f));
+        let task = hub::current_task();
+        match result {
+            Ok(v) => {
+                *value.borrow_mut() = Some(v);
+                task.successful.set(true);
+            }
+            Err(payload) => {
+                if hpanic::is_cancel(payload.as_ref()) {
+                    resume_unwind(payload);
+                }
+                let err = PanicError {
+                    message: hpanic::payload_message(payload.as_ref()),
+                    location: hpanic::take_location(),
+                    greenlet: task.id,
+                };
+                *task.error.borrow_mut() = Some(Error::Panicked(Arc::new(err)));
+            }
+        }
+        task.state.set(State::Dead);
+    }
+}
+
+/// Spawns `f` as a new greenlet on the current thread's hub.
+///
+/// If no stack can be allocated (see [`Error::StackAlloc`]) the returned
+/// greenlet is already dead and its `join`/`get` report the error; use
+/// [`try_spawn`] to get the error at once.
+pub fn spawn<T: 'static, F: FnOnce() -> T + 'static>(f: F) -> Greenlet<T> {
+    let g = Builder::new().build(f);
+    g.start();
+    g
+}
+
+/// Like [`spawn`], but returns the stack-allocation error instead of a dead
+/// greenlet.
+pub fn try_spawn<T: 'static, F: FnOnce() -> T + 'static>(f: F) -> Result<Greenlet<T>> {
+    Builder::new().spawn(f)
+}
+
+/// Spawns `f` to start after `delay` (gevent's `spawn_later`).
+pub fn spawn_later<T: 'static, F: FnOnce() -> T + 'static>(delay: Duration, f: F) -> Greenlet<T> {
+    let g = Builder::new().build(f);
+    g.start_later(delay);
+    g
+}
+
+/// Spawns a fire-and-forget greenlet.
+pub(crate) fn spawn_detached(f: Box<dyn FnOnce()>) -> Result<()> {
+    Builder::new().spawn(f).map(|_| ())
+}
+
+impl<T: 'static> Greenlet<T> {
+    /// Creates a greenlet without starting it (gevent's `Greenlet(f)`).
+    pub fn new<F: FnOnce() -> T + 'static>(f: F) -> Greenlet<T> {
+        Builder::new().build(f)
+    }
+
+    /// Creates an unstarted greenlet from a [`Run`] implementation.
+    pub fn from_run<R: Run<Output = T>>(r: R) -> Greenlet<T> {
+        Builder::new().build(move || r.run())
+    }
+
+    /// Spawns `f` (same as [`spawn`]; gevent's `Greenlet.spawn`).
+    pub fn spawn<F: FnOnce() -> T + 'static>(f: F) -> Greenlet<T> {
+        spawn(f)
+    }
+
+    /// Waits for the greenlet and returns its value, or the error it died
+    /// with (panic, kill, ...).
+    pub fn get(&self) -> Result<T>
+    where
+        T: Clone,
+    {
+        self.get_deadline(None)
+    }
+
+    /// [`get`](Self::get) with a deadline: `Err(Error::Timeout)` if the
+    /// greenlet is still running after `timeout`.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T>
+    where
+        T: Clone,
+    {
+        self.get_deadline(Some(Deadline::after(timeout)))
+    }
+
+    fn get_deadline(&self, d: Option<Deadline>) -> Result<T>
+    where
+        T: Clone,
+    {
+        self.any.join_deadline(d)?;
+        match &*self.value.borrow() {
+            Some(v) => Ok(v.clone()),
+            None => Err(self.any.exception().unwrap_or(Error::Closed("the greenlet's value was taken"))),
+        }
+    }
+
+    /// Waits for the greenlet and moves its value out (for `T` that is not
+    /// `Clone`). Later `get`/`take` calls then report that it was taken.
+    pub fn take(&self) -> Result<T> {
+        self.any.join()?;
+        if let Some(v) = self.value.borrow_mut().take() {
+            return Ok(v);
+        }
+        Err(self.any.exception().unwrap_or(Error::Closed("the greenlet's value was taken")))
+    }
+
+    /// The value, if the greenlet finished successfully (does not block).
+    pub fn value(&self) -> Option<T>
+    where
+        T: Clone,
+    {
+        self.value.borrow().clone()
+    }
+
+    /// A type-erased handle to the same greenlet.
+    pub fn any(&self) -> AnyGreenlet {
+        self.any.clone()
+    }
+}
+
+impl<T> Clone for Greenlet<T> {
+    fn clone(&self) -> Self {
+        Greenlet {
+            any: self.any.clone(),
+            value: self.value.clone(),
+        }
+    }
+}
+
+impl<T> Deref for Greenlet<T> {
+    type Target = AnyGreenlet;
+    fn deref(&self) -> &AnyGreenlet {
+        &self.any
+    }
+}
+
+impl<T> fmt::Debug for Greenlet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.any.fmt(f)
+    }
+}
+
+impl<T> From<&Greenlet<T>> for AnyGreenlet {
+    fn from(g: &Greenlet<T>) -> AnyGreenlet {
+        g.any.clone()
+    }
+}
+
+impl<T> From<Greenlet<T>> for AnyGreenlet {
+    fn from(g: Greenlet<T>) -> AnyGreenlet {
+        g.any
+    }
+}
+
+impl From<&AnyGreenlet> for AnyGreenlet {
+    fn from(g: &AnyGreenlet) -> AnyGreenlet {
+        g.clone()
+    }
+}
+
+impl fmt::Debug for AnyGreenlet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Greenlet")
+            .field("id", &self.task.id)
+            .field("name", &self.task.name.borrow())
+            .field("state", &self.task.state.get())
+            .finish()
+    }
+}
+
+impl PartialEq for AnyGreenlet {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.task, &other.task)
+    }
+}
+
+impl Eq for AnyGreenlet {}
+
+impl AnyGreenlet {
+    /// The greenlet's id, unique per hub (the root context is 0).
+    pub fn id(&self) -> u64 {
+        self.task.id
+    }
+
+    /// The greenlet's name, if it has one.
+    pub fn name(&self) -> Option<String> {
+        self.task.name.borrow().as_ref().map(|n| n.to_string())
+    }
+
+    /// Names the greenlet.
+    pub fn set_name(&self, name: impl Into<String>) {
+        *self.task.name.borrow_mut() = Some(Arc::from(name.into()));
+    }
+
+    /// Schedules an unstarted greenlet. A no-op if it was started already.
+    /// If no stack can be allocated, the greenlet dies with
+    /// [`Error::StackAlloc`] (reported once, and returned by `join`/`get`).
+    pub fn start(&self) {
+        if let Err(e) = self.try_start() {
+            crate::config::report_failure(&self.task, &e);
+        }
+    }
+
+    /// Like [`start`](Self::start), returning the allocation error.
+    pub fn try_start(&self) -> Result<()> {
+        self.prepare()?;
+        if self.task.state.get() == State::Scheduled {
+            with_hub(|h| h.schedule(self.task.clone()));
+        }
+        Ok(())
+    }
+
+    /// Schedules an unstarted greenlet to start after `delay`.
+    pub fn start_later(&self, delay: Duration) {
+        if let Err(e) = self.try_start_later(delay) {
+            crate::config::report_failure(&self.task, &e);
+        }
+    }
+
+    fn try_start_later(&self, delay: Duration) -> Result<()> {
+        self.prepare()?;
+        if self.task.state.get() == State::Scheduled {
+            let task = self.task.clone();
+            with_hub(|h| {
+                h.add_timer(
+                    std::time::Instant::now() + delay,
+                    TimerAction::Call(Box::new(move || {
+                        if task.state.get() == State::Scheduled {
+                            with_hub(|h| h.schedule(task));
+                        }
+                    })),
+                )
+            });
+        }
+        Ok(())
+    }
+
+    /// Moves an unstarted task to `Scheduled` with a coroutine ready.
+    fn prepare(&self) -> Result<()> {
+        if self.task.state.get() != State::Unstarted {
+            return Ok(());
+        }
+        let Some(body) = self.task.pending.borrow_mut().take() else {
+            return Ok(());
+        };
+        match with_hub(|h| h.alloc_gen(self.task.stack_bytes, body)) {
+            Ok(coro) => {
+                *self.task.coro.borrow_mut() = Some(coro);
+                self.task.state.set(State::Scheduled);
+                Ok(())
+            }
+            Err(e) => {
+                *self.task.error.borrow_mut() = Some(e.clone());
+                self.task.state.set(State::Dead);
+                with_hub(|h| h.finish(&self.task));
+                Err(e)
+            }
+        }
+    }
+
+    /// Waits until the greenlet has finished, however it finished (gevent's
+    /// `join`; use `get` to see its failure).
+    ///
+    /// Fails with `Killed` or a timeout if the *caller* is killed or its
+    /// timeout scope expires, and with [`Error::JoinSelf`] when a greenlet
+    /// joins itself.
+    pub fn join(&self) -> Result<()> {
+        self.join_deadline(None)
+    }
+
+    /// [`join`](Self::join) with a deadline.
+    pub fn join_timeout(&self, timeout: Duration) -> Result<()> {
+        self.join_deadline(Some(Deadline::after(timeout)))
+    }
+
+    pub(crate) fn join_deadline(&self, d: Option<Deadline>) -> Result<()> {
+        hub::check_interrupt()?;
+        if self.task.state.get() == State::Dead {
+            return Ok(());
+        }
+        if Rc::ptr_eq(&self.task, &hub::current_task()) {
+            return Err(Error::JoinSelf);
+        }
+        while self.task.state.get() != State::Dead {
+            self.task.joiners.wait(d)?;
+        }
+        Ok(())
+    }
+
+    /// Kills the greenlet and waits for it to die (gevent's `kill()`).
+    ///
+    /// Kill is cooperative: the greenlet's current (or next) blocking call
+    /// returns [`Error::Killed`], and so does every later one. A greenlet
+    /// that has not started yet never runs. Killing the current greenlet
+    /// only marks it and returns at once.
+    pub fn kill(&self) -> Result<()> {
+        self.kill_nowait();
+        if Rc::ptr_eq(&self.task, &hub::current_task()) {
+            return Ok(());
+        }
+        self.join()
+    }
+
+    /// [`kill`](Self::kill), waiting at most `timeout` for the greenlet to
+    /// die.
+    pub fn kill_timeout(&self, timeout: Duration) -> Result<()> {
+        self.kill_nowait();
+        if Rc::ptr_eq(&self.task, &hub::current_task()) {
+            return Ok(());
+        }
+        self.join_timeout(timeout)
+    }
+
+    /// Requests the kill without waiting (gevent's `kill(block=False)`).
+    pub fn kill_nowait(&self) {
+        let task = &self.task;
+        match task.state.get() {
+            State::Dead => {}
+            State::Unstarted | State::Scheduled => {
+                task.killed.set(true);
+                task.pending.borrow_mut().take();
+                *task.error.borrow_mut() = Some(Error::Killed);
+                task.state.set(State::Dead);
+                let coro = task.coro.borrow_mut().take();
+                with_hub(|h| {
+                    if let Some(coro) = coro {
+                        h.bury(coro);
+                    }
+                    h.finish(task);
+                });
+            }
+            State::Running => task.killed.set(true),
+            State::Parked | State::Ready => {
+                task.killed.set(true);
+                hub::interrupt(task);
+            }
+        }
+        if task.id == 0 {
+            task.killed.set(true);
+        }
+    }
+
+    /// True once the greenlet has finished (gevent's `ready()`/`dead`).
+    pub fn ready(&self) -> bool {
+        self.task.state.get() == State::Dead
+    }
+
+    /// True once the greenlet has been started (scheduled), even if it has
+    /// not run yet.
+    pub fn started(&self) -> bool {
+        self.task.state.get() != State::Unstarted
+    }
+
+    /// True if the greenlet finished by returning (not by a panic, a kill
+    /// before start, or a stack failure).
+    pub fn successful(&self) -> bool {
+        self.ready() && self.task.successful.get()
+    }
+
+    /// True if a kill was requested.
+    pub fn killed(&self) -> bool {
+        self.task.killed.get()
+    }
+
+    /// The error the greenlet died with, if it failed (gevent's
+    /// `exception`).
+    pub fn exception(&self) -> Option<Error> {
+        if self.task.successful.get() {
+            return None;
+        }
+        self.task.error.borrow().clone()
+    }
+
+    /// Calls `f` (in a new greenlet) when this greenlet finishes, however
+    /// it finishes. If it already has, `f` is scheduled at once.
+    pub fn link(&self, f: impl FnOnce(AnyGreenlet) + 'static) -> LinkId {
+        self.add_link(LinkWhen::Always, Box::new(f))
+    }
+
+    /// Calls `f` only if the greenlet finishes successfully.
+    pub fn link_value(&self, f: impl FnOnce(AnyGreenlet) + 'static) -> LinkId {
+        self.add_link(LinkWhen::Success, Box::new(f))
+    }
+
+    /// Calls `f` only if the greenlet fails (panic, kill, stack failure).
+    pub fn link_exception(&self, f: impl FnOnce(AnyGreenlet) + 'static) -> LinkId {
+        self.add_link(LinkWhen::Failure, Box::new(f))
+    }
+
+    /// Removes a link that has not run yet. Returns false if it had run or
+    /// was unknown.
+    pub fn unlink(&self, id: LinkId) -> bool {
+        let mut links = self.task.links.borrow_mut();
+        let before = links.len();
+        links.retain(|l| l.id != id.0);
+        links.len() != before
+    }
+
+    fn add_link(&self, when: LinkWhen, callback: Box<dyn FnOnce(AnyGreenlet)>) -> LinkId {
+        let id = with_hub(|h| h.next_task_id());
+        self.task.links.borrow_mut().push(Link { id, when, callback });
+        if self.ready() {
+            run_links(&self.task);
+        }
+        LinkId(id)
+    }
+}
+
+/// Spawns the link callbacks of a task that just died, in link order.
+pub(crate) fn run_links(task: &Rc<Task>) {
+    let links = std::mem::take(&mut *task.links.borrow_mut());
+    let ok = task.successful.get();
+    for link in links {
+        let wanted = match link.when {
+            LinkWhen::Always => true,
+            LinkWhen::Success => ok,
+            LinkWhen::Failure => !ok,
+        };
+        if wanted {
+            let g = AnyGreenlet { task: task.clone() };
+            let cb = link.callback;
+            if let Err(e) = spawn_detached(Box::new(move || cb(g))) {
+                tracing::error!("zgreen: cannot run a link callback: {e}");
+            }
+        }
+    }
+}
+
+/// The greenlet running now; the root context (plain `main()`) has id 0.
+pub fn current() -> AnyGreenlet {
+    AnyGreenlet {
+        task: hub::current_task(),
+    }
+}
+
+/// Suspends the current greenlet for `duration`. `sleep(Duration::ZERO)`
+/// only lets every other ready greenlet run once (gevent's `sleep(0)`).
+///
+/// Fails with `Killed` or a timeout if the greenlet is killed or its
+/// timeout scope expires meanwhile.
+pub fn sleep(duration: Duration) -> Result<()> {
+    if duration.is_zero() {
+        return hub::yield_now();
+    }
+    let d = Some(Deadline::after(duration));
+    loop {
+        // No waiter is handed out: only the deadline or an interrupt can
+        // end this park.
+        match hub::park(d).result? {
+            hub::Wake::Deadline => return Ok(()),
+            hub::Wake::Signaled => {}
+        }
+    }
+}
+
+/// Waits until the hub has nothing else ready to run (gevent's `idle()`).
+pub fn idle() -> Result<()> {
+    hub::wait_idle(None)
+}
+
+/// Options for [`joinall_with`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JoinAll {
+    timeout: Option<Duration>,
+    raise_error: bool,
+    count: Option<usize>,
+}
+
+impl JoinAll {
+    /// Wait for all, no timeout, failures not raised.
+    pub fn new() -> JoinAll {
+        JoinAll::default()
+    }
+
+    /// Stop waiting after `timeout` (then the finished ones are returned,
+    /// without an error, as gevent does).
+    pub fn timeout(mut self, timeout: Duration) -> JoinAll {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Return the first failure among the greenlets as the error.
+    pub fn raise_error(mut self, yes: bool) -> JoinAll {
+        self.raise_error = yes;
+        self
+    }
+
+    /// Return once this many have finished.
+    pub fn count(mut self, n: usize) -> JoinAll {
+        self.count = Some(n);
+        self
+    }
+}
+
+/// Waits for all greenlets to finish (gevent's `joinall`). Their failures
+/// stay inside them: inspect each with `exception()`/`get()`.
+///
+/// ```
+/// let a = zgreen::spawn(|| 1);
+/// let b = zgreen::spawn(|| "two");
+/// zgreen::joinall([a.any(), b.any()]).unwrap();
+/// assert!(a.ready() && b.ready());
+/// ```
+pub fn joinall<I>(greenlets: I) -> Result<()>
+where
+    I: IntoIterator,
+    I::Item: Into<AnyGreenlet>,
+{
+    joinall_with(greenlets, JoinAll::new()).map(|_| ())
+}
+
+/// [`joinall`] with options; returns the greenlets that finished, in the
+/// order they were given.
+pub fn joinall_with<I>(greenlets: I, opts: JoinAll) -> Result<Vec<AnyGreenlet>>
+where
+    I: IntoIterator,
+    I::Item: Into<AnyGreenlet>,
+{
+    let all: Vec<AnyGreenlet> = greenlets.into_iter().map(Into::into).collect();
+    let want = opts.count.unwrap_or(all.len()).min(all.len());
+    let deadline = Deadline::from_timeout(opts.timeout);
+    hub::check_interrupt()?;
+    let me = hub::current_task();
+    loop {
+        let done = all.iter().filter(|g| g.ready()).count();
+        if opts.raise_error {
+            if let Some(e) = all.iter().find_map(|g| g.exception()) {
+                return Err(e);
+            }
+        }
+        if done >= want {
+            break;
+        }
+        if all.iter().any(|g| !g.ready() && Rc::ptr_eq(&g.task, &me)) {
+            return Err(Error::JoinSelf);
+        }
+        let w = hub::waiter();
+        for g in all.iter().filter(|g| !g.ready()) {
+            g.task.joiners.push(w.clone());
+        }
+        match hub::park(deadline).result {
+            Ok(hub::Wake::Signaled) => {}
+            Ok(hub::Wake::Deadline) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(all.into_iter().filter(|g| g.ready()).collect())
+}
+
+/// Kills all greenlets and waits for them to die (gevent's `killall`).
+pub fn killall<I>(greenlets: I) -> Result<()>
+where
+    I: IntoIterator,
+    I::Item: Into<AnyGreenlet>,
+{
+    killall_timeout(greenlets, None)
+}
+
+/// [`killall`], waiting at most `timeout` (if given) for them to die.
+pub fn killall_timeout<I>(greenlets: I, timeout: Option<Duration>) -> Result<()>
+where
+    I: IntoIterator,
+    I::Item: Into<AnyGreenlet>,
+{
+    let all: Vec<AnyGreenlet> = greenlets.into_iter().map(Into::into).collect();
+    let me = hub::current_task();
+    for g in &all {
+        g.kill_nowait();
+    }
+    let others: Vec<AnyGreenlet> = all.into_iter().filter(|g| !Rc::ptr_eq(&g.task, &me)).collect();
+    let mut opts = JoinAll::new();
+    if let Some(t) = timeout {
+        opts = opts.timeout(t);
+    }
+    let n = others.len();
+    let done = joinall_with(others, opts)?;
+    if done.len() < n {
+        return Err(hub::deadline_error(Deadline::from_timeout(timeout)));
+    }
+    Ok(())
+}

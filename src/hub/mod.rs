@@ -1,0 +1,640 @@
+//! The hub: one event loop per OS thread, created lazily.
+//!
+//! The hub owns a `mio::Poll`, a deadline heap, a ready queue and a
+//! cross-thread inbox. Greenlets always switch back to the hub (they are
+//! asymmetric coroutines): a parked greenlet yields, the hub resumes the
+//! next ready one. The hub loop itself runs on the thread's own stack, in
+//! the "root context" (plain `main()`), whenever the root blocks: a root
+//! `join`, `sleep` or `recv` runs the loop until the root is woken, exactly
+//! like gevent's main greenlet.
+
+mod io;
+pub(crate) mod monitor;
+pub(crate) mod panic;
+mod remote;
+mod stacks;
+pub(crate) mod task;
+mod timers;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+pub(crate) use self::io::IoRegistration;
+pub use self::remote::HubHandle;
+use self::remote::{Remote, RemoteMsg};
+use self::stacks::StackPool;
+use self::task::{Gen, State, Task, WaitQueue, Waiter};
+pub(crate) use self::timers::{TimerAction, TimerId};
+use self::timers::Timers;
+use crate::error::{Error, TimeoutError};
+
+const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
+
+/// While greenlets keep the ready queue busy, the hub still polls for I/O
+/// at least this often.
+const FORCED_POLL_INTERVAL: Duration = Duration::from_millis(1);
+
+/// A park's own deadline: when, and the duration it came from (for the
+/// error message).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline {
+    pub at: Instant,
+    pub after: Duration,
+}
+
+impl Deadline {
+    /// `after` from now.
+    pub(crate) fn after(after: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + after,
+            after,
+        }
+    }
+
+    /// `None` stays `None`.
+    pub(crate) fn from_timeout(timeout: Option<Duration>) -> Option<Deadline> {
+        timeout.map(Deadline::after)
+    }
+}
+
+/// Why a park ended normally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// A waiter token fired.
+    Signaled,
+    /// The park's own deadline passed.
+    Deadline,
+}
+
+/// The result of [`park`]: `signaled` says whether a waiter fired even if
+/// `result` is an error (so the caller can pass the notification on).
+pub(crate) struct ParkOutcome {
+    pub signaled: bool,
+    pub result: crate::Result<Wake>,
+}
+
+/// A notification slot that other threads fire through a [`HubHandle`].
+pub(crate) struct RemoteSlot {
+    pub fired: Cell<bool>,
+    pub waiters: WaitQueue,
+}
+
+/// One event loop, owned by one OS thread.
+pub(crate) struct Hub {
+    poll: RefCell<mio::Poll>,
+    registry: mio::Registry,
+    events: RefCell<mio::Events>,
+    ready: RefCell<VecDeque<Rc<Task>>>,
+    timers: RefCell<Timers>,
+    io: RefCell<slab::Slab<Rc<io::IoEntry>>>,
+    remote: Arc<Remote>,
+    inbox: Receiver<RemoteMsg>,
+    remote_slots: RefCell<HashMap<u64, Rc<RemoteSlot>>>,
+    next_slot: Cell<u64>,
+    root: Rc<Task>,
+    current: RefCell<Rc<Task>>,
+    next_id: Cell<u64>,
+    stacks: RefCell<StackPool>,
+    idle_waiters: WaitQueue,
+    /// Coroutines of tasks dropped while suspended, unwound at a safe point.
+    graveyard: RefCell<Vec<Gen>>,
+    /// The root's loop returned because nothing could ever wake it.
+    would_block: Cell<bool>,
+    next_forced_poll: Cell<Instant>,
+    pub(crate) monitor: RefCell<Option<monitor::Monitor>>,
+    switches: Cell<u64>,
+}
+
+thread_local! {
+    static HUB: Rc<Hub> = Rc::new(Hub::new());
+}
+
+/// Runs `f` with this thread's hub (creating it on first use).
+#[inline]
+pub(crate) fn with_hub<R>(f: impl FnOnce(&Hub) -> R) -> R {
+    HUB.with(|h| f(h))
+}
+
+/// Like [`with_hub`], but fails instead of panicking while the thread's
+/// locals are being destroyed.
+pub(crate) fn try_with_hub<R>(f: impl FnOnce(&Hub) -> R) -> Option<R> {
+    HUB.try_with(|h| f(h)).ok()
+}
+
+impl Hub {
+    fn new() -> Hub {
+        panic::install_hook();
+        let poll = mio::Poll::new().expect("zgreen: cannot create the epoll instance");
+        let registry = poll
+            .registry()
+            .try_clone()
+            .expect("zgreen: cannot clone the mio registry");
+        let waker = mio::Waker::new(&registry, WAKER_TOKEN).expect("zgreen: cannot create a mio waker");
+        let (remote, inbox) = Remote::new(waker);
+        let root = Rc::new(Task::new(0, 0));
+        root.state.set(State::Running);
+        Hub {
+            poll: RefCell::new(poll),
+            registry,
+            events: RefCell::new(mio::Events::with_capacity(1024)),
+            ready: RefCell::new(VecDeque::new()),
+            timers: RefCell::new(Timers::default()),
+            io: RefCell::new(slab::Slab::new()),
+            remote: Arc::new(remote),
+            inbox,
+            remote_slots: RefCell::new(HashMap::new()),
+            next_slot: Cell::new(1),
+            current: RefCell::new(root.clone()),
+            root,
+            next_id: Cell::new(1),
+            stacks: RefCell::new(StackPool::default()),
+            idle_waiters: WaitQueue::default(),
+            graveyard: RefCell::new(Vec::new()),
+            would_block: Cell::new(false),
+            next_forced_poll: Cell::new(Instant::now()),
+            monitor: RefCell::new(None),
+            switches: Cell::new(0),
+        }
+    }
+
+    /// A new greenlet id (0 is the root).
+    pub(crate) fn next_task_id(&self) -> u64 {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        id
+    }
+
+    /// A coroutine for `body`, from the pool or freshly mapped.
+    pub(crate) fn alloc_gen<F: FnOnce() + 'static>(&self, stack_bytes: usize, body: F) -> crate::Result<Gen> {
+        self.stacks.borrow_mut().get(stack_bytes, body)
+    }
+
+    /// Appends a task to the ready queue.
+    #[inline]
+    pub(crate) fn schedule(&self, task: Rc<Task>) {
+        self.ready.borrow_mut().push_back(task);
+    }
+
+    /// Arms a timer.
+    pub(crate) fn add_timer(&self, at: Instant, action: TimerAction) -> TimerId {
+        self.timers.borrow_mut().add(at, action)
+    }
+
+    /// Disarms a timer.
+    pub(crate) fn cancel_timer(&self, id: TimerId) {
+        self.timers.borrow_mut().cancel(id);
+    }
+
+    /// The task running now (the root when no greenlet runs).
+    #[inline]
+    pub(crate) fn current(&self) -> Rc<Task> {
+        self.current.borrow().clone()
+    }
+
+    /// Live greenlets holding a stack.
+    pub(crate) fn live_greenlets(&self) -> usize {
+        self.stacks.borrow().live
+    }
+
+    /// Idle pooled stacks.
+    pub(crate) fn pooled_stacks(&self) -> usize {
+        self.stacks.borrow().idle()
+    }
+
+    /// Removes an I/O source from the poller (errors are ignored: the
+    /// source is going away).
+    pub(crate) fn deregister<S: mio::event::Source + ?Sized>(&self, source: &mut S) {
+        let _ = self.registry.deregister(source);
+    }
+
+    /// Frees idle pooled stacks.
+    pub(crate) fn clear_stack_pool(&self) {
+        self.stacks.borrow_mut().clear();
+    }
+
+    /// Number of greenlet switches so far.
+    pub(crate) fn switch_count(&self) -> u64 {
+        self.switches.get()
+    }
+
+    /// A handle other threads can use to wake this hub.
+    pub(crate) fn handle(&self) -> HubHandle {
+        HubHandle {
+            remote: self.remote.clone(),
+        }
+    }
+
+    /// Creates a notification slot that other threads fire by key.
+    pub(crate) fn new_remote_slot(&self) -> (u64, Rc<RemoteSlot>) {
+        let key = self.next_slot.get();
+        self.next_slot.set(key + 1);
+        let slot = Rc::new(RemoteSlot {
+            fired: Cell::new(false),
+            waiters: WaitQueue::default(),
+        });
+        self.remote_slots.borrow_mut().insert(key, slot.clone());
+        (key, slot)
+    }
+
+    /// Forgets a notification slot.
+    pub(crate) fn drop_remote_slot(&self, key: u64) {
+        self.remote_slots.borrow_mut().remove(&key);
+    }
+
+    /// Runs the loop until the root is woken, interrupted, its deadline
+    /// passes, or nothing can ever wake it.
+    fn run_root(&self) {
+        let root = &self.root;
+        let done = || root.woken.get() || root.interrupted.get() || root.deadline_hit.get();
+        loop {
+            self.run_ready_batch();
+            self.bury_dead();
+            if done() {
+                return;
+            }
+            let mut now = Instant::now();
+            self.fire_timers(now);
+            if done() {
+                return;
+            }
+            let busy = !self.ready.borrow().is_empty();
+            if busy && now < self.next_forced_poll.get() {
+                continue;
+            }
+            let timeout = if busy {
+                Some(Duration::ZERO)
+            } else if !self.idle_waiters.is_empty() {
+                self.idle_waiters.notify_all();
+                continue;
+            } else {
+                match self.timers.borrow_mut().next_deadline() {
+                    Some(at) => Some(at.saturating_duration_since(now)),
+                    None => {
+                        if self.nothing_can_wake() {
+                            self.would_block.set(true);
+                            return;
+                        }
+                        None
+                    }
+                }
+            };
+            self.poll_io(timeout);
+            now = Instant::now();
+            self.next_forced_poll.set(now + FORCED_POLL_INTERVAL);
+            self.fire_timers(now);
+            if done() {
+                return;
+            }
+        }
+    }
+
+    /// True when no timer, I/O source, ready task or other thread's handle
+    /// could ever wake the root.
+    fn nothing_can_wake(&self) -> bool {
+        self.ready.borrow().is_empty()
+            && self.timers.borrow().is_empty()
+            && self.io.borrow().is_empty()
+            && Arc::strong_count(&self.remote) == 1
+            && self.inbox.is_empty()
+    }
+
+    /// Resumes every task that was ready when the batch began, once.
+    fn run_ready_batch(&self) {
+        let n = self.ready.borrow().len();
+        for _ in 0..n {
+            let task = match self.ready.borrow_mut().pop_front() {
+                Some(t) => t,
+                None => break,
+            };
+            self.resume(task);
+        }
+    }
+
+    /// Switches into one task until it parks, yields or ends.
+    fn resume(&self, task: Rc<Task>) {
+        match task.state.get() {
+            State::Scheduled | State::Ready => {}
+            // A stale queue entry (killed before start, or resumed already).
+            _ => return,
+        }
+        task.state.set(State::Running);
+        self.switches.set(self.switches.get() + 1);
+        if let Some(m) = &*self.monitor.borrow() {
+            m.on_switch(&task);
+        }
+        let prev = self.current.replace(task.clone());
+        panic::enter_greenlet();
+        let failure = {
+            let mut coro = task.coro.borrow_mut();
+            match coro.as_mut() {
+                Some(g) => {
+                    g.resume();
+                    g.get_panic_data()
+                }
+                None => None,
+            }
+        };
+        panic::leave_greenlet();
+        self.current.replace(prev);
+        if let Some(m) = &*self.monitor.borrow() {
+            m.on_idle();
+        }
+        if let Some(payload) = failure {
+            // Only a stack overflow (or a bug in zgreen's own wrapper)
+            // escapes the body's catch_unwind.
+            let err = if payload.downcast_ref::<generator::Error>().is_some() {
+                Error::StackOverflow {
+                    stack_bytes: task.stack_bytes,
+                }
+            } else {
+                Error::Panicked(Arc::new(crate::error::PanicError {
+                    message: panic::payload_message(payload.as_ref()),
+                    location: None,
+                    greenlet: task.id,
+                }))
+            };
+            *task.error.borrow_mut() = Some(err);
+            task.successful.set(false);
+            task.state.set(State::Dead);
+            // An overflowed coroutine cannot be reused.
+            let coro = task.coro.borrow_mut().take();
+            drop(coro);
+            self.stacks.borrow_mut().discard();
+            self.finish(&task);
+        } else if task.state.get() == State::Dead {
+            let coro = task.coro.borrow_mut().take();
+            if let Some(coro) = coro {
+                let max_idle = crate::config::stack_pool_max();
+                self.stacks.borrow_mut().put(coro, task.stack_bytes, max_idle);
+            }
+            self.finish(&task);
+        }
+    }
+
+    /// Reports, wakes joiners, runs links and frees per-greenlet state of a
+    /// task that just died.
+    pub(crate) fn finish(&self, task: &Rc<Task>) {
+        if let Some(Error::Panicked(p)) = &*task.error.borrow() {
+            crate::config::report_panic(p);
+        } else if let Some(e @ Error::StackOverflow { .. }) = &*task.error.borrow() {
+            crate::config::report_failure(task, e);
+        }
+        task.scopes.borrow_mut().clear();
+        let locals = std::mem::take(&mut *task.locals.borrow_mut());
+        drop(locals);
+        task.joiners.notify_all();
+        crate::greenlet::run_links(task);
+    }
+
+    /// Unwinds coroutines whose tasks were dropped while suspended.
+    fn bury_dead(&self) {
+        loop {
+            let coro = self.graveyard.borrow_mut().pop();
+            let Some(coro) = coro else { return };
+            // Destructors that run during the unwind must not block: run
+            // them as a task that is already killed.
+            let zombie = Rc::new(Task::new(u64::MAX, 0));
+            zombie.killed.set(true);
+            zombie.state.set(State::Running);
+            let prev = self.current.replace(zombie);
+            panic::enter_greenlet();
+            drop(coro);
+            panic::leave_greenlet();
+            self.current.replace(prev);
+            self.stacks.borrow_mut().discard();
+        }
+    }
+
+    /// Hands a suspended coroutine of a dropped task to the graveyard.
+    pub(crate) fn bury(&self, coro: Gen) {
+        self.graveyard.borrow_mut().push(coro);
+    }
+
+    /// Fires all due timers.
+    fn fire_timers(&self, now: Instant) {
+        if self.timers.borrow().is_empty() {
+            return;
+        }
+        loop {
+            let action = self.timers.borrow_mut().pop_due(now);
+            match action {
+                None => return,
+                Some(TimerAction::Deadline(w)) => {
+                    if w.is_live() {
+                        w.task.deadline_hit.set(true);
+                        make_ready(&w.task);
+                    }
+                }
+                Some(TimerAction::Call(f)) => f(),
+            }
+        }
+    }
+
+    /// Polls for I/O (and cross-thread messages) and dispatches events.
+    fn poll_io(&self, timeout: Option<Duration>) {
+        let mut events = self.events.borrow_mut();
+        if let Err(e) = self.poll.borrow_mut().poll(&mut events, timeout) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                tracing::error!("zgreen hub: epoll_wait failed: {e}");
+            }
+            return;
+        }
+        let mut inbox = false;
+        for ev in events.iter() {
+            if ev.token() == WAKER_TOKEN {
+                inbox = true;
+                continue;
+            }
+            let entry = self.io.borrow().get(ev.token().0).cloned();
+            if let Some(entry) = entry {
+                entry.on_event(ev);
+            }
+        }
+        drop(events);
+        if inbox || !self.inbox.is_empty() {
+            self.drain_inbox();
+        }
+    }
+
+    /// Handles messages from other threads.
+    fn drain_inbox(&self) {
+        self.remote.clear_pending();
+        while let Ok(msg) = self.inbox.try_recv() {
+            match msg {
+                RemoteMsg::Notify(key) => {
+                    let slot = self.remote_slots.borrow().get(&key).cloned();
+                    if let Some(slot) = slot {
+                        slot.fired.set(true);
+                        slot.waiters.notify_all();
+                    }
+                }
+                RemoteMsg::Spawn(f) => {
+                    if let Err(e) = crate::greenlet::spawn_detached(f) {
+                        tracing::error!("zgreen hub: cannot spawn a greenlet sent from another thread: {e}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        // Suspended coroutines still referenced from here are leaked, not
+        // unwound: their destructors would run while the thread's locals
+        // are being torn down.
+        for coro in self.graveyard.get_mut().drain(..) {
+            std::mem::forget(coro);
+        }
+    }
+}
+
+/// The current task.
+#[inline]
+pub(crate) fn current_task() -> Rc<Task> {
+    with_hub(|h| h.current())
+}
+
+/// A waiter token for the current task's next park.
+#[inline]
+pub(crate) fn waiter() -> Waiter {
+    let task = current_task();
+    let seq = task.park_seq.get();
+    Waiter { task, seq }
+}
+
+/// Makes a parked task runnable (no-op for tasks in other states).
+#[inline]
+pub(crate) fn make_ready(task: &Rc<Task>) {
+    if task.id == 0 {
+        return; // the root's loop checks its flags
+    }
+    if task.state.get() == State::Parked {
+        task.state.set(State::Ready);
+        with_hub(|h| h.schedule(task.clone()));
+    }
+}
+
+/// Wakes a task without a waiter: kill, or an expired timeout scope.
+pub(crate) fn interrupt(task: &Rc<Task>) {
+    task.interrupted.set(true);
+    make_ready(task);
+}
+
+/// The error for a park whose own deadline passed.
+pub(crate) fn deadline_error(deadline: Option<Deadline>) -> Error {
+    Error::Timeout(TimeoutError {
+        id: 0,
+        after: deadline.map(|d| d.after).unwrap_or_default(),
+        payload: None,
+    })
+}
+
+/// Checks kill and expired timeout scopes of the current task.
+#[inline]
+pub(crate) fn check_interrupt() -> crate::Result<()> {
+    let task = current_task();
+    match task.pending_interrupt() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Suspends the current task until a waiter taken with [`waiter`] fires,
+/// `deadline` passes, or the task is killed / a timeout scope expires.
+pub(crate) fn park(deadline: Option<Deadline>) -> ParkOutcome {
+    with_hub(|hub| {
+        let task = hub.current();
+        if let Some(e) = task.pending_interrupt() {
+            return ParkOutcome {
+                signaled: false,
+                result: Err(e),
+            };
+        }
+        if !task.woken.get() {
+            let timer = deadline.map(|d| {
+                let w = Waiter {
+                    task: task.clone(),
+                    seq: task.park_seq.get(),
+                };
+                hub.add_timer(d.at, TimerAction::Deadline(w))
+            });
+            if task.id == 0 {
+                hub.run_root();
+            } else {
+                task.state.set(State::Parked);
+                generator::co_yield_with(());
+            }
+            if let Some(t) = timer {
+                if !task.deadline_hit.get() {
+                    hub.cancel_timer(t);
+                }
+            }
+        }
+        // This park is over: every token taken for it is now stale.
+        task.park_seq.set(task.park_seq.get() + 1);
+        let signaled = task.woken.replace(false);
+        let deadline_hit = task.deadline_hit.replace(false);
+        task.interrupted.set(false);
+        let would_block = task.id == 0 && hub.would_block.replace(false);
+        let result = if let Some(e) = task.pending_interrupt() {
+            Err(e)
+        } else if signaled {
+            Ok(Wake::Signaled)
+        } else if deadline_hit {
+            Ok(Wake::Deadline)
+        } else if would_block {
+            Err(Error::WouldBlockForever)
+        } else {
+            // Interrupted by something that is no longer pending (a scope
+            // that was cancelled meanwhile): a spurious wakeup.
+            Ok(Wake::Signaled)
+        };
+        ParkOutcome { signaled, result }
+    })
+}
+
+/// Lets every other ready greenlet run once, then continues (gevent's
+/// `sleep(0)`).
+pub(crate) fn yield_now() -> crate::Result<()> {
+    with_hub(|hub| {
+        let task = hub.current();
+        if let Some(e) = task.pending_interrupt() {
+            return Err(e);
+        }
+        if task.id == 0 {
+            hub.run_ready_batch();
+            hub.bury_dead();
+            let now = Instant::now();
+            hub.fire_timers(now);
+            if now >= hub.next_forced_poll.get() {
+                hub.poll_io(Some(Duration::ZERO));
+                hub.next_forced_poll.set(now + FORCED_POLL_INTERVAL);
+            }
+        } else {
+            task.state.set(State::Ready);
+            hub.schedule(task.clone());
+            generator::co_yield_with(());
+        }
+        match task.pending_interrupt() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    })
+}
+
+/// Parks until the hub has nothing ready to run (gevent's `idle()`).
+pub(crate) fn wait_idle(deadline: Option<Deadline>) -> crate::Result<()> {
+    with_hub(|hub| hub.idle_waiters.push(waiter()));
+    let outcome = park(deadline);
+    match outcome.result {
+        Ok(Wake::Signaled) => Ok(()),
+        Ok(Wake::Deadline) => Err(deadline_error(deadline)),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,225 @@
+//! The type-erased core of a greenlet, and the waiter tokens that wake it.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::timeout::TimeoutState;
+
+/// A coroutine whose stack comes from the hub's pool.
+pub(crate) type Gen = generator::Generator<'static, (), ()>;
+
+/// Where a greenlet is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Created with `Greenlet::new`, `start` not called yet.
+    Unstarted,
+    /// Started, waiting in the ready queue (or on a `spawn_later` timer)
+    /// for its first run.
+    Scheduled,
+    /// Executing right now.
+    Running,
+    /// Suspended in `park`.
+    Parked,
+    /// Woken, waiting in the ready queue to be resumed.
+    Ready,
+    /// Finished (returned, panicked, or killed).
+    Dead,
+}
+
+/// A callback registered with `link`, `link_value` or `link_exception`.
+pub(crate) struct Link {
+    pub id: u64,
+    pub when: LinkWhen,
+    pub callback: Box<dyn FnOnce(crate::greenlet::AnyGreenlet)>,
+}
+
+/// Which outcomes trigger a link.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LinkWhen {
+    Always,
+    Success,
+    Failure,
+}
+
+/// The core of a greenlet (or of the root context, id 0, which has no
+/// coroutine of its own).
+///
+/// # Invariant
+/// `park_seq` only grows; a [`Waiter`] is valid while its `seq` equals it.
+/// `woken` and `interrupted` describe the current park only and are reset
+/// when the park ends.
+pub(crate) struct Task {
+    pub id: u64,
+    pub name: RefCell<Option<Arc<str>>>,
+    pub state: Cell<State>,
+    pub killed: Cell<bool>,
+    pub park_seq: Cell<u64>,
+    /// A waiter of the current park fired.
+    pub woken: Cell<bool>,
+    /// The current park's own deadline passed.
+    pub deadline_hit: Cell<bool>,
+    /// Kill or a timeout scope made the task ready without a waiter.
+    pub interrupted: Cell<bool>,
+    /// Active `Timeout` scopes, outermost first.
+    pub scopes: RefCell<Vec<Rc<TimeoutState>>>,
+    pub coro: RefCell<Option<Gen>>,
+    /// The body of a greenlet created but not started yet.
+    pub pending: RefCell<Option<Box<dyn FnOnce()>>>,
+    pub stack_bytes: usize,
+    /// The failure, once dead and unsuccessful.
+    pub error: RefCell<Option<Error>>,
+    pub successful: Cell<bool>,
+    pub joiners: WaitQueue,
+    pub links: RefCell<Vec<Link>>,
+    /// Greenlet-local values, keyed by the address of their `Local`.
+    pub locals: RefCell<Vec<(usize, Box<dyn Any>)>>,
+}
+
+impl Task {
+    pub(crate) fn new(id: u64, stack_bytes: usize) -> Task {
+        Task {
+            id,
+            name: RefCell::new(None),
+            state: Cell::new(State::Unstarted),
+            killed: Cell::new(false),
+            park_seq: Cell::new(0),
+            woken: Cell::new(false),
+            deadline_hit: Cell::new(false),
+            interrupted: Cell::new(false),
+            scopes: RefCell::new(Vec::new()),
+            coro: RefCell::new(None),
+            pending: RefCell::new(None),
+            stack_bytes,
+            error: RefCell::new(None),
+            successful: Cell::new(false),
+            joiners: WaitQueue::default(),
+            links: RefCell::new(Vec::new()),
+            locals: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The error a blocking call of this task must return right now, if
+    /// any: kill first, then the outermost expired timeout scope, so an
+    /// inner timeout can never hide an outer one.
+    pub(crate) fn pending_interrupt(&self) -> Option<Error> {
+        if self.killed.get() {
+            return Some(Error::Killed);
+        }
+        let scopes = self.scopes.borrow();
+        scopes.iter().find(|s| s.fired.get()).map(|s| s.error())
+    }
+
+    /// Human-readable name: `#id` or `#id (name)`.
+    pub(crate) fn describe(&self) -> String {
+        match &*self.name.borrow() {
+            Some(n) => format!("#{} ({n})", self.id),
+            None => format!("#{}", self.id),
+        }
+    }
+}
+
+/// A token that wakes one park of one task. Stale tokens (the task has
+/// moved on to another park, or already woke) do nothing.
+#[derive(Clone)]
+pub(crate) struct Waiter {
+    pub task: Rc<Task>,
+    pub seq: u64,
+}
+
+impl Waiter {
+    /// True while this token can still wake its park.
+    pub(crate) fn is_live(&self) -> bool {
+        self.task.park_seq.get() == self.seq && !self.task.woken.get()
+    }
+
+    /// Wakes the park this token belongs to. Returns false for a stale token.
+    pub(crate) fn wake(&self) -> bool {
+        if !self.is_live() {
+            return false;
+        }
+        self.task.woken.set(true);
+        super::make_ready(&self.task);
+        true
+    }
+}
+
+/// A FIFO of waiters (per direction, per object).
+#[derive(Default)]
+pub(crate) struct WaitQueue {
+    waiters: RefCell<VecDeque<Waiter>>,
+}
+
+impl WaitQueue {
+    /// Adds a waiter at the back.
+    pub(crate) fn push(&self, w: Waiter) {
+        self.waiters.borrow_mut().push_back(w);
+    }
+
+    /// Wakes the first live waiter. Returns false if there was none.
+    pub(crate) fn notify_one(&self) -> bool {
+        loop {
+            let w = self.waiters.borrow_mut().pop_front();
+            match w {
+                None => return false,
+                Some(w) => {
+                    if w.wake() {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Wakes every live waiter; returns how many woke.
+    pub(crate) fn notify_all(&self) -> usize {
+        let all: Vec<Waiter> = self.waiters.borrow_mut().drain(..).collect();
+        all.iter().filter(|w| w.wake()).count()
+    }
+
+    /// True if no live waiter is queued (drops stale ones on the way).
+    pub(crate) fn is_empty(&self) -> bool {
+        let mut q = self.waiters.borrow_mut();
+        q.retain(|w| w.is_live());
+        q.is_empty()
+    }
+
+    /// Parks the current greenlet in this queue until notified, `deadline`
+    /// passes (then `Err(Timeout)`), or it is killed / its timeout scope
+    /// fires. A waiter that was notified but leaves with an error passes
+    /// the notification on, so no wakeup is ever lost.
+    pub(crate) fn wait(&self, deadline: Option<super::Deadline>) -> crate::Result<()> {
+        let waiter = super::waiter();
+        self.push(waiter);
+        let outcome = super::park(deadline);
+        match outcome.result {
+            Ok(super::Wake::Signaled) => Ok(()),
+            Ok(super::Wake::Deadline) => Err(super::deadline_error(deadline)),
+            Err(e) => {
+                if outcome.signaled {
+                    self.notify_one();
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        // A suspended (or never started) coroutine must be unwound at a
+        // safe point of the hub loop, not in whatever code dropped the last
+        // reference to its task. While the thread's locals are being torn
+        // down there is no safe point left: leak it instead.
+        let mut coro = self.coro.get_mut().take();
+        if coro.is_some() {
+            let _ = super::try_with_hub(|hub| hub.bury(coro.take().expect("checked above")));
+            if let Some(coro) = coro {
+                std::mem::forget(coro);
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! # zgreen
+//!
+//! gevent's programming model in Rust, built around ZeroMQ.
+//!
+//! Greenlets are stackful coroutines (from the `generator` crate) driven by
+//! one hub per OS thread, a `mio` event loop with timers and a cross-thread
+//! waker. Blocking calls park the calling greenlet instead of the thread,
+//! so code reads like blocking code and runs like an event loop. Calling a
+//! blocking function from plain `main()` runs the hub until it returns: no
+//! `run` wrapper is needed.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let a = zgreen::spawn(|| {
+//!     zgreen::sleep(Duration::from_millis(20)).unwrap();
+//!     "slow"
+//! });
+//! let b = zgreen::spawn(|| "fast");
+//! zgreen::joinall([a.any(), b.any()]).unwrap();
+//! assert_eq!((a.get().unwrap(), b.get().unwrap()), ("slow", "fast"));
+//! ```
+//!
+//! Blocking calls return [`Result`]: timeouts ([`Timeout`], `*_timeout`
+//! methods) and kills surface as [`Error`] values at the blocking point,
+//! and a panic stays inside its greenlet.
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod config;
+mod error;
+mod greenlet;
+mod hub;
+mod signal;
+pub mod threadpool;
+mod timeout;
+
+use std::time::Duration;
+
+pub use crate::error::{Error, PanicError, Result, TimeoutError};
+pub use crate::greenlet::{
+    AnyGreenlet, Builder, Greenlet, JoinAll, LinkId, Run, current, idle, joinall, joinall_with, killall,
+    killall_timeout, sleep, spawn, spawn_later, try_spawn,
+};
+pub use crate::hub::HubHandle;
+pub use crate::hub::monitor::BlockingReport;
+pub use crate::signal::{SignalHandler, signal_handler};
+pub use crate::timeout::{Timeout, with_timeout, with_timeout_or};
+
+/// A handle that wakes this thread's hub from other threads (and runs
+/// closures on it with [`HubHandle::spawn`]).
+pub fn hub_handle() -> HubHandle {
+    hub::with_hub(|h| h.handle())
+}
+
+/// Counters of this thread's hub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HubStats {
+    /// Greenlets that hold a stack (started, not finished).
+    pub live_greenlets: usize,
+    /// Finished stacks kept for reuse.
+    pub pooled_stacks: usize,
+    /// Switches into greenlets so far.
+    pub switches: u64,
+}
+
+/// This thread's hub counters.
+pub fn hub_stats() -> HubStats {
+    hub::with_hub(|h| HubStats {
+        live_greenlets: h.live_greenlets(),
+        pooled_stacks: h.pooled_stacks(),
+        switches: h.switch_count(),
+    })
+}
+
+/// Frees the finished stacks this thread's hub keeps for reuse.
+pub fn release_pooled_stacks() {
+    hub::with_hub(|h| h.clear_stack_pool());
+}
+
+/// Starts (or, with `None`, stops) the blocking monitor of this thread's
+/// hub: a watchdog thread that reports, as a `tracing` warning and in
+/// [`blocking_reports`], every time a greenlet runs longer than `threshold`
+/// without switching (gevent's `max_blocking_time`).
+pub fn set_blocking_monitor(threshold: Option<Duration>) {
+    hub::with_hub(|h| {
+        *h.monitor.borrow_mut() = threshold.map(hub::monitor::Monitor::start);
+    });
+}
+
+/// The blocking monitor's reports so far on this thread's hub (most recent
+/// last, at most 64).
+pub fn blocking_reports() -> Vec<BlockingReport> {
+    hub::with_hub(|h| h.monitor.borrow().as_ref().map(|m| m.reports()).unwrap_or_default())
+}
