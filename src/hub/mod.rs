@@ -272,7 +272,8 @@ impl Hub {
                 self.idle_waiters.notify_all();
                 continue;
             } else {
-                match self.timers.borrow_mut().next_deadline() {
+                let next = self.timers.borrow_mut().next_deadline();
+                match next {
                     Some(at) => Some(at.saturating_duration_since(now)),
                     None => {
                         if self.nothing_can_wake() {
