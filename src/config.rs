@@ -3,8 +3,8 @@
 //! Each setting also reads an environment variable once, at first use, so
 //! operators can tune a binary without recompiling it.
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Once;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use crate::error::{Error, PanicError};
 use crate::hub::task::Task;

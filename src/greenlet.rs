@@ -247,7 +247,10 @@ impl<T: 'static> Greenlet<T> {
         self.any.join_deadline(d)?;
         match &*self.value.borrow() {
             Some(v) => Ok(v.clone()),
-            None => Err(self.any.exception().unwrap_or(Error::Closed("the greenlet's value was taken"))),
+            None => Err(self
+                .any
+                .exception()
+                .unwrap_or(Error::Closed("the greenlet's value was taken"))),
         }
     }
 
@@ -258,7 +261,10 @@ impl<T: 'static> Greenlet<T> {
         if let Some(v) = self.value.borrow_mut().take() {
             return Ok(v);
         }
-        Err(self.any.exception().unwrap_or(Error::Closed("the greenlet's value was taken")))
+        Err(self
+            .any
+            .exception()
+            .unwrap_or(Error::Closed("the greenlet's value was taken")))
     }
 
     /// The value, if the greenlet finished successfully (does not block).

@@ -91,5 +91,11 @@ pub fn set_blocking_monitor(threshold: Option<Duration>) {
 /// The blocking monitor's reports so far on this thread's hub (most recent
 /// last, at most 64).
 pub fn blocking_reports() -> Vec<BlockingReport> {
-    hub::with_hub(|h| h.monitor.borrow().as_ref().map(|m| m.reports()).unwrap_or_default())
+    hub::with_hub(|h| {
+        h.monitor
+            .borrow()
+            .as_ref()
+            .map(|m| m.reports())
+            .unwrap_or_default()
+    })
 }

@@ -51,11 +51,16 @@ fn sleep_zero_interleaves_in_spawn_order() {
 fn greenlets_run_concurrently_while_sleeping() {
     let _t = Timeout::start_new(BOUND);
     let start = Instant::now();
-    let gs: Vec<_> = (0..100).map(|_| zgreen::spawn(|| zgreen::sleep(ms(100)))).collect();
+    let gs: Vec<_> = (0..100)
+        .map(|_| zgreen::spawn(|| zgreen::sleep(ms(100))))
+        .collect();
     zgreen::joinall(&gs).unwrap();
     let took = start.elapsed();
     assert!(took >= ms(100), "slept {took:?}");
-    assert!(took < ms(2000), "100 sleeps of 100 ms took {took:?}: they did not overlap");
+    assert!(
+        took < ms(2000),
+        "100 sleeps of 100 ms took {took:?}: they did not overlap"
+    );
     assert!(gs.iter().all(|g| g.get().unwrap().is_ok()));
 }
 
@@ -106,7 +111,10 @@ fn joinall_raise_error_returns_first_failure() {
     let ok = zgreen::spawn(|| zgreen::sleep(ms(50)).is_ok());
     let bad: Greenlet<()> = zgreen::spawn(|| panic!("boom"));
     let err = zgreen::joinall_with([ok.any(), bad.any()], JoinAll::new().raise_error(true)).unwrap_err();
-    assert!(matches!(err, Error::Panicked(ref p) if p.message == "boom"), "{err:?}");
+    assert!(
+        matches!(err, Error::Panicked(ref p) if p.message == "boom"),
+        "{err:?}"
+    );
     assert!(ok.get().unwrap());
 }
 
@@ -179,7 +187,9 @@ fn kill_timeout_and_killall() {
     let g = zgreen::spawn(|| zgreen::sleep(Duration::from_secs(100)));
     g.kill_timeout(ms(500)).unwrap();
     assert!(g.ready());
-    let gs: Vec<_> = (0..50).map(|_| zgreen::spawn(|| zgreen::sleep(Duration::from_secs(100)))).collect();
+    let gs: Vec<_> = (0..50)
+        .map(|_| zgreen::spawn(|| zgreen::sleep(Duration::from_secs(100))))
+        .collect();
     zgreen::sleep(ms(1)).unwrap();
     zgreen::killall(&gs).unwrap();
     assert!(gs.iter().all(|g| matches!(g.get().unwrap(), Err(Error::Killed))));

@@ -59,7 +59,11 @@ fn spawn_until_error(stack_bytes: usize, max: usize) {
         }
     };
     match &err {
-        Error::StackAlloc { stack_bytes: b, live: n, .. } => {
+        Error::StackAlloc {
+            stack_bytes: b,
+            live: n,
+            ..
+        } => {
             assert_eq!(*b, stack_bytes);
             assert_eq!(*n, live.len());
         }
@@ -114,7 +118,10 @@ fn child_entry() {
 #[test]
 fn map_count_limit_gives_a_clear_error() {
     let out = run_child("map_count");
-    let line = out.lines().find(|l| l.contains("LIMIT live=")).expect("no LIMIT line");
+    let line = out
+        .lines()
+        .find(|l| l.contains("LIMIT live="))
+        .expect("no LIMIT line");
     let live: usize = line
         .split_whitespace()
         .find_map(|w| w.strip_prefix("live="))
@@ -127,14 +134,20 @@ fn map_count_limit_gives_a_clear_error() {
         .trim()
         .parse()
         .unwrap();
-    assert!(live > max_maps / 2 - 2000 && live <= max_maps / 2, "live={live} max_map_count={max_maps}");
+    assert!(
+        live > max_maps / 2 - 2000 && live <= max_maps / 2,
+        "live={live} max_map_count={max_maps}"
+    );
     assert!(out.contains("RECOVERED"), "{out}");
 }
 
 #[test]
 fn address_space_limit_gives_a_clear_error() {
     let out = run_child("rlimit_as");
-    let line = out.lines().find(|l| l.contains("LIMIT live=")).expect("no LIMIT line");
+    let line = out
+        .lines()
+        .find(|l| l.contains("LIMIT live="))
+        .expect("no LIMIT line");
     let live: usize = line
         .split_whitespace()
         .find_map(|w| w.strip_prefix("live="))

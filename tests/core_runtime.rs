@@ -68,7 +68,10 @@ fn threadpool_panics_and_timeouts_are_errors() {
     let _t = Timeout::start_new(BOUND);
     zgreen::config::set_panic_report(zgreen::config::PanicReport::Silent);
     let err = zgreen::threadpool::apply(|| -> u32 { panic!("pool job failed") }).unwrap_err();
-    assert!(matches!(err, Error::Panicked(ref p) if p.message == "pool job failed"), "{err:?}");
+    assert!(
+        matches!(err, Error::Panicked(ref p) if p.message == "pool job failed"),
+        "{err:?}"
+    );
     let r = zgreen::threadpool::spawn(|| std::thread::sleep(ms(300)));
     assert!(r.get_timeout(ms(20)).unwrap_err().is_timeout());
 }
@@ -101,7 +104,11 @@ fn blocking_monitor_names_the_greenlet_that_held_the_hub() {
     // Well-behaved greenlets that sleep cooperatively are not reported.
     let polite = zgreen::spawn(|| zgreen::sleep(ms(200)));
     polite.join().unwrap();
-    assert!(zgreen::blocking_reports().is_empty(), "{:?}", zgreen::blocking_reports());
+    assert!(
+        zgreen::blocking_reports().is_empty(),
+        "{:?}",
+        zgreen::blocking_reports()
+    );
     let hog = zgreen::Builder::new()
         .name("hog")
         .spawn(|| std::thread::sleep(ms(300)))

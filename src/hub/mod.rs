@@ -29,8 +29,8 @@ pub use self::remote::HubHandle;
 use self::remote::{Remote, RemoteMsg};
 use self::stacks::StackPool;
 use self::task::{Gen, State, Task, WaitQueue, Waiter};
-pub(crate) use self::timers::{TimerAction, TimerId};
 use self::timers::Timers;
+pub(crate) use self::timers::{TimerAction, TimerId};
 use crate::error::{Error, TimeoutError};
 
 const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);

@@ -53,11 +53,7 @@ static COROUTINE_MARK: u8 = 0;
 
 impl StackPool {
     /// A coroutine ready to run `body` on a stack of `stack_bytes`.
-    pub(crate) fn get<F: FnOnce() + 'static>(
-        &mut self,
-        stack_bytes: usize,
-        body: F,
-    ) -> Result<Gen, Error> {
+    pub(crate) fn get<F: FnOnce() + 'static>(&mut self, stack_bytes: usize, body: F) -> Result<Gen, Error> {
         if let Some(mut g) = self.idle.get_mut(&stack_bytes).and_then(|v| v.pop()) {
             self.idle_count -= 1;
             g.init_code(AssertSend(body).into_fn());
