@@ -113,25 +113,41 @@ impl Builder {
     /// Creates the greenlet without starting it; call
     /// [`AnyGreenlet::start`] later.
     pub fn build<T: 'static, F: FnOnce() -> T + 'static>(self, f: F) -> Greenlet<T> {
+        let g = self.make();
+        *g.any.task.pending.borrow_mut() = Some(Box::new(body(f, g.value.clone())));
+        g
+    }
+
+    /// A task and its value slot, with nothing to run yet.
+    fn make<T: 'static>(self) -> Greenlet<T> {
         let stack_bytes = self
             .stack_bytes
             .unwrap_or_else(crate::config::default_stack_bytes);
         let id = with_hub(|h| h.next_task_id());
         let task = Rc::new(Task::new(id, stack_bytes));
-        *task.name.borrow_mut() = self.name;
-        let value = Rc::new(RefCell::new(None));
-        *task.pending.borrow_mut() = Some(Box::new(body(f, value.clone())));
+        if self.name.is_some() {
+            *task.name.borrow_mut() = self.name;
+        }
         Greenlet {
             any: AnyGreenlet { task },
-            value,
+            value: Rc::new(RefCell::new(None)),
         }
+    }
+
+    /// Creates the greenlet with its coroutine ready (no boxing of the
+    /// body); on failure the greenlet is already dead with the error.
+    fn spawn_inner<T: 'static, F: FnOnce() -> T + 'static>(self, f: F) -> (Greenlet<T>, Result<()>) {
+        let g = self.make();
+        let r = install(&g.any.task, body(f, g.value.clone()));
+        (g, r)
     }
 
     /// Spawns the greenlet; it runs as soon as the current greenlet
     /// blocks. Fails with [`Error::StackAlloc`] if no stack can be mapped.
     pub fn spawn<T: 'static, F: FnOnce() -> T + 'static>(self, f: F) -> Result<Greenlet<T>> {
-        let g = self.build(f);
-        g.any.try_start()?;
+        let (g, r) = self.spawn_inner(f);
+        r?;
+        with_hub(|h| h.schedule(g.any.task.clone()));
         Ok(g)
     }
 
@@ -144,6 +160,24 @@ impl Builder {
         let g = self.build(f);
         g.any.try_start_later(delay)?;
         Ok(g)
+    }
+}
+
+/// Gives an unstarted task its coroutine, running `body`; on failure the
+/// task dies with the allocation error.
+fn install<B: FnOnce() + 'static>(task: &Rc<Task>, body: B) -> Result<()> {
+    match with_hub(|h| h.alloc_gen(task.stack_bytes, body)) {
+        Ok(coro) => {
+            *task.coro.borrow_mut() = Some(coro);
+            task.state.set(State::Scheduled);
+            Ok(())
+        }
+        Err(e) => {
+            *task.error.borrow_mut() = Some(e.clone());
+            task.state.set(State::Dead);
+            with_hub(|h| h.finish(task));
+            Err(e)
+        }
     }
 }
 
@@ -183,8 +217,11 @@ fn body<T: 'static, F: FnOnce() -> T + 'static>(
 /// greenlet is already dead and its `join`/`get` report the error; use
 /// [`try_spawn`] to get the error at once.
 pub fn spawn<T: 'static, F: FnOnce() -> T + 'static>(f: F) -> Greenlet<T> {
-    let g = Builder::new().build(f);
-    g.start();
+    let (g, r) = Builder::new().spawn_inner(f);
+    match r {
+        Ok(()) => with_hub(|h| h.schedule(g.any.task.clone())),
+        Err(e) => crate::config::report_failure(&g.any.task, &e),
+    }
     g
 }
 
@@ -406,19 +443,7 @@ impl AnyGreenlet {
         let Some(body) = self.task.pending.borrow_mut().take() else {
             return Ok(());
         };
-        match with_hub(|h| h.alloc_gen(self.task.stack_bytes, body)) {
-            Ok(coro) => {
-                *self.task.coro.borrow_mut() = Some(coro);
-                self.task.state.set(State::Scheduled);
-                Ok(())
-            }
-            Err(e) => {
-                *self.task.error.borrow_mut() = Some(e.clone());
-                self.task.state.set(State::Dead);
-                with_hub(|h| h.finish(&self.task));
-                Err(e)
-            }
-        }
+        install(&self.task, body)
     }
 
     /// Waits until the greenlet has finished, however it finished (gevent's

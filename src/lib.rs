@@ -84,7 +84,7 @@ pub fn release_pooled_stacks() {
 /// without switching (gevent's `max_blocking_time`).
 pub fn set_blocking_monitor(threshold: Option<Duration>) {
     hub::with_hub(|h| {
-        *h.monitor.borrow_mut() = threshold.map(hub::monitor::Monitor::start);
+        h.set_monitor(threshold.map(hub::monitor::Monitor::start));
     });
 }
 

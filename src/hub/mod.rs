@@ -107,7 +107,11 @@ pub(crate) struct Hub {
     would_block: Cell<bool>,
     next_forced_poll: Cell<Instant>,
     pub(crate) monitor: RefCell<Option<monitor::Monitor>>,
+    /// `monitor` is set (checked on every switch without a borrow).
+    monitor_on: Cell<bool>,
     switches: Cell<u64>,
+    /// Batches run since the clock was last read (see `run_root`).
+    batches: Cell<u32>,
 }
 
 thread_local! {
@@ -158,8 +162,16 @@ impl Hub {
             would_block: Cell::new(false),
             next_forced_poll: Cell::new(Instant::now()),
             monitor: RefCell::new(None),
+            monitor_on: Cell::new(false),
             switches: Cell::new(0),
+            batches: Cell::new(0),
         }
+    }
+
+    /// Installs or removes the blocking monitor.
+    pub(crate) fn set_monitor(&self, monitor: Option<monitor::Monitor>) {
+        self.monitor_on.set(monitor.is_some());
+        *self.monitor.borrow_mut() = monitor;
     }
 
     /// A new greenlet id (0 is the root).
@@ -257,6 +269,16 @@ impl Hub {
             if done() {
                 return;
             }
+            let busy = !self.ready.borrow().is_empty();
+            // While only greenlets keep the hub busy and no timer is armed,
+            // read the clock every 16th batch only.
+            if busy && self.timers.borrow().is_empty() {
+                let b = self.batches.get().wrapping_add(1);
+                self.batches.set(b);
+                if b % 16 != 0 {
+                    continue;
+                }
+            }
             let mut now = Instant::now();
             self.fire_timers(now);
             if done() {
@@ -325,8 +347,10 @@ impl Hub {
         }
         task.state.set(State::Running);
         self.switches.set(self.switches.get() + 1);
-        if let Some(m) = &*self.monitor.borrow() {
-            m.on_switch(&task);
+        if self.monitor_on.get() {
+            if let Some(m) = &*self.monitor.borrow() {
+                m.on_switch(&task);
+            }
         }
         let prev = self.current.replace(task.clone());
         panic::enter_greenlet();
@@ -342,8 +366,10 @@ impl Hub {
         };
         panic::leave_greenlet();
         self.current.replace(prev);
-        if let Some(m) = &*self.monitor.borrow() {
-            m.on_idle();
+        if self.monitor_on.get() {
+            if let Some(m) = &*self.monitor.borrow() {
+                m.on_idle();
+            }
         }
         if let Some(payload) = failure {
             // Only a stack overflow (or a bug in zgreen's own wrapper)
