@@ -27,13 +27,19 @@
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod actor;
 pub mod config;
 mod error;
 mod greenlet;
 mod hub;
+pub mod local;
+pub mod pool;
+pub mod queue;
 mod signal;
+pub mod sync;
 pub mod threadpool;
 mod timeout;
+mod wait;
 
 use std::time::Duration;
 
@@ -46,6 +52,7 @@ pub use crate::hub::HubHandle;
 pub use crate::hub::monitor::BlockingReport;
 pub use crate::signal::{SignalHandler, signal_handler};
 pub use crate::timeout::{Timeout, with_timeout, with_timeout_or};
+pub use crate::wait::{IWait, Tagged, WaitToken, Waitable, iwait, wait};
 
 /// A handle that wakes this thread's hub from other threads (and runs
 /// closures on it with [`HubHandle::spawn`]).

@@ -1,0 +1,355 @@
+//! Counting semaphores: [`Semaphore`] and [`BoundedSemaphore`], with an
+//! RAII [`SemaphoreGuard`].
+
+use std::cell::Cell;
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::handoff::Handoff;
+use crate::error::Result;
+use crate::hub::task::WaitQueue;
+use crate::hub::{self, Deadline};
+
+/// The shared state of a semaphore.
+///
+/// # Invariant
+/// `permits > 0` implies `queue` is empty: a release with greenlets in
+/// line hands its permit to the first of them instead of counting it.
+pub(crate) struct SemState {
+    permits: Cell<usize>,
+    /// `Some(n)` for a bounded semaphore: `permits` never exceeds `n`.
+    bound: Option<usize>,
+    queue: Handoff<()>,
+    /// Greenlets waiting for a permit to be available without taking it
+    /// (`wait`, `wait`/`iwait` over a semaphore, a pool's
+    /// `wait_available`).
+    pub(crate) available: WaitQueue,
+}
+
+impl SemState {
+    pub(crate) fn new(permits: usize, bound: Option<usize>) -> Rc<SemState> {
+        Rc::new(SemState {
+            permits: Cell::new(permits),
+            bound,
+            queue: Handoff::default(),
+            available: WaitQueue::default(),
+        })
+    }
+
+    pub(crate) fn permits(&self) -> usize {
+        self.permits.get()
+    }
+
+    pub(crate) fn try_acquire(&self) -> bool {
+        let n = self.permits.get();
+        if n == 0 {
+            return false;
+        }
+        self.permits.set(n - 1);
+        true
+    }
+
+    pub(crate) fn acquire(&self, deadline: Option<Deadline>) -> Result<()> {
+        hub::check_interrupt()?;
+        if self.try_acquire() {
+            return Ok(());
+        }
+        self.queue.wait(None, deadline).map(|_| ()).map_err(|(e, _)| e)
+    }
+
+    /// Returns a permit: to the first greenlet in line, or to the count.
+    /// Fails (changing nothing) if that would exceed the bound.
+    pub(crate) fn release(&self) -> std::result::Result<(), OverReleaseError> {
+        if self.queue.complete_first(|_| {}) {
+            return Ok(());
+        }
+        let n = self.permits.get();
+        if let Some(bound) = self.bound {
+            if n >= bound {
+                return Err(OverReleaseError { bound });
+            }
+        }
+        self.permits.set(n + 1);
+        self.available.notify_all();
+        Ok(())
+    }
+
+    pub(crate) fn wait(&self, deadline: Option<Deadline>) -> Result<()> {
+        hub::check_interrupt()?;
+        while self.permits.get() == 0 {
+            self.available.wait(deadline)?;
+        }
+        Ok(())
+    }
+
+    fn waiting(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+/// Releasing a [`BoundedSemaphore`] (or a [`Lock`](super::Lock)) more
+/// times than it was acquired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverReleaseError {
+    bound: usize,
+}
+
+impl OverReleaseError {
+    /// The semaphore's bound (its initial number of permits).
+    pub fn bound(&self) -> usize {
+        self.bound
+    }
+}
+
+impl fmt::Display for OverReleaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "semaphore released too many times (bound {})", self.bound)
+    }
+}
+
+impl std::error::Error for OverReleaseError {}
+
+impl From<OverReleaseError> for crate::Error {
+    fn from(e: OverReleaseError) -> crate::Error {
+        crate::Error::failed(e)
+    }
+}
+
+/// A counting semaphore (gevent's `Semaphore`).
+///
+/// [`acquire`](Self::acquire) takes a permit, parking the calling greenlet
+/// while there is none; the returned guard gives it back when dropped.
+/// Waiters are served strictly first come, first served: a released permit
+/// is handed to the greenlet that has waited longest, never to a newcomer.
+/// [`release`](Self::release) adds a permit without a guard, and may raise
+/// the count above its initial value (use [`BoundedSemaphore`] to forbid
+/// that).
+///
+/// A `Semaphore` is a cheap handle: clones share the same permits. It is
+/// not `Send`: it belongs to the thread whose greenlets use it.
+///
+/// # Examples
+///
+/// ```
+/// use zgreen::sync::Semaphore;
+///
+/// let sem = Semaphore::new(2);
+/// let a = sem.acquire().unwrap();
+/// let _b = sem.acquire().unwrap();
+/// assert!(sem.try_acquire().is_none());
+/// drop(a);
+/// assert_eq!(sem.available_permits(), 1);
+/// ```
+#[derive(Clone)]
+pub struct Semaphore {
+    pub(crate) state: Rc<SemState>,
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("permits", &self.state.permits())
+            .field("waiting", &self.state.waiting())
+            .finish()
+    }
+}
+
+impl Semaphore {
+    /// A semaphore with `permits` permits.
+    pub fn new(permits: usize) -> Semaphore {
+        Semaphore {
+            state: SemState::new(permits, None),
+        }
+    }
+
+    /// Takes a permit, parking while there is none. Fails with `Killed` or
+    /// a timeout if the caller is killed or its `Timeout` scope expires.
+    pub fn acquire(&self) -> Result<SemaphoreGuard> {
+        self.acquire_deadline(None)
+    }
+
+    /// [`acquire`](Self::acquire), giving up with `Error::Timeout` after
+    /// `timeout`.
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<SemaphoreGuard> {
+        self.acquire_deadline(Some(Deadline::after(timeout)))
+    }
+
+    fn acquire_deadline(&self, d: Option<Deadline>) -> Result<SemaphoreGuard> {
+        self.state.acquire(d)?;
+        Ok(SemaphoreGuard::new(&self.state))
+    }
+
+    /// Takes a permit if one is free right now.
+    pub fn try_acquire(&self) -> Option<SemaphoreGuard> {
+        self.state.try_acquire().then(|| SemaphoreGuard::new(&self.state))
+    }
+
+    /// Adds a permit (hands it to the longest waiter, if any).
+    pub fn release(&self) {
+        // Unbounded: cannot fail.
+        let _ = self.state.release();
+    }
+
+    /// Free permits right now (gevent's `counter`).
+    pub fn available_permits(&self) -> usize {
+        self.state.permits()
+    }
+
+    /// True if an `acquire` would park (gevent's `locked()`).
+    pub fn locked(&self) -> bool {
+        self.state.permits() == 0
+    }
+
+    /// Greenlets parked in `acquire`.
+    pub fn waiting(&self) -> usize {
+        self.state.waiting()
+    }
+
+    /// Waits until a permit is free, without taking it (gevent's `wait`).
+    pub fn wait(&self) -> Result<()> {
+        self.state.wait(None)
+    }
+
+    /// [`wait`](Self::wait) with a timeout.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
+        self.state.wait(Some(Deadline::after(timeout)))
+    }
+}
+
+/// A semaphore whose permits can never exceed their initial number
+/// (gevent's `BoundedSemaphore`): releasing more often than acquiring is
+/// an [`OverReleaseError`], not a silent extra permit.
+///
+/// # Examples
+///
+/// ```
+/// use zgreen::sync::BoundedSemaphore;
+///
+/// let sem = BoundedSemaphore::new(1);
+/// sem.acquire().unwrap().forget();
+/// sem.release().unwrap();
+/// assert!(sem.release().is_err());
+/// ```
+#[derive(Clone)]
+pub struct BoundedSemaphore {
+    pub(crate) state: Rc<SemState>,
+}
+
+impl fmt::Debug for BoundedSemaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoundedSemaphore")
+            .field("permits", &self.state.permits())
+            .field("bound", &self.state.bound)
+            .field("waiting", &self.state.waiting())
+            .finish()
+    }
+}
+
+impl BoundedSemaphore {
+    /// A semaphore with `permits` permits, which is also its bound.
+    pub fn new(permits: usize) -> BoundedSemaphore {
+        BoundedSemaphore {
+            state: SemState::new(permits, Some(permits)),
+        }
+    }
+
+    /// Takes a permit, parking while there is none.
+    pub fn acquire(&self) -> Result<SemaphoreGuard> {
+        self.acquire_deadline(None)
+    }
+
+    /// [`acquire`](Self::acquire), giving up with `Error::Timeout` after
+    /// `timeout`.
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<SemaphoreGuard> {
+        self.acquire_deadline(Some(Deadline::after(timeout)))
+    }
+
+    fn acquire_deadline(&self, d: Option<Deadline>) -> Result<SemaphoreGuard> {
+        self.state.acquire(d)?;
+        Ok(SemaphoreGuard::new(&self.state))
+    }
+
+    /// Takes a permit if one is free right now.
+    pub fn try_acquire(&self) -> Option<SemaphoreGuard> {
+        self.state.try_acquire().then(|| SemaphoreGuard::new(&self.state))
+    }
+
+    /// Gives back a permit taken with a guard that was
+    /// [`forget`](SemaphoreGuard::forget)-ten. Fails if every permit is
+    /// already back.
+    pub fn release(&self) -> std::result::Result<(), OverReleaseError> {
+        self.state.release()
+    }
+
+    /// The bound (initial number of permits).
+    pub fn bound(&self) -> usize {
+        self.state.bound.unwrap_or(0)
+    }
+
+    /// Free permits right now.
+    pub fn available_permits(&self) -> usize {
+        self.state.permits()
+    }
+
+    /// True if an `acquire` would park.
+    pub fn locked(&self) -> bool {
+        self.state.permits() == 0
+    }
+
+    /// Greenlets parked in `acquire`.
+    pub fn waiting(&self) -> usize {
+        self.state.waiting()
+    }
+
+    /// Waits until a permit is free, without taking it.
+    pub fn wait(&self) -> Result<()> {
+        self.state.wait(None)
+    }
+
+    /// [`wait`](Self::wait) with a timeout.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
+        self.state.wait(Some(Deadline::after(timeout)))
+    }
+}
+
+/// A permit of a [`Semaphore`] or [`BoundedSemaphore`], given back when
+/// dropped. It owns a handle to its semaphore, so it can be moved into
+/// another greenlet of the same thread.
+#[must_use = "the permit is given back as soon as the guard is dropped"]
+pub struct SemaphoreGuard {
+    state: Rc<SemState>,
+    /// False once [`forget`](Self::forget) was called.
+    armed: bool,
+}
+
+impl SemaphoreGuard {
+    pub(crate) fn new(state: &Rc<SemState>) -> SemaphoreGuard {
+        SemaphoreGuard {
+            state: state.clone(),
+            armed: true,
+        }
+    }
+
+    /// Keeps the permit taken: nothing is released when the guard goes
+    /// away (release it later by hand, as in gevent's
+    /// `acquire()` / `release()` style).
+    pub fn forget(mut self) {
+        self.armed = false;
+    }
+}
+
+impl fmt::Debug for SemaphoreGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SemaphoreGuard").finish_non_exhaustive()
+    }
+}
+
+impl Drop for SemaphoreGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            // The permit came from this semaphore, so a bounded one has room.
+            let _ = self.state.release();
+        }
+    }
+}
