@@ -1,0 +1,315 @@
+//! Runs the examples of the glue layer (events, queues, pools, locks,
+//! locals, actors) and checks what they print.
+//!
+//! The example binaries are built by `cargo test` / `cargo build
+//! --all-targets` before the tests run; this file only runs them, each
+//! under a deadline. A missing or stale binary fails the test: it is
+//! never skipped.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any example may run before the test kills it and fails.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// `target/<profile>/examples/<name>`, found from this test's own path
+/// (`target/<profile>/deps/glue_examples-<hash>`).
+fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps");
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "example binary {} is missing: run `cargo build --examples` first \
+         (plain `cargo test` builds the examples, `cargo test --test glue_examples` does not)",
+        path.display()
+    );
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(src), Some(bin)) = (modified(&source), modified(&path)) {
+        assert!(
+            bin >= src,
+            "example binary {} is older than {}: run `cargo build --examples`",
+            path.display(),
+            source.display()
+        );
+    }
+    path
+}
+
+/// Runs an example to completion (killing it at the deadline) and returns
+/// its stdout lines; fails the test on a non-zero exit or an overrun.
+fn run(name: &str) -> Vec<String> {
+    let mut child = Command::new(example_path(name))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out_reader = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err_reader = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "example {name} ran longer than {DEADLINE:?}; stdout so far:\n{}\nstderr:\n{}",
+                out_reader.join().unwrap_or_default(),
+                err_reader.join().unwrap_or_default()
+            );
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = out_reader.join().expect("stdout reader");
+    let stderr = err_reader.join().expect("stderr reader");
+    assert!(
+        status.success(),
+        "example {name} failed with {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout.lines().map(str::to_string).collect()
+}
+
+fn check(name: &str, expected: &[&str]) {
+    let got = run(name);
+    assert_eq!(got, expected, "output of example {name}");
+}
+
+#[test]
+fn event() {
+    let mut expected = vec!["A: Hey wait for me, I have to do something"];
+    expected.extend(["I'll wait for you"; 5]);
+    expected.push("Ok, I'm done");
+    expected.extend(["It's about time"; 5]);
+    check("event", &expected);
+}
+
+#[test]
+fn async_result() {
+    check("async_result", &["Hello!", "Hello from another thread!"]);
+}
+
+#[test]
+fn queue_workers() {
+    let names = ["steve", "john", "nancy"];
+    let mut expected: Vec<String> = (1..25)
+        .map(|i| format!("Worker {} got task {i}", names[(i - 1) % 3]))
+        .collect();
+    expected.extend(std::iter::repeat_n("Quitting time!".to_string(), 3));
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    check("queue_workers", &expected);
+}
+
+#[test]
+fn queue_bounded() {
+    let names = ["steve", "john", "bob"];
+    let task = |i: usize| format!("Worker {} got task {i}", names[(i - 1) % 3]);
+    let mut expected: Vec<String> = (1..=6).map(task).collect();
+    expected.push("Assigned all work in iteration 1".into());
+    expected.extend((7..=18).map(task));
+    expected.push("Assigned all work in iteration 2".into());
+    expected.push(task(19));
+    expected.extend(std::iter::repeat_n("Quitting time!".to_string(), 3));
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    check("queue_bounded", &expected);
+}
+
+#[test]
+fn group() {
+    check(
+        "group",
+        &["bar", "bar", "bar", "foo", "foo", "foo", "fizz", "fizz", "fizz"],
+    );
+}
+
+#[test]
+fn group_map() {
+    let got = run("group_map");
+    assert_eq!(got.len(), 14, "{got:#?}");
+    let mut ids = Vec::new();
+    for pair in got[..6].chunks(2) {
+        assert_eq!(pair[0], "Size of group 3", "{got:#?}");
+        let id = pair[1]
+            .strip_prefix("Hello from Greenlet ")
+            .and_then(|id| id.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("unexpected line {:?}", pair[1]));
+        ids.push(id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "three different greenlets: {got:#?}");
+    assert_eq!(
+        got[6..],
+        [
+            "Ordered",
+            "(\"task\", 0)",
+            "(\"task\", 1)",
+            "(\"task\", 2)",
+            "Unordered",
+            "(\"task\", 2)",
+            "(\"task\", 1)",
+            "(\"task\", 0)",
+        ]
+    );
+}
+
+#[test]
+fn pool() {
+    check("pool", &["Size of pool 2", "Size of pool 2", "Size of pool 1"]);
+}
+
+#[test]
+fn socket_pool() {
+    check(
+        "socket_pool",
+        &[
+            "listening on socket 0",
+            "listening on socket 1",
+            "cannot listen on socket 2: At maximum pool size",
+            "socket 0 got \"hello 0\"",
+            "socket 1 got \"hello 1\"",
+            "shut down: 0 handlers left",
+        ],
+    );
+}
+
+#[test]
+fn semaphore() {
+    check(
+        "semaphore",
+        &[
+            "Worker 0 acquired semaphore",
+            "Worker 1 acquired semaphore",
+            "Worker 0 released semaphore",
+            "Worker 1 released semaphore",
+            "Worker 3 acquired semaphore",
+            "Worker 4 acquired semaphore",
+            "Worker 3 released semaphore",
+            "Worker 4 released semaphore",
+            "Worker 5 acquired semaphore",
+            "Worker 5 released semaphore",
+        ],
+    );
+}
+
+#[test]
+fn local() {
+    check("local", &["1", "2", "x is not local to f2"]);
+}
+
+#[test]
+fn actors() {
+    check(
+        "actors",
+        &["start", "ping", "pong", "ping", "pong", "ping", "pong"],
+    );
+}
+
+#[test]
+fn determinism() {
+    let got = run("determinism");
+    assert_eq!(got.len(), 2, "{got:#?}");
+    // OS threads may or may not happen to agree: only the format is fixed.
+    assert!(
+        got[0] == "OS threads, four identical runs: true"
+            || got[0] == "OS threads, four identical runs: false",
+        "{got:#?}"
+    );
+    assert_eq!(got[1], "zgreen Pool, four identical runs: true");
+}
+
+/// The code blocks of a markdown file: (marker, line, body). A marker is
+/// an `<!-- example: NAME -->` comment right before the block (the same
+/// convention as `docs/tutorial.md`, which this file will be merged into).
+fn marked_blocks(markdown: &str) -> Vec<(Option<String>, usize, Vec<String>)> {
+    let mut blocks = Vec::new();
+    let mut marker: Option<String> = None;
+    let mut lines = markdown.lines().enumerate();
+    while let Some((i, line)) = lines.next() {
+        let trimmed = line.trim();
+        if let Some(rest) = trimmed.strip_prefix("<!--") {
+            marker = rest
+                .strip_suffix("-->")
+                .and_then(|c| c.trim().strip_prefix("example:"))
+                .map(|n| n.trim().to_string());
+            continue;
+        }
+        if let Some(fence) = ["```", "~~~"].into_iter().find(|f| trimmed.starts_with(f)) {
+            let mut body = Vec::new();
+            let mut closed = false;
+            for (_, l) in lines.by_ref() {
+                if l.trim() == fence {
+                    closed = true;
+                    break;
+                }
+                body.push(l.trim_end().to_string());
+            }
+            assert!(closed, "docs/tutorial-glue.md:{}: unclosed code block", i + 1);
+            blocks.push((marker.take(), i + 1, body));
+            continue;
+        }
+        if !trimmed.is_empty() {
+            // A marker only applies to the block right after it.
+            marker = None;
+        }
+    }
+    blocks
+}
+
+/// Every block of `docs/tutorial-glue.md` is a contiguous excerpt of the
+/// example its marker names.
+#[test]
+fn tutorial_glue_snippets_match_examples() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/tutorial-glue.md")).expect("docs/tutorial-glue.md");
+    let blocks = marked_blocks(&doc);
+    assert!(!blocks.is_empty(), "docs/tutorial-glue.md has no code blocks");
+    let mut problems = Vec::new();
+    for (marker, line, body) in blocks {
+        let Some(name) = marker else {
+            problems.push(format!(
+                "docs/tutorial-glue.md:{line}: code block without an example marker"
+            ));
+            continue;
+        };
+        if body.iter().all(|l| l.is_empty()) {
+            problems.push(format!("docs/tutorial-glue.md:{line}: empty code block"));
+            continue;
+        }
+        let path = root.join("examples").join(format!("{name}.rs"));
+        let Ok(source) = std::fs::read_to_string(&path) else {
+            problems.push(format!(
+                "docs/tutorial-glue.md:{line}: no example file {}",
+                path.display()
+            ));
+            continue;
+        };
+        let source: Vec<&str> = source.lines().map(str::trim_end).collect();
+        if !source.windows(body.len()).any(|w| w == body.as_slice()) {
+            problems.push(format!(
+                "docs/tutorial-glue.md:{line}: block is not a contiguous excerpt of examples/{name}.rs"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
