@@ -1,0 +1,186 @@
+//! The errors of queue operations: each hands its item back where there
+//! is one, as crossbeam-channel's do.
+
+use std::fmt;
+
+use crate::error::Error;
+
+/// The message of the `Error::Closed` that getters receive from a queue
+/// that is shut down (and empty, in [`ShutdownMode::Drain`]).
+pub const SHUT_DOWN: &str = "the queue is shut down";
+
+/// How [`Queue::shutdown`](super::Queue::shutdown) treats the items still queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ShutdownMode {
+    /// Keep them: getters take them until the queue is empty, and only
+    /// then fail (Python's `shutdown(immediate=False)`).
+    #[default]
+    Drain,
+    /// Take them out at once and return them from `shutdown`; getters fail
+    /// from now on (Python's `shutdown(immediate=True)`).
+    Immediate,
+}
+
+/// Why `put_nowait` failed; the item is handed back.
+pub enum TryPutError<T> {
+    /// The queue is full (gevent's `Full`).
+    Full(T),
+    /// The queue is shut down.
+    ShutDown(T),
+}
+
+impl<T> TryPutError<T> {
+    /// The item that was not put.
+    pub fn into_inner(self) -> T {
+        match self {
+            TryPutError::Full(t) | TryPutError::ShutDown(t) => t,
+        }
+    }
+
+    /// True if the queue was full.
+    pub fn is_full(&self) -> bool {
+        matches!(self, TryPutError::Full(_))
+    }
+
+    /// True if the queue is shut down.
+    pub fn is_shut_down(&self) -> bool {
+        matches!(self, TryPutError::ShutDown(_))
+    }
+}
+
+impl<T> fmt::Debug for TryPutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryPutError::Full(_) => f.write_str("Full(..)"),
+            TryPutError::ShutDown(_) => f.write_str("ShutDown(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for TryPutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryPutError::Full(_) => f.write_str("the queue is full"),
+            TryPutError::ShutDown(_) => f.write_str(SHUT_DOWN),
+        }
+    }
+}
+
+impl<T> std::error::Error for TryPutError<T> {}
+
+impl<T> From<TryPutError<T>> for Error {
+    fn from(e: TryPutError<T>) -> Error {
+        match e {
+            TryPutError::Full(_) => Error::failed(TryPutError::Full(())),
+            TryPutError::ShutDown(_) => Error::Closed(SHUT_DOWN),
+        }
+    }
+}
+
+/// Why `get_nowait` failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TryGetError {
+    /// The queue is empty (gevent's `Empty`).
+    Empty,
+    /// The queue is shut down and (in [`ShutdownMode::Drain`]) empty.
+    ShutDown,
+}
+
+impl fmt::Display for TryGetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryGetError::Empty => f.write_str("the queue is empty"),
+            TryGetError::ShutDown => f.write_str(SHUT_DOWN),
+        }
+    }
+}
+
+impl std::error::Error for TryGetError {}
+
+impl From<TryGetError> for Error {
+    fn from(e: TryGetError) -> Error {
+        match e {
+            TryGetError::Empty => Error::failed(TryGetError::Empty),
+            TryGetError::ShutDown => Error::Closed(SHUT_DOWN),
+        }
+    }
+}
+
+/// Why a blocking `put` failed (its own timeout, a kill, an expired
+/// `Timeout` scope, or a shutdown); the item is handed back.
+pub struct PutError<T> {
+    pub(super) item: T,
+    pub(super) error: Error,
+}
+
+impl<T> PutError<T> {
+    /// The item that was not put.
+    pub fn into_inner(self) -> T {
+        self.item
+    }
+
+    /// The item that was not put, by reference.
+    pub fn item(&self) -> &T {
+        &self.item
+    }
+
+    /// What went wrong: `Error::Timeout`, `Error::Killed` or
+    /// `Error::Closed` (shutdown).
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// True if a timeout (the call's own or a scope's) expired.
+    pub fn is_timeout(&self) -> bool {
+        self.error.is_timeout()
+    }
+
+    /// True if the queue is shut down.
+    pub fn is_shut_down(&self) -> bool {
+        matches!(self.error, Error::Closed(_))
+    }
+}
+
+impl<T> fmt::Debug for PutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PutError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for PutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "put failed: {}", self.error)
+    }
+}
+
+impl<T> std::error::Error for PutError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl<T> From<PutError<T>> for Error {
+    fn from(e: PutError<T>) -> Error {
+        e.error
+    }
+}
+
+/// `task_done` was called more times than items were put.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskDoneError;
+
+impl fmt::Display for TaskDoneError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("task_done() called too many times")
+    }
+}
+
+impl std::error::Error for TaskDoneError {}
+
+impl From<TaskDoneError> for Error {
+    fn from(e: TaskDoneError) -> Error {
+        Error::failed(e)
+    }
+}

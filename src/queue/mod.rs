@@ -1,0 +1,359 @@
+//! Queues between greenlets (gevent's `gevent.queue`): [`Queue`] (FIFO),
+//! [`LifoQueue`], [`PriorityQueue`] and the rendezvous [`Channel`].
+//!
+//! All four share one implementation and one API:
+//!
+//! * `put` / `get` park the calling greenlet while the queue is full /
+//!   empty; `put_timeout` / `get_timeout` give up after a duration;
+//!   `put_nowait` / `get_nowait` never park and fail with
+//!   [`TryPutError::Full`] / [`TryGetError::Empty`] instead. Every failed
+//!   put hands its item back.
+//! * Waiting getters and putters are served first come, first served: an
+//!   item put while getters wait goes straight to the one that has waited
+//!   longest, and the space freed by a `get` goes to the putter that has
+//!   waited longest. A greenlet that did not wait can never overtake one
+//!   that does.
+//! * `task_done` / `join` make every queue joinable (gevent's
+//!   `JoinableQueue`): `join` waits until every item put has been marked
+//!   done.
+//! * `shutdown` closes the queue: later puts fail, parked putters get
+//!   their items back, parked getters wake with `Error::Closed`. With
+//!   [`ShutdownMode::Drain`] the items already queued can still be taken;
+//!   with [`ShutdownMode::Immediate`] they are returned by `shutdown`
+//!   itself. Nothing is lost either way.
+//!
+//! Queues are cheap `Rc` handles: clones share the same queue. They are
+//! not `Send`; greenlets of one thread share them.
+
+mod core;
+mod error;
+
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use self::core::{Core, Fifo, Lifo, Prio};
+pub use self::error::{PutError, SHUT_DOWN, ShutdownMode, TaskDoneError, TryGetError, TryPutError};
+use crate::error::Result;
+use crate::hub::Deadline;
+use crate::hub::task::Waiter;
+
+macro_rules! queue_api {
+    ($name:ident, $store:ident, $bound:path) => {
+        impl<T> Clone for $name<T> {
+            fn clone(&self) -> Self {
+                $name {
+                    core: self.core.clone(),
+                }
+            }
+        }
+
+        impl<T: $bound> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("len", &self.len())
+                    .field("maxsize", &self.core.maxsize)
+                    .field("getters", &self.waiting_getters())
+                    .field("putters", &self.waiting_putters())
+                    .field("shut_down", &self.is_shut_down())
+                    .finish()
+            }
+        }
+
+        impl<T: $bound> $name<T> {
+            /// Puts `item`, parking while the queue is full. Fails, handing
+            /// the item back, if the caller is killed, its `Timeout` scope
+            /// expires, or the queue is shut down.
+            pub fn put(&self, item: T) -> std::result::Result<(), PutError<T>> {
+                self.core.put(item, None)
+            }
+
+            /// [`put`](Self::put), giving up after `timeout` (then the
+            /// error is `Error::Timeout`, gevent's `Full`).
+            pub fn put_timeout(&self, item: T, timeout: Duration) -> std::result::Result<(), PutError<T>> {
+                self.core.put(item, Some(Deadline::after(timeout)))
+            }
+
+            /// Puts `item` if that needs no waiting.
+            pub fn put_nowait(&self, item: T) -> std::result::Result<(), TryPutError<T>> {
+                self.core.try_put(item)
+            }
+
+            /// Takes the next item, parking while the queue is empty. Fails
+            /// with `Killed` or a timeout error if the caller is killed or
+            /// its `Timeout` scope expires, and with
+            /// `Error::Closed(SHUT_DOWN)` once the queue is shut down (and
+            /// drained).
+            pub fn get(&self) -> Result<T> {
+                self.core.get(None)
+            }
+
+            /// [`get`](Self::get), giving up with `Error::Timeout` (gevent's
+            /// `Empty`) after `timeout`.
+            pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
+                self.core.get(Some(Deadline::after(timeout)))
+            }
+
+            /// Takes the next item if that needs no waiting.
+            pub fn get_nowait(&self) -> std::result::Result<T, TryGetError> {
+                self.core.try_get()
+            }
+
+            /// A copy of the item the next `get` would return, without
+            /// taking it (and without waiting).
+            pub fn peek(&self) -> Option<T>
+            where
+                T: Clone,
+            {
+                self.core.peek()
+            }
+
+            /// Items queued now (a channel's is always 0).
+            pub fn len(&self) -> usize {
+                self.core.len()
+            }
+
+            /// True if no item is queued (gevent's `empty()`).
+            pub fn is_empty(&self) -> bool {
+                self.core.len() == 0
+            }
+
+            /// True if a put would have to wait (always, for a channel
+            /// without a waiting getter; never, for an unbounded queue).
+            pub fn is_full(&self) -> bool {
+                !self.core.has_room()
+            }
+
+            /// The most items the queue holds; `None` if unbounded.
+            pub fn maxsize(&self) -> Option<usize> {
+                self.core.maxsize
+            }
+
+            /// Greenlets parked in `get`.
+            pub fn waiting_getters(&self) -> usize {
+                self.core.getters.len()
+            }
+
+            /// Greenlets parked in `put`.
+            pub fn waiting_putters(&self) -> usize {
+                self.core.putters.len()
+            }
+
+            /// Marks one item taken with `get` as processed (for
+            /// [`join`](Self::join)). Fails if every item is already marked.
+            pub fn task_done(&self) -> std::result::Result<(), TaskDoneError> {
+                self.core.task_done()
+            }
+
+            /// Items put and not yet marked with
+            /// [`task_done`](Self::task_done).
+            pub fn unfinished_tasks(&self) -> usize {
+                self.core.unfinished.get()
+            }
+
+            /// Waits until every item put has been marked with
+            /// [`task_done`](Self::task_done).
+            pub fn join(&self) -> Result<()> {
+                self.core.join(None)
+            }
+
+            /// [`join`](Self::join), giving up with `Error::Timeout` after
+            /// `timeout`.
+            pub fn join_timeout(&self, timeout: Duration) -> Result<()> {
+                self.core.join(Some(Deadline::after(timeout)))
+            }
+
+            /// Shuts the queue down: later puts fail with their item handed
+            /// back, parked putters wake with their item handed back, parked
+            /// getters wake with `Error::Closed(SHUT_DOWN)`. Returns the
+            /// queued items in [`ShutdownMode::Immediate`] (they also stop
+            /// counting for `join`); in [`ShutdownMode::Drain`] they stay
+            /// and getters keep taking them until the queue is empty.
+            pub fn shutdown(&self, mode: ShutdownMode) -> Vec<T> {
+                self.core.shutdown(mode)
+            }
+
+            /// True once [`shutdown`](Self::shutdown) was called.
+            pub fn is_shut_down(&self) -> bool {
+                self.core.shut_down.get()
+            }
+
+            pub(crate) fn ready_for_get(&self) -> bool {
+                self.core.ready_for_get()
+            }
+
+            pub(crate) fn subscribe(&self, w: &Waiter) {
+                self.core.subscribe(w)
+            }
+        }
+    };
+}
+
+/// A first-in, first-out queue (gevent's `Queue`, also joinable like its
+/// `JoinableQueue`). Unbounded with [`new`](Self::new), holding at most
+/// `maxsize` items with [`bounded`](Self::bounded).
+///
+/// # Examples
+///
+/// ```
+/// use zgreen::queue::Queue;
+///
+/// let tasks = Queue::bounded(2);
+/// let worker = {
+///     let tasks = tasks.clone();
+///     zgreen::spawn(move || -> zgreen::Result<Vec<u32>> {
+///         let mut got = Vec::new();
+///         for _ in 0..5 {
+///             got.push(tasks.get()?);
+///         }
+///         Ok(got)
+///     })
+/// };
+/// for i in 0..5 {
+///     tasks.put(i).unwrap(); // parks while 2 items wait
+/// }
+/// assert_eq!(worker.get().unwrap().unwrap(), vec![0, 1, 2, 3, 4]);
+/// ```
+pub struct Queue<T> {
+    core: Rc<Core<T, Fifo<T>>>,
+}
+
+queue_api!(Queue, Fifo, Sized);
+
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Queue::new()
+    }
+}
+
+impl<T> Queue<T> {
+    /// An unbounded queue.
+    pub fn new() -> Queue<T> {
+        Queue {
+            core: Core::new(None),
+        }
+    }
+
+    /// A queue that holds at most `maxsize` items (`put` parks beyond).
+    /// `bounded(0)` is a [`Channel`]-like rendezvous queue.
+    pub fn bounded(maxsize: usize) -> Queue<T> {
+        Queue {
+            core: Core::new(Some(maxsize)),
+        }
+    }
+}
+
+/// A last-in, first-out queue (gevent's `LifoQueue`).
+///
+/// ```
+/// use zgreen::queue::LifoQueue;
+///
+/// let q = LifoQueue::new();
+/// for i in 1..=3 {
+///     q.put_nowait(i).unwrap();
+/// }
+/// assert_eq!(q.get().unwrap(), 3);
+/// ```
+pub struct LifoQueue<T> {
+    core: Rc<Core<T, Lifo<T>>>,
+}
+
+queue_api!(LifoQueue, Lifo, Sized);
+
+impl<T> Default for LifoQueue<T> {
+    fn default() -> Self {
+        LifoQueue::new()
+    }
+}
+
+impl<T> LifoQueue<T> {
+    /// An unbounded LIFO queue.
+    pub fn new() -> LifoQueue<T> {
+        LifoQueue {
+            core: Core::new(None),
+        }
+    }
+
+    /// A LIFO queue that holds at most `maxsize` items.
+    pub fn bounded(maxsize: usize) -> LifoQueue<T> {
+        LifoQueue {
+            core: Core::new(Some(maxsize)),
+        }
+    }
+}
+
+/// A queue that hands out its smallest item first (gevent's
+/// `PriorityQueue`); equal items come out in the order they were put. Wrap
+/// items in [`std::cmp::Reverse`] for largest first.
+///
+/// ```
+/// use zgreen::queue::PriorityQueue;
+///
+/// let q = PriorityQueue::new();
+/// for (prio, job) in [(2, "later"), (1, "first"), (2, "last")] {
+///     q.put_nowait((prio, job)).unwrap();
+/// }
+/// assert_eq!(q.get().unwrap(), (1, "first"));
+/// assert_eq!(q.get().unwrap(), (2, "last")); // tuples compare whole
+/// ```
+pub struct PriorityQueue<T> {
+    core: Rc<Core<T, Prio<T>>>,
+}
+
+queue_api!(PriorityQueue, Prio, Ord);
+
+impl<T: Ord> Default for PriorityQueue<T> {
+    fn default() -> Self {
+        PriorityQueue::new()
+    }
+}
+
+impl<T: Ord> PriorityQueue<T> {
+    /// An unbounded priority queue.
+    pub fn new() -> PriorityQueue<T> {
+        PriorityQueue {
+            core: Core::new(None),
+        }
+    }
+
+    /// A priority queue that holds at most `maxsize` items.
+    pub fn bounded(maxsize: usize) -> PriorityQueue<T> {
+        PriorityQueue {
+            core: Core::new(Some(maxsize)),
+        }
+    }
+}
+
+/// A rendezvous channel (gevent's `Channel`, a queue of `maxsize` 0): a
+/// `put` waits until a getter takes its item, a `get` until a putter
+/// offers one. `put_nowait` succeeds only if a getter is already waiting.
+///
+/// ```
+/// use zgreen::queue::Channel;
+///
+/// let ch = Channel::new();
+/// let rx = ch.clone();
+/// let g = zgreen::spawn(move || rx.get());
+/// ch.put("hello").unwrap(); // returns once the greenlet took it
+/// assert_eq!(g.get().unwrap().unwrap(), "hello");
+/// ```
+pub struct Channel<T> {
+    core: Rc<Core<T, Fifo<T>>>,
+}
+
+queue_api!(Channel, Fifo, Sized);
+
+impl<T> Default for Channel<T> {
+    fn default() -> Self {
+        Channel::new()
+    }
+}
+
+impl<T> Channel<T> {
+    /// A new channel.
+    pub fn new() -> Channel<T> {
+        Channel {
+            core: Core::new(Some(0)),
+        }
+    }
+}
