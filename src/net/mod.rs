@@ -1,0 +1,98 @@
+//! Green networking: TCP, Unix and UDP sockets that park the calling
+//! greenlet instead of the thread, a [`StreamServer`], and
+//! [`wait_read`]/[`wait_write`]/[`select`] for any file descriptor.
+//!
+//! This is the Rust form of gevent's monkey-patching: instead of patching
+//! the standard library, zgreen's stream types implement
+//! [`std::io::Read`] and [`std::io::Write`] (for both `T` and `&T`), so any
+//! protocol code written against `Read + Write` (httparse, tungstenite,
+//! `serde_json::from_reader`, `BufReader`) runs cooperatively unchanged.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::io::{BufRead, BufReader, Write};
+//! use zgreen::net::{TcpListener, TcpStream};
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//! let addr = listener.local_addr().unwrap();
+//! let server = zgreen::spawn(move || {
+//!     let (mut conn, _) = listener.accept().unwrap();
+//!     conn.write_all(b"hello\n").unwrap();
+//! });
+//! let stream = TcpStream::connect(addr).unwrap();
+//! let mut line = String::new();
+//! BufReader::new(stream).read_line(&mut line).unwrap();
+//! assert_eq!(line, "hello\n");
+//! server.join().unwrap();
+//! ```
+//!
+//! # Errors
+//!
+//! Inherent methods (`recv`, `send`, `accept`, ...) return
+//! [`zgreen::Result`](crate::Result): a timeout is `Error::Timeout`, a kill
+//! `Error::Killed`, an OS error `Error::Io`. The `Read`/`Write` impls must
+//! return [`std::io::Error`]; there a timeout has kind `TimedOut` and a
+//! kill kind `Other`, each wrapping the zgreen [`Error`] (see
+//! [`io_error_into`], which unwraps it again).
+//!
+//! # Thread affinity
+//!
+//! Every socket is registered with the hub of the thread that created it
+//! and is `!Send`: greenlets never leave their thread.
+
+mod dns;
+pub(crate) mod evented;
+mod server;
+mod tcp;
+mod udp;
+mod unix;
+mod wait;
+
+use std::io;
+use std::sync::Arc;
+
+pub use self::dns::{ToSocketAddrs, lookup_host};
+pub use self::server::{ConnectionResult, Overflow, StreamServer};
+pub use self::tcp::{Incoming, TcpListener, TcpStream};
+pub use self::udp::UdpSocket;
+pub use self::unix::{UnixListener, UnixStream};
+pub use self::wait::{Selected, select, wait_read, wait_write};
+
+use crate::error::Error;
+
+/// Converts a zgreen error into an [`io::Error`] for the `Read`/`Write`
+/// impls: an OS error comes back as itself, a timeout as kind `TimedOut`
+/// and anything else (a kill, ...) as kind `Other`, both wrapping the
+/// original error.
+pub(crate) fn error_into_io(err: Error) -> io::Error {
+    match err {
+        Error::Io(arc) => match Arc::try_unwrap(arc) {
+            Ok(e) => e,
+            Err(arc) => io::Error::new(arc.kind(), Error::Io(arc)),
+        },
+        e @ Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, e),
+        e => io::Error::other(e),
+    }
+}
+
+/// Converts an [`io::Error`] returned by a green `Read`/`Write` impl back
+/// into the zgreen [`Error`] it wraps (a timeout stays a timeout, a kill a
+/// kill); any other I/O error becomes [`Error::Io`].
+///
+/// ```
+/// use std::io::Read;
+/// use std::time::Duration;
+///
+/// let (a, _b) = zgreen::net::UnixStream::pair().unwrap();
+/// a.set_read_timeout(Some(Duration::from_millis(10)));
+/// let err = (&a).read(&mut [0; 8]).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+/// assert!(zgreen::net::io_error_into(err).is_timeout());
+/// ```
+pub fn io_error_into(err: io::Error) -> Error {
+    if let Some(inner) = err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+        return inner.clone();
+    }
+    Error::from(err)
+}

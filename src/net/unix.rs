@@ -1,0 +1,182 @@
+//! Green Unix-domain stream sockets: `UnixStream` and `UnixListener`.
+
+use std::fmt;
+use std::io;
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use super::evented::Evented;
+use crate::error::Result;
+use crate::hub::{self, Deadline};
+
+/// A Unix-domain stream socket whose blocking operations park the calling
+/// greenlet. Same API as [`TcpStream`](super::TcpStream): `recv`/`send`,
+/// `Read`/`Write` for `T` and `&T`, timeouts and `shutdown`.
+///
+/// ```
+/// use std::io::{Read, Write};
+///
+/// let (mut a, mut b) = zgreen::net::UnixStream::pair().unwrap();
+/// a.write_all(b"hi").unwrap();
+/// a.shutdown(std::net::Shutdown::Write).unwrap();
+/// let mut s = String::new();
+/// b.read_to_string(&mut s).unwrap();
+/// assert_eq!(s, "hi");
+/// ```
+pub struct UnixStream {
+    io: Evented<mio::net::UnixStream>,
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("local", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
+            .field("fd", &self.as_raw_fd())
+            .finish()
+    }
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path`.
+    pub fn connect(path: impl AsRef<Path>) -> Result<UnixStream> {
+        UnixStream::connect_deadline(path.as_ref(), None)
+    }
+
+    /// [`connect`](Self::connect), giving up with `Error::Timeout` after
+    /// `timeout` (a listener whose backlog is full makes connect wait).
+    pub fn connect_timeout(path: impl AsRef<Path>, timeout: Duration) -> Result<UnixStream> {
+        UnixStream::connect_deadline(path.as_ref(), Some(Deadline::after(timeout)))
+    }
+
+    fn connect_deadline(path: &Path, deadline: Option<Deadline>) -> Result<UnixStream> {
+        hub::check_interrupt()?;
+        let io = Evented::new(
+            mio::net::UnixStream::connect(path)?,
+            mio::Interest::READABLE | mio::Interest::WRITABLE,
+        )?;
+        loop {
+            io.wait_writable(deadline)?;
+            if let Some(e) = io.get_ref().take_error()? {
+                return Err(e.into());
+            }
+            match io.get_ref().peer_addr() {
+                Ok(_) => return Ok(UnixStream { io }),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => io.clear_writable(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// A connected pair of sockets (`socketpair(2)`).
+    pub fn pair() -> Result<(UnixStream, UnixStream)> {
+        let (a, b) = mio::net::UnixStream::pair()?;
+        Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
+    }
+
+    /// Wraps a connected standard-library socket (switched to nonblocking).
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        UnixStream::from_mio(mio::net::UnixStream::from_std(stream))
+    }
+
+    fn from_mio(s: mio::net::UnixStream) -> Result<UnixStream> {
+        Ok(UnixStream {
+            io: Evented::new(s, mio::Interest::READABLE | mio::Interest::WRITABLE)?,
+        })
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.io.get_ref().local_addr()?)
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> Result<SocketAddr> {
+        Ok(self.io.get_ref().peer_addr()?)
+    }
+
+    /// Shuts down the read half, the write half (the peer then reads end
+    /// of file) or both.
+    pub fn shutdown(&self, how: Shutdown) -> Result<()> {
+        Ok(self.io.get_ref().shutdown(how)?)
+    }
+
+    /// The pending socket error (`SO_ERROR`), clearing it.
+    pub fn take_error(&self) -> Result<Option<io::Error>> {
+        Ok(self.io.get_ref().take_error()?)
+    }
+}
+
+super::evented::green_stream!(UnixStream);
+
+/// A Unix-domain listening socket whose `accept` parks the calling
+/// greenlet. The socket file is not removed on drop (as with the standard
+/// library).
+pub struct UnixListener {
+    io: Evented<mio::net::UnixListener>,
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("local", &self.local_addr().ok())
+            .field("fd", &self.as_raw_fd())
+            .finish()
+    }
+}
+
+impl UnixListener {
+    /// Binds to `path` (which must not exist yet).
+    pub fn bind(path: impl AsRef<Path>) -> Result<UnixListener> {
+        UnixListener::from_mio(mio::net::UnixListener::bind(path)?)
+    }
+
+    /// Wraps a bound standard-library listener (switched to nonblocking).
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> Result<UnixListener> {
+        listener.set_nonblocking(true)?;
+        UnixListener::from_mio(mio::net::UnixListener::from_std(listener))
+    }
+
+    fn from_mio(l: mio::net::UnixListener) -> Result<UnixListener> {
+        Ok(UnixListener {
+            io: Evented::new(l, mio::Interest::READABLE)?,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.io.get_ref().local_addr()?)
+    }
+
+    /// Waits for a connection.
+    pub fn accept(&self) -> Result<(UnixStream, SocketAddr)> {
+        self.accept_deadline(None)
+    }
+
+    /// [`accept`](Self::accept), failing with `Error::Timeout` after
+    /// `timeout`.
+    pub fn accept_timeout(&self, timeout: Duration) -> Result<(UnixStream, SocketAddr)> {
+        self.accept_deadline(Some(Deadline::after(timeout)))
+    }
+
+    fn accept_deadline(&self, deadline: Option<Deadline>) -> Result<(UnixStream, SocketAddr)> {
+        let (s, addr) = self.io.read_op(deadline, |l| l.accept())?;
+        Ok((UnixStream::from_mio(s)?, addr))
+    }
+}
+
+impl AsRawFd for UnixListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.get_ref().as_raw_fd()
+    }
+}
+
+impl AsFd for UnixListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.get_ref().as_fd()
+    }
+}
