@@ -63,6 +63,15 @@ pub enum Error {
     /// The other side of a channel, queue or relay is gone.
     #[error("{0}")]
     Closed(&'static str),
+    /// An error from libzmq (never `EAGAIN`: that only parks the greenlet).
+    #[error("zmq: {0}")]
+    Zmq(zmq::Error),
+    /// A socket's message cycle was interrupted (a REQ socket waiting for
+    /// its reply, or a multipart message cut after some frames were sent)
+    /// and the socket cannot be used any more: close it and open a new one
+    /// (the Lazy Pirate pattern).
+    #[error("socket needs a reset: {0}")]
+    NeedsReset(&'static str),
     /// A failure reported by user code (for example the payload handed to
     /// `AsyncResult::set_error`, or the result of a thread-pool job that
     /// failed).
@@ -93,6 +102,12 @@ impl Error {
             Error::Timeout(t) => t.payload.as_deref().and_then(|p| p.downcast_ref::<E>()),
             _ => None,
         }
+    }
+}
+
+impl From<zmq::Error> for Error {
+    fn from(err: zmq::Error) -> Self {
+        Error::Zmq(err)
     }
 }
 

@@ -43,6 +43,7 @@ mod sys;
 pub mod threadpool;
 mod timeout;
 mod wait;
+pub mod zmq;
 
 use std::time::Duration;
 

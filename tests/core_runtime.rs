@@ -83,7 +83,7 @@ fn threadpool_many_results_from_greenlets() {
         .map(|i| zgreen::spawn(move || zgreen::threadpool::apply(move || i * i)))
         .collect();
     let sum: u64 = gs.iter().map(|g| g.get().unwrap().unwrap()).sum();
-    assert_eq!(sum, (0..200u64).map(|i| i * i).sum());
+    assert_eq!(sum, (0..200u64).map(|i| i * i).sum::<u64>());
 }
 
 #[test]

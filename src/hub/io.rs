@@ -22,11 +22,20 @@ pub(crate) struct IoEntry {
     pub closed: Cell<bool>,
     pub readers: WaitQueue,
     pub writers: WaitQueue,
+    /// A ZeroMQ `ZMQ_FD`: it only ever signals "readable", for both
+    /// directions, so an edge wakes the first waiter of each direction
+    /// (who then read `ZMQ_EVENTS`).
+    pub zmq: Cell<bool>,
 }
 
 impl IoEntry {
     /// Records an event and wakes waiters of the affected directions.
     pub(crate) fn on_event(&self, ev: &mio::event::Event) {
+        if self.zmq.get() {
+            self.readers.notify_one();
+            self.writers.notify_one();
+            return;
+        }
         let hup = ev.is_error() || ev.is_read_closed() || ev.is_write_closed();
         if ev.is_readable() || hup {
             self.readable.set(true);

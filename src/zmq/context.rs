@@ -1,0 +1,187 @@
+//! The ZeroMQ context: shared by every thread, creates green sockets.
+
+use std::ffi::c_void;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use super::Socket;
+use crate::error::{Error, Result};
+
+/// An owned `zmq_ctx_new` handle.
+///
+/// # Invariant
+/// `ptr` is a live libzmq context until `drop` terminates it; libzmq
+/// contexts are thread-safe, so the handle may be shared between threads.
+struct RawContext {
+    ptr: *mut c_void,
+}
+
+// SAFETY: see the invariant: libzmq documents contexts as thread-safe.
+unsafe impl Send for RawContext {}
+// SAFETY: as above; every method only passes the pointer to libzmq.
+unsafe impl Sync for RawContext {}
+
+impl Drop for RawContext {
+    fn drop(&mut self) {
+        loop {
+            // SAFETY: `ptr` is live (invariant) and this is its last use.
+            let rc = unsafe { zmq_sys::zmq_ctx_term(self.ptr) };
+            if rc == 0 || last_error() != zmq::Error::EINTR {
+                return;
+            }
+        }
+    }
+}
+
+/// libzmq's number for a socket type (`zmq.h`).
+fn raw_type(kind: zmq::SocketType) -> i32 {
+    match kind {
+        zmq::PAIR => 0,
+        zmq::PUB => 1,
+        zmq::SUB => 2,
+        zmq::REQ => 3,
+        zmq::REP => 4,
+        zmq::DEALER => 5,
+        zmq::ROUTER => 6,
+        zmq::PULL => 7,
+        zmq::PUSH => 8,
+        zmq::XPUB => 9,
+        zmq::XSUB => 10,
+        zmq::STREAM => 11,
+    }
+}
+
+fn last_error() -> zmq::Error {
+    // SAFETY: zmq_errno only reads the calling thread's errno.
+    zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })
+}
+
+/// A ZeroMQ context (thread-safe, cheap to clone).
+///
+/// Sockets made from it are green: their blocking operations park the
+/// calling greenlet. Creating sockets on several threads from one context
+/// is fine; each socket stays on the thread (hub) that created it. Every
+/// socket keeps its context alive.
+///
+/// ```
+/// let ctx = zgreen::zmq::Context::new();
+/// let a = ctx.socket(zmq::PAIR).unwrap();
+/// let b = ctx.socket(zmq::PAIR).unwrap();
+/// a.bind("inproc://doc-context").unwrap();
+/// b.connect("inproc://doc-context").unwrap();
+/// a.send("ping", 0).unwrap();
+/// assert_eq!(b.recv_bytes(0).unwrap(), b"ping");
+/// ```
+#[derive(Clone)]
+pub struct Context {
+    raw: Arc<RawContext>,
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("io_threads", &self.io_threads().ok())
+            .field("max_sockets", &self.max_sockets().ok())
+            .finish()
+    }
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context::new()
+    }
+}
+
+impl Context {
+    /// A new context with libzmq's defaults (one I/O thread, 1023 sockets).
+    pub fn new() -> Context {
+        // SAFETY: zmq_ctx_new has no preconditions; a null result is
+        // handled below.
+        let ptr = unsafe { zmq_sys::zmq_ctx_new() };
+        assert!(!ptr.is_null(), "zgreen: zmq_ctx_new failed: {}", last_error());
+        Context {
+            raw: Arc::new(RawContext { ptr }),
+        }
+    }
+
+    /// A new context with `n` I/O threads.
+    pub fn with_io_threads(n: i32) -> Result<Context> {
+        let ctx = Context::new();
+        ctx.set_io_threads(n)?;
+        Ok(ctx)
+    }
+
+    /// The process-wide default context (like pyzmq's
+    /// `Context.instance()`).
+    pub fn instance() -> Context {
+        static CTX: OnceLock<Context> = OnceLock::new();
+        CTX.get_or_init(Context::new).clone()
+    }
+
+    fn set(&self, option: u32, value: i32) -> Result<()> {
+        // SAFETY: live context (invariant); libzmq validates the option.
+        let rc = unsafe { zmq_sys::zmq_ctx_set(self.raw.ptr, option as _, value) };
+        if rc == -1 {
+            Err(Error::Zmq(last_error()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn get(&self, option: u32) -> Result<i32> {
+        // SAFETY: live context (invariant); libzmq validates the option.
+        let rc = unsafe { zmq_sys::zmq_ctx_get(self.raw.ptr, option as _) };
+        if rc == -1 {
+            Err(Error::Zmq(last_error()))
+        } else {
+            Ok(rc)
+        }
+    }
+
+    /// Sets the number of libzmq I/O threads (before the first socket).
+    pub fn set_io_threads(&self, n: i32) -> Result<()> {
+        self.set(zmq_sys::ZMQ_IO_THREADS, n)
+    }
+
+    /// The number of libzmq I/O threads.
+    pub fn io_threads(&self) -> Result<i32> {
+        self.get(zmq_sys::ZMQ_IO_THREADS)
+    }
+
+    /// Sets the most sockets this context allows (libzmq's default is
+    /// 1023; set it before creating sockets).
+    pub fn set_max_sockets(&self, n: i32) -> Result<()> {
+        self.set(zmq_sys::ZMQ_MAX_SOCKETS, n)
+    }
+
+    /// The most sockets this context allows.
+    pub fn max_sockets(&self) -> Result<i32> {
+        self.get(zmq_sys::ZMQ_MAX_SOCKETS)
+    }
+
+    /// Creates a green socket of type `kind`, registered with the current
+    /// thread's hub. Its LINGER is set to
+    /// [`DEFAULT_LINGER_MS`](super::DEFAULT_LINGER_MS) (libzmq's default
+    /// of "forever" can freeze a program at exit).
+    pub fn socket(&self, kind: zmq::SocketType) -> Result<Socket> {
+        // SAFETY: live context (invariant); a null result is an error.
+        let ptr = unsafe { zmq_sys::zmq_socket(self.raw.ptr, raw_type(kind)) };
+        if ptr.is_null() {
+            return Err(Error::Zmq(last_error()));
+        }
+        // SAFETY: `ptr` is a socket just created and owned by nobody else;
+        // the zmq::Socket takes sole ownership (it closes it on drop), and
+        // the green socket keeps this context alive for as long.
+        let sock = unsafe { zmq::Socket::from_raw(ptr) };
+        Socket::new(self.clone(), sock, kind)
+    }
+
+    /// Terminates this handle's share of the context off the hub: if it is
+    /// the last one, `zmq_ctx_term` (which waits for the sockets' LINGER)
+    /// runs on the thread pool, so the calling greenlet parks instead of
+    /// the thread.
+    pub fn term(self) -> Result<()> {
+        let raw = self.raw;
+        crate::threadpool::apply(move || drop(raw))
+    }
+}
