@@ -80,18 +80,22 @@ impl GroupCore {
         f: impl FnOnce() -> T + 'static,
         then: Option<Box<dyn FnOnce()>>,
     ) -> (Greenlet<T>, Result<()>) {
-        let id = Rc::new(Cell::new(0));
-        let exit = ExitHook {
+        let exit = Rc::new(MemberExit {
             core: Rc::downgrade(self),
-            id: id.clone(),
-            then,
-        };
+            id: Cell::new(0),
+            then: Cell::new(then),
+        });
+        let hook = ExitHook(exit.clone());
         let g = builder.build(move || {
-            let _exit = exit;
+            let _hook = hook;
             f()
         });
-        id.set(g.id());
+        exit.id.set(g.id());
         self.members.borrow_mut().insert(g.id(), g.any());
+        // The hook is dropped when the body returns, panics, or is dropped
+        // unstarted; a stack overflow kills the coroutine without running
+        // any destructor on its stack, so failures also get a link.
+        g.link_exception(move |_| exit.leave());
         let started = g.try_start();
         (g, started)
     }
@@ -133,34 +137,37 @@ impl GroupCore {
     }
 }
 
-/// Removes a member from its group (and runs `then`) just after the
-/// member's body is gone: returned, panicked, or dropped unstarted.
-struct ExitHook {
+/// What happens when a member ends: it leaves its group, then `then`
+/// runs. Runs at most once, from whichever comes first: the member's
+/// [`ExitHook`] or its failure link.
+struct MemberExit {
     core: Weak<GroupCore>,
-    id: Rc<Cell<u64>>,
-    then: Option<Box<dyn FnOnce()>>,
+    id: Cell<u64>,
+    then: Cell<Option<Box<dyn FnOnce()>>>,
 }
+
+impl MemberExit {
+    fn leave(&self) {
+        if let Some(core) = self.core.upgrade() {
+            core.remove(self.id.get());
+        }
+        if let Some(then) = self.then.take() {
+            then();
+        }
+    }
+}
+
+/// Lives in a member's body: dropped when the body returns, panics, or is
+/// dropped unstarted. The member then leaves at the hub's next turn,
+/// when the greenlet is dead (its value stored) and the greenlets of the
+/// same turn have all still seen it in the group.
+struct ExitHook(Rc<MemberExit>);
 
 impl Drop for ExitHook {
     fn drop(&mut self) {
-        let core = self.core.clone();
-        let id = self.id.get();
-        let then = self.then.take();
-        // Deferred to the hub's next turn: the greenlet is dead by then
-        // (its value stored), and greenlets of the same turn still see it.
-        let _ = try_with_hub(|h| {
-            h.add_timer(
-                Instant::now(),
-                TimerAction::Call(Box::new(move || {
-                    if let Some(core) = core.upgrade() {
-                        core.remove(id);
-                    }
-                    if let Some(then) = then {
-                        then();
-                    }
-                })),
-            )
-        });
+        let exit = self.0.clone();
+        let _ =
+            try_with_hub(|h| h.add_timer(Instant::now(), TimerAction::Call(Box::new(move || exit.leave()))));
     }
 }
 

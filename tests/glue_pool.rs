@@ -328,3 +328,34 @@ fn pool_spawn_in_a_killed_greenlet_fails() {
         Ok(())
     });
 }
+
+#[test]
+fn a_member_that_overflows_its_stack_still_leaves_the_pool() {
+    bounded(|| {
+        zgreen::config::set_panic_report(zgreen::config::PanicReport::Silent);
+        fn recurse(n: u64) -> u64 {
+            let buf = [n; 64];
+            if n == 0 {
+                0
+            } else {
+                std::hint::black_box(buf)[0] + recurse(n - 1)
+            }
+        }
+        let pool = Pool::new(1);
+        let g = pool.spawn_with(zgreen::Builder::new().stack_bytes(16 * 1024), || {
+            recurse(1_000_000)
+        })?;
+        let err = g.get().unwrap_err();
+        assert!(matches!(err, Error::StackOverflow { .. }), "{err:?}");
+        pool.join_timeout(Duration::from_secs(2))?;
+        assert_eq!(pool.free_count(), 1);
+        // imap hears about it too, and goes on with the next item.
+        let small = Pool::new(2);
+        let mut it = small.imap(|n: u64| if n == 1 { recurse(1_000_000) } else { n }, 0..3);
+        assert_eq!(it.next().unwrap()?, 0);
+        let second = it.next().unwrap();
+        assert!(second.is_err(), "{second:?}");
+        assert_eq!(it.next().unwrap()?, 2);
+        Ok(())
+    });
+}
