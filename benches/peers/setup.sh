@@ -7,6 +7,5 @@ python="${PYTHON:-python3}"
 if [ ! -x "$here/.venv/bin/python" ]; then
     "$python" -m venv "$here/.venv"
 fi
-"$here/.venv/bin/python" -m pip install --quiet --upgrade pip
 "$here/.venv/bin/python" -m pip install --quiet -r "$here/requirements.txt"
 "$here/.venv/bin/python" -c 'import gevent, sys; print("gevent", gevent.__version__, "on Python", sys.version.split()[0])'

@@ -11,7 +11,7 @@ use may::go;
 use serde_json::{Value, json};
 
 use crate::MayOpts;
-use crate::machine::{map_count, vm_rss_bytes};
+use crate::machine::{map_count, stack_residency, vm_rss_bytes};
 
 fn configure(opts: MayOpts) {
     may::config().set_workers(1);
@@ -132,6 +132,7 @@ pub fn rss(opts: MayOpts, count: u64) -> Result<Value, String> {
     std::thread::sleep(Duration::from_millis(100));
     let after = vm_rss_bytes()?;
     let maps_after = map_count();
+    let residency = stack_residency(may::config().get_stack_size() * std::mem::size_of::<usize>());
     let n = handles.len() as u64;
     for h in &handles {
         // SAFETY: the coroutines hold no resource beyond an Arc clone; a
@@ -153,6 +154,10 @@ pub fn rss(opts: MayOpts, count: u64) -> Result<Value, String> {
         "rss_after": after,
         "maps_before": maps_before,
         "maps_after": maps_after,
+        "stack_mappings": residency.map(|r| r.0),
+        "stack_pages_resident_mean": residency.map(|r| r.1),
+        "stack_lowest_page_resident": residency.map(|r| r.2),
+        "stack_highest_page_resident": residency.map(|r| r.3),
         "stack_bytes": may::config().get_stack_size() * std::mem::size_of::<usize>(),
         "workers": may::config().get_workers(),
         "pool_capacity": may::config().get_pool_capacity(),

@@ -143,6 +143,12 @@ pub fn markdown(
     if let (Some(g), Some(p)) = (res.meta(Peer::Gevent, "gevent"), res.meta(Peer::Gevent, "python")) {
         let _ = writeln!(o, "- gevent {g} on CPython {p}");
     }
+    let _ = writeln!(
+        o,
+        "- load average (1, 5, 15 min) at start: {}; at end: {}",
+        m.loadavg,
+        crate::machine::loadavg()
+    );
     let _ = writeln!(o, "- command: `{cmdline}`");
     let _ = writeln!(
         o,
@@ -233,10 +239,28 @@ pub fn markdown(
                     .iter()
                     .filter_map(|k| median(&res.values(f.bench, p, k)).map(|x| format!("{k} = {x:.0}")))
                     .collect(),
-                Bench::Rss => ["count", "live_greenlets", "stack_bytes", "maps_after"]
-                    .iter()
-                    .filter_map(|k| median(&res.values(f.bench, p, k)).map(|x| format!("{k} = {x:.0}")))
-                    .collect(),
+                Bench::Rss => {
+                    let whole = [
+                        "count",
+                        "live_greenlets",
+                        "stack_bytes",
+                        "maps_after",
+                        "stack_mappings",
+                    ];
+                    let frac = [
+                        "stack_pages_resident_mean",
+                        "stack_lowest_page_resident",
+                        "stack_highest_page_resident",
+                    ];
+                    let med = |k: &&str| median(&res.values(f.bench, p, k));
+                    let whole = whole
+                        .iter()
+                        .filter_map(|k| med(k).map(|x| format!("{k} = {x:.0}")));
+                    let frac = frac
+                        .iter()
+                        .filter_map(|k| med(k).map(|x| format!("{k} = {x:.2}")));
+                    whole.chain(frac).collect()
+                }
                 Bench::Yield => Vec::new(),
             };
             let detail: Vec<String> = match (p, median(&res.values(f.bench, p, "pool_capacity"))) {

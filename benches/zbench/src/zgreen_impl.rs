@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::machine::{map_count, vm_rss_bytes};
+use crate::machine::{map_count, stack_residency, vm_rss_bytes};
 
 fn err(e: zgreen::Error) -> String {
     e.to_string()
@@ -94,6 +94,7 @@ pub fn rss(count: u64) -> Result<Value, String> {
     let live = zgreen::hub_stats().live_greenlets as u64;
     let after = vm_rss_bytes()?;
     let maps_after = map_count();
+    let residency = stack_residency(zgreen::config::default_stack_bytes());
     let n = handles.len() as u64;
     zgreen::killall(handles).map_err(err)?;
     if n == 0 {
@@ -112,6 +113,10 @@ pub fn rss(count: u64) -> Result<Value, String> {
         "rss_after": after,
         "maps_before": maps_before,
         "maps_after": maps_after,
+        "stack_mappings": residency.map(|r| r.0),
+        "stack_pages_resident_mean": residency.map(|r| r.1),
+        "stack_lowest_page_resident": residency.map(|r| r.2),
+        "stack_highest_page_resident": residency.map(|r| r.3),
         "stack_bytes": zgreen::config::default_stack_bytes(),
         "spawn_error": spawn_error,
     }))
