@@ -106,7 +106,9 @@ pub(crate) struct Inner {
 /// Every socket option of the `zmq` crate is available through `Deref` to
 /// [`zmq::Socket`] (`get_*`/`set_*`, `bind`, `connect`, ...). The blocking
 /// `zmq::Socket` methods (`send`, `recv*`, `poll`) are shadowed by green
-/// versions here; never call them through [`raw`](Socket::raw).
+/// versions here; never call them through [`raw`](Socket::raw), and do
+/// not pass green sockets to the blocking `zmq::poll` (use
+/// [`Poller`](super::Poller)).
 #[derive(Clone)]
 pub struct Socket {
     inner: Rc<Inner>,
@@ -247,6 +249,14 @@ impl Socket {
             self.inner.reg.entry.writers.notify_one();
         }
         Ok(ev)
+    }
+
+    /// `ZMQ_EVENTS`, read the green way (same as
+    /// [`poll_events`](Self::poll_events)): shadows `zmq::Socket::get_events`
+    /// so that reading the events can never hide a wakeup from other
+    /// greenlets.
+    pub fn get_events(&self) -> Result<zmq::PollEvents> {
+        self.poll_events()
     }
 
     /// Green `zmq_poll` on this one socket: waits until one of `events` is
@@ -437,6 +447,11 @@ impl Socket {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// Sends a string frame (shadows the blocking `zmq::Socket::send_str`).
+    pub fn send_str(&self, data: &str, flags: i32) -> Result<()> {
+        self.send(data, flags)
     }
 
     /// Sends a `zmq::Message` without copying its data where libzmq
