@@ -391,8 +391,18 @@ fn channel_is_a_rendezvous() {
 
 #[test]
 fn root_get_on_a_queue_nobody_feeds_does_not_hang() {
-    let q: Queue<u8> = Queue::new();
-    assert!(matches!(q.get(), Err(Error::WouldBlockForever)));
+    // No `with_timeout` here: its timer would itself be something that can
+    // wake the hub. The wait runs on its own thread (and hub) instead, and
+    // the test fails if it does not come back in time.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let q: Queue<u8> = Queue::new();
+        let _ = tx.send(matches!(q.get(), Err(Error::WouldBlockForever)));
+    });
+    let would_block = rx
+        .recv_timeout(LIMIT)
+        .expect("a get that nothing can satisfy hung");
+    assert!(would_block);
 }
 
 #[test]

@@ -445,3 +445,25 @@ fn rlock_waiters_time_out_and_get_killed() {
         Ok(())
     });
 }
+
+/// Waiting from the root on something nothing can ever set fails with
+/// `WouldBlockForever` instead of hanging. (Each wait runs on its own
+/// thread and hub: a `with_timeout` timer would itself keep the hub
+/// waiting.)
+#[test]
+fn root_waits_that_cannot_end_fail_instead_of_hanging() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let event = Event::new().wait();
+        let result = AsyncResult::<u8>::new().get();
+        let sem = Semaphore::new(0).acquire().map(drop);
+        let lock = Lock::new();
+        let _held = lock.acquire().unwrap();
+        let again = lock.acquire().map(drop);
+        let _ = tx.send([event, result.map(drop), sem, again]);
+    });
+    let outcomes = rx.recv_timeout(LIMIT).expect("a root wait hung");
+    for r in outcomes {
+        assert!(matches!(r, Err(Error::WouldBlockForever)), "{r:?}");
+    }
+}
