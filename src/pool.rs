@@ -317,6 +317,10 @@ impl Group {
 
     /// Runs `f` on every item, each in its own member greenlet, and yields
     /// the results in input order as they become available.
+    ///
+    /// A group has no bound: every item gets its greenlet at the first
+    /// `next`. For long inputs use a [`Pool`], which keeps at most its size
+    /// running and pulls the next item only when there is room.
     pub fn imap<I, F, R>(&self, f: F, items: I) -> IMap<R>
     where
         I: IntoIterator,

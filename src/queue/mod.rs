@@ -12,7 +12,9 @@
 //!   item put while getters wait goes straight to the one that has waited
 //!   longest, and the space freed by a `get` goes to the putter that has
 //!   waited longest. A greenlet that did not wait can never overtake one
-//!   that does.
+//!   that does. A waiter that was served and interrupted (killed, timed
+//!   out) in the same turn keeps the outcome: its item was taken, or it got
+//!   one, and the interrupt fails its next blocking call instead.
 //! * `task_done` / `join` make every queue joinable (gevent's
 //!   `JoinableQueue`): `join` waits until every item put has been marked
 //!   done.

@@ -6,7 +6,12 @@
 //! [`Result`](crate::Result), has a `*_timeout` variant, fails with
 //! [`Error::Killed`](crate::Error::Killed) in a killed greenlet and with a
 //! timeout error when an enclosing [`Timeout`](crate::Timeout) scope
-//! expires. Waiters are served in the order they started waiting.
+//! expires. Waiters are served in the order they started waiting: a
+//! released permit or lock is handed to the greenlet that has waited
+//! longest, so a newcomer can never take it first. A waiter that was
+//! served and interrupted in the same turn keeps what it was handed (the
+//! call succeeds; the interrupt is sticky and fails its next blocking
+//! call), so nothing is lost.
 //!
 //! The types are cheap `Rc` handles and are not `Send`: they belong to the
 //! thread whose hub runs their greenlets. [`Event`] and [`AsyncResult`]
