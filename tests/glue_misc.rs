@@ -297,3 +297,29 @@ fn actor_stop_drains_the_inbox_first() {
         Ok(())
     });
 }
+
+#[test]
+fn iwait_wakes_for_results_and_events_set_from_other_threads() {
+    bounded(|| {
+        let res: AsyncResult<u32> = AsyncResult::new();
+        let evt = Event::new();
+        let (tx, setter) = (res.sender(), evt.setter());
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(ms(5));
+            setter.set();
+            std::thread::sleep(ms(5));
+            tx.set(7);
+        });
+        let objects: Vec<Tagged<&str, Box<dyn zgreen::Waitable>>> = vec![
+            Tagged("result", Box::new(res.clone())),
+            Tagged("event", Box::new(evt.clone())),
+        ];
+        let order: Vec<&str> = zgreen::iwait(objects, Some(Duration::from_secs(5)))
+            .map(|r| r.unwrap().0)
+            .collect();
+        assert_eq!(order, ["event", "result"]);
+        assert_eq!(res.get()?, 7);
+        t.join().unwrap();
+        Ok(())
+    });
+}
