@@ -29,15 +29,22 @@ fn iwait_yields_in_completion_order_over_mixed_waitables() {
         let evt = Event::new();
         let res: AsyncResult<u8> = AsyncResult::new();
         let q: Queue<u8> = Queue::new();
-        let g = zgreen::spawn(|| zgreen::sleep(ms(15)));
+        // A causal chain, so the order does not depend on timing: the queue
+        // gets an item, then the result is set, which lets the greenlet
+        // finish, and only then is the event set.
+        let g = {
+            let res = res.clone();
+            zgreen::spawn(move || res.wait())
+        };
         {
-            let (evt, res, q) = (evt.clone(), res.clone(), q.clone());
+            let (evt, res, q, g) = (evt.clone(), res.clone(), q.clone(), g.clone());
             zgreen::spawn(move || -> Result<()> {
-                zgreen::sleep(ms(5))?;
+                zgreen::sleep(ms(1))?;
                 q.put_nowait(1).unwrap();
-                zgreen::sleep(ms(5))?;
+                zgreen::sleep(ms(1))?;
                 res.set(2);
-                zgreen::sleep(ms(10))?;
+                g.join()?;
+                zgreen::sleep(ms(1))?;
                 evt.set();
                 Ok(())
             });
@@ -304,20 +311,23 @@ fn iwait_wakes_for_results_and_events_set_from_other_threads() {
         let res: AsyncResult<u32> = AsyncResult::new();
         let evt = Event::new();
         let (tx, setter) = (res.sender(), evt.setter());
+        let (ack_tx, ack_rx) = std::sync::mpsc::channel::<()>();
         let t = std::thread::spawn(move || {
             std::thread::sleep(ms(5));
             setter.set();
-            std::thread::sleep(ms(5));
+            // The result only once the event was seen: no timing involved.
+            ack_rx.recv().unwrap();
             tx.set(7);
         });
         let objects: Vec<Tagged<&str, Box<dyn zgreen::Waitable>>> = vec![
             Tagged("result", Box::new(res.clone())),
             Tagged("event", Box::new(evt.clone())),
         ];
-        let order: Vec<&str> = zgreen::iwait(objects, Some(Duration::from_secs(5)))
-            .map(|r| r.unwrap().0)
-            .collect();
-        assert_eq!(order, ["event", "result"]);
+        let mut it = zgreen::iwait(objects, Some(Duration::from_secs(5)));
+        assert_eq!(it.next().unwrap()?.0, "event");
+        ack_tx.send(()).unwrap();
+        assert_eq!(it.next().unwrap()?.0, "result");
+        assert!(it.next().is_none());
         assert_eq!(res.get()?, 7);
         t.join().unwrap();
         Ok(())
