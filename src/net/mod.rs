@@ -61,6 +61,12 @@ pub use self::wait::{Selected, select, wait_read, wait_write};
 
 use crate::error::Error;
 
+/// The accept-queue length zgreen's listeners get (the kernel caps it at
+/// `net.core.somaxconn`, 4096 by default): bursts of connections wait there
+/// until the accept loop gets to them. The standard library and `mio` use
+/// 128, which a burst of a few hundred connects overflows.
+pub const DEFAULT_BACKLOG: u32 = 1024;
+
 /// Converts a zgreen error into an [`io::Error`] for the `Read`/`Write`
 /// impls: an OS error comes back as itself, a timeout as kind `TimedOut`
 /// and anything else (a kill, ...) as kind `Other`, both wrapping the

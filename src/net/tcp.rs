@@ -181,8 +181,9 @@ impl fmt::Debug for TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to the first address that works (`SO_REUSEADDR` set, backlog
-    /// 1024). Port 0 picks a free port: see [`local_addr`](Self::local_addr).
+    /// Binds to the first address that works (`SO_REUSEADDR` set, an
+    /// accept queue of [`DEFAULT_BACKLOG`](super::DEFAULT_BACKLOG)). Port 0
+    /// picks a free port: see [`local_addr`](Self::local_addr).
     pub fn bind(addr: impl ToSocketAddrs) -> Result<TcpListener> {
         hub::check_interrupt()?;
         let mut last = None;
@@ -204,9 +205,21 @@ impl TcpListener {
     }
 
     fn from_mio(l: mio::net::TcpListener) -> Result<TcpListener> {
-        Ok(TcpListener {
+        let l = TcpListener {
             io: Evented::new(l, mio::Interest::READABLE)?,
-        })
+        };
+        l.set_backlog(super::DEFAULT_BACKLOG)?;
+        Ok(l)
+    }
+
+    /// Resizes the queue of connections the kernel completes before they
+    /// are accepted (capped by `net.core.somaxconn`). Connections beyond it
+    /// are dropped and retried by the client (or, with SYN cookies under
+    /// load, may be reset), so a server expecting bursts of connections
+    /// wants it at least as large as the burst.
+    pub fn set_backlog(&self, backlog: u32) -> Result<()> {
+        let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+        Ok(crate::sys::set_listen_backlog(self.as_fd(), backlog)?)
     }
 
     /// The bound address.

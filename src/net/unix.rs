@@ -130,7 +130,8 @@ impl fmt::Debug for UnixListener {
 }
 
 impl UnixListener {
-    /// Binds to `path` (which must not exist yet).
+    /// Binds to `path` (which must not exist yet), with an accept queue of
+    /// [`DEFAULT_BACKLOG`](super::DEFAULT_BACKLOG).
     pub fn bind(path: impl AsRef<Path>) -> Result<UnixListener> {
         UnixListener::from_mio(mio::net::UnixListener::bind(path)?)
     }
@@ -142,9 +143,18 @@ impl UnixListener {
     }
 
     fn from_mio(l: mio::net::UnixListener) -> Result<UnixListener> {
-        Ok(UnixListener {
+        let l = UnixListener {
             io: Evented::new(l, mio::Interest::READABLE)?,
-        })
+        };
+        l.set_backlog(super::DEFAULT_BACKLOG)?;
+        Ok(l)
+    }
+
+    /// Resizes the queue of connections waiting to be accepted (capped by
+    /// `net.core.somaxconn`).
+    pub fn set_backlog(&self, backlog: u32) -> Result<()> {
+        let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+        Ok(crate::sys::set_listen_backlog(self.as_fd(), backlog)?)
     }
 
     /// The bound address.

@@ -187,3 +187,11 @@ pub(crate) fn fd_inode(fd: RawFd) -> io::Result<u64> {
     let st = unsafe { st.assume_init() };
     Ok(st.st_ino)
 }
+
+/// Changes the accept-queue length of a listening socket (calling
+/// `listen(2)` again is how Linux resizes it; the kernel caps it at
+/// `net.core.somaxconn`).
+pub(crate) fn set_listen_backlog(fd: BorrowedFd<'_>, backlog: i32) -> io::Result<()> {
+    // listen(2) takes two integers; the borrow keeps the fd open.
+    syscall!(listen(fd.as_raw_fd(), backlog)).map(drop)
+}
