@@ -51,7 +51,7 @@ fn partial_reads_assemble_with_recv_exact() {
     // The first read returns what has arrived so far, not the whole buffer.
     let mut buf = [0u8; 64];
     let n = client.recv(&mut buf).unwrap();
-    assert!(n >= 1 && n < 12, "partial read of {n} bytes");
+    assert!((1..12).contains(&n), "partial read of {n} bytes");
     let mut rest = vec![0u8; 12 - n];
     client.recv_exact(&mut rest).unwrap();
     let mut all = buf[..n].to_vec();

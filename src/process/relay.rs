@@ -319,8 +319,7 @@ impl Relay {
 
     /// Sends `msg`, parking while the channel is full. Fails with
     /// [`RelayError::Oversized`] (nothing sent) if its JSON exceeds the
-    /// maximum, and with an I/O error (`BrokenPipe`) once the other end is
-    /// gone.
+    /// maximum, and with `Error::Closed` once the other end is gone.
     pub fn put<T: Serialize + ?Sized>(&self, msg: &T) -> Result<()> {
         self.put_deadline(msg, None)
     }
@@ -373,7 +372,9 @@ impl Relay {
                 if pos >= w.len() {
                     break;
                 }
-                self.stream.send_deadline(&w[pos..], deadline)?
+                self.stream
+                    .send_deadline(&w[pos..], deadline)
+                    .map_err(peer_gone)?
             };
             self.wpos.set(self.wpos.get() + n);
         }
@@ -385,7 +386,8 @@ impl Relay {
     /// Receives the next message, parking until it has arrived whole.
     ///
     /// Fails with `Error::Closed` once the other end has closed (or exited)
-    /// and every message it sent has been received, with
+    /// and every message it sent has been received (or at once if it died
+    /// with messages of ours unread, which resets the channel), with
     /// [`RelayError::Malformed`] for a frame that is not valid JSON for
     /// `T` (the next `get` goes on with the next message), and with
     /// [`RelayError::Oversized`] for a frame above the maximum (the channel
@@ -460,7 +462,9 @@ impl Relay {
         buf.truncate(old + *r.as_ref().unwrap_or(&0));
         let partial = buf.len() > self.rpos.get();
         *self.rbuf.borrow_mut() = buf;
-        match r? {
+        // A peer that exits with unread data in its socket resets the
+        // connection instead of closing it: the same thing for us.
+        match r.map_err(peer_gone)? {
             0 if partial => Err(Error::Closed(
                 "relay: the other end closed in the middle of a message",
             )),
@@ -473,6 +477,22 @@ impl Relay {
     /// fails with `Error::Closed` once it has read what was sent.
     pub fn close(&self) {
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// A reset or broken connection means the other end is gone: reported as
+/// `Error::Closed`, like an orderly close.
+fn peer_gone(e: Error) -> Error {
+    match &e {
+        Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            ) =>
+        {
+            Error::Closed("relay: the other end is gone")
+        }
+        _ => e,
     }
 }
 
