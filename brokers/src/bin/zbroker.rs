@@ -1,0 +1,219 @@
+//! `zbroker`: the brokers and devices, one subcommand each.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use zgreen_brokers::cli::{self, Common, LimitArgs};
+use zgreen_brokers::devices::{self, Device, DeviceSockets};
+use zgreen_brokers::{lb_broker, mdp_broker, ppp_queue};
+
+const NAME: &str = "zbroker";
+
+/// Brokers and devices built on zgreen (green ZeroMQ).
+///
+/// Every flag also reads an environment variable (shown in brackets).
+/// SIGINT or SIGTERM stops the broker within its linger plus a small bound,
+/// with exit code 0. An endpoint that cannot be bound exits 1 with one line.
+#[derive(Parser, Debug)]
+#[command(name = "zbroker", version)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// 7/MDP 0.1 broker with 8/MMI: clients (MDPC01) and workers (MDPW01)
+    /// on the one ROUTER endpoint.
+    Mdp(MdpArgs),
+    /// Load-balancing broker (zguide lbbroker): REQ clients on the
+    /// frontend, REQ workers announcing READY on the backend.
+    Lb(PairArgs),
+    /// 6/PPP Paranoid Pirate queue: REQ clients on the frontend, DEALER
+    /// workers with READY (0x01) and HEARTBEAT (0x02) on the backend.
+    Ppq(PpqArgs),
+    /// Steerable request-reply device: ROUTER frontend, DEALER backend.
+    Queue(DeviceArgs),
+    /// Steerable pub-sub device: XSUB frontend (publishers connect), XPUB
+    /// backend (subscribers connect).
+    Forwarder(DeviceArgs),
+    /// Steerable pipeline device: PULL frontend, PUSH backend.
+    Streamer(DeviceArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct MdpArgs {
+    /// Endpoint to bind, for example tcp://127.0.0.1:5555 or tcp://*:5555.
+    #[arg(long, value_name = "EP", env = "ZGREEN_BIND")]
+    bind: String,
+    /// Heartbeat interval in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2500, env = "ZGREEN_HEARTBEAT_MS")]
+    heartbeat_ms: u64,
+    /// Missed heartbeats after which a worker is dropped.
+    #[arg(long, value_name = "N", default_value_t = 3, env = "ZGREEN_LIVENESS")]
+    liveness: u32,
+    /// Most requests queued per service (more are refused, and the client
+    /// times out and retries).
+    #[arg(long, value_name = "N", default_value_t = 1000, env = "ZGREEN_MAX_QUEUE")]
+    max_queue: usize,
+    /// How long a request may wait for a worker, in milliseconds.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 10000,
+        env = "ZGREEN_REQUEST_TTL_MS"
+    )]
+    request_ttl_ms: u64,
+    /// Most services known at once.
+    #[arg(long, value_name = "N", default_value_t = 1000, env = "ZGREEN_MAX_SERVICES")]
+    max_services: usize,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct PairArgs {
+    /// Endpoint to bind for clients.
+    #[arg(long, value_name = "EP", env = "ZGREEN_FRONTEND")]
+    frontend: String,
+    /// Endpoint to bind for workers.
+    #[arg(long, value_name = "EP", env = "ZGREEN_BACKEND")]
+    backend: String,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct PpqArgs {
+    #[command(flatten)]
+    pair: PairArgs,
+    /// Heartbeat interval in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000, env = "ZGREEN_HEARTBEAT_MS")]
+    heartbeat_ms: u64,
+    /// Missed heartbeats after which a worker is dropped.
+    #[arg(long, value_name = "N", default_value_t = 3, env = "ZGREEN_LIVENESS")]
+    liveness: u32,
+}
+
+#[derive(clap::Args, Debug)]
+struct DeviceArgs {
+    /// Endpoint to bind for the frontend.
+    #[arg(long, value_name = "EP", env = "ZGREEN_FRONTEND")]
+    frontend: String,
+    /// Endpoint to bind for the backend.
+    #[arg(long, value_name = "EP", env = "ZGREEN_BACKEND")]
+    backend: String,
+    /// Endpoint to bind a PAIR control socket on: send it PAUSE, RESUME,
+    /// TERMINATE or STATISTICS (answered with eight u64 frames: frontend
+    /// messages in, bytes in, messages out, bytes out, then the backend's).
+    #[arg(long, value_name = "EP", env = "ZGREEN_CONTROL")]
+    control: Option<String>,
+    /// Endpoint to bind a PUB socket on that gets a copy of every frame.
+    #[arg(long, value_name = "EP", env = "ZGREEN_CAPTURE")]
+    capture: Option<String>,
+}
+
+fn main() {
+    let cli: Cli = cli::parse(NAME);
+    let metrics = cli::setup(NAME, &cli.common);
+    let linger = cli.common.linger_ms;
+    let grace = Duration::from_millis(linger + 500);
+    let ctx = zgreen::zmq::Context::new();
+    let sock = |kind| cli::socket(&ctx, kind, linger).unwrap_or_else(|e| cli::fail(NAME, e));
+    let code = match cli.cmd {
+        Cmd::Mdp(a) => {
+            let router = sock(zmq::ROUTER);
+            a.limits.apply(&router).unwrap_or_else(|e| cli::fail(NAME, e));
+            router
+                .set_router_mandatory(true)
+                .unwrap_or_else(|e| cli::fail(NAME, e));
+            cli::bind_or_exit(NAME, &router, &a.bind);
+            let cfg = mdp_broker::Config {
+                heartbeat: Duration::from_millis(a.heartbeat_ms.max(1)),
+                liveness: a.liveness.max(1),
+                max_queue: a.max_queue,
+                request_ttl: Duration::from_millis(a.request_ttl_ms),
+                max_services: a.max_services.max(1),
+                limits: a.limits.limits(),
+            };
+            tracing::info!(endpoint = %a.bind, heartbeat_ms = a.heartbeat_ms, liveness = a.liveness, "mdp broker listening");
+            let m = metrics.clone();
+            cli::run_until_signal(NAME, grace, move || {
+                let mut broker = mdp_broker::Broker::new(cfg, Instant::now(), m.clone());
+                let r = mdp_broker::serve(&router, &mut broker, m.as_deref());
+                tracing::info!(counters = ?broker.counters, "mdp broker stopped");
+                r
+            })
+        }
+        Cmd::Lb(a) => {
+            let (fe, be) = (sock(zmq::ROUTER), sock(zmq::ROUTER));
+            for s in [&fe, &be] {
+                a.limits.apply(s).unwrap_or_else(|e| cli::fail(NAME, e));
+                s.set_router_mandatory(true)
+                    .unwrap_or_else(|e| cli::fail(NAME, e));
+            }
+            cli::bind_or_exit(NAME, &fe, &a.frontend);
+            cli::bind_or_exit(NAME, &be, &a.backend);
+            tracing::info!(frontend = %a.frontend, backend = %a.backend, "lb broker listening");
+            let limits = a.limits.limits();
+            let m = metrics.clone();
+            cli::run_until_signal(NAME, grace, move || lb_broker::serve(&fe, &be, limits, m))
+        }
+        Cmd::Ppq(a) => {
+            let (fe, be) = (sock(zmq::ROUTER), sock(zmq::ROUTER));
+            for s in [&fe, &be] {
+                a.pair.limits.apply(s).unwrap_or_else(|e| cli::fail(NAME, e));
+                s.set_router_mandatory(true)
+                    .unwrap_or_else(|e| cli::fail(NAME, e));
+            }
+            cli::bind_or_exit(NAME, &fe, &a.pair.frontend);
+            cli::bind_or_exit(NAME, &be, &a.pair.backend);
+            tracing::info!(frontend = %a.pair.frontend, backend = %a.pair.backend, "ppp queue listening");
+            let cfg = ppp_queue::Config {
+                heartbeat: Duration::from_millis(a.heartbeat_ms.max(1)),
+                liveness: a.liveness.max(1),
+                limits: a.pair.limits.limits(),
+            };
+            let m = metrics.clone();
+            cli::run_until_signal(NAME, grace, move || {
+                let mut q = ppp_queue::Queue::new(cfg, Instant::now(), m);
+                ppp_queue::serve(&fe, &be, &mut q)
+            })
+        }
+        Cmd::Queue(a) => device(&ctx, Device::Queue, a, linger, grace),
+        Cmd::Forwarder(a) => device(&ctx, Device::Forwarder, a, linger, grace),
+        Cmd::Streamer(a) => device(&ctx, Device::Streamer, a, linger, grace),
+    };
+    cli::finish(ctx, grace, code);
+}
+
+fn device(ctx: &zgreen::zmq::Context, device: Device, a: DeviceArgs, linger: u64, grace: Duration) -> i32 {
+    let sock = |kind| cli::socket(ctx, kind, linger).unwrap_or_else(|e| cli::fail(NAME, e));
+    let (fk, bk) = device.kinds();
+    let frontend = sock(fk);
+    let backend = sock(bk);
+    cli::bind_or_exit(NAME, &frontend, &a.frontend);
+    cli::bind_or_exit(NAME, &backend, &a.backend);
+    let control = a.control.as_ref().map(|ep| {
+        let s = sock(zmq::PAIR);
+        cli::bind_or_exit(NAME, &s, ep);
+        s
+    });
+    let capture = a.capture.as_ref().map(|ep| {
+        let s = sock(zmq::PUB);
+        cli::bind_or_exit(NAME, &s, ep);
+        s
+    });
+    tracing::info!(?device, frontend = %a.frontend, backend = %a.backend, "device running");
+    let sockets = Rc::new(DeviceSockets {
+        frontend,
+        backend,
+        control,
+        capture,
+    });
+    let ctx = ctx.clone();
+    cli::run_until_signal(NAME, grace, move || devices::run(&sockets, &ctx))
+}

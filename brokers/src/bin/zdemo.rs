@@ -1,0 +1,527 @@
+//! `zdemo`: the main job. Starts a broker, workers and a client load as
+//! real processes on 127.0.0.1, SIGKILLs one worker half way, and shows
+//! the load carrying on.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, ValueEnum};
+use zgreen::process::{Child, Command};
+use zgreen_brokers::cli;
+use zgreen_brokers::procs::{free_port, metric, scrape, sibling};
+
+const NAME: &str = "zdemo";
+
+/// The zgreen demo: a broker, four workers and a client load as real local
+/// processes on 127.0.0.1; one worker is killed with SIGKILL half way
+/// through, and the load carries on. Prints a live progress line, then a
+/// summary with requests sent, answered and lost and the recovery time.
+/// Exits 0 when no request was lost.
+///
+/// It runs the zbroker, zworker and zclient binaries found next to its own
+/// executable (build them with `cargo build -p zgreen-brokers`).
+#[derive(Parser, Debug)]
+#[command(name = "zdemo", version)]
+struct Args {
+    /// Which pattern to demonstrate: mdp (7/MDP broker), lb (load-balancing
+    /// broker with Lazy Pirate clients) or ppp (6/PPP queue with Lazy Pirate
+    /// clients).
+    #[arg(long, value_enum, default_value = "mdp", env = "ZGREEN_PATTERN")]
+    pattern: Pattern,
+    /// Worker processes.
+    #[arg(long, value_name = "N", default_value_t = 4, env = "ZGREEN_WORKERS")]
+    workers: usize,
+    /// Requests in total.
+    #[arg(long, value_name = "N", default_value_t = 3000, env = "ZGREEN_COUNT")]
+    count: u64,
+    /// Green clients in the client process.
+    #[arg(long, value_name = "N", default_value_t = 8, env = "ZGREEN_CONCURRENCY")]
+    concurrency: usize,
+    /// Milliseconds each worker spends per request.
+    #[arg(long, value_name = "MS", default_value_t = 10, env = "ZGREEN_DELAY_MS")]
+    delay_ms: u64,
+    /// Heartbeat interval of broker and workers, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 250, env = "ZGREEN_HEARTBEAT_MS")]
+    heartbeat_ms: u64,
+    /// Client reply timeout before a retry, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 500, env = "ZGREEN_TIMEOUT_MS")]
+    timeout_ms: u64,
+    /// Client retries before a request is lost.
+    #[arg(long, value_name = "N", default_value_t = 5, env = "ZGREEN_RETRIES")]
+    retries: u32,
+    /// Do not kill any worker.
+    #[arg(long, env = "ZGREEN_NO_KILL")]
+    no_kill: bool,
+    /// Directory for the processes' logs (default: a new one under the
+    /// system temp directory).
+    #[arg(long, value_name = "DIR", env = "ZGREEN_LOG_DIR")]
+    log_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Pattern {
+    Mdp,
+    Lb,
+    Ppp,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A child process that is SIGKILLed if zdemo dies, with its log file.
+struct Proc {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+fn spawn(bin: &Path, args: &[String], name: &str, logs: &Path, pipe_out: bool) -> Result<Proc, String> {
+    let log = logs.join(format!("{name}.log"));
+    let file = std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let mut cmd = Command::new(bin);
+    cmd.args(args).stdin(Stdio::null());
+    if pipe_out {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    } else {
+        let err = file.try_clone().map_err(|e| e.to_string())?;
+        cmd.stdout(file).stderr(err);
+    }
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls prctl(2), which is async-signal-safe; it touches no memory of
+    // the parent.
+    unsafe {
+        cmd.as_std_mut().pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    Ok(Proc {
+        name: name.to_string(),
+        child,
+        log,
+    })
+}
+
+/// Stops `p` with SIGTERM, then SIGKILL after `grace`; returns its exit code.
+fn stop(p: &Proc, grace: Duration) -> Option<i32> {
+    if let Ok(Some(s)) = p.child.try_wait() {
+        return s.code();
+    }
+    let _ = p.child.signal(libc::SIGTERM);
+    match p.child.wait_timeout(grace) {
+        Ok(s) => s.code(),
+        Err(_) => {
+            let _ = p.child.kill();
+            let _ = p.child.wait_timeout(Duration::from_secs(2));
+            None
+        }
+    }
+}
+
+/// (victim index, pid, when, wall-clock ms) of the SIGKILL.
+type Kill = (usize, u32, Instant, u64);
+
+#[derive(Default, Debug)]
+struct Progress {
+    sent: u64,
+    received: u64,
+    lost: u64,
+    retries: u64,
+    samples: u64,
+    last_growth: Option<Instant>,
+    longest_stall_after_kill: Duration,
+}
+
+fn main() {
+    let args: Args = cli::parse(NAME);
+    cli::init_logging(cli::LogFormat::Pretty);
+    let code = match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(a: &Args) -> Result<i32, String> {
+    let zbroker = sibling("zbroker")?;
+    let zworker = sibling("zworker")?;
+    let zclient = sibling("zclient")?;
+    let logs = match &a.log_dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("zdemo-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+    let port = |what: &str| free_port().map_err(|e| format!("no free port for the {what}: {e}"));
+    let (p1, p2, pm) = (port("broker")?, port("backend")?, port("metrics")?);
+    let ep1 = format!("tcp://127.0.0.1:{p1}");
+    let ep2 = format!("tcp://127.0.0.1:{p2}");
+    let metrics_addr = format!("127.0.0.1:{pm}");
+    let hb = a.heartbeat_ms.to_string();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+
+    let (broker_args, worker_args, client_args, label, service_label) = match a.pattern {
+        Pattern::Mdp => (
+            s(&[
+                "mdp",
+                "--bind",
+                &ep1,
+                "--heartbeat-ms",
+                &hb,
+                "--liveness",
+                "3",
+                "--metrics",
+                &metrics_addr,
+            ]),
+            s(&[
+                "mdp",
+                "--connect",
+                &ep1,
+                "--service",
+                "echo",
+                "--heartbeat-ms",
+                &hb,
+                "--reconnect-ms",
+                &hb,
+            ]),
+            s(&["mdp", "--connect", &ep1, "--service", "echo"]),
+            "7/MDP broker",
+            "service=\"echo\"",
+        ),
+        Pattern::Ppp => (
+            s(&[
+                "ppq",
+                "--frontend",
+                &ep1,
+                "--backend",
+                &ep2,
+                "--heartbeat-ms",
+                &hb,
+                "--metrics",
+                &metrics_addr,
+            ]),
+            s(&[
+                "ppp",
+                "--connect",
+                &ep2,
+                "--heartbeat-ms",
+                &hb,
+                "--reconnect-ms",
+                &hb,
+            ]),
+            s(&["lazy", "--connect", &ep1]),
+            "6/PPP queue",
+            "service=\"ppp\"",
+        ),
+        Pattern::Lb => (
+            s(&[
+                "lb",
+                "--frontend",
+                &ep1,
+                "--backend",
+                &ep2,
+                "--metrics",
+                &metrics_addr,
+            ]),
+            s(&["lb", "--connect", &ep2]),
+            s(&["lazy", "--connect", &ep1]),
+            "load-balancing broker",
+            "",
+        ),
+    };
+
+    println!(
+        "{NAME}: {label} + {} workers + a client with {} green clients, on 127.0.0.1 (logs in {})",
+        a.workers,
+        a.concurrency,
+        logs.display()
+    );
+    let broker = spawn(&zbroker, &broker_args, "broker", &logs, false)?;
+    let mut workers = Vec::new();
+    for i in 1..=a.workers {
+        let mut w = worker_args.clone();
+        w.extend(s(&["--delay-ms", &a.delay_ms.to_string()]));
+        workers.push(spawn(&zworker, &w, &format!("worker-{i}"), &logs, false)?);
+    }
+    let cleanup = |workers: &[Proc], broker: &Proc| {
+        for w in workers {
+            let _ = w.child.kill();
+        }
+        let _ = broker.child.kill();
+    };
+
+    // Wait until the broker knows every worker.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(st)) = broker.child.try_wait() {
+            cleanup(&workers, &broker);
+            return Err(format!(
+                "the broker exited at start ({st}); see {}",
+                broker.log.display()
+            ));
+        }
+        if service_label.is_empty() {
+            let _ = zgreen::sleep(Duration::from_millis(500));
+            break;
+        }
+        let addr = metrics_addr.clone();
+        let text = zgreen::threadpool::apply(move || scrape(&addr).unwrap_or_default()).unwrap_or_default();
+        if metric(&text, "zgreen_live_workers", service_label).unwrap_or(0.0) as usize >= a.workers {
+            break;
+        }
+        if Instant::now() > deadline {
+            cleanup(&workers, &broker);
+            return Err(format!(
+                "the workers did not all register within 10 s; see the logs in {}",
+                logs.display()
+            ));
+        }
+        let _ = zgreen::sleep(Duration::from_millis(50));
+    }
+    println!(
+        "{NAME}: {} workers registered; starting {} requests",
+        a.workers, a.count
+    );
+
+    let mut cargs = client_args.clone();
+    cargs.extend(s(&[
+        "--count",
+        &a.count.to_string(),
+        "--concurrency",
+        &a.concurrency.to_string(),
+        "--timeout-ms",
+        &a.timeout_ms.to_string(),
+        "--retries",
+        &a.retries.to_string(),
+        "--progress-ms",
+        "100",
+        "--progress-json",
+        "--json",
+    ]));
+    let client = spawn(&zclient, &cargs, "client", &logs, true)?;
+    let started = Instant::now();
+    let progress = Rc::new(RefCell::new(Progress::default()));
+    let kill_info: Rc<RefCell<Option<Kill>>> = Rc::new(RefCell::new(None));
+
+    // Read the client's progress lines (stderr) and summary (stdout).
+    let client = Rc::new(client);
+    let reader = {
+        let (client, progress, kill_info, log) = (
+            client.clone(),
+            progress.clone(),
+            kill_info.clone(),
+            client.log.clone(),
+        );
+        zgreen::spawn(move || -> zgreen::Result<()> {
+            let Some(err) = client.child.stderr.as_ref() else {
+                return Ok(());
+            };
+            let mut file = std::fs::File::create(&log).ok();
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut pending = Vec::new();
+            loop {
+                let n = err.recv(&mut buf)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                pending.extend_from_slice(&buf[..n]);
+                while let Some(i) = pending.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=i).collect();
+                    let parsed = serde_json::from_slice::<serde_json::Value>(&line).ok();
+                    match parsed.filter(|v| v.get("progress").is_some()) {
+                        Some(v) => {
+                            let mut p = progress.borrow_mut();
+                            let get = |k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
+                            let received = get("received");
+                            let now = Instant::now();
+                            if received > p.received || p.last_growth.is_none() {
+                                p.last_growth = Some(now);
+                            } else if let (Some(since), Some((_, _, killed_at, _))) =
+                                (p.last_growth, *kill_info.borrow())
+                            {
+                                let stall = now.duration_since(since.max(killed_at));
+                                p.longest_stall_after_kill = p.longest_stall_after_kill.max(stall);
+                            }
+                            p.sent = get("sent");
+                            p.received = received;
+                            p.lost = get("lost");
+                            p.retries = get("retries");
+                            p.samples += 1;
+                        }
+                        None => {
+                            if let Some(f) = file.as_mut() {
+                                let _ = f.write_all(&line);
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    };
+
+    // Live progress; the SIGKILL half way.
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let mut last_print = Instant::now() - Duration::from_secs(1);
+    let status = loop {
+        if let Ok(Some(st)) = client.child.try_wait() {
+            break st;
+        }
+        let p = progress.borrow();
+        if !a.no_kill && kill_info.borrow().is_none() && p.received >= a.count / 2 && !workers.is_empty() {
+            let victim = 0;
+            let pid = workers[victim].child.id();
+            let _ = workers[victim].child.kill();
+            let t = started.elapsed().as_secs_f64();
+            *kill_info.borrow_mut() = Some((victim, pid, Instant::now(), unix_ms()));
+            let line = format!(
+                "[{t:5.1}s] SIGKILL {} (pid {pid}) after {} answers: the load goes on",
+                workers[victim].name, p.received
+            );
+            if tty {
+                println!("\r{line}\x1b[K");
+            } else {
+                println!("{line}");
+            }
+        }
+        let period = if tty {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(1)
+        };
+        if last_print.elapsed() >= period {
+            last_print = Instant::now();
+            let t = started.elapsed().as_secs_f64();
+            let alive = workers
+                .iter()
+                .filter(|w| matches!(w.child.try_wait(), Ok(None)))
+                .count();
+            let line = format!(
+                "[{t:5.1}s] sent {:>6} answered {:>6} lost {} retries {} | workers alive {alive}/{} | {:.0} req/s",
+                p.sent,
+                p.received,
+                p.lost,
+                p.retries,
+                a.workers,
+                p.received as f64 / t.max(1e-9)
+            );
+            if tty {
+                print!("\r{line}\x1b[K");
+            } else {
+                println!("{line}");
+            }
+            let _ = std::io::stdout().flush();
+        }
+        drop(p);
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = client.child.kill();
+        }
+        let _ = zgreen::sleep(Duration::from_millis(50));
+    };
+    if tty {
+        println!();
+    }
+    let _ = reader.join_timeout(Duration::from_secs(2));
+    let mut out = Vec::new();
+    if let Some(o) = client.child.stdout.as_ref() {
+        o.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = o.recv_to_end(&mut out);
+    }
+    let summary: Option<serde_json::Value> = String::from_utf8_lossy(&out)
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok());
+
+    let addr = metrics_addr.clone();
+    let text = zgreen::threadpool::apply(move || scrape(&addr).unwrap_or_default()).unwrap_or_default();
+    let grace = Duration::from_secs(3);
+    let mut worker_codes = Vec::new();
+    for w in &workers {
+        worker_codes.push(stop(w, grace));
+    }
+    let broker_code = stop(&broker, grace);
+
+    let Some(sum) = summary else {
+        return Err(format!(
+            "the client ended ({status}) without a summary; see {}",
+            client.log.display()
+        ));
+    };
+    let get = |k: &str| sum.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
+    let getf = |k: &str| sum.get(k).and_then(|x| x.as_f64()).unwrap_or(0.0);
+    let (sent, received, lost, retries) = (get("sent"), get("received"), get("lost"), get("retries"));
+    let (late, mismatched) = (get("late"), get("mismatched"));
+    println!();
+    println!("  requests sent     {sent}");
+    println!(
+        "  answered          {received} (each exactly once: replies carry the request's sequence number; {late} late, {mismatched} mismatched)"
+    );
+    println!("  lost              {lost}");
+    println!("  retries           {retries}");
+    match *kill_info.borrow() {
+        Some((victim, pid, at, kill_unix)) => {
+            let t = at.duration_since(started).as_secs_f64();
+            println!(
+                "  worker killed     {} (pid {pid}) with SIGKILL at {t:.2} s",
+                workers[victim].name
+            );
+            let recovered = get("last_recovered_unix_ms");
+            if recovered >= kill_unix && retries > 0 {
+                println!(
+                    "  recovery time     {:.2} s (from the SIGKILL until the last request it disrupted was answered by another worker)",
+                    (recovered - kill_unix) as f64 / 1000.0
+                );
+            } else {
+                println!("  recovery time     0.00 s (no request was in flight on the killed worker)");
+            }
+            println!(
+                "  longest stall     {:.2} s without any answer after the kill (the other workers kept serving)",
+                progress.borrow().longest_stall_after_kill.as_secs_f64()
+            );
+        }
+        None => println!("  worker killed     none (--no-kill, or the load ended first)"),
+    }
+    println!(
+        "  throughput        {:.0} req/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        getf("throughput_per_s"),
+        getf("p50_ms"),
+        getf("p99_ms"),
+        getf("max_ms")
+    );
+    if !service_label.is_empty() {
+        let live = metric(&text, "zgreen_live_workers", service_label).unwrap_or(-1.0);
+        let expired = metric(&text, "zgreen_workers_expired_total", "").unwrap_or(0.0);
+        println!("  broker            {live} live workers at the end, {expired} expired by heartbeat");
+    }
+    let show = |c: &Option<i32>| c.map_or("killed".to_string(), |c| c.to_string());
+    println!(
+        "  shutdown          on SIGTERM: broker exit {}, workers exit [{}]",
+        show(&broker_code),
+        worker_codes.iter().map(show).collect::<Vec<_>>().join(", ")
+    );
+    let ok = lost == 0 && received == a.count && sent == a.count && mismatched == 0;
+    if ok {
+        println!("{NAME}: PASS: all {received} requests answered, none lost");
+        Ok(0)
+    } else {
+        println!(
+            "{NAME}: FAIL: {lost} lost, {received} of {} answered (logs in {})",
+            a.count,
+            logs.display()
+        );
+        Ok(1)
+    }
+}

@@ -1,0 +1,206 @@
+//! What every binary shares: common flags, argument errors on one line,
+//! logging, metrics, and shutdown on SIGINT/SIGTERM.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::frames::Limits;
+use crate::metrics::Metrics;
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flags shared by all binaries.
+#[derive(Args, Clone, Debug)]
+pub struct Common {
+    /// Log format. Levels come from RUST_LOG (default: info), for example
+    /// RUST_LOG=debug or RUST_LOG=zgreen_brokers=trace.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "pretty",
+        env = "ZGREEN_LOG_FORMAT",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    /// Serve Prometheus metrics (text format) over HTTP on ADDR, for
+    /// example 127.0.0.1:9100. Off by default.
+    #[arg(long, value_name = "ADDR", env = "ZGREEN_METRICS", global = true)]
+    pub metrics: Option<String>,
+    /// LINGER of every socket, in milliseconds: at shutdown, unsent
+    /// messages are given this long before the process exits.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 200,
+        env = "ZGREEN_LINGER_MS",
+        global = true
+    )]
+    pub linger_ms: u64,
+}
+
+/// Inbound message limits (brokers and workers).
+#[derive(Args, Clone, Copy, Debug)]
+pub struct LimitArgs {
+    /// Largest frame accepted, in bytes; larger ones make the message be
+    /// dropped and counted. Frames over 16 times this cut the peer's
+    /// connection inside libzmq (ZMQ_MAXMSGSIZE), which bounds memory.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, env = "ZGREEN_MAX_FRAME_BYTES")]
+    pub max_frame_bytes: usize,
+    /// Most frames in one message (routing identity included); messages
+    /// with more are dropped and counted.
+    #[arg(long, value_name = "N", default_value_t = 64, env = "ZGREEN_MAX_FRAMES")]
+    pub max_frames: usize,
+}
+
+impl LimitArgs {
+    /// As [`Limits`].
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_frames: self.max_frames.max(1),
+            max_frame_bytes: self.max_frame_bytes,
+        }
+    }
+
+    /// Applies `ZMQ_MAXMSGSIZE` (16 × the frame limit) to `sock`.
+    pub fn apply(&self, sock: &zgreen::zmq::Socket) -> zgreen::Result<()> {
+        let hard = (self.max_frame_bytes as i64).saturating_mul(16).max(1024);
+        sock.set_maxmsgsize(hard)?;
+        Ok(())
+    }
+}
+
+/// Parses the command line; on an error prints one line and exits 2.
+/// `--help` and `--version` print and exit 0.
+pub fn parse<T: clap::Parser>(name: &str) -> T {
+    match T::try_parse() {
+        Ok(t) => t,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+                _ => {
+                    let text = e.to_string();
+                    let first = text.lines().next().unwrap_or("invalid arguments");
+                    let first = first.strip_prefix("error: ").unwrap_or(first);
+                    eprintln!("{name}: {first} (see {name} --help)");
+                    std::process::exit(2);
+                }
+            }
+        }
+    }
+}
+
+/// Prints `name: message` on stderr and exits 1.
+pub fn fail(name: &str, message: impl std::fmt::Display) -> ! {
+    eprintln!("{name}: {message}");
+    std::process::exit(1);
+}
+
+/// Installs the tracing subscriber (stderr; RUST_LOG or `info`).
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Pretty => builder.with_ansi(false).try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Logging and the optional metrics endpoint, from the common flags.
+/// Exits with one line if the metrics address cannot be bound.
+pub fn setup(name: &str, common: &Common) -> Option<Arc<Metrics>> {
+    init_logging(common.log_format);
+    let addr = common.metrics.as_deref()?;
+    let metrics = Metrics::new();
+    match metrics.serve(addr) {
+        Ok(local) => {
+            tracing::info!(%local, "serving metrics");
+            Some(metrics)
+        }
+        Err(e) => fail(name, format_args!("cannot serve metrics on {addr}: {e}")),
+    }
+}
+
+/// A socket of `kind` with LINGER set from the common flags.
+pub fn socket(
+    ctx: &zgreen::zmq::Context,
+    kind: zmq::SocketType,
+    linger_ms: u64,
+) -> zgreen::Result<zgreen::zmq::Socket> {
+    let s = ctx.socket(kind)?;
+    s.set_linger(linger_ms.min(i32::MAX as u64) as i32)?;
+    Ok(s)
+}
+
+/// Binds `sock` to `endpoint` or exits with one line.
+pub fn bind_or_exit(name: &str, sock: &zgreen::zmq::Socket, endpoint: &str) {
+    if let Err(e) = sock.bind(endpoint) {
+        fail(name, format_args!("cannot bind {endpoint}: {e}"));
+    }
+}
+
+/// Connects `sock` to `endpoint` or exits with one line.
+pub fn connect_or_exit(name: &str, sock: &zgreen::zmq::Socket, endpoint: &str) {
+    if let Err(e) = sock.connect(endpoint) {
+        fail(name, format_args!("cannot connect to {endpoint}: {e}"));
+    }
+}
+
+/// Runs `body` as a greenlet that SIGINT and SIGTERM kill, waits for it,
+/// and returns the process exit code: 0 when it finished or was stopped
+/// by a signal, 1 when it failed (the error is logged).
+///
+/// The body should own its sockets, so they are closed (with their
+/// LINGER) when it returns. `grace` bounds the wait after a signal.
+pub fn run_until_signal<F>(name: &'static str, grace: Duration, body: F) -> i32
+where
+    F: FnOnce() -> zgreen::Result<()> + 'static,
+{
+    let g = zgreen::spawn(body);
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let any = g.any();
+        let installed = zgreen::signal_handler(sig, move || {
+            tracing::info!(signal = sig, "shutting down");
+            any.kill_nowait();
+            // A body that ignores the kill does not hold the process.
+            zgreen::spawn(move || {
+                let _ = zgreen::sleep(grace);
+                tracing::warn!("shutdown took longer than {grace:?}: exiting");
+                std::process::exit(0);
+            });
+        });
+        if let Err(e) = installed {
+            fail(name, format_args!("cannot install a signal handler: {e}"));
+        }
+    }
+    let _ = g.join();
+    match g.take() {
+        Ok(Ok(())) | Ok(Err(zgreen::Error::Killed)) | Err(zgreen::Error::Killed) => 0,
+        Ok(Err(e)) | Err(e) => {
+            tracing::error!("{name} failed: {e}");
+            eprintln!("{name}: {e}");
+            1
+        }
+    }
+}
+
+/// Terminates `ctx` (waiting at most `grace` for the sockets' LINGER)
+/// and exits with `code`.
+pub fn finish(ctx: zgreen::zmq::Context, grace: Duration, code: i32) -> ! {
+    let _ = zgreen::with_timeout(grace, || ctx.term());
+    std::process::exit(code);
+}
