@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::greenlet::{AnyGreenlet, Builder, JoinAll};
 use crate::hub;
 use crate::pool::{Group, Pool};
+use crate::sync::Event;
 
 /// What a connection handler may return. `()` and any `Result` work; an
 /// `Err` is logged (at `debug` level, through `tracing`) with the peer's
@@ -92,7 +93,10 @@ struct Inner {
     overflow: Cell<Overflow>,
     stack_bytes: Cell<Option<usize>>,
     accept_loop: RefCell<Option<AnyGreenlet>>,
+    /// Set when stopping begins.
     stopped: Cell<bool>,
+    /// Set when a stop (or close) has finished with the handlers.
+    done: Event,
     accepted: Cell<u64>,
     refused: Cell<u64>,
 }
@@ -174,6 +178,7 @@ impl StreamServer {
                 stack_bytes: Cell::new(None),
                 accept_loop: RefCell::new(None),
                 stopped: Cell::new(false),
+                done: Event::new(),
                 accepted: Cell::new(0),
                 refused: Cell::new(0),
             }),
@@ -260,17 +265,26 @@ impl StreamServer {
     }
 
     /// Starts the server if needed and waits until it is stopped (by
-    /// [`stop`](Self::stop) from another greenlet or a handler). If the
+    /// [`stop`](Self::stop) from another greenlet, a handler or a signal
+    /// handler) and that stop has finished with the handlers. If the
     /// waiting greenlet is killed or times out, the server is
     /// [`close`](Self::close)d and the error returned.
     pub fn serve_forever(&self) -> Result<()> {
         self.start()?;
         let g = self.inner.accept_loop.borrow().clone();
-        if let Some(g) = g {
-            if let Err(e) = g.join() {
-                self.close();
-                return Err(e);
-            }
+        let waited = match g {
+            Some(g) => g.join().and_then(|()| {
+                if self.inner.stopped.get() {
+                    self.inner.done.wait()
+                } else {
+                    Ok(())
+                }
+            }),
+            None => Ok(()),
+        };
+        if let Err(e) = waited {
+            self.close();
+            return Err(e);
         }
         Ok(())
     }
@@ -281,6 +295,8 @@ impl StreamServer {
     /// killed.
     pub fn stop(&self, timeout: Duration) -> Result<usize> {
         hub::check_interrupt()?;
+        // However this ends, `serve_forever` stops waiting.
+        let _done = SetOnDrop(&self.inner.done);
         self.stop_accepting()?;
         // A handler may stop its own server: it does not wait for, or
         // kill, itself.
@@ -302,6 +318,7 @@ impl StreamServer {
     /// Stops at once without waiting: closes the listener and kills every
     /// handler (they see `Error::Killed` at their next blocking call).
     pub fn close(&self) {
+        let _done = SetOnDrop(&self.inner.done);
         self.inner.stopped.set(true);
         self.inner.listener.borrow_mut().take();
         if let Some(g) = self.inner.accept_loop.borrow().clone() {
@@ -331,8 +348,17 @@ impl StreamServer {
     }
 }
 
-/// Why the accept loop pauses: the per-server limit, or a resource error
-/// (too many open files) that only time can cure.
+/// Sets an event when dropped.
+struct SetOnDrop<'a>(&'a Event);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
+/// How long the accept loop pauses after an error that only time can cure
+/// (too many open files, no buffer space).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 fn accept_loop(inner: &Rc<Inner>, listener: &TcpListener) {

@@ -13,7 +13,7 @@ use crate::hub::{self, Deadline};
 
 /// A TCP connection whose blocking operations park the calling greenlet.
 ///
-/// Implements [`Read`] and [`Write`] for both `TcpStream` and
+/// Implements [`Read`](std::io::Read) and [`Write`](std::io::Write) for both `TcpStream` and
 /// `&TcpStream`, so one greenlet can read while another writes to the same
 /// stream (share it with an `Rc`). Several greenlets may wait in the same
 /// direction; each operation is served in turn.

@@ -39,10 +39,10 @@ impl Selected {
 /// ```
 /// use std::io::Write;
 ///
-/// let (mut tx, rx) = std::io::pipe().unwrap();
+/// let (rx, mut tx) = std::io::pipe().unwrap();
 /// let writer = zgreen::spawn(move || tx.write_all(b"x"));
 /// zgreen::net::wait_read(&rx, Some(std::time::Duration::from_secs(5))).unwrap();
-/// writer.get().unwrap().unwrap();
+/// writer.take().unwrap().unwrap();
 /// ```
 pub fn wait_read(fd: impl AsFd, timeout: Option<Duration>) -> Result<()> {
     wait_one(fd.as_fd(), true, timeout)

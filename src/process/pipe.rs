@@ -21,7 +21,7 @@ use crate::net::evented::Evented;
 /// let mut s = String::new();
 /// r.read_to_string(&mut s).unwrap();
 /// assert_eq!(s, "through the pipe");
-/// writer.get().unwrap().unwrap();
+/// writer.take().unwrap().unwrap();
 /// ```
 pub struct PipeReader {
     io: Evented<mio::unix::pipe::Receiver>,
