@@ -43,12 +43,8 @@ fn main() -> zgreen::Result<()> {
         Ok(())
     };
 
-    let g1 = zgreen::spawn(get_msg);
-    let g2 = zgreen::spawn(put_msg);
-    zgreen::joinall_with(
-        [g1.any(), g2.any()],
-        JoinAll::new().timeout(Duration::from_secs(5)),
-    )?;
+    let greenlets = [zgreen::spawn(get_msg).any(), zgreen::spawn(put_msg).any()];
+    zgreen::joinall_with(greenlets, JoinAll::new().timeout(Duration::from_secs(5)))?;
 
     let status = process.join_timeout(Duration::from_secs(5))?;
     assert!(status.success(), "the relay child failed: {status}");

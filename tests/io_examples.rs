@@ -336,3 +336,77 @@ fn echo_server() {
         out.stdout
     );
 }
+
+/// The fenced code blocks of a Markdown file, each with the example named
+/// by the `<!-- example: NAME -->` comment right before it (if any) and its
+/// first line number (the convention `tests/examples.rs` checks for
+/// `docs/tutorial.md`).
+fn marked_blocks(markdown: &str) -> Vec<(Option<String>, usize, Vec<String>)> {
+    let mut blocks = Vec::new();
+    let mut marker: Option<String> = None;
+    let mut lines = markdown.lines().enumerate();
+    while let Some((i, line)) = lines.next() {
+        let trimmed = line.trim();
+        if let Some(rest) = trimmed.strip_prefix("<!--") {
+            marker = rest
+                .strip_suffix("-->")
+                .and_then(|c| c.trim().strip_prefix("example:"))
+                .map(|n| n.trim().to_string());
+            continue;
+        }
+        if let Some(fence) = ["```", "~~~"].into_iter().find(|f| trimmed.starts_with(f)) {
+            let mut body = Vec::new();
+            let mut closed = false;
+            for (_, l) in lines.by_ref() {
+                if l.trim() == fence {
+                    closed = true;
+                    break;
+                }
+                body.push(l.trim_end().to_string());
+            }
+            assert!(closed, "docs/tutorial-io.md:{}: unclosed code block", i + 1);
+            blocks.push((marker.take(), i + 1, body));
+            continue;
+        }
+        if !trimmed.is_empty() {
+            marker = None;
+        }
+    }
+    blocks
+}
+
+#[test]
+fn tutorial_io_snippets_match_examples() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/tutorial-io.md")).expect("docs/tutorial-io.md");
+    let blocks = marked_blocks(&doc);
+    assert!(blocks.len() >= 5, "docs/tutorial-io.md has too few code blocks");
+    let mut problems = Vec::new();
+    for (marker, line, body) in blocks {
+        let Some(name) = marker else {
+            problems.push(format!(
+                "docs/tutorial-io.md:{line}: code block without an example marker"
+            ));
+            continue;
+        };
+        if body.iter().all(|l| l.is_empty()) {
+            problems.push(format!("docs/tutorial-io.md:{line}: empty code block"));
+            continue;
+        }
+        let path = root.join("examples").join(format!("{name}.rs"));
+        let Ok(source) = std::fs::read_to_string(&path) else {
+            problems.push(format!(
+                "docs/tutorial-io.md:{line}: no example file {}",
+                path.display()
+            ));
+            continue;
+        };
+        let source: Vec<&str> = source.lines().map(str::trim_end).collect();
+        if !source.windows(body.len()).any(|w| w == body.as_slice()) {
+            problems.push(format!(
+                "docs/tutorial-io.md:{line}: block is not a contiguous excerpt of examples/{name}.rs"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
