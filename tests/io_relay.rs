@@ -13,6 +13,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use zgreen::process::relay::{self, Relay, RelayChild, RelayError};
+use zgreen::process::relay_zmq::ZmqRelay;
 use zgreen::{Error, Timeout};
 
 fn ms(n: u64) -> Duration {
@@ -101,7 +102,22 @@ fn spawn_grandchild(relay: Relay) -> zgreen::Result<()> {
     ))
 }
 
+/// Connects to the ZeroMQ relay endpoint named in `ZG_ZMQ_ENDPOINT` and
+/// echoes until told to stop: a process that only knows the endpoint.
+fn zmq_echo(_relay: Relay) -> zgreen::Result<()> {
+    let endpoint = std::env::var("ZG_ZMQ_ENDPOINT").map_err(zgreen::Error::failed)?;
+    let peer = ZmqRelay::connect(&endpoint)?;
+    loop {
+        let v: serde_json::Value = peer.get_timeout(Duration::from_secs(20))?;
+        if v == "stop" {
+            return Ok(());
+        }
+        peer.put(&v)?;
+    }
+}
+
 fn register_all() {
+    relay::register("zmq_echo", zmq_echo);
     relay::register("echo", echo);
     relay::register("seed_relay", seed_relay);
     relay::register("crash_after_three", crash_after_three);
@@ -431,4 +447,73 @@ fn in_process_pair() {
     assert_eq!(g.get().unwrap().unwrap(), 41);
     a.close();
     assert!(matches!(a.get::<u64>(), Err(Error::Closed(_))));
+}
+
+// ---- the relay over ZeroMQ PAIR sockets ----
+
+fn ipc_endpoint(name: &str) -> (String, std::path::PathBuf) {
+    let path = std::env::temp_dir().join(format!("zgreen-relay-{name}-{}.ipc", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    (format!("ipc://{}", path.display()), path)
+}
+
+#[test]
+fn zmq_relay_between_processes() {
+    let _t = bound();
+    let (endpoint, path) = ipc_endpoint("procs");
+    let ours = ZmqRelay::bind(&endpoint).unwrap();
+    register_all();
+    // The child shares nothing with us but the endpoint's name.
+    let child = relay::Builder::new("zmq_echo")
+        .args(["--exact", "relay_child_entry", "--nocapture", "--test-threads=1"])
+        .env("ZG_ZMQ_ENDPOINT", &endpoint)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reaper = Reaper(Rc::new(child));
+    let child = reaper.0.clone();
+    for i in 0..1000u32 {
+        ours.put(&(i, "ping")).unwrap();
+        assert_eq!(
+            ours.get_timeout::<(u32, String)>(Duration::from_secs(10))
+                .unwrap(),
+            (i, "ping".into())
+        );
+    }
+    ours.put("stop").unwrap();
+    assert!(child.join().unwrap().success());
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn zmq_relay_malformed_oversized_and_timeout() {
+    let _t = bound();
+    let (endpoint, path) = ipc_endpoint("errors");
+    let a = ZmqRelay::bind(&endpoint).unwrap();
+    let b = ZmqRelay::connect(&endpoint).unwrap();
+    // Not JSON, then two frames in one message, then a good one.
+    a.socket().send("{oops", 0).unwrap();
+    a.socket().send_multipart(["1", "2"], 0).unwrap();
+    a.put(&7u8).unwrap();
+    for _ in 0..2 {
+        let err = b.get::<u8>().unwrap_err();
+        assert!(
+            matches!(RelayError::of(&err), Some(RelayError::Malformed { .. })),
+            "{err:?}"
+        );
+    }
+    assert_eq!(b.get::<u8>().unwrap(), 7);
+    // Oversized on the sending side: nothing is sent.
+    a.set_max_message_bytes(16).unwrap();
+    let err = a.put(&"x".repeat(100)).unwrap_err();
+    assert!(
+        matches!(
+            RelayError::of(&err),
+            Some(RelayError::Oversized { bytes: 102, max: 16 })
+        ),
+        "{err:?}"
+    );
+    let err = b.get_timeout::<String>(ms(30)).unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    let _ = std::fs::remove_file(path);
 }

@@ -1,7 +1,8 @@
 //! Green processes: [`Command`]/[`Child`] (gevent's `subprocess`) and the
 //! [`relay`] (gevent's `gipc`: a function of this binary running in a child
 //! process, talking to the parent over a duplex channel of serde_json
-//! messages).
+//! messages), also over a ZeroMQ `PAIR` socket ([`relay_zmq`]) between
+//! processes that did not start one another.
 //!
 //! Child stdio pipes are green ([`PipeReader`], [`PipeWriter`]): reading a
 //! child's output or feeding its input parks the calling greenlet only.
@@ -31,6 +32,7 @@ mod child;
 mod pipe;
 mod reap;
 pub mod relay;
+pub mod relay_zmq;
 
 pub use self::child::{Child, Command};
 pub use self::pipe::{ChildStderr, ChildStdin, ChildStdout, PipeReader, PipeWriter};
