@@ -394,13 +394,25 @@ impl Broker {
             out.push(mdp::signal_to_worker(id, mdp::HEARTBEAT));
         }
         let mut expired = 0u64;
-        self.services.retain(|_, svc| {
+        let mut gone = Vec::new();
+        self.services.retain(|name, svc| {
             while svc.requests.front().is_some_and(|r| r.expires <= now) {
                 svc.requests.pop_front();
                 expired += 1;
             }
-            svc.workers > 0 || !svc.requests.is_empty()
+            let keep = svc.workers > 0 || !svc.requests.is_empty();
+            if !keep {
+                gone.push(name.clone());
+            }
+            keep
         });
+        if let Some(m) = &self.metrics {
+            for name in gone {
+                let name = String::from_utf8_lossy(&name);
+                m.set_workers(&name, 0);
+                m.set_queue_depth(&name, 0);
+            }
+        }
         if expired > 0 {
             tracing::warn!(expired, "queued requests expired with no worker to take them");
             self.counters.expired += expired;
