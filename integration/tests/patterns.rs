@@ -1,0 +1,530 @@
+//! Lazy Pirate, the 6/PPP queue, the lb broker and the steerable devices,
+//! with real processes; and zdemo end to end.
+
+use std::time::{Duration, Instant};
+
+use zgreen_integration::*;
+
+fn summary_of(p: &Proc) -> serde_json::Value {
+    p.log()
+        .lines()
+        .rev()
+        .find_map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .filter(|v| v.get("sent").is_some())
+        })
+        .unwrap_or_else(|| panic!("no summary\n{}", p.dump()))
+}
+
+/// A ROUTER server (raw, in this test) that swallows the first request,
+/// answers it late (after the retry arrived, to the first socket) and
+/// answers everything else at once.
+#[test]
+fn lazy_pirate_survives_a_swallowed_reply_and_never_matches_a_late_one() {
+    let (ep, _) = endpoint();
+    let ctx = zmq::Context::new();
+    let server = ctx.socket(zmq::ROUTER).unwrap();
+    server.set_linger(0).unwrap();
+    server.set_rcvtimeo(200).unwrap();
+    server.bind(&ep).unwrap();
+    let mut client = Proc::start(
+        "zclient",
+        &[
+            "lazy",
+            "--connect",
+            &ep,
+            "--count",
+            "5",
+            "--concurrency",
+            "1",
+            "--timeout-ms",
+            "300",
+            "--retries",
+            "3",
+            "--progress-ms",
+            "0",
+            "--json",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut swallowed: Option<Vec<Vec<u8>>> = None;
+    let mut served = 0;
+    let mut requests = 0;
+    while Instant::now() < deadline && client.alive() {
+        let Ok(req) = server.recv_multipart(0) else {
+            continue;
+        };
+        requests += 1;
+        if requests == 1 {
+            swallowed = Some(req);
+            continue;
+        }
+        if let Some(old) = swallowed.take() {
+            // The late reply, for the first (abandoned) REQ socket.
+            let _ = server.send_multipart(&old, 0);
+        }
+        server.send_multipart(&req, 0).unwrap();
+        served += 1;
+    }
+    let status = client.wait_exit(Duration::from_secs(5)).expect("no stuck REQ");
+    let s = summary_of(&client);
+    assert_eq!(Proc::code(status), 0, "{}", client.dump());
+    assert_eq!(field(&s, "received"), 5, "{s}");
+    assert_eq!(field(&s, "retries"), 1, "{s}");
+    assert_eq!(field(&s, "lost"), 0);
+    assert_eq!(
+        field(&s, "mismatched"),
+        0,
+        "a late reply was matched to a newer request: {s}"
+    );
+    assert_eq!(served, 5);
+}
+
+#[test]
+fn lazy_pirate_gives_up_after_retries_with_a_clear_error() {
+    let (ep, _) = endpoint();
+    let ctx = zmq::Context::new();
+    let server = ctx.socket(zmq::ROUTER).unwrap();
+    server.set_linger(0).unwrap();
+    server.bind(&ep).unwrap(); // never answers
+    let t = Instant::now();
+    let (code, s, client) = run_client(
+        &[
+            "lazy",
+            "--connect",
+            &ep,
+            "--count",
+            "2",
+            "--concurrency",
+            "1",
+            "--timeout-ms",
+            "200",
+            "--retries",
+            "2",
+            "--progress-ms",
+            "0",
+            "--json",
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, 1, "{}", client.dump());
+    assert_eq!(field(&s, "lost"), 2);
+    assert_eq!(field(&s, "retries"), 4);
+    assert!(client.log().contains("request lost after 2 retries"));
+    assert!(t.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn ppp_queue_restart_workers_reconnect_with_backoff() {
+    let (fe, _) = endpoint();
+    let (be, _) = endpoint();
+    let ppq_args = [
+        "ppq",
+        "--frontend",
+        &fe,
+        "--backend",
+        &be,
+        "--heartbeat-ms",
+        "100",
+    ];
+    let mut queue = Proc::start("zbroker", &ppq_args);
+    let wargs = [
+        "ppp",
+        "--connect",
+        &be,
+        "--heartbeat-ms",
+        "100",
+        "--liveness",
+        "3",
+        "--reconnect-ms",
+        "100",
+        "--reconnect-max-ms",
+        "800",
+    ];
+    let w1 = Proc::start("zworker", &wargs);
+    let _w2 = Proc::start("zworker", &wargs);
+    let lazy = |count: &str| {
+        run_client(
+            &[
+                "lazy",
+                "--connect",
+                &fe,
+                "--count",
+                count,
+                "--concurrency",
+                "2",
+                "--timeout-ms",
+                "500",
+                "--retries",
+                "10",
+                "--progress-ms",
+                "0",
+                "--json",
+            ],
+            Duration::from_secs(60),
+        )
+    };
+    let (code, s, c) = lazy("20");
+    assert_eq!(
+        (code, field(&s, "received")),
+        (0, 20),
+        "{}\n{}",
+        c.dump(),
+        queue.dump()
+    );
+    // Kill the queue for a while: the workers notice the silence after
+    // liveness × interval and back off 100, 200, 400 ms ...
+    queue.kill();
+    assert!(
+        w1.wait_log("reconnecting after back-off", 3, Duration::from_secs(10)),
+        "{}",
+        w1.dump()
+    );
+    let log = w1.log();
+    for d in ["delay_ms=100", "delay_ms=200", "delay_ms=400"] {
+        assert!(log.contains(d), "no {d} back-off step\n{log}");
+    }
+    let mut queue = Proc::start("zbroker", &ppq_args);
+    let (code, s, c) = lazy("20");
+    assert_eq!(
+        (code, field(&s, "received")),
+        (0, 20),
+        "{}\n{}",
+        c.dump(),
+        queue.dump()
+    );
+    assert!(w1.log().matches("ppp worker ready").count() >= 2);
+    queue.signal(libc::SIGTERM);
+    assert_eq!(queue.wait_exit(Duration::from_secs(3)).map(Proc::code), Some(0));
+}
+
+#[test]
+fn ppp_queue_drops_a_hung_worker() {
+    let (fe, _) = endpoint();
+    let (be, _) = endpoint();
+    let _queue = Proc::start(
+        "zbroker",
+        &[
+            "ppq",
+            "--frontend",
+            &fe,
+            "--backend",
+            &be,
+            "--heartbeat-ms",
+            "100",
+        ],
+    );
+    let _hung = Proc::start(
+        "zworker",
+        &[
+            "ppp",
+            "--connect",
+            &be,
+            "--heartbeat-ms",
+            "100",
+            "--hang-after",
+            "2",
+        ],
+    );
+    let _ok = Proc::start("zworker", &["ppp", "--connect", &be, "--heartbeat-ms", "100"]);
+    let (code, s, c) = run_client(
+        &[
+            "lazy",
+            "--connect",
+            &fe,
+            "--count",
+            "30",
+            "--concurrency",
+            "2",
+            "--timeout-ms",
+            "500",
+            "--retries",
+            "5",
+            "--progress-ms",
+            "0",
+            "--json",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{}", c.dump());
+    assert_eq!(field(&s, "received"), 30);
+    assert_eq!(field(&s, "mismatched"), 0);
+}
+
+#[test]
+fn lb_broker_routes_to_workers_and_survives_one_dying() {
+    let (fe, _) = endpoint();
+    let (be, _) = endpoint();
+    let _lb = Proc::start("zbroker", &["lb", "--frontend", &fe, "--backend", &be]);
+    let mut victim = Proc::start("zworker", &["lb", "--connect", &be, "--delay-ms", "50"]);
+    let _w2 = Proc::start("zworker", &["lb", "--connect", &be, "--delay-ms", "50"]);
+    let mut client = Proc::start(
+        "zclient",
+        &[
+            "lazy",
+            "--connect",
+            &fe,
+            "--count",
+            "40",
+            "--concurrency",
+            "2",
+            "--timeout-ms",
+            "500",
+            "--retries",
+            "5",
+            "--progress-ms",
+            "0",
+            "--json",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    victim.kill();
+    let status = client
+        .wait_exit(Duration::from_secs(60))
+        .expect("client finishes");
+    let s = summary_of(&client);
+    assert_eq!(Proc::code(status), 0, "{}", client.dump());
+    assert_eq!(field(&s, "received"), 40, "{s}");
+    assert_eq!(field(&s, "mismatched"), 0);
+}
+
+#[test]
+fn queue_device_with_steerable_control() {
+    let (fe, _) = endpoint();
+    let (be, _) = endpoint();
+    let (ctl, _) = endpoint();
+    let mut dev = Proc::start(
+        "zbroker",
+        &["queue", "--frontend", &fe, "--backend", &be, "--control", &ctl],
+    );
+    let _rep = Proc::start("zworker", &["rep", "--connect", &be]);
+    let (code, s, c) = run_client(
+        &[
+            "req",
+            "--connect",
+            &fe,
+            "--count",
+            "50",
+            "--concurrency",
+            "2",
+            "--timeout-ms",
+            "2000",
+            "--progress-ms",
+            "0",
+            "--json",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        (code, field(&s, "received")),
+        (0, 50),
+        "{}\n{}",
+        c.dump(),
+        dev.dump()
+    );
+    let ctx = zmq::Context::new();
+    let control = raw_socket(&ctx, zmq::PAIR, &ctl, None);
+    control.send("STATISTICS", 0).unwrap();
+    let stats = recv(&control).expect("statistics");
+    assert_eq!(stats.len(), 8);
+    let n = |i: usize| u64::from_ne_bytes(stats[i].as_slice().try_into().unwrap());
+    // 50 requests of (identity, delimiter, 2 body frames) in, the same out.
+    assert!(
+        n(0) >= 50 * 4 && n(6) >= 50 * 4,
+        "{:?}",
+        (0..8).map(n).collect::<Vec<_>>()
+    );
+    control.send("TERMINATE", 0).unwrap();
+    assert_eq!(
+        dev.wait_exit(Duration::from_secs(5)).map(Proc::code),
+        Some(0),
+        "{}",
+        dev.dump()
+    );
+}
+
+#[test]
+fn streamer_moves_every_message() {
+    let (fe, _) = endpoint();
+    let (be, _) = endpoint();
+    let _dev = Proc::start("zbroker", &["streamer", "--frontend", &fe, "--backend", &be]);
+    let mut pull = Proc::start(
+        "zclient",
+        &[
+            "pull",
+            "--connect",
+            &be,
+            "--count",
+            "500",
+            "--timeout-ms",
+            "10000",
+            "--json",
+        ],
+    );
+    let _push = Proc::start("zclient", &["push", "--connect", &fe, "--count", "500"]);
+    let st = pull.wait_exit(Duration::from_secs(30)).expect("pull finishes");
+    assert_eq!(Proc::code(st), 0, "{}", pull.dump());
+    assert!(pull.log().contains("\"messages\":500"), "{}", pull.dump());
+}
+
+#[test]
+fn forwarder_slow_subscriber_does_not_slow_a_fast_one_and_restart_resubscribes() {
+    let (fe, _) = endpoint();
+    let (be, _) = endpoint();
+    let dev_args = ["forwarder", "--frontend", &fe, "--backend", &be];
+    let mut dev = Proc::start("zbroker", &dev_args);
+    let mut fast = Proc::start(
+        "zclient",
+        &[
+            "sub",
+            "--connect",
+            &be,
+            "--count",
+            "0",
+            "--timeout-ms",
+            "3000",
+            "--json",
+        ],
+    );
+    let mut slow = Proc::start(
+        "zclient",
+        &[
+            "sub",
+            "--connect",
+            &be,
+            "--count",
+            "0",
+            "--timeout-ms",
+            "3000",
+            "--delay-ms",
+            "20",
+            "--json",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // About 1000 messages of 10 kB a second for 3 s (30 MB, more than the
+    // socket buffers hold): easy for the fast subscriber, 20 times too
+    // many for the slow one (50 a second).
+    let t = Instant::now();
+    let mut publisher = Proc::start(
+        "zclient",
+        &[
+            "pub",
+            "--connect",
+            &fe,
+            "--count",
+            "3000",
+            "--size",
+            "10000",
+            "--interval-ms",
+            "1",
+            "--warmup-ms",
+            "300",
+        ],
+    );
+    assert!(publisher.wait_exit(Duration::from_secs(30)).is_some());
+    let publish_secs = t.elapsed().as_secs_f64();
+    let fast_done = fast
+        .wait_exit(Duration::from_secs(20))
+        .expect("fast subscriber stops after silence");
+    assert_eq!(Proc::code(fast_done), 0);
+    let fast_v: serde_json::Value = fast
+        .log()
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("{}", fast.dump()));
+    slow.signal(libc::SIGTERM);
+    let slow_done = slow
+        .wait_exit(Duration::from_secs(5))
+        .expect("slow subscriber stops on SIGTERM");
+    assert_eq!(Proc::code(slow_done), 0);
+    let slow_v: serde_json::Value = slow
+        .log()
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("{}", slow.dump()));
+    // The fast one got everything, in order, while the slow one lost
+    // messages at its high-water mark instead of holding anyone back.
+    assert_eq!(field(&fast_v, "messages"), 3000, "fast: {fast_v}, slow: {slow_v}");
+    assert_eq!(field(&fast_v, "gaps"), 0, "fast: {fast_v}");
+    assert!(field(&slow_v, "messages") < 3000, "slow: {slow_v}");
+    assert!(publish_secs < 15.0, "publishing took {publish_secs} s");
+    // Bounded memory: the forwarder's RSS stays small.
+    let rss_kb = std::fs::read_to_string(format!("/proc/{}/status", dev.pid()))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|x| x.parse::<u64>().ok()))
+        .unwrap_or(0);
+    assert!(rss_kb < 200_000, "forwarder RSS {rss_kb} kB");
+
+    // Restart: a subscriber that stays connected gets messages again
+    // (ZeroMQ re-sends its subscription on reconnect).
+    let mut sub = Proc::start(
+        "zclient",
+        &[
+            "sub",
+            "--connect",
+            &be,
+            "--count",
+            "5",
+            "--timeout-ms",
+            "20000",
+            "--json",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    dev.kill();
+    std::thread::sleep(Duration::from_millis(300));
+    let _dev2 = Proc::start("zbroker", &dev_args);
+    let _p2 = Proc::start(
+        "zclient",
+        &[
+            "pub",
+            "--connect",
+            &fe,
+            "--count",
+            "200",
+            "--interval-ms",
+            "20",
+            "--warmup-ms",
+            "500",
+        ],
+    );
+    let st = sub
+        .wait_exit(Duration::from_secs(30))
+        .expect("subscriber gets messages after the restart");
+    assert_eq!(Proc::code(st), 0, "{}", sub.dump());
+    assert!(sub.log().contains("\"messages\":5"), "{}", sub.dump());
+}
+
+#[test]
+fn zdemo_runs_and_loses_nothing() {
+    let mut demo = Proc::start("zdemo", &["--count", "1200", "--heartbeat-ms", "200"]);
+    let st = demo
+        .wait_exit(Duration::from_secs(90))
+        .unwrap_or_else(|| panic!("zdemo hung\n{}", demo.dump()));
+    let out = demo.log();
+    assert_eq!(Proc::code(st), 0, "{out}");
+    assert!(out.contains("PASS"), "{out}");
+    assert!(out.contains("SIGKILL worker-1"), "{out}");
+    assert!(out.contains("recovery time"), "{out}");
+    assert!(out.contains("lost              0"), "{out}");
+}
+
+#[test]
+fn zdemo_other_patterns() {
+    for pattern in ["ppp", "lb"] {
+        let mut demo = Proc::start(
+            "zdemo",
+            &["--pattern", pattern, "--count", "600", "--heartbeat-ms", "200"],
+        );
+        let st = demo
+            .wait_exit(Duration::from_secs(90))
+            .unwrap_or_else(|| panic!("zdemo hung\n{}", demo.dump()));
+        assert_eq!(Proc::code(st), 0, "{pattern}: {}", demo.dump());
+    }
+}
