@@ -200,7 +200,7 @@ impl Broker {
     /// [`start`](Self::start) on a given endpoint (a restart).
     pub fn start_on(endpoint: Option<&str>, extra: &[&str]) -> Broker {
         for _ in 0..5 {
-            let ep = endpoint.map(str::to_string).unwrap_or_else(|| endpoint_fresh());
+            let ep = endpoint.map(str::to_string).unwrap_or_else(endpoint_fresh);
             let metrics = metrics_addr();
             let mut args = vec!["mdp", "--bind", &ep, "--metrics", &metrics];
             args.extend_from_slice(extra);
