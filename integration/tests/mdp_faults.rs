@@ -129,7 +129,7 @@ fn sigstopped_worker_is_dropped_after_liveness_and_retry_succeeds_elsewhere() {
     );
     let dropped_after = t0.elapsed();
     assert!(
-        dropped_after < Duration::from_millis(1500),
+        dropped_after < Duration::from_millis(3000),
         "dropped after {dropped_after:?}"
     );
     assert!(broker.proc.log().contains("worker expired"));
@@ -211,7 +211,7 @@ fn sigterm_with_requests_in_flight_exits_promptly_with_0() {
         .unwrap_or_else(|| panic!("worker hung\n{}", w.dump()));
     assert_eq!(Proc::code(ws), 0, "{}", w.dump());
     let t = t.elapsed();
-    assert!(t < Duration::from_millis(1500), "worker took {t:?}");
+    assert!(t < Duration::from_millis(2000), "worker took {t:?}");
     let t = Instant::now();
     broker.proc.signal(libc::SIGTERM);
     let bs = broker
@@ -220,7 +220,7 @@ fn sigterm_with_requests_in_flight_exits_promptly_with_0() {
         .unwrap_or_else(|| panic!("broker hung\n{}", broker.proc.dump()));
     assert_eq!(Proc::code(bs), 0, "{}", broker.proc.dump());
     assert!(
-        t.elapsed() < Duration::from_millis(1500),
+        t.elapsed() < Duration::from_millis(2000),
         "broker took {:?}",
         t.elapsed()
     );
@@ -230,7 +230,7 @@ fn sigterm_with_requests_in_flight_exits_promptly_with_0() {
         .wait_exit(Duration::from_secs(4))
         .unwrap_or_else(|| panic!("client hung\n{}", client.dump()));
     assert!(
-        t.elapsed() < Duration::from_millis(2500),
+        t.elapsed() < Duration::from_millis(3000),
         "client took {:?}",
         t.elapsed()
     );
