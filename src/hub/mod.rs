@@ -124,6 +124,12 @@ pub(crate) fn with_hub<R>(f: impl FnOnce(&Hub) -> R) -> R {
     HUB.with(|h| f(h))
 }
 
+/// True while a greenlet (not the root context) runs on this thread.
+pub(crate) fn in_greenlet() -> bool {
+    HUB.try_with(|h| h.current.try_borrow().map(|c| c.id != 0).unwrap_or(false))
+        .unwrap_or(false)
+}
+
 /// Like [`with_hub`], but fails instead of panicking while the thread's
 /// locals are being destroyed.
 pub(crate) fn try_with_hub<R>(f: impl FnOnce(&Hub) -> R) -> Option<R> {
@@ -353,7 +359,6 @@ impl Hub {
             }
         }
         let prev = self.current.replace(task.clone());
-        panic::enter_greenlet();
         let failure = {
             let mut coro = task.coro.borrow_mut();
             match coro.as_mut() {
@@ -364,7 +369,6 @@ impl Hub {
                 None => None,
             }
         };
-        panic::leave_greenlet();
         self.current.replace(prev);
         if self.monitor_on.get() {
             if let Some(m) = &*self.monitor.borrow() {
@@ -389,6 +393,8 @@ impl Hub {
             task.successful.set(false);
             task.state.set(State::Dead);
             // An overflowed coroutine cannot be reused.
+            // An overflowed coroutine cannot be reused; `generator` drops
+            // it without its usage check (the overflow was reported).
             let coro = task.coro.borrow_mut().take();
             drop(coro);
             self.stacks.borrow_mut().discard();
@@ -420,6 +426,9 @@ impl Hub {
 
     /// Unwinds coroutines whose tasks were dropped while suspended.
     fn bury_dead(&self) {
+        if self.graveyard.borrow().is_empty() {
+            return;
+        }
         loop {
             let coro = self.graveyard.borrow_mut().pop();
             let Some(coro) = coro else { return };
@@ -429,9 +438,7 @@ impl Hub {
             zombie.killed.set(true);
             zombie.state.set(State::Running);
             let prev = self.current.replace(zombie);
-            panic::enter_greenlet();
-            drop(coro);
-            panic::leave_greenlet();
+            stacks::retire(coro);
             self.current.replace(prev);
             self.stacks.borrow_mut().discard();
         }
@@ -518,6 +525,8 @@ impl Drop for Hub {
         for coro in self.graveyard.get_mut().drain(..) {
             std::mem::forget(coro);
         }
+        // Finished pooled coroutines hold no user state: free them.
+        self.stacks.get_mut().clear();
     }
 }
 

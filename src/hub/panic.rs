@@ -1,9 +1,9 @@
 //! Catching panics at the greenlet boundary and reporting them once.
 //!
 //! A process-wide panic hook (installed once, chaining to the previous
-//! hook) stays silent while a greenlet body runs: it records the message
-//! and location instead, and the hub reports the panic exactly once when
-//! the greenlet ends.
+//! hook) stays silent while a greenlet body runs (the hub's current task
+//! is not the root): it records the location instead, and the hub reports
+//! the panic exactly once when the greenlet ends.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -27,7 +27,7 @@ pub(crate) fn install_hook() {
             if info.payload().downcast_ref::<generator::Error>().is_some() {
                 return;
             }
-            let capturing = CAPTURE.try_with(|c| c.get() > 0).unwrap_or(false);
+            let capturing = CAPTURE.try_with(|c| c.get() > 0).unwrap_or(false) || super::in_greenlet();
             if capturing {
                 let loc = info.location().map(|l| l.to_string());
                 let _ = LAST_LOCATION.try_with(|l| *l.borrow_mut() = loc);
@@ -72,17 +72,4 @@ pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> String {
 /// which must keep unwinding.
 pub(crate) fn is_cancel(payload: &(dyn Any + Send)) -> bool {
     payload.downcast_ref::<generator::Error>().is_some()
-}
-
-/// Marks the start of a greenlet run on this thread (panics are captured,
-/// not printed, until the matching [`leave_greenlet`]).
-#[inline]
-pub(crate) fn enter_greenlet() {
-    CAPTURE.with(|c| c.set(c.get() + 1));
-}
-
-/// Marks the end of a greenlet run on this thread.
-#[inline]
-pub(crate) fn leave_greenlet() {
-    CAPTURE.with(|c| c.set(c.get() - 1));
 }

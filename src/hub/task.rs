@@ -148,21 +148,48 @@ impl Waiter {
 }
 
 /// A FIFO of waiters (per direction, per object).
+///
+/// Most queues hold at most one waiter (a greenlet joined by one other, a
+/// socket read by one greenlet), so the first waiter is stored inline and
+/// only a second one allocates.
 #[derive(Default)]
 pub(crate) struct WaitQueue {
-    waiters: RefCell<VecDeque<Waiter>>,
+    inner: RefCell<Fifo>,
+}
+
+/// # Invariant
+/// If `first` is `None`, the next waiter to pop is the front of `rest`; a
+/// push goes to `first` only when both are empty, which keeps FIFO order.
+#[derive(Default)]
+struct Fifo {
+    first: Option<Waiter>,
+    rest: VecDeque<Waiter>,
+}
+
+impl Fifo {
+    fn push(&mut self, w: Waiter) {
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(w);
+        } else {
+            self.rest.push_back(w);
+        }
+    }
+
+    fn pop(&mut self) -> Option<Waiter> {
+        self.first.take().or_else(|| self.rest.pop_front())
+    }
 }
 
 impl WaitQueue {
     /// Adds a waiter at the back.
     pub(crate) fn push(&self, w: Waiter) {
-        self.waiters.borrow_mut().push_back(w);
+        self.inner.borrow_mut().push(w);
     }
 
     /// Wakes the first live waiter. Returns false if there was none.
     pub(crate) fn notify_one(&self) -> bool {
         loop {
-            let w = self.waiters.borrow_mut().pop_front();
+            let w = self.inner.borrow_mut().pop();
             match w {
                 None => return false,
                 Some(w) => {
@@ -176,15 +203,21 @@ impl WaitQueue {
 
     /// Wakes every live waiter; returns how many woke.
     pub(crate) fn notify_all(&self) -> usize {
-        let all: Vec<Waiter> = self.waiters.borrow_mut().drain(..).collect();
+        let all: Vec<Waiter> = {
+            let mut q = self.inner.borrow_mut();
+            q.first.take().into_iter().chain(q.rest.drain(..)).collect()
+        };
         all.iter().filter(|w| w.wake()).count()
     }
 
     /// True if no live waiter is queued (drops stale ones on the way).
     pub(crate) fn is_empty(&self) -> bool {
-        let mut q = self.waiters.borrow_mut();
-        q.retain(|w| w.is_live());
-        q.is_empty()
+        let mut q = self.inner.borrow_mut();
+        if q.first.as_ref().is_some_and(|w| !w.is_live()) {
+            q.first = None;
+        }
+        q.rest.retain(|w| w.is_live());
+        q.first.is_none() && q.rest.is_empty()
     }
 
     /// Parks the current greenlet in this queue until notified, `deadline`
