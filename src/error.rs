@@ -111,8 +111,14 @@ impl From<zmq::Error> for Error {
     }
 }
 
+/// An `io::Error` that carries a zgreen error (as green streams' `Read`
+/// and `Write` impls return a timeout or a kill) converts back to that
+/// error, so `?` keeps a timeout a timeout.
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
+        if let Some(inner) = err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+            return inner.clone();
+        }
         Error::Io(Arc::new(err))
     }
 }

@@ -111,3 +111,11 @@ fn per_call_timeouts_fire() {
     }
     s.kill().unwrap();
 }
+
+#[test]
+fn io_errors_carrying_a_zgreen_error_convert_back_to_it() {
+    let io = std::io::Error::new(std::io::ErrorKind::TimedOut, Error::Killed);
+    assert!(matches!(Error::from(io), Error::Killed));
+    let plain = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+    assert!(matches!(Error::from(plain), Error::Io(ref e) if e.kind() == std::io::ErrorKind::BrokenPipe));
+}
