@@ -20,6 +20,7 @@ pub fn serve(
     metrics: Option<Arc<Metrics>>,
 ) -> zgreen::Result<()> {
     let mut free: VecDeque<Vec<u8>> = VecDeque::new();
+    let c = crate::ppp_queue::Counters4::new(metrics.as_deref());
     let drop = |peer: &[u8], e: &crate::frames::Malformed| {
         if let Some(m) = &metrics {
             m.dropped(e.reason());
@@ -33,6 +34,7 @@ pub fn serve(
         poller.poll(None)?;
         if poller.revents(ib).contains(zmq::POLLIN) {
             while let Some(msg) = recv_bounded(backend, &limits, Some(Duration::ZERO))? {
+                c.inc(&c.backend_in);
                 let parsed = match msg.error.clone() {
                     Some(e) => Err(e),
                     None => lb::parse_backend(&msg.frames, &limits),
@@ -46,7 +48,9 @@ pub fn serve(
                         free.push_back(worker);
                         let mut reply = vec![client, vec![]];
                         reply.extend(body);
-                        send_nowait(frontend, reply)?.ok();
+                        if send_nowait(frontend, reply)?.is_ok() {
+                            c.inc(&c.frontend_out);
+                        }
                     }
                     Err(e) => drop(msg.peer(), &e),
                 }
@@ -57,6 +61,7 @@ pub fn serve(
                 let Some(msg) = recv_bounded(frontend, &limits, Some(Duration::ZERO))? else {
                     break;
                 };
+                c.inc(&c.frontend_in);
                 let req = match msg
                     .error
                     .clone()
@@ -70,6 +75,7 @@ pub fn serve(
                 };
                 while let Some(worker) = free.pop_front() {
                     if send_nowait(backend, lb::request_to(&worker, &req.client, &req.body))?.is_ok() {
+                        c.inc(&c.backend_out);
                         break;
                     }
                     tracing::info!(worker = %peer_hex(&worker), "worker gone");

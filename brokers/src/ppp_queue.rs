@@ -154,6 +154,7 @@ impl Queue {
 /// Runs a PPP queue until an error or a kill.
 pub fn serve(frontend: &Socket, backend: &Socket, q: &mut Queue) -> zgreen::Result<()> {
     let limits = q.cfg.limits;
+    let c = Counters4::new(q.metrics.as_deref());
     loop {
         let now = Instant::now();
         if now >= q.next_tick {
@@ -169,6 +170,7 @@ pub fn serve(frontend: &Socket, backend: &Socket, q: &mut Queue) -> zgreen::Resu
         poller.poll(Some(q.next_tick.saturating_duration_since(Instant::now())))?;
         if poller.revents(ib).contains(zmq::POLLIN) {
             while let Some(msg) = recv_bounded(backend, &limits, Some(Duration::ZERO))? {
+                c.inc(&c.backend_in);
                 let reply = match &msg.error {
                     Some(e) => {
                         q.drop_malformed(msg.peer(), e);
@@ -177,7 +179,9 @@ pub fn serve(frontend: &Socket, backend: &Socket, q: &mut Queue) -> zgreen::Resu
                     None => q.on_backend(Instant::now(), &msg.frames),
                 };
                 if let Some(reply) = reply {
-                    send_nowait(frontend, reply)?.ok();
+                    if send_nowait(frontend, reply)?.is_ok() {
+                        c.inc(&c.frontend_out);
+                    }
                 }
             }
         }
@@ -186,6 +190,7 @@ pub fn serve(frontend: &Socket, backend: &Socket, q: &mut Queue) -> zgreen::Resu
                 let Some(msg) = recv_bounded(frontend, &limits, Some(Duration::ZERO))? else {
                     break;
                 };
+                c.inc(&c.frontend_in);
                 let req = match msg
                     .error
                     .clone()
@@ -201,12 +206,38 @@ pub fn serve(frontend: &Socket, backend: &Socket, q: &mut Queue) -> zgreen::Resu
                     match send_nowait(backend, ppp::request_to(&worker, &req.client, &req.body))? {
                         Ok(()) => {
                             q.counters.requests += 1;
+                            c.inc(&c.backend_out);
                             break;
                         }
                         Err(_) => q.forget(&worker),
                     }
                 }
             }
+        }
+    }
+}
+
+/// Cached message counters of a two-socket broker.
+pub(crate) struct Counters4 {
+    pub(crate) frontend_in: Option<prometheus_client::metrics::counter::Counter>,
+    pub(crate) frontend_out: Option<prometheus_client::metrics::counter::Counter>,
+    pub(crate) backend_in: Option<prometheus_client::metrics::counter::Counter>,
+    pub(crate) backend_out: Option<prometheus_client::metrics::counter::Counter>,
+}
+
+impl Counters4 {
+    pub(crate) fn new(m: Option<&Metrics>) -> Counters4 {
+        Counters4 {
+            frontend_in: m.map(|m| m.messages_in("frontend")),
+            frontend_out: m.map(|m| m.messages_out("frontend")),
+            backend_in: m.map(|m| m.messages_in("backend")),
+            backend_out: m.map(|m| m.messages_out("backend")),
+        }
+    }
+
+    pub(crate) fn inc(&self, c: &Option<prometheus_client::metrics::counter::Counter>) {
+        if let Some(c) = c {
+            c.inc();
         }
     }
 }
