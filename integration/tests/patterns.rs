@@ -517,7 +517,7 @@ fn zdemo_runs_and_loses_nothing() {
 
 #[test]
 fn zdemo_other_patterns() {
-    for pattern in ["ppp", "lb"] {
+    for pattern in ["ppp", "lb", "pubsub"] {
         let mut demo = Proc::start(
             "zdemo",
             &["--pattern", pattern, "--count", "600", "--heartbeat-ms", "200"],

@@ -29,8 +29,9 @@ const NAME: &str = "zdemo";
 #[command(name = "zdemo", version)]
 struct Args {
     /// Which pattern to demonstrate: mdp (7/MDP broker), lb (load-balancing
-    /// broker with Lazy Pirate clients) or ppp (6/PPP queue with Lazy Pirate
-    /// clients).
+    /// broker with Lazy Pirate clients), ppp (6/PPP queue with Lazy Pirate
+    /// clients) or pubsub (a forwarder, one publisher and --workers
+    /// subscribers, one of which is killed).
     #[arg(long, value_enum, default_value = "mdp", env = "ZGREEN_PATTERN")]
     pattern: Pattern,
     /// Worker processes.
@@ -68,6 +69,7 @@ enum Pattern {
     Mdp,
     Lb,
     Ppp,
+    Pubsub,
 }
 
 fn unix_ms() -> u64 {
@@ -158,14 +160,13 @@ fn main() {
 }
 
 fn run(a: &Args) -> Result<i32, String> {
+    if a.pattern == Pattern::Pubsub {
+        return run_pubsub(a);
+    }
     let zbroker = sibling("zbroker")?;
     let zworker = sibling("zworker")?;
     let zclient = sibling("zclient")?;
-    let logs = match &a.log_dir {
-        Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("zdemo-{}", std::process::id())),
-    };
-    std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+    let logs = log_dir(a)?;
     let port = |what: &str| free_port().map_err(|e| format!("no free port for the {what}: {e}"));
     let (p1, p2, pm) = (port("broker")?, port("backend")?, port("metrics")?);
     let ep1 = format!("tcp://127.0.0.1:{p1}");
@@ -242,6 +243,7 @@ fn run(a: &Args) -> Result<i32, String> {
             "load-balancing broker",
             "",
         ),
+        Pattern::Pubsub => unreachable!("handled by run_pubsub"),
     };
 
     println!(
@@ -520,6 +522,157 @@ fn run(a: &Args) -> Result<i32, String> {
         println!(
             "{NAME}: FAIL: {lost} lost, {received} of {} answered (logs in {})",
             a.count,
+            logs.display()
+        );
+        Ok(1)
+    }
+}
+
+fn log_dir(a: &Args) -> Result<PathBuf, String> {
+    let logs = match &a.log_dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("zdemo-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+    Ok(logs)
+}
+
+/// The pub-sub variant: a forwarder, one publisher, `--workers`
+/// subscribers; one subscriber is SIGKILLed half way and the others must
+/// still get every message, in order.
+fn run_pubsub(a: &Args) -> Result<i32, String> {
+    let zbroker = sibling("zbroker")?;
+    let zclient = sibling("zclient")?;
+    let logs = log_dir(a)?;
+    let port = |what: &str| free_port().map_err(|e| format!("no free port for the {what}: {e}"));
+    let fe = format!("tcp://127.0.0.1:{}", port("frontend")?);
+    let be = format!("tcp://127.0.0.1:{}", port("backend")?);
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let count = a.count.to_string();
+    let interval_ms = 2u64;
+    println!(
+        "{NAME}: forwarder + 1 publisher ({} messages, one every {interval_ms} ms) + {} subscribers, on 127.0.0.1 (logs in {})",
+        a.count,
+        a.workers,
+        logs.display()
+    );
+    let forwarder = spawn(
+        &zbroker,
+        &s(&["forwarder", "--frontend", &fe, "--backend", &be]),
+        "forwarder",
+        &logs,
+        false,
+    )?;
+    let mut subs = Vec::new();
+    for i in 1..=a.workers.max(1) {
+        let args = s(&[
+            "sub",
+            "--connect",
+            &be,
+            "--count",
+            &count,
+            "--timeout-ms",
+            "5000",
+            "--json",
+        ]);
+        subs.push(spawn(&zclient, &args, &format!("subscriber-{i}"), &logs, false)?);
+    }
+    let _ = zgreen::sleep(Duration::from_millis(500));
+    let args = s(&[
+        "pub",
+        "--connect",
+        &fe,
+        "--count",
+        &count,
+        "--interval-ms",
+        &interval_ms.to_string(),
+        "--warmup-ms",
+        "300",
+    ]);
+    let publisher = spawn(&zclient, &args, "publisher", &logs, false)?;
+    let started = Instant::now();
+    let half = Duration::from_millis(300 + a.count * interval_ms / 2);
+    let mut killed = None;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    loop {
+        let pub_done = matches!(publisher.child.try_wait(), Ok(Some(_)));
+        let subs_done = subs.iter().all(|p| matches!(p.child.try_wait(), Ok(Some(_))));
+        if pub_done && subs_done {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        if !a.no_kill && killed.is_none() && started.elapsed() >= half {
+            let _ = subs[0].child.kill();
+            killed = Some(started.elapsed());
+            let line = format!(
+                "[{:5.1}s] SIGKILL {}: the others go on",
+                started.elapsed().as_secs_f64(),
+                subs[0].name
+            );
+            println!("{}{line}", if tty { "\r" } else { "" });
+        }
+        let alive = subs
+            .iter()
+            .filter(|p| matches!(p.child.try_wait(), Ok(None)))
+            .count();
+        let line = format!(
+            "[{:5.1}s] publisher {} | subscribers alive {alive}/{}",
+            started.elapsed().as_secs_f64(),
+            if pub_done { "done" } else { "publishing" },
+            subs.len()
+        );
+        if tty {
+            print!("\r{line}\x1b[K");
+            let _ = std::io::stdout().flush();
+        }
+        let _ = zgreen::sleep(Duration::from_millis(100));
+    }
+    if tty {
+        println!();
+    }
+    let grace = Duration::from_secs(3);
+    for p in subs.iter().chain([&publisher]) {
+        stop(p, grace);
+    }
+    let fcode = stop(&forwarder, grace);
+    println!();
+    let mut ok = true;
+    for (i, p) in subs.iter().enumerate() {
+        let text = std::fs::read_to_string(&p.log).unwrap_or_default();
+        let v: Option<serde_json::Value> = text.lines().rev().find_map(|l| serde_json::from_str(l).ok());
+        let get = |k: &str| {
+            v.as_ref()
+                .and_then(|v| v.get(k))
+                .and_then(|x| x.as_u64())
+                .unwrap_or(0)
+        };
+        if i == 0 && killed.is_some() {
+            println!(
+                "  {:<14} killed with SIGKILL at {:.2} s",
+                p.name,
+                killed.unwrap_or_default().as_secs_f64()
+            );
+            continue;
+        }
+        let (got, gaps) = (get("messages"), get("gaps"));
+        ok &= got == a.count && gaps == 0;
+        println!(
+            "  {:<14} received {got} of {} messages, {gaps} gaps",
+            p.name, a.count
+        );
+    }
+    println!(
+        "  shutdown       forwarder exit {} on SIGTERM",
+        fcode.map_or("killed".to_string(), |c| c.to_string())
+    );
+    if ok {
+        println!("{NAME}: PASS: every surviving subscriber got every message, in order");
+        Ok(0)
+    } else {
+        println!(
+            "{NAME}: FAIL: a surviving subscriber missed messages (logs in {})",
             logs.display()
         );
         Ok(1)
