@@ -81,8 +81,9 @@ pub fn recv_bounded(
 pub enum SendFailure {
     /// The destination peer is not connected (ROUTER_MANDATORY).
     Unroutable(Frames),
-    /// The peer's queue is full: the message was dropped.
-    Full,
+    /// The peer's queue is full (high-water mark): the message was not
+    /// sent.
+    Full(Frames),
 }
 
 /// Sends a whole message without ever parking: on a ROUTER with
@@ -91,7 +92,7 @@ pub fn send_nowait(sock: &Socket, frames: Frames) -> zgreen::Result<Result<(), S
     match sock.send_multipart(&frames, zmq::DONTWAIT) {
         Ok(()) => Ok(Ok(())),
         Err(zgreen::Error::Zmq(zmq::Error::EHOSTUNREACH)) => Ok(Err(SendFailure::Unroutable(frames))),
-        Err(zgreen::Error::Zmq(zmq::Error::EAGAIN)) => Ok(Err(SendFailure::Full)),
+        Err(zgreen::Error::Zmq(zmq::Error::EAGAIN)) => Ok(Err(SendFailure::Full(frames))),
         Err(e) => Err(e),
     }
 }

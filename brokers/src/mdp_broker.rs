@@ -475,7 +475,16 @@ fn flush(
                     }
                 }
                 Err(SendFailure::Unroutable(frames)) => broker.undeliverable(frames, out),
-                Err(SendFailure::Full) => tracing::debug!("peer queue full: message dropped"),
+                Err(SendFailure::Full(frames)) => {
+                    // A worker that cannot take a request is as good as
+                    // gone: requeue it elsewhere. Anything else is dropped
+                    // (a client will retry).
+                    if frames.len() >= 6 && frames[2] == mdp::WORKER_HEADER && frames[3] == [mdp::REQUEST] {
+                        broker.undeliverable(frames, out);
+                    } else {
+                        tracing::debug!(peer = %peer_hex(&frames[0]), "peer queue full: message dropped");
+                    }
+                }
             }
         }
     }
