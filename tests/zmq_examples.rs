@@ -1,0 +1,302 @@
+//! Runs the ZeroMQ examples (`zmq_reqrep`, `zmq_pubsub`, `zmq_pipeline`,
+//! `zmq_actors`, `zmq_poller`, `zmq_proxy`) and checks what they print, and
+//! checks that every code block of `docs/tutorial-zmq.md` is an excerpt of
+//! an example.
+//!
+//! The example binaries are built by `cargo test` / `cargo build
+//! --examples` before the tests run; this file only runs them, each under
+//! a deadline. A missing or stale binary fails the test: it is never
+//! skipped.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// How long any example may run before the test kills it and fails.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// `target/<profile>/examples/<name>`, found from this test's own path
+/// (`target/<profile>/deps/zmq_examples-<hash>`).
+fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps");
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "example binary {} is missing: run `cargo build --examples` first \
+         (plain `cargo test` builds the examples, `cargo test --test zmq_examples` does not)",
+        path.display()
+    );
+    // A binary older than its source would test stale code.
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(src), Some(bin)) = (modified(&source), modified(&path)) {
+        assert!(
+            bin >= src,
+            "example binary {} is older than {}: run `cargo build --examples`",
+            path.display(),
+            source.display()
+        );
+    }
+    path
+}
+
+/// Reads a child's pipe to the end in a thread (so a chatty child never
+/// blocks on a full pipe while we wait for it).
+fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let mut s = String::new();
+        let _ = pipe.read_to_string(&mut s);
+        s
+    })
+}
+
+/// What a finished example printed.
+struct Output {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs an example to completion, killing it at the deadline.
+fn run_to_end(name: &str) -> Output {
+    let mut child = Command::new(example_path(name))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
+    let stdout = drain(child.stdout.take().expect("piped stdout"));
+    let stderr = drain(child.stderr.take().expect("piped stderr"));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "example {name} ran longer than {DEADLINE:?}; stdout so far:\n{}\nstderr:\n{}",
+                stdout.join().unwrap_or_default(),
+                stderr.join().unwrap_or_default()
+            );
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+/// Runs an example, checks that it succeeded, returns its stdout lines.
+fn run(name: &str) -> Vec<String> {
+    let out = run_to_end(name);
+    assert!(
+        out.status.success(),
+        "example {name} failed with {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        out.stdout,
+        out.stderr
+    );
+    out.stdout.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn zmq_reqrep() {
+    let mut expected = Vec::new();
+    for n in 1..10 {
+        expected.push(format!("Switched to Server for {n}"));
+        expected.push(format!("Switched to Client for {n}"));
+    }
+    assert_eq!(run("zmq_reqrep"), expected, "output of example zmq_reqrep");
+}
+
+#[test]
+fn zmq_pubsub() {
+    let got = run("zmq_pubsub");
+    // Each subscriber sees exactly its topic's messages, in order; how the
+    // two subscribers' lines interleave is up to the scheduler.
+    for topic in ["weather", "sports"] {
+        let prefix = format!("sub {topic}: ");
+        let seen: Vec<&str> = got.iter().filter_map(|l| l.strip_prefix(&prefix)).collect();
+        let expected: Vec<String> = (1..=5).map(|n| format!("{topic} update {n}")).collect();
+        assert_eq!(seen, expected, "messages of subscriber {topic}: {got:#?}");
+        let summary = format!("sub {topic} got 5 messages");
+        let at = got
+            .iter()
+            .position(|l| *l == summary)
+            .unwrap_or_else(|| panic!("no line {summary:?}: {got:#?}"));
+        let last_message = got.iter().rposition(|l| l.starts_with(&prefix)).unwrap();
+        assert!(last_message < at, "{summary:?} before the last message: {got:#?}");
+    }
+    assert_eq!(got.len(), 12, "ten messages and two summaries: {got:#?}");
+    assert_eq!(got.last().map(String::as_str), Some("sub sports got 5 messages"));
+}
+
+/// Parses `prefix<number>suffix`.
+fn number_in(line: &str, prefix: &str, suffix: &str) -> f64 {
+    line.strip_prefix(prefix)
+        .and_then(|l| l.strip_suffix(suffix))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("expected {prefix:?}<number>{suffix:?}, got {line:?}"))
+}
+
+#[test]
+fn zmq_pipeline() {
+    let got = run("zmq_pipeline");
+    assert_eq!(got.len(), 9, "{got:#?}");
+    assert_eq!(
+        got[..7],
+        [
+            "Sending 100 tasks to 4 workers",
+            "Total expected cost: 1106 ms",
+            "All 100 of 100 tasks arrived, total workload 1106 ms",
+            // PUSH deals round-robin among the workers connected at the
+            // start, and the ventilator waits for all four.
+            "Worker 1 did 25 tasks",
+            "Worker 2 did 25 tasks",
+            "Worker 3 did 25 tasks",
+            "Worker 4 did 25 tasks",
+        ],
+        "{got:#?}"
+    );
+    let elapsed = number_in(&got[7], "Total elapsed time: ", " ms");
+    let speedup = number_in(&got[8], "Speed-up versus serial: ", "x");
+    assert!(
+        (1106.0 / elapsed.max(1.0) - speedup).abs() < 0.1,
+        "the speed-up does not match the times: {got:#?}"
+    );
+    // Four workers at once: ideally about 4x; the sleeps of one worker run
+    // back to back, so the busiest worker (307 ms of work) bounds it at 3.6x.
+    assert!(speedup >= 2.0, "the workers did not run concurrently: {got:#?}");
+}
+
+#[test]
+fn zmq_actors() {
+    assert_eq!(
+        run("zmq_actors"),
+        ["start", "ping", "pong", "ping", "pong", "ping", "pong"],
+        "output of example zmq_actors"
+    );
+}
+
+#[test]
+fn zmq_poller() {
+    assert_eq!(
+        run("zmq_poller"),
+        [
+            "ready before anything was sent: 0",
+            "got task 1",
+            "got task 2",
+            "got task 3",
+            "pipe says tick",
+            "control says quit",
+        ],
+        "output of example zmq_poller"
+    );
+}
+
+#[test]
+fn zmq_proxy() {
+    assert_eq!(
+        run("zmq_proxy"),
+        [
+            "client 1 got 3 replies",
+            "client 2 got 3 replies",
+            "client 3 got 3 replies",
+            // Nine requests and nine replies of three frames each.
+            "frontend: 27 frames in, 27 frames out",
+            "backend: 27 frames in, 27 frames out",
+            // Nine times a 5-byte identity, an empty delimiter and a
+            // 23-byte body.
+            "proxy terminated after 252 bytes of requests",
+        ],
+        "output of example zmq_proxy"
+    );
+}
+
+/// The code blocks of a markdown file: (marker, line, body). A marker is
+/// an `<!-- example: NAME -->` comment right before the block (the same
+/// convention as `docs/tutorial.md`, which this file will be merged into).
+fn marked_blocks(markdown: &str) -> Vec<(Option<String>, usize, Vec<String>)> {
+    let mut blocks = Vec::new();
+    let mut marker: Option<String> = None;
+    let mut lines = markdown.lines().enumerate();
+    while let Some((i, line)) = lines.next() {
+        let trimmed = line.trim();
+        if let Some(rest) = trimmed.strip_prefix("<!--") {
+            marker = rest
+                .strip_suffix("-->")
+                .and_then(|c| c.trim().strip_prefix("example:"))
+                .map(|n| n.trim().to_string());
+            continue;
+        }
+        if let Some(fence) = ["```", "~~~"].into_iter().find(|f| trimmed.starts_with(f)) {
+            let mut body = Vec::new();
+            let mut closed = false;
+            for (_, l) in lines.by_ref() {
+                if l.trim() == fence {
+                    closed = true;
+                    break;
+                }
+                body.push(l.trim_end().to_string());
+            }
+            assert!(closed, "docs/tutorial-zmq.md:{}: unclosed code block", i + 1);
+            blocks.push((marker.take(), i + 1, body));
+            continue;
+        }
+        if !trimmed.is_empty() {
+            // A marker only applies to the block right after it.
+            marker = None;
+        }
+    }
+    blocks
+}
+
+/// Every block of `docs/tutorial-zmq.md` is a contiguous excerpt of the
+/// example its marker names.
+#[test]
+fn tutorial_zmq_snippets_match_examples() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/tutorial-zmq.md")).expect("docs/tutorial-zmq.md");
+    let blocks = marked_blocks(&doc);
+    assert!(!blocks.is_empty(), "docs/tutorial-zmq.md has no code blocks");
+    let mut problems = Vec::new();
+    for (marker, line, body) in blocks {
+        let Some(name) = marker else {
+            problems.push(format!(
+                "docs/tutorial-zmq.md:{line}: code block without an example marker"
+            ));
+            continue;
+        };
+        if body.iter().all(|l| l.is_empty()) {
+            problems.push(format!("docs/tutorial-zmq.md:{line}: empty code block"));
+            continue;
+        }
+        let path = root.join("examples").join(format!("{name}.rs"));
+        let Ok(source) = std::fs::read_to_string(&path) else {
+            problems.push(format!(
+                "docs/tutorial-zmq.md:{line}: no example file {}",
+                path.display()
+            ));
+            continue;
+        };
+        let source: Vec<&str> = source.lines().map(str::trim_end).collect();
+        if !source.windows(body.len()).any(|w| w == body.as_slice()) {
+            problems.push(format!(
+                "docs/tutorial-zmq.md:{line}: block is not a contiguous excerpt of examples/{name}.rs"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
