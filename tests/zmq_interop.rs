@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -1197,5 +1197,109 @@ fn monitor_of_a_connecting_socket() {
             E::DISCONNECTED,
             E::MONITOR_STOPPED,
         ],
+    );
+}
+/// The streamer: blocking PUSH producers -> green PULL | proxy | green
+/// PUSH -> blocking PULL consumers. Every message arrives exactly once, and
+/// each consumer sees each producer's messages in order.
+#[test]
+fn proxy_streamer_with_blocking_producers_and_consumers() {
+    let _t = Timeout::start_new(BOUND);
+    let ctx = Context::new();
+    let (frontend, front_ep) = bound(&ctx, zmq::PULL);
+    let (backend, back_ep) = bound(&ctx, zmq::PUSH);
+    let device = zgreen::spawn(move || zgreen::zmq::proxy(&frontend, &backend, None));
+
+    let per_producer = N / 2;
+    let received = Arc::new(AtomicUsize::new(0));
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let (ep, received) = (back_ep.clone(), received.clone());
+            thread::spawn(move || -> Res<Vec<(usize, usize)>> {
+                let pull = connected(zmq::PULL, &ep);
+                let mut got = Vec::new();
+                let deadline = Instant::now() + OP_TIMEOUT;
+                while received.load(Ordering::SeqCst) < 2 * per_producer {
+                    if Instant::now() > deadline {
+                        return Err(format!(
+                            "messages missing: {} in all, {} here",
+                            received.load(Ordering::SeqCst),
+                            got.len()
+                        ));
+                    }
+                    let Some(mut frames) = pull.wire_recv_within(20)? else {
+                        continue;
+                    };
+                    let head = frames.remove(0);
+                    let (p, i) = (head[0] as usize, u16::from_le_bytes([head[1], head[2]]) as usize);
+                    expect_frames(&format!("producer {p} message {i}"), &frames, &message(i))?;
+                    got.push((p, i));
+                    received.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(got)
+            })
+        })
+        .collect();
+    let producers: Vec<_> = (0..2u8)
+        .map(|p| {
+            let ep = front_ep.clone();
+            thread::spawn(move || -> Res<()> {
+                let push = connected(zmq::PUSH, &ep);
+                for i in 0..per_producer {
+                    let mut frames = vec![[&[p][..], &(i as u16).to_le_bytes()].concat()];
+                    frames.extend(message(i));
+                    push.wire_send(&frames)?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for h in producers {
+        wait_thread(h).expect("producer");
+    }
+    let mut all = BTreeSet::new();
+    for h in consumers {
+        let got = wait_thread(h).expect("consumer");
+        for p in 0..2 {
+            let seq: Vec<usize> = got.iter().filter(|m| m.0 == p).map(|m| m.1).collect();
+            assert!(
+                seq.windows(2).all(|w| w[0] < w[1]),
+                "producer {p} out of order: {seq:?}"
+            );
+        }
+        for m in got {
+            assert!(all.insert(m), "message {m:?} delivered twice");
+        }
+    }
+    assert_eq!(all.len(), 2 * per_producer);
+    device.kill().unwrap();
+}
+
+/// Dropping a `Monitor` while its socket lives stops the monitoring, so
+/// libzmq's I/O thread never blocks on an event nobody will read (which
+/// would freeze every tcp connection of the context).
+#[test]
+fn dropping_a_monitor_does_not_freeze_the_context() {
+    let _t = Timeout::start_new(BOUND);
+    let ctx = Context::new();
+    let pull = ctx.socket(zmq::PULL).unwrap();
+    let mon = pull.monitor_events(zmq::SocketEvent::ALL as i32).unwrap();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = ctx.socket(zmq::PUSH).unwrap();
+    push.connect(&pull.last_endpoint().unwrap()).unwrap();
+    push.send("one", 0).unwrap();
+    assert_eq!(pull.recv_bytes(0).unwrap(), b"one");
+    drop(mon);
+    zgreen::sleep(Duration::from_millis(100)).unwrap();
+    drop(push); // a disconnect event nobody reads
+    zgreen::sleep(Duration::from_millis(100)).unwrap();
+    let a = ctx.socket(zmq::PAIR).unwrap();
+    a.bind("tcp://127.0.0.1:*").unwrap();
+    let b = ctx.socket(zmq::PAIR).unwrap();
+    b.connect(&a.last_endpoint().unwrap()).unwrap();
+    b.send("still alive", 0).unwrap();
+    assert_eq!(
+        a.recv_multipart_timeout(0, Duration::from_secs(2)).unwrap(),
+        vec![b"still alive".to_vec()]
     );
 }

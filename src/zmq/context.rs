@@ -173,7 +173,7 @@ impl Context {
         // the zmq::Socket takes sole ownership (it closes it on drop), and
         // the green socket keeps this context alive for as long.
         let sock = unsafe { zmq::Socket::from_raw(ptr) };
-        Socket::new(self.clone(), sock, kind)
+        Socket::new(self.clone(), sock, ptr, kind)
     }
 
     /// Terminates this handle's share of the context off the hub: if it is

@@ -19,9 +19,28 @@ pub struct MonitorEvent {
 }
 
 /// The receiving end of a socket monitor.
-#[derive(Debug)]
+///
+/// Dropping it stops the monitoring (libzmq's I/O thread would otherwise
+/// block forever on the next event for a reader that is gone, freezing
+/// every connection of the context). Events are buffered without limit
+/// until read, for the same reason.
 pub struct Monitor {
     pair: Socket,
+    monitored: std::rc::Weak<super::socket::Inner>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor").field("pair", &self.pair).finish()
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        if let Some(sock) = self.monitored.upgrade() {
+            sock.stop_monitor();
+        }
+    }
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -37,8 +56,12 @@ impl Socket {
         );
         self.raw().monitor(&endpoint, events)?;
         let pair = self.context().socket(zmq::PAIR)?;
+        pair.set_rcvhwm(0)?;
         pair.connect(&endpoint)?;
-        Ok(Monitor { pair })
+        Ok(Monitor {
+            pair,
+            monitored: self.downgrade(),
+        })
     }
 }
 

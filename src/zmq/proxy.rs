@@ -119,12 +119,20 @@ fn run(
             }
         }
         if !paused {
-            let (fin, fout) = forward(frontend, backend, capture)?;
+            let (fin, fout) = if frontend.can_recv() && backend.can_send() {
+                forward(frontend, backend, capture)?
+            } else {
+                ((0, 0), (0, 0))
+            };
             stats.frontend_msgs_in += fin.0;
             stats.frontend_bytes_in += fin.1;
             stats.backend_msgs_out += fout.0;
             stats.backend_bytes_out += fout.1;
-            let (bin, bout) = forward(backend, frontend, capture)?;
+            let (bin, bout) = if backend.can_recv() && frontend.can_send() {
+                forward(backend, frontend, capture)?
+            } else {
+                ((0, 0), (0, 0))
+            };
             stats.backend_msgs_in += bin.0;
             stats.backend_bytes_in += bin.1;
             stats.frontend_msgs_out += bout.0;
@@ -134,8 +142,12 @@ fn run(
         if !progressed {
             let mut poller = Poller::new();
             if !paused {
-                poller.add_socket(frontend, zmq::POLLIN);
-                poller.add_socket(backend, zmq::POLLIN);
+                if frontend.can_recv() && backend.can_send() {
+                    poller.add_socket(frontend, zmq::POLLIN);
+                }
+                if backend.can_recv() && frontend.can_send() {
+                    poller.add_socket(backend, zmq::POLLIN);
+                }
             }
             if let Some(ctl) = control {
                 poller.add_socket(ctl, zmq::POLLIN);

@@ -75,6 +75,12 @@ enum Dir {
 
 pub(crate) struct Inner {
     sock: zmq::Socket,
+    /// The libzmq socket behind `sock`, for calls the `zmq` crate does not
+    /// offer (stopping a monitor).
+    ///
+    /// # Invariant
+    /// Valid while `sock` is alive, i.e. for the life of this `Inner`.
+    raw: *mut std::ffi::c_void,
     ctx: super::Context,
     kind: zmq::SocketType,
     fd: RawFd,
@@ -131,6 +137,15 @@ impl Deref for Socket {
     }
 }
 
+impl Inner {
+    /// Stops this socket's monitor (`zmq_socket_monitor(s, NULL, 0)`).
+    pub(crate) fn stop_monitor(&self) {
+        // SAFETY: `raw` is valid while `self` lives (invariant); a null
+        // endpoint is libzmq's documented way to stop monitoring.
+        unsafe { zmq_sys::zmq_socket_monitor(self.raw, std::ptr::null(), 0) };
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         // Deregister before libzmq closes the fd with the socket.
@@ -140,7 +155,12 @@ impl Drop for Inner {
 }
 
 impl Socket {
-    pub(crate) fn new(ctx: super::Context, sock: zmq::Socket, kind: zmq::SocketType) -> Result<Socket> {
+    pub(crate) fn new(
+        ctx: super::Context,
+        sock: zmq::Socket,
+        raw: *mut std::ffi::c_void,
+        kind: zmq::SocketType,
+    ) -> Result<Socket> {
         sock.set_linger(DEFAULT_LINGER_MS)?;
         let fd = sock.get_fd()?;
         let reg = IoRegistration::register(&mut mio::unix::SourceFd(&fd), mio::Interest::READABLE)?;
@@ -148,6 +168,7 @@ impl Socket {
         Ok(Socket {
             inner: Rc::new(Inner {
                 sock,
+                raw,
                 ctx,
                 kind,
                 fd,
@@ -641,6 +662,21 @@ impl Socket {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// A weak handle, for objects that must not keep the socket alive.
+    pub(crate) fn downgrade(&self) -> std::rc::Weak<Inner> {
+        Rc::downgrade(&self.inner)
+    }
+
+    /// True if the socket type can receive (PUSH and PUB cannot).
+    pub fn can_recv(&self) -> bool {
+        !matches!(self.inner.kind, zmq::PUSH | zmq::PUB)
+    }
+
+    /// True if the socket type can send (PULL and SUB cannot).
+    pub fn can_send(&self) -> bool {
+        !matches!(self.inner.kind, zmq::PULL | zmq::SUB)
     }
 
     /// The registration's wait queues, for the poller.
