@@ -1,7 +1,7 @@
 //! Runs the ZeroMQ examples (`zmq_reqrep`, `zmq_pubsub`, `zmq_pipeline`,
-//! `zmq_actors`, `zmq_poller`, `zmq_proxy`) and checks what they print, and
-//! checks that every code block of `docs/tutorial-zmq.md` is an excerpt of
-//! an example.
+//! `zmq_actors`, `zmq_poller`, `zmq_proxy`) and checks what they print.
+//! (`tests/examples.rs` checks that the tutorial's ZeroMQ code blocks are
+//! excerpts of these examples.)
 //!
 //! The example binaries are built by `cargo test` / `cargo build
 //! --examples` before the tests run; this file only runs them, each under
@@ -225,78 +225,3 @@ fn zmq_proxy() {
     );
 }
 
-/// The code blocks of a markdown file: (marker, line, body). A marker is
-/// an `<!-- example: NAME -->` comment right before the block (the same
-/// convention as `docs/tutorial.md`, which this file will be merged into).
-fn marked_blocks(markdown: &str) -> Vec<(Option<String>, usize, Vec<String>)> {
-    let mut blocks = Vec::new();
-    let mut marker: Option<String> = None;
-    let mut lines = markdown.lines().enumerate();
-    while let Some((i, line)) = lines.next() {
-        let trimmed = line.trim();
-        if let Some(rest) = trimmed.strip_prefix("<!--") {
-            marker = rest
-                .strip_suffix("-->")
-                .and_then(|c| c.trim().strip_prefix("example:"))
-                .map(|n| n.trim().to_string());
-            continue;
-        }
-        if let Some(fence) = ["```", "~~~"].into_iter().find(|f| trimmed.starts_with(f)) {
-            let mut body = Vec::new();
-            let mut closed = false;
-            for (_, l) in lines.by_ref() {
-                if l.trim() == fence {
-                    closed = true;
-                    break;
-                }
-                body.push(l.trim_end().to_string());
-            }
-            assert!(closed, "docs/tutorial-zmq.md:{}: unclosed code block", i + 1);
-            blocks.push((marker.take(), i + 1, body));
-            continue;
-        }
-        if !trimmed.is_empty() {
-            // A marker only applies to the block right after it.
-            marker = None;
-        }
-    }
-    blocks
-}
-
-/// Every block of `docs/tutorial-zmq.md` is a contiguous excerpt of the
-/// example its marker names.
-#[test]
-fn tutorial_zmq_snippets_match_examples() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let doc = std::fs::read_to_string(root.join("docs/tutorial-zmq.md")).expect("docs/tutorial-zmq.md");
-    let blocks = marked_blocks(&doc);
-    assert!(!blocks.is_empty(), "docs/tutorial-zmq.md has no code blocks");
-    let mut problems = Vec::new();
-    for (marker, line, body) in blocks {
-        let Some(name) = marker else {
-            problems.push(format!(
-                "docs/tutorial-zmq.md:{line}: code block without an example marker"
-            ));
-            continue;
-        };
-        if body.iter().all(|l| l.is_empty()) {
-            problems.push(format!("docs/tutorial-zmq.md:{line}: empty code block"));
-            continue;
-        }
-        let path = root.join("examples").join(format!("{name}.rs"));
-        let Ok(source) = std::fs::read_to_string(&path) else {
-            problems.push(format!(
-                "docs/tutorial-zmq.md:{line}: no example file {}",
-                path.display()
-            ));
-            continue;
-        };
-        let source: Vec<&str> = source.lines().map(str::trim_end).collect();
-        if !source.windows(body.len()).any(|w| w == body.as_slice()) {
-            problems.push(format!(
-                "docs/tutorial-zmq.md:{line}: block is not a contiguous excerpt of examples/{name}.rs"
-            ));
-        }
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
-}
