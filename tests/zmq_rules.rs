@@ -445,3 +445,35 @@ fn context_term_with_undelivered_messages_does_not_freeze() {
     assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
     ticker.kill().unwrap();
 }
+
+#[test]
+fn a_kill_between_frames_marks_the_socket_for_reset_and_dontwait_still_works() {
+    let _t = Timeout::start_new(BOUND);
+    let ctx = Context::new();
+    let (push, pull) = pair(&ctx, zmq::PUSH, zmq::PULL, "inproc://kill-mid-message");
+    let p = push.clone();
+    let g = zgreen::spawn(move || {
+        p.send("first", zmq::SNDMORE).unwrap();
+        let _ = zgreen::sleep(Duration::from_secs(100)); // killed here
+        let second = p.send("second", 0);
+        (second, p.needs_reset())
+    });
+    zgreen::sleep(ms(10)).unwrap();
+    g.kill().unwrap();
+    let (second, reset) = g.get().unwrap();
+    assert!(matches!(second, Err(Error::Killed)), "{second:?}");
+    assert!(reset, "an unfinished message must mark the socket for reset");
+    assert!(matches!(push.send("x", 0), Err(Error::NeedsReset(_))));
+
+    // A killed greenlet may still make non-blocking calls (a goodbye).
+    let (a, b) = pair(&ctx, zmq::PAIR, zmq::PAIR, "inproc://killed-dontwait");
+    let g = zgreen::spawn(move || {
+        let _ = zgreen::sleep(Duration::from_secs(100)); // killed here
+        a.try_send("bye", 0)
+    });
+    zgreen::sleep(ms(10)).unwrap();
+    g.kill().unwrap();
+    assert!(g.get().unwrap().unwrap());
+    assert_eq!(b.recv_bytes(0).unwrap(), b"bye");
+    drop(pull);
+}

@@ -301,8 +301,14 @@ impl Socket {
         Deadline::from_timeout(t)
     }
 
-    fn check_usable(&self) -> Result<()> {
-        hub::check_interrupt()?;
+    /// Fails if the socket needs a reset, or if the greenlet was killed or
+    /// its timeout expired and the call may block (`DONTWAIT` calls never
+    /// block, so a killed greenlet can still make them, e.g. to say
+    /// goodbye).
+    fn check_usable(&self, flags: i32) -> Result<()> {
+        if flags & zmq::DONTWAIT == 0 {
+            hub::check_interrupt()?;
+        }
         match self.inner.needs_reset.get() {
             Some(why) => Err(Error::NeedsReset(why)),
             None => Ok(()),
@@ -403,14 +409,14 @@ impl Socket {
         Ok(())
     }
 
-    fn interrupted_mid_message(&self, dir: Dir, err: Error) -> Error {
+    /// A REQ socket's wait for its reply was interrupted: the request is
+    /// out, so the socket cannot send again until a reply it may never get.
+    fn interrupted_req_recv(&self, err: Error) -> Error {
         if matches!(err, Error::Killed | Error::Timeout(_)) {
-            let why = match dir {
-                Dir::Send => "a multipart send was interrupted after some frames were sent",
-                Dir::Recv => "a REQ socket's wait for its reply was interrupted",
-            };
-            self.inner.needs_reset.set(Some(why));
-            self.set_partial(dir, false);
+            self.inner
+                .needs_reset
+                .set(Some("a REQ socket's wait for its reply was interrupted"));
+            self.set_partial(Dir::Recv, false);
         }
         err
     }
@@ -439,9 +445,14 @@ impl Socket {
     }
 
     fn send_deadline(&self, data: &[u8], flags: i32, deadline: Option<Deadline>) -> Result<()> {
-        self.check_usable()?;
+        let started = self.owns_partial(Dir::Send);
+        self.send_frame(data, flags, deadline)
+            .map_err(|e| self.fail_send(started, e))
+    }
+
+    fn send_frame(&self, data: &[u8], flags: i32, deadline: Option<Deadline>) -> Result<()> {
+        self.check_usable(flags)?;
         self.acquire(Dir::Send, deadline)?;
-        let started = self.inner.send_owner.get().is_some();
         let more = flags & zmq::SNDMORE != 0;
         loop {
             match self.inner.sock.send(data, flags | zmq::DONTWAIT) {
@@ -450,24 +461,35 @@ impl Socket {
                     return self.after_op(more);
                 }
                 Err(zmq::Error::EAGAIN) if flags & zmq::DONTWAIT == 0 => {
-                    if let Err(e) = self.park(Dir::Send, deadline) {
-                        return Err(if started {
-                            self.interrupted_mid_message(Dir::Send, e)
-                        } else {
-                            e
-                        });
-                    }
-                    if let Err(e) = self.check_usable() {
-                        return Err(if started {
-                            self.interrupted_mid_message(Dir::Send, e)
-                        } else {
-                            e
-                        });
-                    }
+                    self.park(Dir::Send, deadline)?;
+                    self.check_usable(flags)?;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// True if the current greenlet has sent or received some frames of a
+    /// message in `dir` and not its last one.
+    fn owns_partial(&self, dir: Dir) -> bool {
+        let owner = match dir {
+            Dir::Send => &self.inner.send_owner,
+            Dir::Recv => &self.inner.recv_owner,
+        };
+        owner.get() == Some(hub::current_task().id)
+    }
+
+    /// A send failed: if frames of this message were already sent, libzmq
+    /// holds an unfinished message that the next frame would extend, so
+    /// the socket is marked as needing a reset.
+    fn fail_send(&self, started: bool, err: Error) -> Error {
+        if started && self.inner.needs_reset.get().is_none() {
+            self.inner
+                .needs_reset
+                .set(Some("a multipart send failed after some of its frames were sent"));
+            self.set_partial(Dir::Send, false);
+        }
+        err
     }
 
     /// Sends a string frame (shadows the blocking `zmq::Socket::send_str`).
@@ -486,10 +508,15 @@ impl Socket {
         if mandatory || self.inner.kind == zmq::STREAM {
             return self.send(&msg[..], flags);
         }
+        let started = self.owns_partial(Dir::Send);
+        self.send_msg_inner(msg, flags)
+            .map_err(|e| self.fail_send(started, e))
+    }
+
+    fn send_msg_inner(&self, msg: zmq::Message, flags: i32) -> Result<()> {
         let deadline = self.deadline(Dir::Send, flags);
-        self.check_usable()?;
+        self.check_usable(flags)?;
         self.acquire(Dir::Send, deadline)?;
-        let started = self.inner.send_owner.get().is_some();
         let more = flags & zmq::SNDMORE != 0;
         loop {
             if self.poll_events()?.contains(zmq::POLLOUT) {
@@ -500,13 +527,8 @@ impl Socket {
             if flags & zmq::DONTWAIT != 0 {
                 return Err(Error::Zmq(zmq::Error::EAGAIN));
             }
-            if let Err(e) = self.park(Dir::Send, deadline).and_then(|_| self.check_usable()) {
-                return Err(if started {
-                    self.interrupted_mid_message(Dir::Send, e)
-                } else {
-                    e
-                });
-            }
+            self.park(Dir::Send, deadline)?;
+            self.check_usable(flags)?;
         }
     }
 
@@ -638,7 +660,7 @@ impl Socket {
     }
 
     fn recv_deadline(&self, msg: &mut zmq::Message, flags: i32, deadline: Option<Deadline>) -> Result<()> {
-        self.check_usable()?;
+        self.check_usable(flags)?;
         self.acquire(Dir::Recv, deadline)?;
         loop {
             match self.inner.sock.recv(msg, flags | zmq::DONTWAIT) {
@@ -653,7 +675,7 @@ impl Socket {
                         .and_then(|_| hub::check_interrupt())
                     {
                         return Err(if self.inner.kind == zmq::REQ {
-                            self.interrupted_mid_message(Dir::Recv, e)
+                            self.interrupted_req_recv(e)
                         } else {
                             e
                         });
