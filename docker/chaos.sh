@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# Chaos tests across containers, against the mdp demo (docker/mdp.yml):
+# a broker and three workers come up healthy, then for each test a fresh
+# load generator (zclient mdp, every request sequence-numbered, Lazy
+# Pirate retries on a fresh socket) runs while one fault is injected:
+#
+#   baseline    no fault: nothing lost, nothing retried
+#   kill        docker kill a worker: no request lost; recovery time
+#   restart     docker restart the broker: workers re-register, clients recover
+#   disconnect  docker network disconnect a worker (black hole, no reset):
+#               the broker drops it within interval x liveness (+1 interval
+#               of timer granularity, +1 s of polling slack); after
+#               reconnecting it re-registers and no stale reply is delivered
+#   pause       docker pause / unpause a worker: dropped the same way, no
+#               stale reply after unpause
+#
+# Each test prints its figures: sent, received, lost, retries, late
+# (duplicate or late replies discarded by the client), mismatched
+# (replies matching no request), recovery time. It fails when a request is
+# lost, a reply is mismatched or malformed, or more late replies arrive
+# than retries were made (each retry may produce at most one extra reply).
+#
+# Usage: docker/chaos.sh [TEST...]   (default: all, in the order above)
+# Needs the image zgreen/brokers:dev (docker/build.sh). Bounded: each test
+# gives up after 90 s; everything it created is removed on exit, also on
+# failure or Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+HB=${ZGREEN_CHAOS_HEARTBEAT_MS:-500}
+LIVENESS=${ZGREEN_CHAOS_LIVENESS:-3}
+export ZGREEN_HEARTBEAT_MS=$HB ZGREEN_LIVENESS=$LIVENESS
+project=zchaos$$
+compose=(docker-compose -f mdp.yml -p "$project")
+net=${project}_default
+image=zgreen/brokers:dev
+clients=()
+failures=()
+start_all=$SECONDS
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ "$rc" -ne 0 ] || [ -n "${ZGREEN_CHAOS_LOGS:-}" ]; then
+        echo "--- broker log (tail)"
+        "${compose[@]}" logs --no-color --tail 30 broker 2>/dev/null || true
+    fi
+    for c in "${clients[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
+    # Unpause first: a paused container cannot be removed.
+    for id in $("${compose[@]}" ps -q 2>/dev/null); do docker unpause "$id" >/dev/null 2>&1 || true; done
+    "${compose[@]}" down -t 1 -v --remove-orphans >/dev/null 2>&1 || true
+    docker network rm "$net" >/dev/null 2>&1 || true
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now_ms() { date +%s%3N; }
+cid() { "${compose[@]}" ps -q "$1"; }
+say() { printf '%s\n' "$*"; }
+
+# A metric series of the broker, e.g. 'zgreen_live_workers{service="echo"}'.
+# Empty while the broker does not answer.
+metric() {
+    docker exec "$(cid broker)" /bin/zcheck print 127.0.0.1:9100 2>/dev/null |
+        awk -v s="$1" '$1 == s { print $2 }' || true
+}
+
+# wait_live N SECONDS: until the broker counts N live echo workers.
+wait_live() {
+    local want=$1 limit=$(($(now_ms) + $2 * 1000))
+    while [ "$(now_ms)" -lt "$limit" ]; do
+        [ "$(metric 'zgreen_live_workers{service="echo"}')" = "$want" ] && return 0
+        sleep 0.1
+    done
+    say "timed out waiting for $want live workers (now: $(metric 'zgreen_live_workers{service="echo"}'))"
+    return 1
+}
+
+# start_client NAME COUNT: a load generator on the demo's network.
+start_client() {
+    local name=${project}_$1
+    clients+=("$name")
+    docker run -d --name "$name" --network "$net" --label "zgreen.chaos=$project" "$image" \
+        /bin/zclient mdp --connect tcp://broker:5555 --service echo \
+        --count "$2" --concurrency 4 --interval-ms 20 \
+        --timeout-ms 1000 --retries 8 --progress-ms 0 --json >/dev/null
+    client=$name
+}
+
+# finish_client: waits (bounded) for the client, then checks and prints.
+# Sets: sent received lost retries late mismatched malformed recovered
+finish_client() {
+    local t0=$1 name=$2 code summary
+    code=$(timeout 90 docker wait "$client" || echo timeout)
+    summary=$(docker logs "$client" 2>/dev/null | grep '^{' | tail -1 || true)
+    field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$summary"; }
+    sent=$(field sent) received=$(field received) lost=$(field lost) retries=$(field retries)
+    late=$(field late) mismatched=$(field mismatched) malformed=$(field malformed)
+    recovered=$(field last_recovered_unix_ms)
+    local recovery=0
+    if [ -n "$recovered" ] && [ "$recovered" != 0 ] && [ "$t0" != 0 ]; then
+        recovery=$((recovered - t0))
+    fi
+    say "  figures: sent=${sent:-?} received=${received:-?} lost=${lost:-?} retries=${retries:-?} late/duplicated=${late:-?} mismatched=${mismatched:-?} malformed=${malformed:-?} recovery_ms=$recovery exit=$code"
+    if [ -z "$summary" ] || [ "$code" = timeout ]; then
+        fail "$name" "no summary from the client (exit $code)"
+        docker logs --tail 20 "$client" 2>&1 | sed 's/^/    client: /'
+        return
+    fi
+    [ "$lost" = 0 ] || fail "$name" "$lost request(s) lost"
+    [ "$received" = "$sent" ] || fail "$name" "received $received of $sent"
+    [ "$mismatched" = 0 ] || fail "$name" "$mismatched stale/mismatched repl(ies) delivered"
+    [ "$malformed" = 0 ] || fail "$name" "$malformed malformed repl(ies)"
+    [ "$late" -le "$retries" ] || fail "$name" "$late late/duplicate replies for $retries retries"
+    [ "$code" = 0 ] || fail "$name" "client exited $code"
+}
+
+fail() {
+    say "  FAIL ($1): $2"
+    failures+=("$1: $2")
+}
+
+# measure_drop T0 NAME: how long until the broker has dropped one worker.
+measure_drop() {
+    local t0=$1 name=$2 bound=$((HB * LIVENESS + HB + 1000)) t
+    if wait_live 2 $(((bound + 5000) / 1000)); then
+        t=$(($(now_ms) - t0))
+        say "  broker dropped the worker after ${t} ms (bound: interval ${HB} ms x liveness ${LIVENESS} + slack = ${bound} ms)"
+        [ "$t" -le "$bound" ] || fail "$name" "worker dropped after $t ms > $bound ms"
+    else
+        fail "$name" "the broker never dropped the worker"
+    fi
+}
+
+# rejoin T0 NAME: the worker is back and registered.
+rejoin() {
+    local t0=$1 name=$2
+    if wait_live 3 20; then
+        say "  3 workers registered again $(($(now_ms) - t0)) ms after the recovery step"
+    else
+        fail "$name" "the worker did not re-register"
+    fi
+}
+
+COUNT=${ZGREEN_CHAOS_COUNT:-2000} # about 11 s at 4 x 50 req/s
+
+t_baseline() {
+    start_client baseline "$((COUNT / 2))"
+    finish_client 0 baseline
+    [ "${retries:-1}" = 0 ] || fail baseline "$retries retries without any fault"
+}
+
+t_kill() {
+    start_client kill "$COUNT"
+    sleep 3
+    local t0
+    t0=$(now_ms)
+    docker kill "$(cid worker1)" >/dev/null
+    say "  killed worker1 (SIGKILL) in $(($(now_ms) - t0)) ms"
+    measure_drop "$t0" kill
+    finish_client "$t0" kill
+    t0=$(now_ms)
+    docker start "$(cid worker1)" >/dev/null
+    rejoin "$t0" kill
+}
+
+t_restart() {
+    start_client restart "$COUNT"
+    sleep 3
+    local t0
+    t0=$(now_ms)
+    docker restart -t 2 "$(cid broker)" >/dev/null
+    say "  restarted the broker in $(($(now_ms) - t0)) ms"
+    rejoin "$t0" restart
+    finish_client "$t0" restart
+}
+
+t_disconnect() {
+    start_client disconnect "$COUNT"
+    sleep 3
+    local t0 w fault
+    w=$(cid worker2)
+    fault=$(now_ms)
+    docker network disconnect "$net" "$w"
+    # The black hole is certainly in place once the command returns.
+    t0=$(now_ms)
+    say "  disconnected worker2 from $net (black hole; the command took $((t0 - fault)) ms)"
+    measure_drop "$t0" disconnect
+    sleep 1
+    t0=$(now_ms)
+    docker network connect "$net" "$w"
+    say "  reconnected worker2"
+    rejoin "$t0" disconnect
+    finish_client "$fault" disconnect
+}
+
+t_pause() {
+    start_client pause "$COUNT"
+    sleep 3
+    local t0 w fault
+    w=$(cid worker3)
+    fault=$(now_ms)
+    docker pause "$w" >/dev/null
+    t0=$(now_ms)
+    say "  paused worker3 (the command took $((t0 - fault)) ms)"
+    measure_drop "$t0" pause
+    sleep 1
+    t0=$(now_ms)
+    docker unpause "$w" >/dev/null
+    say "  unpaused worker3"
+    rejoin "$t0" pause
+    finish_client "$fault" pause
+}
+
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=(baseline kill restart disconnect pause)
+
+docker image inspect "$image" >/dev/null 2>&1 || {
+    say "docker/chaos.sh: image $image is missing: run docker/build.sh" >&2
+    exit 1
+}
+say "--- chaos: project $project, heartbeat ${HB} ms, liveness ${LIVENESS}"
+"${compose[@]}" up -d broker worker1 worker2 worker3 >/dev/null 2>&1 || {
+    "${compose[@]}" up -d broker worker1 worker2 worker3
+    exit 1
+}
+wait_live 3 30 || {
+    failures+=("setup: the demo did not come up")
+    exit 1
+}
+for t in "${tests[@]}"; do
+    say "--- chaos test: $t"
+    started=$SECONDS
+    "t_$t"
+    say "  ($((SECONDS - started)) s)"
+    # Every test starts from three registered workers.
+    wait_live 3 20 || failures+=("$t: workers not back after the test")
+done
+say "--- chaos: ${#tests[@]} test(s) in $((SECONDS - start_all)) s"
+if [ ${#failures[@]} -gt 0 ]; then
+    printf 'chaos FAILED: %s\n' "${failures[@]}" >&2
+    exit 1
+fi
+say "chaos: all passed"
