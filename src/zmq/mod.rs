@@ -23,7 +23,9 @@
 //! srv.get().unwrap().unwrap();
 //! ```
 
+pub mod auth;
 mod context;
+pub mod keys;
 mod monitor;
 mod poller;
 mod proxy;
