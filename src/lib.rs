@@ -32,6 +32,7 @@ pub mod config;
 mod error;
 mod greenlet;
 mod hub;
+pub mod http;
 pub mod local;
 pub mod net;
 pub mod pool;

@@ -1,0 +1,534 @@
+//! `HttpServer`: HTTP/1.1 over a [`StreamServer`], one greenlet per
+//! connection.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::net::{Shutdown, SocketAddr};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::local::RequestScope;
+use super::request::Request;
+use super::response::{Body, Response, reason_phrase};
+use super::wire::{self, Wire, WireError, has_token};
+use crate::error::{Error, Result};
+use crate::hub::{Deadline, panic as hub_panic};
+use crate::net::{StreamServer, TcpListener, TcpStream, ToSocketAddrs};
+
+/// What serves requests: a function `Fn(&Request) -> Response`, a
+/// [`Router`](super::Router), a [`StaticDir`](super::StaticDir), or any
+/// type of your own.
+///
+/// The handler runs in the connection's greenlet and may block. A panic
+/// in it is answered `500` and only closes that connection.
+pub trait Handler: 'static {
+    /// Answers `req`.
+    fn handle(&self, req: &Request) -> Response;
+}
+
+impl<F: Fn(&Request) -> Response + 'static> Handler for F {
+    fn handle(&self, req: &Request) -> Response {
+        self(req)
+    }
+}
+
+/// The limits an [`HttpServer`] enforces on each connection.
+///
+/// ```
+/// use zgreen::http::Limits;
+///
+/// let small = Limits { max_body_bytes: 4096, ..Limits::default() };
+/// assert_eq!(small.max_headers, 64);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request head (request line and header fields); `431`
+    /// beyond.
+    pub max_header_bytes: usize,
+    /// Most header fields; `431` beyond.
+    pub max_headers: usize,
+    /// Largest request body (after chunked decoding); `413` beyond.
+    pub max_body_bytes: usize,
+    /// Time for a whole request head to arrive, from its first byte (from
+    /// the accept, for the first request); `408` after it. A slowloris
+    /// client that trickles bytes is cut off here.
+    pub header_timeout: Duration,
+    /// Time for a whole request body to arrive.
+    pub body_timeout: Duration,
+    /// How long an idle keep-alive connection is kept open.
+    pub keep_alive_timeout: Duration,
+    /// Time for each response write to make progress; a client that does
+    /// not read is dropped after it.
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            max_body_bytes: 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(15),
+            write_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+struct Shared {
+    handler: Box<dyn Handler>,
+    limits: RefCell<Limits>,
+}
+
+/// An HTTP/1.1 server (gevent's `pywsgi.WSGIServer`): keep-alive,
+/// pipelining, `Content-Length` and chunked request bodies, full or
+/// streamed responses, `Expect: 100-continue`, WebSocket upgrades (see
+/// [`upgrade`](super::upgrade)), all within [`Limits`].
+///
+/// A cheap clonable handle, like the [`StreamServer`] it runs on.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use zgreen::http::{Client, HttpServer, Request, Response};
+///
+/// let server = HttpServer::bind("127.0.0.1:0", |_req: &Request| Response::html("<b>hi</b>")).unwrap();
+/// server.start().unwrap();
+/// let reply = Client::new().get(&format!("http://{}/", server.local_addr())).unwrap();
+/// assert_eq!(reply.body(), b"<b>hi</b>");
+/// server.stop(Duration::from_secs(1)).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct HttpServer {
+    server: StreamServer,
+    shared: Rc<Shared>,
+}
+
+impl fmt::Debug for HttpServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpServer")
+            .field("server", &self.server)
+            .field("limits", &*self.shared.limits.borrow())
+            .finish()
+    }
+}
+
+impl HttpServer {
+    /// Binds `addr` and prepares a server for `handler`; call
+    /// [`start`](Self::start) or [`serve_forever`](Self::serve_forever).
+    pub fn bind(addr: impl ToSocketAddrs, handler: impl Handler) -> Result<HttpServer> {
+        HttpServer::from_listener(TcpListener::bind(addr)?, handler)
+    }
+
+    /// A server on an already bound listener.
+    pub fn from_listener(listener: TcpListener, handler: impl Handler) -> Result<HttpServer> {
+        let shared = Rc::new(Shared {
+            handler: Box::new(handler),
+            limits: RefCell::new(Limits::default()),
+        });
+        let conn_shared = shared.clone();
+        let server = StreamServer::from_listener(listener, move |stream, peer| {
+            serve_connection(stream, peer, &conn_shared)
+        })?;
+        Ok(HttpServer { server, shared })
+    }
+
+    /// Replaces the limits (they apply to connections accepted later).
+    pub fn limits(self, limits: Limits) -> HttpServer {
+        *self.shared.limits.borrow_mut() = limits;
+        self
+    }
+
+    /// Serves at most `max` connections at once; later ones wait in the
+    /// listen backlog (see [`StreamServer::max_connections`]).
+    pub fn max_connections(self, max: usize) -> HttpServer {
+        HttpServer {
+            server: self.server.max_connections(max),
+            shared: self.shared,
+        }
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Connections being served now.
+    pub fn connections(&self) -> usize {
+        self.server.connections()
+    }
+
+    /// Starts accepting in a new greenlet and returns.
+    pub fn start(&self) -> Result<()> {
+        self.server.start()
+    }
+
+    /// Starts if needed and waits until the server is stopped.
+    pub fn serve_forever(&self) -> Result<()> {
+        self.server.serve_forever()
+    }
+
+    /// Stops accepting, gives running connections `timeout` to finish,
+    /// then kills them; returns how many were killed.
+    pub fn stop(&self, timeout: Duration) -> Result<usize> {
+        self.server.stop(timeout)
+    }
+
+    /// Stops at once, killing every connection's greenlet.
+    pub fn close(&self) {
+        self.server.close()
+    }
+
+    /// The underlying stream server.
+    pub fn stream_server(&self) -> &StreamServer {
+        &self.server
+    }
+}
+
+/// A parsed request head.
+struct Head {
+    method: String,
+    target: String,
+    minor_version: u8,
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+impl Head {
+    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    fn joined(&self, name: &str) -> Option<String> {
+        let vals: Vec<String> = self
+            .values(name)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect();
+        (!vals.is_empty()).then(|| vals.join(", "))
+    }
+}
+
+/// How a connection ends early: answer this status (if the client can
+/// still take it) and close.
+struct Reject(u16);
+
+fn parse_head(buf: &[u8], max_headers: usize) -> std::result::Result<Option<(usize, Head)>, WireError> {
+    let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => {
+            let head = Head {
+                method: req.method.unwrap_or_default().to_string(),
+                target: req.path.unwrap_or_default().to_string(),
+                minor_version: req.version.unwrap_or(1),
+                headers: req
+                    .headers
+                    .iter()
+                    .map(|h| (h.name.to_string(), h.value.to_vec()))
+                    .collect(),
+            };
+            Ok(Some((n, head)))
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(httparse::Error::TooManyHeaders) => Err(WireError::TooLarge),
+        Err(httparse::Error::Version) => Err(WireError::Malformed("unsupported HTTP version")),
+        Err(_) => Err(WireError::Malformed("malformed request head")),
+    }
+}
+
+/// Serves one connection: requests in order until either side closes.
+fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<()> {
+    let limits = shared.limits.borrow().clone();
+    let _ = stream.set_nodelay(true);
+    stream.set_write_timeout(Some(limits.write_timeout));
+    let mut wire = Wire::new(stream);
+    let mut first = true;
+    loop {
+        // Wait for the next request's first byte (idle keep-alive).
+        if wire.buf.is_empty() {
+            let idle = if first {
+                limits.header_timeout
+            } else {
+                limits.keep_alive_timeout
+            };
+            match wire.fill(Some(Deadline::after(idle))) {
+                Ok(0) | Err(WireError::Timeout) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(e.into_error()),
+            }
+        }
+        first = false;
+        let deadline = Some(Deadline::after(limits.header_timeout));
+        let head = match wire.read_head(limits.max_header_bytes, deadline, |b| {
+            parse_head(b, limits.max_headers)
+        }) {
+            Ok(h) => h,
+            Err(WireError::TooLarge) => return reject(wire, Reject(431)),
+            Err(WireError::Malformed(_)) => return reject(wire, Reject(400)),
+            Err(WireError::Timeout) => return reject(wire, Reject(408)),
+            Err(WireError::Eof) => return Ok(()),
+            Err(WireError::Io(e)) => return Err(e),
+        };
+        let (req, keep_alive) = match read_request(&mut wire, head, peer, &limits) {
+            Ok(r) => r,
+            Err(Ok(r)) => return reject(wire, r),
+            Err(Err(e)) => return Err(e),
+        };
+        match respond(wire, req, keep_alive, shared)? {
+            Some(w) if keep_alive => wire = w,
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Checks the head and reads the body: the request and whether the
+/// connection persists, or the status to reject it with.
+fn read_request(
+    wire: &mut Wire,
+    head: Head,
+    peer: SocketAddr,
+    limits: &Limits,
+) -> std::result::Result<(Request, bool), std::result::Result<Reject, Error>> {
+    if !super::KNOWN_METHODS.contains(&head.method.as_str()) {
+        return Err(Ok(Reject(501)));
+    }
+    // origin-form, absolute-form (its path kept), or `*` for OPTIONS.
+    let target = if head.target.starts_with('/') {
+        head.target.clone()
+    } else if let Some(rest) = head
+        .target
+        .strip_prefix("http://")
+        .or_else(|| head.target.strip_prefix("https://"))
+    {
+        rest.find('/')
+            .map_or_else(|| "/".to_string(), |i| rest[i..].to_string())
+    } else if head.target == "*" && head.method == "OPTIONS" {
+        "*".to_string()
+    } else {
+        return Err(Ok(Reject(400)));
+    };
+    let host_count = head.values("host").count();
+    if host_count > 1 || (head.minor_version == 1 && host_count == 0) {
+        return Err(Ok(Reject(400)));
+    }
+    let connection = head.joined("connection").unwrap_or_default();
+    let keep_alive = if head.minor_version == 0 {
+        has_token(&connection, "keep-alive")
+    } else {
+        !has_token(&connection, "close")
+    };
+
+    let body_deadline = Some(Deadline::after(limits.body_timeout));
+    let te = head.joined("transfer-encoding");
+    let cl = wire::content_length(head.values("content-length")).map_err(|_| Ok(Reject(400)))?;
+    enum Framing {
+        None,
+        Length(u64),
+        Chunked,
+    }
+    let framing = match (te, cl) {
+        (Some(_), Some(_)) => return Err(Ok(Reject(400))),
+        (Some(te), None) => {
+            let codings: Vec<&str> = te.split(',').map(str::trim).collect();
+            if head.minor_version == 0 {
+                return Err(Ok(Reject(400)));
+            }
+            if codings.last().is_none_or(|c| !c.eq_ignore_ascii_case("chunked")) {
+                // A body whose end cannot be found: RFC 9112 §6.3.
+                return Err(Ok(Reject(400)));
+            }
+            if codings.len() > 1 {
+                return Err(Ok(Reject(501)));
+            }
+            Framing::Chunked
+        }
+        (None, Some(n)) => Framing::Length(n),
+        (None, None) => Framing::None,
+    };
+    if let Framing::Length(n) = framing {
+        if n > limits.max_body_bytes as u64 {
+            return Err(Ok(Reject(413)));
+        }
+    }
+    if let Some(expect) = head.joined("expect") {
+        if !expect.eq_ignore_ascii_case("100-continue") {
+            return Err(Ok(Reject(417)));
+        }
+        if head.minor_version == 1 && !matches!(framing, Framing::None) {
+            wire.stream
+                .send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .map_err(Err)?;
+        }
+    }
+    let body = match framing {
+        Framing::None => Ok(Vec::new()),
+        Framing::Length(n) => wire.read_exact(n as usize, body_deadline),
+        Framing::Chunked => wire.read_chunked(limits.max_body_bytes, body_deadline),
+    }
+    .map_err(|e| match e {
+        WireError::Malformed(_) => Ok(Reject(400)),
+        WireError::TooLarge => Ok(Reject(413)),
+        WireError::Timeout => Ok(Reject(408)),
+        WireError::Eof => Err(Error::Closed("the client closed in the middle of a request body")),
+        WireError::Io(e) => Err(e),
+    })?;
+
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let req = Request {
+        method: head.method,
+        path: path.to_string(),
+        query: query.to_string(),
+        minor_version: head.minor_version,
+        headers: head
+            .headers
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+            .collect(),
+        body,
+        remote_addr: peer,
+        params: RefCell::new(Vec::new()),
+    };
+    Ok((req, keep_alive))
+}
+
+/// Answers `status` and closes: the write half first, then whatever the
+/// client still sends is read and dropped for a moment, so the client
+/// gets the response rather than a reset.
+fn reject(wire: Wire, Reject(status): Reject) -> Result<()> {
+    let body = format!("{status} {}\n", reason_phrase(status));
+    let head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        reason_phrase(status),
+        body.len()
+    );
+    wire.stream.send_all(head.as_bytes())?;
+    linger_close(&wire.stream);
+    Ok(())
+}
+
+/// How long a closing connection keeps draining what the client sends.
+const LINGER: Duration = Duration::from_millis(500);
+
+fn linger_close(stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Some(Deadline::after(LINGER));
+    let mut scratch = [0u8; 4096];
+    let mut budget = 256 * 1024;
+    while budget > 0 {
+        match stream.recv_deadline(&mut scratch, deadline) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => budget -= n.min(budget),
+        }
+    }
+}
+
+/// Runs the handler and writes its response. Returns the connection for
+/// the next request, or `None` once it was handed off (an upgrade).
+fn respond(wire: Wire, req: Request, keep_alive: bool, shared: &Shared) -> Result<Option<Wire>> {
+    let scope = RequestScope::enter(req);
+    let req = scope.request().clone();
+    let head_only = req.method == "HEAD";
+    let http10 = req.minor_version == 0;
+    let response = match catch_unwind(AssertUnwindSafe(|| {
+        hub_panic::quietly(|| shared.handler.handle(&req))
+    })) {
+        Ok(r) => r,
+        Err(payload) => {
+            if hub_panic::is_cancel(&*payload) {
+                resume_unwind(payload);
+            }
+            tracing::error!(
+                "zgreen http: handler for {} {} panicked: {}",
+                req.method,
+                req.path,
+                hub_panic::payload_message(&*payload)
+            );
+            Response::error(500)
+        }
+    };
+    let Response {
+        status,
+        headers,
+        body,
+    } = response;
+    let mut head = format!(
+        "HTTP/1.{} {status} {}\r\n",
+        req.minor_version,
+        reason_phrase(status)
+    );
+    for (k, v) in &headers {
+        let framing = ["content-length", "transfer-encoding", "connection"];
+        if framing.iter().any(|f| k.eq_ignore_ascii_case(f)) && status != 101 {
+            continue;
+        }
+        if k.contains(['\r', '\n', ':']) || v.contains(['\r', '\n']) {
+            continue;
+        }
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let no_body = status < 200 || status == 204 || status == 304;
+    match body {
+        Body::Upgrade(f) => {
+            head.push_str("\r\n");
+            wire.stream.send_all(head.as_bytes())?;
+            drop(req);
+            let Wire { stream, buf } = wire;
+            // The upgraded protocol sees no HTTP write timeout.
+            stream.set_write_timeout(None);
+            f(stream, buf);
+            drop(scope);
+            Ok(None)
+        }
+        Body::Full(bytes) => {
+            if !no_body {
+                head.push_str(&format!("Content-Length: {}\r\n", bytes.len()));
+            }
+            head.push_str(connection_field(keep_alive, http10));
+            head.push_str("\r\n");
+            let mut out = head.into_bytes();
+            if !head_only && !no_body {
+                out.extend_from_slice(&bytes);
+            }
+            wire.stream.send_all(&out)?;
+            Ok(Some(wire))
+        }
+        Body::Stream(chunks) => {
+            // HTTP/1.0 has no chunked encoding: the end of the connection
+            // ends the body.
+            let keep_alive = keep_alive && !http10;
+            if !http10 && !no_body {
+                head.push_str("Transfer-Encoding: chunked\r\n");
+            }
+            head.push_str(connection_field(keep_alive, http10));
+            head.push_str("\r\n");
+            wire.stream.send_all(head.as_bytes())?;
+            if !head_only && !no_body {
+                for chunk in chunks.filter(|c| !c.is_empty()) {
+                    if http10 {
+                        wire.stream.send_all(&chunk)?;
+                    } else {
+                        wire.stream.send_all(&wire::chunk_frame(&chunk))?;
+                    }
+                }
+                if !http10 {
+                    wire.stream.send_all(wire::LAST_CHUNK)?;
+                }
+            }
+            Ok(keep_alive.then_some(wire))
+        }
+    }
+}
+
+fn connection_field(keep_alive: bool, http10: bool) -> &'static str {
+    match (keep_alive, http10) {
+        (false, _) => "Connection: close\r\n",
+        (true, true) => "Connection: keep-alive\r\n",
+        (true, false) => "",
+    }
+}

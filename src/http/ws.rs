@@ -1,0 +1,533 @@
+//! WebSockets (RFC 6455) over the green stream, with `tungstenite`
+//! parsing the frames (gevent-websocket's `wsgi.websocket`).
+//!
+//! # Implementation notes
+//!
+//! An upgraded connection runs three greenlets: the handler, a reader
+//! that owns the `tungstenite` state machine (it answers pings and the
+//! close handshake, and sends keep-alive pings), and a writer that drains
+//! a bounded queue of encoded frames onto the socket. Every frame, the
+//! handler's and the reader's replies alike, goes through that queue
+//! whole, so frames never interleave. A handler's `send` never waits for
+//! the client: when the queue is over its bound, the client is too slow,
+//! and it is disconnected instead of letting the queue grow.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tungstenite::protocol::frame::coding::{Data, OpCode};
+use tungstenite::protocol::frame::{CloseFrame, Frame};
+use tungstenite::protocol::{Role, WebSocketConfig};
+
+use super::wire::has_token;
+use super::{Request, Response};
+use crate::error::{Error, Result};
+use crate::greenlet::Greenlet;
+use crate::net::TcpStream;
+use crate::queue::{Queue, ShutdownMode};
+
+/// The settings of an upgraded connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WsConfig {
+    /// Largest message accepted from the client (larger: the connection
+    /// is closed with an error).
+    pub max_message_bytes: usize,
+    /// Most messages waiting to be written to the client; one more and
+    /// the client is disconnected as too slow.
+    pub send_queue_messages: usize,
+    /// Most bytes waiting to be written to the client (same rule).
+    pub send_queue_bytes: usize,
+    /// Received messages buffered for [`WebSocket::recv`]; when full, the
+    /// connection stops reading (backpressure).
+    pub recv_queue_messages: usize,
+    /// A ping is sent after this long without hearing from the client.
+    pub ping_interval: Duration,
+    /// The client is disconnected after this long without sending
+    /// anything (a pong included).
+    pub idle_timeout: Duration,
+    /// Time for each write to the socket to make progress.
+    pub write_timeout: Duration,
+    /// Time the client has to answer our close frame.
+    pub close_timeout: Duration,
+}
+
+impl Default for WsConfig {
+    fn default() -> WsConfig {
+        WsConfig {
+            max_message_bytes: 1 << 20,
+            send_queue_messages: 256,
+            send_queue_bytes: 4 << 20,
+            recv_queue_messages: 64,
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A data message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+/// Counters of one connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WsStats {
+    /// Messages waiting to be written now.
+    pub queued_messages: usize,
+    /// Bytes waiting to be written now.
+    pub queued_bytes: usize,
+    /// Frames written to the socket so far.
+    pub frames_written: u64,
+    /// Pings sent for keep-alive.
+    pub pings_sent: u64,
+    /// True if the client was disconnected for being too slow.
+    pub dropped_slow: bool,
+}
+
+enum Out {
+    Frame(Vec<u8>),
+    /// Everything before it is written: shut the socket down.
+    Shutdown,
+}
+
+/// What the handler, the reader and the writer share.
+struct Link {
+    stream: Rc<TcpStream>,
+    config: WsConfig,
+    out: Queue<Out>,
+    incoming: Queue<Message>,
+    stats: Cell<WsStats>,
+    /// Our close frame is queued: nothing more is sent.
+    we_closed: Cell<bool>,
+    closed_at: Cell<Option<Instant>>,
+    /// The connection is finished (or being torn down).
+    done: Cell<bool>,
+    last_heard: Cell<Instant>,
+    last_ping: Cell<Instant>,
+}
+
+impl Link {
+    fn update(&self, f: impl FnOnce(&mut WsStats)) {
+        let mut s = self.stats.get();
+        f(&mut s);
+        self.stats.set(s);
+    }
+
+    /// Queues an encoded frame, or disconnects a client that is too slow.
+    fn enqueue(&self, frame: Vec<u8>) -> Result<()> {
+        if self.done.get() {
+            return Err(Error::Closed("the WebSocket is closed"));
+        }
+        let s = self.stats.get();
+        let over = s.queued_messages > 0
+            && (s.queued_messages + 1 > self.config.send_queue_messages
+                || s.queued_bytes + frame.len() > self.config.send_queue_bytes);
+        if over {
+            tracing::debug!(
+                "zgreen websocket: {:?} is too slow ({} messages, {} bytes queued): disconnecting",
+                self.stream.peer_addr().ok(),
+                s.queued_messages,
+                s.queued_bytes
+            );
+            self.update(|s| s.dropped_slow = true);
+            self.disconnect();
+            return Err(Error::Closed(
+                "the WebSocket client was too slow and was disconnected",
+            ));
+        }
+        let len = frame.len();
+        if self.out.put_nowait(Out::Frame(frame)).is_err() {
+            return Err(Error::Closed("the WebSocket is closed"));
+        }
+        self.update(|s| {
+            s.queued_messages += 1;
+            s.queued_bytes += len;
+        });
+        Ok(())
+    }
+
+    /// Tears the connection down at once.
+    fn disconnect(&self) {
+        self.done.set(true);
+        let _ = self.stream.shutdown(Shutdown::Both);
+        self.out.shutdown(ShutdownMode::Immediate);
+        self.incoming.shutdown(ShutdownMode::Drain);
+        self.update(|s| {
+            s.queued_messages = 0;
+            s.queued_bytes = 0;
+        });
+    }
+}
+
+/// The stream as `tungstenite` sees it: reads come from the socket (a
+/// read timeout is reported as `WouldBlock`, a tick for keep-alive), and
+/// writes (pongs, close replies) go to the send queue.
+struct ReaderIo {
+    link: Rc<Link>,
+}
+
+impl Read for ReaderIo {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.link.stream.recv(buf) {
+            Ok(n) => {
+                self.link.last_heard.set(Instant::now());
+                Ok(n)
+            }
+            Err(e) if e.is_timeout() => Err(io::ErrorKind::WouldBlock.into()),
+            Err(e) => Err(io::Error::other(e)),
+        }
+    }
+}
+
+impl Write for ReaderIo {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.link.we_closed.get() {
+            return Ok(buf.len());
+        }
+        self.link
+            .enqueue(buf.to_vec())
+            .map(|()| buf.len())
+            .map_err(|e| io::Error::new(io::ErrorKind::BrokenPipe, e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One side of an upgraded connection, as the handler sees it. Clones
+/// share the connection: one greenlet may [`recv`](Self::recv) while
+/// others [`send`](Self::send).
+#[derive(Clone)]
+pub struct WebSocket {
+    link: Rc<Link>,
+    peer: Option<SocketAddr>,
+    greenlets: Rc<RefCell<Vec<Greenlet<()>>>>,
+}
+
+impl fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("peer", &self.peer)
+            .field("closed", &self.is_closed())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl WebSocket {
+    /// Starts the reader and writer greenlets on an upgraded stream
+    /// (`pending`: bytes already read past the HTTP request).
+    fn start(stream: TcpStream, pending: Vec<u8>, config: WsConfig) -> WebSocket {
+        let tick = config
+            .ping_interval
+            .min(config.idle_timeout)
+            .min(config.close_timeout)
+            .max(Duration::from_millis(1));
+        stream.set_read_timeout(Some(tick));
+        stream.set_write_timeout(Some(config.write_timeout));
+        let peer = stream.peer_addr().ok();
+        let now = Instant::now();
+        let link = Rc::new(Link {
+            stream: Rc::new(stream),
+            out: Queue::new(),
+            incoming: Queue::bounded(config.recv_queue_messages.max(1)),
+            config,
+            stats: Cell::new(WsStats::default()),
+            we_closed: Cell::new(false),
+            closed_at: Cell::new(None),
+            done: Cell::new(false),
+            last_heard: Cell::new(now),
+            last_ping: Cell::new(now),
+        });
+        let ts_config = WebSocketConfig::default()
+            .read_buffer_size(8 * 1024)
+            .write_buffer_size(0)
+            .max_message_size(Some(link.config.max_message_bytes))
+            .max_frame_size(Some(link.config.max_message_bytes));
+        let proto = tungstenite::WebSocket::from_partially_read(
+            ReaderIo { link: link.clone() },
+            pending,
+            Role::Server,
+            Some(ts_config),
+        );
+        let reader = {
+            let link = link.clone();
+            crate::spawn(move || read_loop(proto, &link))
+        };
+        let writer = {
+            let link = link.clone();
+            crate::spawn(move || write_loop(&link))
+        };
+        WebSocket {
+            link,
+            peer,
+            greenlets: Rc::new(RefCell::new(vec![reader, writer])),
+        }
+    }
+
+    /// Waits for the next message from the client. Fails with
+    /// `Error::Closed` once the connection is closed (and every message
+    /// received before was taken).
+    pub fn recv(&self) -> Result<Message> {
+        self.link.incoming.get()
+    }
+
+    /// [`recv`](Self::recv), giving up with `Error::Timeout` after
+    /// `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Message> {
+        self.link.incoming.get_timeout(timeout)
+    }
+
+    /// Queues `msg` for the client and returns at once. Fails with
+    /// `Error::Closed` if the connection is closed, or if the send queue
+    /// is over its bound: then the client is disconnected.
+    pub fn send(&self, msg: Message) -> Result<()> {
+        if self.link.we_closed.get() {
+            return Err(Error::Closed("the WebSocket is closing"));
+        }
+        let frame = match msg {
+            Message::Text(t) => Frame::message(t, OpCode::Data(Data::Text), true),
+            Message::Binary(b) => Frame::message(b, OpCode::Data(Data::Binary), true),
+        };
+        self.link.enqueue(encode(frame))
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&self, text: impl Into<String>) -> Result<()> {
+        self.send(Message::Text(text.into()))
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&self, data: impl Into<Vec<u8>>) -> Result<()> {
+        self.send(Message::Binary(data.into()))
+    }
+
+    /// Starts the close handshake (code 1000) and waits, at most
+    /// [`WsConfig::close_timeout`], for the client to answer; then the
+    /// connection is closed either way.
+    pub fn close(&self) -> Result<()> {
+        self.close_with(1000, "")
+    }
+
+    /// [`close`](Self::close) with a status code and reason.
+    pub fn close_with(&self, code: u16, reason: &str) -> Result<()> {
+        let link = &self.link;
+        if !link.we_closed.get() && !link.done.get() {
+            let frame = Frame::close(Some(CloseFrame {
+                code: code.into(),
+                reason: reason.into(),
+            }));
+            let _ = link.enqueue(encode(frame));
+            link.we_closed.set(true);
+            link.closed_at.set(Some(Instant::now()));
+        }
+        let reader = self.greenlets.borrow().first().cloned();
+        if let Some(r) = reader {
+            if r.join_timeout(link.config.close_timeout).is_err() {
+                link.disconnect();
+            }
+        }
+        Ok(())
+    }
+
+    /// True once the connection is closed (by either side, or for being
+    /// too slow).
+    pub fn is_closed(&self) -> bool {
+        self.link.done.get()
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// The connection's counters.
+    pub fn stats(&self) -> WsStats {
+        self.link.stats.get()
+    }
+
+    /// Waits (at most `timeout`) until the connection is closed.
+    fn finish(&self, timeout: Duration) {
+        let gs = self.greenlets.borrow().clone();
+        let _ = crate::joinall_with(
+            gs.iter().map(Greenlet::any),
+            crate::JoinAll::new().timeout(timeout),
+        );
+    }
+}
+
+/// Kills what is left of a connection when its handler is done.
+struct Teardown(WebSocket);
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        self.0.link.disconnect();
+        for g in self.0.greenlets.borrow().iter() {
+            g.kill_nowait();
+        }
+    }
+}
+
+fn encode(frame: Frame) -> Vec<u8> {
+    let mut out = Vec::with_capacity(frame.len());
+    frame
+        .format(&mut out)
+        .expect("writing a frame to a Vec cannot fail");
+    out
+}
+
+fn read_loop(mut proto: tungstenite::WebSocket<ReaderIo>, link: &Rc<Link>) {
+    use tungstenite::Message as M;
+    loop {
+        let msg = match proto.read() {
+            Ok(M::Text(t)) => Message::Text(t.as_str().to_string()),
+            Ok(M::Binary(b)) => Message::Binary(b.to_vec()),
+            Ok(_) => continue,
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                if keep_alive(link).is_err() {
+                    link.disconnect();
+                    return;
+                }
+                continue;
+            }
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => break,
+            Err(e) => {
+                tracing::debug!("zgreen websocket: {:?}: {e}", link.stream.peer_addr().ok());
+                // A protocol error: tungstenite queued a close frame if it
+                // could; send what is queued and close.
+                break;
+            }
+        };
+        if link.incoming.put(msg).is_err() {
+            break;
+        }
+    }
+    // Orderly end: the writer sends what is queued (a close reply), then
+    // shuts the socket down.
+    link.incoming.shutdown(ShutdownMode::Drain);
+    let _ = link.out.put_nowait(Out::Shutdown);
+}
+
+/// On each read tick: pings a quiet client, drops one silent for too
+/// long, and gives up on a close handshake the client does not finish.
+fn keep_alive(link: &Link) -> Result<()> {
+    let cfg = &link.config;
+    if link
+        .closed_at
+        .get()
+        .is_some_and(|t| t.elapsed() >= cfg.close_timeout)
+    {
+        return Err(Error::Closed("close handshake timed out"));
+    }
+    let quiet = link.last_heard.get().elapsed();
+    if quiet >= cfg.idle_timeout {
+        return Err(Error::Closed("the client went silent"));
+    }
+    if quiet >= cfg.ping_interval
+        && link.last_ping.get().elapsed() >= cfg.ping_interval
+        && !link.we_closed.get()
+    {
+        link.last_ping.set(Instant::now());
+        link.enqueue(encode(Frame::ping(Vec::new())))?;
+        link.update(|s| s.pings_sent += 1);
+    }
+    Ok(())
+}
+
+fn write_loop(link: &Link) {
+    while let Ok(item) = link.out.get() {
+        match item {
+            Out::Frame(bytes) => {
+                let sent = link.stream.send_all(&bytes);
+                link.update(|s| {
+                    s.queued_messages = s.queued_messages.saturating_sub(1);
+                    s.queued_bytes = s.queued_bytes.saturating_sub(bytes.len());
+                    s.frames_written += 1;
+                });
+                if let Err(e) = sent {
+                    tracing::debug!("zgreen websocket: write failed: {e}");
+                    link.disconnect();
+                    return;
+                }
+            }
+            Out::Shutdown => break,
+        }
+    }
+    link.done.set(true);
+    let _ = link.stream.shutdown(Shutdown::Both);
+    link.incoming.shutdown(ShutdownMode::Drain);
+}
+
+/// Answers a WebSocket handshake request and runs `handler` on the
+/// upgraded connection, with the default [`WsConfig`]. A request that is
+/// not a valid handshake gets `400` (or `426` for another protocol
+/// version) and `handler` does not run.
+///
+/// When `handler` returns, an open connection is closed with the close
+/// handshake.
+///
+/// ```no_run
+/// use zgreen::http::{HttpServer, Request, Router, WebSocket, upgrade};
+///
+/// let router = Router::new().get("/echo", |req: &Request| {
+///     upgrade(req, |ws: WebSocket| {
+///         while let Ok(msg) = ws.recv() {
+///             if ws.send(msg).is_err() {
+///                 break;
+///             }
+///         }
+///     })
+/// });
+/// HttpServer::bind("127.0.0.1:10000", router).unwrap().serve_forever().unwrap();
+/// ```
+pub fn upgrade(req: &Request, handler: impl FnOnce(WebSocket) + 'static) -> Response {
+    upgrade_with(req, WsConfig::default(), handler)
+}
+
+/// [`upgrade`] with explicit settings.
+pub fn upgrade_with(req: &Request, config: WsConfig, handler: impl FnOnce(WebSocket) + 'static) -> Response {
+    let bad = |why: &str| Response::error(400).with_body(format!("400 Bad Request: {why}\n"));
+    if req.method() != "GET" || req.version() != "HTTP/1.1" {
+        return bad("a WebSocket handshake is an HTTP/1.1 GET");
+    }
+    if !req.header("upgrade").is_some_and(|u| has_token(u, "websocket"))
+        || !req.header("connection").is_some_and(|c| has_token(c, "upgrade"))
+    {
+        return bad("missing Upgrade: websocket / Connection: Upgrade");
+    }
+    if req.header("sec-websocket-version").map(str::trim) != Some("13") {
+        return Response::error(426).with_header("Sec-WebSocket-Version", "13");
+    }
+    let Some(key) = req.header("sec-websocket-key").map(str::trim) else {
+        return bad("missing Sec-WebSocket-Key");
+    };
+    if key.len() != 24 || !key.ends_with("==") {
+        return bad("bad Sec-WebSocket-Key");
+    }
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let close_timeout = config.close_timeout;
+    Response::upgrade(move |stream, pending| {
+        let ws = WebSocket::start(stream, pending, config);
+        let teardown = Teardown(ws.clone());
+        handler(ws.clone());
+        if !ws.is_closed() {
+            let _ = ws.close();
+        }
+        ws.finish(close_timeout);
+        drop(teardown);
+    })
+    .with_header("Upgrade", "websocket")
+    .with_header("Connection", "Upgrade")
+    .with_header("Sec-WebSocket-Accept", &accept)
+}
