@@ -9,7 +9,7 @@
 #   restart     docker restart the broker: workers re-register, clients recover
 #   disconnect  docker network disconnect a worker (black hole, no reset):
 #               the broker drops it within interval x liveness (+1 interval
-#               of timer granularity, +1 s of polling slack); after
+#               of timer granularity, +1.5 s of polling slack); after
 #               reconnecting it re-registers and no stale reply is delivered
 #   pause       docker pause / unpause a worker: dropped the same way, no
 #               stale reply after unpause
@@ -123,7 +123,7 @@ fail() {
 
 # measure_drop T0 NAME: how long until the broker has dropped one worker.
 measure_drop() {
-    local t0=$1 name=$2 bound=$((HB * LIVENESS + HB + 1000)) t
+    local t0=$1 name=$2 bound=$((HB * LIVENESS + HB + DROP_SLACK_MS)) t
     if wait_live 2 $(((bound + 5000) / 1000)); then
         t=$(($(now_ms) - t0))
         say "  broker dropped the worker after ${t} ms (bound: interval ${HB} ms x liveness ${LIVENESS} + slack = ${bound} ms)"
@@ -136,14 +136,18 @@ measure_drop() {
 # rejoin T0 NAME: the worker is back and registered.
 rejoin() {
     local t0=$1 name=$2
-    if wait_live 3 20; then
+    if wait_live 3 30; then
         say "  3 workers registered again $(($(now_ms) - t0)) ms after the recovery step"
     else
         fail "$name" "the worker did not re-register"
     fi
 }
 
-COUNT=${ZGREEN_CHAOS_COUNT:-2000} # about 11 s at 4 x 50 req/s
+COUNT=${ZGREEN_CHAOS_COUNT:-2000}
+# The drop bound: interval x liveness (the protocol), + 1 interval (the
+# broker checks expiry on its heartbeat tick), + this slack for polling
+# the metrics with docker exec on a loaded machine.
+DROP_SLACK_MS=${ZGREEN_CHAOS_DROP_SLACK_MS:-1500} # about 11 s at 4 x 50 req/s
 
 t_baseline() {
     start_client baseline "$((COUNT / 2))"
@@ -155,11 +159,13 @@ t_kill() {
     start_client kill "$COUNT"
     sleep 3
     local t0
-    t0=$(now_ms)
+    local fault
+    fault=$(now_ms)
     docker kill "$(cid worker1)" >/dev/null
-    say "  killed worker1 (SIGKILL) in $(($(now_ms) - t0)) ms"
+    t0=$(now_ms)
+    say "  killed worker1 (SIGKILL; the command took $((t0 - fault)) ms)"
     measure_drop "$t0" kill
-    finish_client "$t0" kill
+    finish_client "$fault" kill
     t0=$(now_ms)
     docker start "$(cid worker1)" >/dev/null
     rejoin "$t0" kill
