@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds every zgreen image from a clean checkout, with no registry:
 #
-#   zgreen/brokers:dev   FROM scratch: zbroker, zworker, zclient, zdemo and
-#                        the zcheck healthcheck helper in /bin, plus exactly
+#   zgreen/brokers:dev   FROM scratch: zbroker, zworker, zclient, zdemo (and
+#                        zkeys when built), the zcheck healthcheck helper in
+#                        /bin, plus exactly
 #                        the shared libraries `ldd` reports for them.
 #
 # The build context is docker/.stage/ (gitignored, a few tens of MB), never
@@ -22,6 +23,7 @@ stage=$here/.stage
 profile=${ZGREEN_DOCKER_PROFILE:-release}
 tag=${ZGREEN_DOCKER_TAG:-dev}
 bins=(zbroker zworker zclient zdemo)
+optional=(zkeys) # staged when the build has it
 
 die() {
     echo "docker/build.sh: $*" >&2
@@ -53,6 +55,11 @@ for b in "${bins[@]}"; do
     [ -x "$out/$b" ] || die "$out/$b is missing after the build"
     # Debug info is most of a binary's size; the images do not need it.
     objcopy --strip-debug "$out/$b" "$stage/rootfs/bin/$b" 2>/dev/null || cp "$out/$b" "$stage/rootfs/bin/$b"
+done
+for b in "${optional[@]}"; do
+    if [ -x "$out/$b" ]; then
+        objcopy --strip-debug "$out/$b" "$stage/rootfs/bin/$b" 2>/dev/null || cp "$out/$b" "$stage/rootfs/bin/$b"
+    fi
 done
 rustc -O --edition 2021 -C debuginfo=0 -o "$stage/rootfs/bin/zcheck" "$here/zcheck.rs"
 

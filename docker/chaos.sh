@@ -143,11 +143,11 @@ rejoin() {
     fi
 }
 
-COUNT=${ZGREEN_CHAOS_COUNT:-2000}
+COUNT=${ZGREEN_CHAOS_COUNT:-2000} # about 11 s at 4 x 50 req/s
 # The drop bound: interval x liveness (the protocol), + 1 interval (the
 # broker checks expiry on its heartbeat tick), + this slack for polling
 # the metrics with docker exec on a loaded machine.
-DROP_SLACK_MS=${ZGREEN_CHAOS_DROP_SLACK_MS:-1500} # about 11 s at 4 x 50 req/s
+DROP_SLACK_MS=${ZGREEN_CHAOS_DROP_SLACK_MS:-1500}
 
 t_baseline() {
     start_client baseline "$((COUNT / 2))"

@@ -40,7 +40,7 @@ loud() {
 }
 command -v docker >/dev/null || loud "Docker is expected but the docker CLI is not installed"
 command -v docker-compose >/dev/null || loud "Docker is expected but docker-compose is not installed"
-docker info >/dev/null 2>&1 || loud "Docker is expected but the engine does not answer: $(docker info 2>&1 | grep -i error | head -1)"
+docker info >/dev/null 2>&1 || loud "Docker is expected but the engine does not answer: $(docker info 2>&1 | grep -iE "cannot|error" | head -1)"
 
 t=$SECONDS
 ZGREEN_DOCKER_PROFILE=${ZGREEN_DOCKER_PROFILE:-debug} ./build.sh
