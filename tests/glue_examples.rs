@@ -237,4 +237,3 @@ fn determinism() {
     );
     assert_eq!(got[1], "zgreen Pool, four identical runs: true");
 }
-

@@ -336,4 +336,3 @@ fn echo_server() {
         out.stdout
     );
 }
-

@@ -224,4 +224,3 @@ fn zmq_proxy() {
         "output of example zmq_proxy"
     );
 }
-
