@@ -29,6 +29,7 @@ use crate::error::{Error, Result};
 use crate::greenlet::Greenlet;
 use crate::net::TcpStream;
 use crate::queue::{Queue, ShutdownMode};
+use crate::sync::Event;
 
 /// The settings of an upgraded connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,11 +37,17 @@ pub struct WsConfig {
     /// Largest message accepted from the client (larger: the connection
     /// is closed with an error).
     pub max_message_bytes: usize,
-    /// Most messages waiting to be written to the client; one more and
-    /// the client is disconnected as too slow.
+    /// Most messages waiting to be written to the client. A
+    /// [`send`](WebSocket::send) finding the queue full waits up to
+    /// [`send_timeout`](Self::send_timeout) for room; a client that has
+    /// not made room by then is too slow and is disconnected.
     pub send_queue_messages: usize,
     /// Most bytes waiting to be written to the client (same rule).
     pub send_queue_bytes: usize,
+    /// How long a `send` waits for room in a full send queue before the
+    /// client is disconnected ([`try_send`](WebSocket::try_send) does not
+    /// wait).
+    pub send_timeout: Duration,
     /// Received messages buffered for [`WebSocket::recv`]; when full, the
     /// connection stops reading (backpressure).
     pub recv_queue_messages: usize,
@@ -61,6 +68,7 @@ impl Default for WsConfig {
             max_message_bytes: 1 << 20,
             send_queue_messages: 256,
             send_queue_bytes: 4 << 20,
+            send_timeout: Duration::from_secs(5),
             recv_queue_messages: 64,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
@@ -107,6 +115,8 @@ struct Link {
     out: Queue<Out>,
     incoming: Queue<Message>,
     stats: Cell<WsStats>,
+    /// Set by the writer after each frame (room was made).
+    drained: Event,
     /// Our close frame is queued: nothing more is sent.
     we_closed: Cell<bool>,
     closed_at: Cell<Option<Instant>>,
@@ -123,27 +133,46 @@ impl Link {
         self.stats.set(s);
     }
 
-    /// Queues an encoded frame, or disconnects a client that is too slow.
-    fn enqueue(&self, frame: Vec<u8>) -> Result<()> {
-        if self.done.get() {
-            return Err(Error::Closed("the WebSocket is closed"));
-        }
+    /// True if `len` more bytes exceed the queue's bounds (`slack`
+    /// messages more are allowed, for control frames). An empty queue
+    /// always takes one frame.
+    fn over(&self, len: usize, slack: usize) -> bool {
         let s = self.stats.get();
-        let over = s.queued_messages > 0
-            && (s.queued_messages + 1 > self.config.send_queue_messages
-                || s.queued_bytes + frame.len() > self.config.send_queue_bytes);
-        if over {
-            tracing::debug!(
-                "zgreen websocket: {:?} is too slow ({} messages, {} bytes queued): disconnecting",
-                self.stream.peer_addr().ok(),
-                s.queued_messages,
-                s.queued_bytes
-            );
-            self.update(|s| s.dropped_slow = true);
-            self.disconnect();
-            return Err(Error::Closed(
-                "the WebSocket client was too slow and was disconnected",
-            ));
+        s.queued_messages > 0
+            && (s.queued_messages + 1 > self.config.send_queue_messages + slack
+                || s.queued_bytes + len > self.config.send_queue_bytes)
+    }
+
+    /// Queues an encoded frame. While the queue is over its bounds, waits
+    /// for the writer to make room until `wait` passes (`None`: no
+    /// waiting); a client that is still too slow then is disconnected.
+    /// Control frames (`control`) get a little slack and never wait.
+    fn enqueue(&self, frame: Vec<u8>, wait: Option<Duration>, control: bool) -> Result<()> {
+        let deadline = wait.map(|w| Instant::now() + w);
+        loop {
+            if self.done.get() {
+                return Err(Error::Closed("the WebSocket is closed"));
+            }
+            if !self.over(frame.len(), if control { 16 } else { 0 }) {
+                break;
+            }
+            let left = deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(Instant::now()));
+            if left.is_zero() || control {
+                let s = self.stats.get();
+                tracing::debug!(
+                    "zgreen websocket: {:?} is too slow ({} messages, {} bytes queued): disconnecting",
+                    self.stream.peer_addr().ok(),
+                    s.queued_messages,
+                    s.queued_bytes
+                );
+                self.update(|s| s.dropped_slow = true);
+                self.disconnect();
+                return Err(Error::Closed(
+                    "the WebSocket client was too slow and was disconnected",
+                ));
+            }
+            self.drained.clear();
+            self.drained.wait_timeout(left)?;
         }
         let len = frame.len();
         if self.out.put_nowait(Out::Frame(frame)).is_err() {
@@ -166,6 +195,7 @@ impl Link {
             s.queued_messages = 0;
             s.queued_bytes = 0;
         });
+        self.drained.set();
     }
 }
 
@@ -195,7 +225,7 @@ impl Write for ReaderIo {
             return Ok(buf.len());
         }
         self.link
-            .enqueue(buf.to_vec())
+            .enqueue(buf.to_vec(), None, true)
             .map(|()| buf.len())
             .map_err(|e| io::Error::new(io::ErrorKind::BrokenPipe, e))
     }
@@ -244,6 +274,7 @@ impl WebSocket {
             incoming: Queue::bounded(config.recv_queue_messages.max(1)),
             config,
             stats: Cell::new(WsStats::default()),
+            drained: Event::new(),
             we_closed: Cell::new(false),
             closed_at: Cell::new(None),
             done: Cell::new(false),
@@ -289,10 +320,23 @@ impl WebSocket {
         self.link.incoming.get_timeout(timeout)
     }
 
-    /// Queues `msg` for the client and returns at once. Fails with
-    /// `Error::Closed` if the connection is closed, or if the send queue
-    /// is over its bound: then the client is disconnected.
+    /// Queues `msg` for the client. Returns at once while the send queue
+    /// has room; when it is full, waits up to
+    /// [`WsConfig::send_timeout`] for the client to take some, and
+    /// disconnects it if it did not. Fails with `Error::Closed` if the
+    /// connection is closed (or was just closed for being too slow).
     pub fn send(&self, msg: Message) -> Result<()> {
+        self.queue(msg, Some(self.link.config.send_timeout))
+    }
+
+    /// [`send`](Self::send) without waiting: a full send queue
+    /// disconnects the client at once (for broadcasters that must never
+    /// wait for one slow client).
+    pub fn try_send(&self, msg: Message) -> Result<()> {
+        self.queue(msg, None)
+    }
+
+    fn queue(&self, msg: Message, wait: Option<Duration>) -> Result<()> {
         if self.link.we_closed.get() {
             return Err(Error::Closed("the WebSocket is closing"));
         }
@@ -300,7 +344,7 @@ impl WebSocket {
             Message::Text(t) => Frame::message(t, OpCode::Data(Data::Text), true),
             Message::Binary(b) => Frame::message(b, OpCode::Data(Data::Binary), true),
         };
-        self.link.enqueue(encode(frame))
+        self.link.enqueue(encode(frame), wait, false)
     }
 
     /// Sends a text message.
@@ -328,7 +372,7 @@ impl WebSocket {
                 code: code.into(),
                 reason: reason.into(),
             }));
-            let _ = link.enqueue(encode(frame));
+            let _ = link.enqueue(encode(frame), None, true);
             link.we_closed.set(true);
             link.closed_at.set(Some(Instant::now()));
         }
@@ -439,7 +483,7 @@ fn keep_alive(link: &Link) -> Result<()> {
         && !link.we_closed.get()
     {
         link.last_ping.set(Instant::now());
-        link.enqueue(encode(Frame::ping(Vec::new())))?;
+        link.enqueue(encode(Frame::ping(Vec::new())), None, true)?;
         link.update(|s| s.pings_sent += 1);
     }
     Ok(())
@@ -455,6 +499,7 @@ fn write_loop(link: &Link) {
                     s.queued_bytes = s.queued_bytes.saturating_sub(bytes.len());
                     s.frames_written += 1;
                 });
+                link.drained.set();
                 if let Err(e) = sent {
                     tracing::debug!("zgreen websocket: write failed: {e}");
                     link.disconnect();
@@ -506,14 +551,14 @@ pub fn upgrade_with(req: &Request, config: WsConfig, handler: impl FnOnce(WebSoc
     {
         return bad("missing Upgrade: websocket / Connection: Upgrade");
     }
-    if req.header("sec-websocket-version").map(str::trim) != Some("13") {
-        return Response::error(426).with_header("Sec-WebSocket-Version", "13");
-    }
     let Some(key) = req.header("sec-websocket-key").map(str::trim) else {
         return bad("missing Sec-WebSocket-Key");
     };
     if key.len() != 24 || !key.ends_with("==") {
         return bad("bad Sec-WebSocket-Key");
+    }
+    if req.header("sec-websocket-version").map(str::trim) != Some("13") {
+        return Response::error(426).with_header("Sec-WebSocket-Version", "13");
     }
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     let close_timeout = config.close_timeout;

@@ -1,0 +1,303 @@
+//! WebSocket upgrades: text and binary echo, pings both ways, the close
+//! handshake from either side, slow clients disconnected at the send
+//! queue's bound, silent clients dropped, bad handshakes refused.
+//!
+//! The server runs on its own thread; the clients are blocking
+//! `tungstenite` clients over `std::net::TcpStream`, every read bounded.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tungstenite::Message as M;
+use zgreen::http::{HttpServer, Message, Request, Response, Router, WebSocket, WsConfig, upgrade_with};
+
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the server's handlers report to the test.
+#[derive(Debug)]
+enum Report {
+    SlowDropped { queued_bytes_max: usize, sent: usize },
+    Closed,
+}
+
+fn config() -> WsConfig {
+    WsConfig {
+        ping_interval: Duration::from_millis(200),
+        idle_timeout: Duration::from_secs(1),
+        send_queue_messages: 8,
+        send_queue_bytes: 512 * 1024,
+        send_timeout: Duration::from_millis(500),
+        ..WsConfig::default()
+    }
+}
+
+fn serve() -> (SocketAddr, mpsc::Receiver<Report>) {
+    let (tx, rx) = mpsc::channel();
+    let (reports, report_rx) = mpsc::channel();
+    thread::spawn(move || {
+        let r1 = reports.clone();
+        let r2 = reports.clone();
+        let router = Router::new()
+            .get("/echo", |req: &Request| {
+                upgrade_with(req, config(), |ws: WebSocket| {
+                    while let Ok(msg) = ws.recv() {
+                        if ws.send(msg).is_err() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .get("/bye", |req: &Request| {
+                upgrade_with(req, config(), |ws: WebSocket| {
+                    ws.send_text("bye").unwrap();
+                    ws.close_with(4000, "done").unwrap();
+                })
+            })
+            .get("/flood", move |req: &Request| {
+                let reports = r1.clone();
+                upgrade_with(req, config(), move |ws: WebSocket| {
+                    let chunk = vec![7u8; 64 * 1024];
+                    let mut sent = 0;
+                    let mut queued_bytes_max = 0;
+                    while ws.send_binary(chunk.clone()).is_ok() {
+                        sent += 1;
+                        queued_bytes_max = queued_bytes_max.max(ws.stats().queued_bytes);
+                        zgreen::sleep(Duration::from_millis(1)).unwrap();
+                    }
+                    assert!(ws.stats().dropped_slow);
+                    let _ = reports.send(Report::SlowDropped {
+                        queued_bytes_max,
+                        sent,
+                    });
+                })
+            })
+            .get("/wait", move |req: &Request| {
+                let reports = r2.clone();
+                upgrade_with(req, config(), move |ws: WebSocket| {
+                    while ws.recv().is_ok() {}
+                    let _ = reports.send(Report::Closed);
+                })
+            });
+        let server = HttpServer::bind("127.0.0.1:0", router).unwrap();
+        tx.send(server.local_addr()).unwrap();
+        server.serve_forever().unwrap();
+    });
+    (rx.recv_timeout(IO_TIMEOUT).unwrap(), report_rx)
+}
+
+type Client = tungstenite::WebSocket<TcpStream>;
+
+fn client(addr: SocketAddr, path: &str) -> Client {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let (ws, resp) = tungstenite::client(format!("ws://{addr}{path}"), s).unwrap();
+    assert_eq!(resp.status(), 101);
+    ws
+}
+
+/// The next data or close message (pings are answered by tungstenite).
+fn next(ws: &mut Client) -> M {
+    loop {
+        match ws.read().unwrap() {
+            M::Ping(_) | M::Pong(_) => continue,
+            m => return m,
+        }
+    }
+}
+
+#[test]
+fn echo_text_and_binary() {
+    let (addr, _) = serve();
+    let mut ws = client(addr, "/echo");
+    ws.send(M::text("hello")).unwrap();
+    assert_eq!(next(&mut ws), M::text("hello"));
+    ws.send(M::binary(vec![0u8, 1, 2, 255])).unwrap();
+    assert_eq!(next(&mut ws), M::binary(vec![0u8, 1, 2, 255]));
+    // A large message, sent in fragments.
+    let big = "x".repeat(200_000);
+    ws.send(M::text(big.clone())).unwrap();
+    assert_eq!(next(&mut ws), M::text(big));
+    // Many messages in a burst keep their order.
+    for i in 0..100 {
+        ws.write(M::text(i.to_string())).unwrap();
+    }
+    ws.flush().unwrap();
+    for i in 0..100 {
+        assert_eq!(next(&mut ws), M::text(i.to_string()));
+    }
+    let _ = Message::Text(String::new());
+}
+
+#[test]
+fn pings_both_ways() {
+    let (addr, _) = serve();
+    let mut ws = client(addr, "/echo");
+    ws.send(M::Ping(b"are you there".to_vec().into())).unwrap();
+    let started = Instant::now();
+    match ws.read().unwrap() {
+        M::Pong(p) => assert_eq!(&p[..], b"are you there"),
+        m => panic!("expected a pong, got {m:?}"),
+    }
+    // Quiet for longer than the ping interval: the server pings us, and
+    // our pongs (sent by tungstenite) keep the connection alive past the
+    // idle timeout.
+    let mut pings = 0;
+    while started.elapsed() < Duration::from_millis(1500) {
+        if let M::Ping(_) = ws.read().unwrap() {
+            pings += 1;
+        }
+    }
+    assert!(pings >= 3, "{pings} pings");
+    ws.send(M::text("still here")).unwrap();
+    assert_eq!(next(&mut ws), M::text("still here"));
+}
+
+#[test]
+fn client_initiated_close() {
+    let (addr, reports) = serve();
+    let mut ws = client(addr, "/wait");
+    ws.close(None).unwrap();
+    // The server answers with its close frame, then closes the socket.
+    loop {
+        match ws.read() {
+            Ok(M::Close(_)) | Ok(M::Ping(_)) => continue,
+            Err(tungstenite::Error::ConnectionClosed) => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(
+        reports.recv_timeout(IO_TIMEOUT).unwrap(),
+        Report::Closed
+    ));
+}
+
+#[test]
+fn server_initiated_close() {
+    let (addr, _) = serve();
+    let mut ws = client(addr, "/bye");
+    assert_eq!(next(&mut ws), M::text("bye"));
+    match next(&mut ws) {
+        M::Close(Some(f)) => {
+            assert_eq!(u16::from(f.code), 4000);
+            assert_eq!(f.reason.as_str(), "done");
+        }
+        m => panic!("{m:?}"),
+    }
+    // tungstenite answered the close; the server then closes the socket.
+    loop {
+        match ws.read() {
+            Ok(_) => continue,
+            Err(tungstenite::Error::ConnectionClosed) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn a_slow_client_is_disconnected_not_buffered() {
+    let (addr, reports) = serve();
+    // Small kernel buffers would only make it faster; the client reads
+    // nothing at all.
+    let ws = client(addr, "/flood");
+    match reports.recv_timeout(Duration::from_secs(30)).unwrap() {
+        Report::SlowDropped {
+            queued_bytes_max,
+            sent,
+        } => {
+            assert!(queued_bytes_max <= 512 * 1024, "queue grew to {queued_bytes_max}");
+            assert!(sent >= 8, "sent {sent}");
+        }
+        r => panic!("{r:?}"),
+    }
+    drop(ws);
+    // The server goes on serving others.
+    let mut other = client(addr, "/echo");
+    other.send(M::text("ok")).unwrap();
+    assert_eq!(next(&mut other), M::text("ok"));
+}
+
+/// A hand-made handshake that never answers pings.
+fn raw_upgrade(addr: SocketAddr, path: &str, extra: &str) -> (BufReader<TcpStream>, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
+    )
+    .unwrap();
+    let mut r = BufReader::new(s);
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        if r.read_line(&mut head).unwrap() == 0 {
+            break;
+        }
+    }
+    (r, head)
+}
+
+#[test]
+fn a_silent_client_is_dropped() {
+    let (addr, reports) = serve();
+    let (mut r, head) = raw_upgrade(addr, "/wait", "Sec-WebSocket-Version: 13\r\n");
+    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
+    assert!(
+        head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+        "{head}"
+    );
+    // We never answer the pings: after the idle timeout (1 s) the
+    // server gives up and closes.
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    assert!(rest.starts_with(&[0x89, 0x00]), "a ping first: {rest:?}");
+    assert!(matches!(
+        reports.recv_timeout(IO_TIMEOUT).unwrap(),
+        Report::Closed
+    ));
+}
+
+#[test]
+fn bad_handshakes_are_refused() {
+    let (addr, _) = serve();
+    let (_, head) = raw_upgrade(addr, "/echo", "Sec-WebSocket-Version: 8\r\n");
+    assert!(head.starts_with("HTTP/1.1 426 "), "{head}");
+    assert!(head.contains("Sec-WebSocket-Version: 13\r\n"), "{head}");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        .unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 400");
+    // A plain GET on the WebSocket route is a 400 too, not an upgrade.
+    let reply = zgreen::http::Client::new()
+        .get(&format!("http://{addr}/echo"))
+        .unwrap();
+    assert_eq!(reply.status(), 400);
+    let _ = Response::new(200);
+}
+
+#[test]
+fn unmasked_client_frames_are_a_protocol_error() {
+    let (addr, reports) = serve();
+    let (mut r, head) = raw_upgrade(addr, "/wait", "Sec-WebSocket-Version: 13\r\n");
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    // An unmasked text frame "hi": RFC 6455 requires the server to fail
+    // the connection.
+    r.get_mut().write_all(&[0x81, 0x02, b'h', b'i']).unwrap();
+    let mut rest = Vec::new();
+    let _ = r.read_to_end(&mut rest);
+    assert!(matches!(
+        reports.recv_timeout(IO_TIMEOUT).unwrap(),
+        Report::Closed
+    ));
+}
