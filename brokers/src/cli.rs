@@ -45,6 +45,9 @@ pub struct Common {
         global = true
     )]
     pub linger_ms: u64,
+    /// CURVE encryption and authentication.
+    #[command(flatten)]
+    pub curve: crate::security::CurveArgs,
 }
 
 /// Inbound message limits (brokers and workers).
@@ -143,7 +146,38 @@ pub fn socket(
 ) -> zgreen::Result<zgreen::zmq::Socket> {
     let s = ctx.socket(kind)?;
     s.set_linger(linger_ms.min(i32::MAX as u64) as i32)?;
+    crate::security::apply(&s)?;
     Ok(s)
+}
+
+/// Turns CURVE on for every socket [`socket`] makes from now on, as the
+/// common flags say (see [`security`](crate::security)), or exits with one
+/// line. A server's ZAP handler is returned (keep it alive); SIGHUP makes
+/// it re-read its `--curve-allow` directory.
+pub fn secure(
+    name: &str,
+    common: &Common,
+    role: crate::security::Role,
+    ctx: &zgreen::zmq::Context,
+) -> Option<std::rc::Rc<zgreen::zmq::auth::Authenticator>> {
+    let auth = match crate::security::install(&common.curve, role, ctx) {
+        Ok(auth) => auth.map(std::rc::Rc::new),
+        Err(e) => fail(name, e),
+    };
+    if let Some(auth) = &auth {
+        let reload = auth.clone();
+        let installed = zgreen::signal_handler(libc::SIGHUP, move || {
+            if let Err(e) = reload.reload_curve() {
+                tracing::error!("cannot reload the CURVE keys (the old ones stay): {e}");
+            }
+        });
+        match installed {
+            // The handler lives as long as the process.
+            Ok(h) => std::mem::forget(h),
+            Err(e) => fail(name, format_args!("cannot install a SIGHUP handler: {e}")),
+        }
+    }
+    auth
 }
 
 /// Binds `sock` to `endpoint` or exits with one line.

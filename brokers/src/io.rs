@@ -14,6 +14,9 @@ pub struct Inbound {
     pub frames: Frames,
     /// The first limit the message broke, if any.
     pub error: Option<Malformed>,
+    /// The peer's ZAP user id (`User-Id` metadata: the Z85 key of a CURVE
+    /// peer, the user name of a PLAIN one), when it has one.
+    pub user_id: Option<String>,
 }
 
 impl Inbound {
@@ -43,6 +46,7 @@ pub fn recv_bounded(
         Err(zgreen::Error::Timeout(t)) if t.id == 0 => return Ok(None),
         Err(e) => return Err(e),
     }
+    let user_id = msg.gets("User-Id").filter(|u| !u.is_empty()).map(str::to_string);
     let mut frames = Vec::new();
     let mut error = None;
     let mut index = 0usize;
@@ -73,7 +77,11 @@ pub fn recv_bounded(
             max: limits.max_frames,
         });
     }
-    Ok(Some(Inbound { frames, error }))
+    Ok(Some(Inbound {
+        frames,
+        error,
+        user_id,
+    }))
 }
 
 /// Why a message could not be handed to libzmq.

@@ -34,4 +34,5 @@ pub mod metrics;
 pub mod ppp;
 pub mod ppp_queue;
 pub mod procs;
+pub mod security;
 pub mod workers;

@@ -101,6 +101,7 @@ pub struct Broker {
     /// What happened so far.
     pub counters: Counters,
     metrics: Option<Arc<Metrics>>,
+    service_keys: Option<crate::security::ServiceKeys>,
 }
 
 impl Broker {
@@ -114,7 +115,51 @@ impl Broker {
             warnings_left: 10,
             counters: Counters::default(),
             metrics,
+            service_keys: None,
         }
+    }
+
+    /// Restricts which peers may register which services, by their ZAP
+    /// user id (a CURVE key); `None` lets any worker register any service.
+    pub fn set_service_keys(&mut self, keys: Option<crate::security::ServiceKeys>) {
+        self.service_keys = keys;
+    }
+
+    /// With [service keys](Self::set_service_keys): refuses (drops, counts,
+    /// answers DISCONNECT) a worker READY whose sender's key may not
+    /// register the service, and returns true.
+    pub fn refuse_registration(
+        &mut self,
+        frames: &[Vec<u8>],
+        user_id: Option<&str>,
+        out: &mut Vec<Frames>,
+    ) -> bool {
+        let Some(rules) = &self.service_keys else {
+            return false;
+        };
+        let [peer, _, header, command, service, ..] = frames else {
+            return false;
+        };
+        if header.as_slice() != mdp::WORKER_HEADER
+            || command.as_slice() != [mdp::READY]
+            || rules.allows(user_id, service)
+        {
+            return false;
+        }
+        tracing::warn!(
+            worker = %peer_hex(peer),
+            key = user_id.unwrap_or("(none)"),
+            service = %show(service),
+            "this key may not register the service"
+        );
+        let peer = peer.clone();
+        self.note_drop(
+            &peer,
+            "service_not_allowed",
+            "READY for a service this key may not register",
+        );
+        self.disconnect(&peer, out);
+        true
     }
 
     /// The settings.
@@ -454,6 +499,7 @@ pub fn serve(sock: &Socket, broker: &mut Broker, metrics: Option<&Metrics>) -> z
         }
         match &inbound.error {
             Some(e) => broker.drop_malformed(inbound.peer(), e, &mut out),
+            None if broker.refuse_registration(&inbound.frames, inbound.user_id.as_deref(), &mut out) => {}
             None => broker.handle(Instant::now(), &inbound.frames, &mut out),
         }
     }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use zgreen_brokers::cli::{self, Common, LimitArgs};
 use zgreen_brokers::devices::{self, Device, DeviceSockets};
+use zgreen_brokers::security::{Role, ServiceKeys};
 use zgreen_brokers::{lb_broker, mdp_broker, ppp_queue};
 
 const NAME: &str = "zbroker";
@@ -70,6 +71,11 @@ struct MdpArgs {
     /// Most services known at once.
     #[arg(long, value_name = "N", default_value_t = 1000, env = "ZGREEN_MAX_SERVICES")]
     max_services: usize,
+    /// With CURVE: which client keys may register which services, one
+    /// `KEY service...` (or `KEY *`) line per key; other keys register
+    /// nothing (they can still send requests).
+    #[arg(long, value_name = "FILE", env = "ZGREEN_CURVE_SERVICES")]
+    curve_services: Option<std::path::PathBuf>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -122,9 +128,19 @@ fn main() {
     let linger = cli.common.linger_ms;
     let grace = Duration::from_millis(linger + 500);
     let ctx = zgreen::zmq::Context::new();
+    let _auth = cli::secure(NAME, &cli.common, Role::Server, &ctx);
     let sock = |kind| cli::socket(&ctx, kind, linger).unwrap_or_else(|e| cli::fail(NAME, e));
     let code = match cli.cmd {
         Cmd::Mdp(a) => {
+            let service_keys = a.curve_services.as_ref().map(|path| {
+                if cli.common.curve.curve_secret_key_file.is_none() {
+                    cli::fail(
+                        NAME,
+                        "--curve-services needs CURVE (--curve-secret-key-file, --curve-allow)",
+                    );
+                }
+                ServiceKeys::load(path).unwrap_or_else(|e| cli::fail(NAME, e))
+            });
             let router = sock(zmq::ROUTER);
             a.limits.apply(&router).unwrap_or_else(|e| cli::fail(NAME, e));
             router
@@ -143,6 +159,7 @@ fn main() {
             let m = metrics.clone();
             cli::run_until_signal(NAME, grace, move || {
                 let mut broker = mdp_broker::Broker::new(cfg, Instant::now(), m.clone());
+                broker.set_service_keys(service_keys);
                 let r = mdp_broker::serve(&router, &mut broker, m.as_deref());
                 tracing::info!(counters = ?broker.counters, "mdp broker stopped");
                 r

@@ -157,6 +157,7 @@ fn main() {
     let linger = cli.common.linger_ms;
     let grace = Duration::from_millis(linger + 500);
     let ctx = zgreen::zmq::Context::new();
+    cli::secure(NAME, &cli.common, zgreen_brokers::security::Role::Client, &ctx);
     let code = match cli.cmd {
         Cmd::Req(a) => request_reply(&ctx, &a.load, 0, linger, grace, None),
         Cmd::Lazy(a) => request_reply(&ctx, &a.load, a.retries, linger, grace, None),

@@ -129,6 +129,7 @@ fn main() {
     let _metrics = cli::setup(NAME, &cli.common);
     let grace = Duration::from_millis(cli.common.linger_ms + 500);
     let ctx = zgreen::zmq::Context::new();
+    cli::secure(NAME, &cli.common, zgreen_brokers::security::Role::Client, &ctx);
     let slot: workers::SocketSlot = Rc::new(RefCell::new(None));
     let c2 = ctx.clone();
     let s2 = slot.clone();

@@ -1,0 +1,293 @@
+//! CURVE and ZAP through the binaries (issue 8): `zkeys`, a CURVE
+//! `zbroker mdp` that admits only listed keys and restricts which key may
+//! register which service, CURVE workers and clients.
+//!
+//! In the CURVE build (`cargo --config .cargo/curve.toml`, which sets
+//! `ZGREEN_CURVE_BUILD`) the CURVE tests fail when libzmq lacks CURVE. In
+//! the default build they check the one-line error instead.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use zgreen_integration::*;
+
+/// True when the CURVE tests must run (and CURVE must be there).
+fn curve() -> bool {
+    if option_env!("ZGREEN_CURVE_BUILD").is_some() {
+        assert_eq!(
+            zmq::has("curve"),
+            Some(true),
+            "the CURVE build links a libzmq without CURVE"
+        );
+        true
+    } else {
+        false
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zgreen-security-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `zkeys generate` into `dir`; the public key printed.
+fn keygen(dir: &Path, name: &str) -> String {
+    let mut p = Proc::start(
+        "zkeys",
+        &["generate", "--dir", dir.to_str().unwrap(), "--name", name],
+    );
+    let status = p.wait_exit(Duration::from_secs(10)).expect("zkeys exits");
+    assert_eq!(Proc::code(status), 0, "{}", p.dump());
+    let key = p.log().lines().next().unwrap_or_default().to_string();
+    assert_eq!(key.len(), 40, "{}", p.dump());
+    assert!(
+        !p.log().contains("secret-key"),
+        "zkeys printed a secret:\n{}",
+        p.log()
+    );
+    key
+}
+
+fn secret(dir: &Path, name: &str) -> String {
+    dir.join(format!("{name}.key_secret"))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn mdp_client<'a>(
+    ep: &'a str,
+    count: &'a str,
+    timeout_ms: &'a str,
+    retries: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "mdp",
+        "--connect",
+        ep,
+        "--service",
+        "echo",
+        "--count",
+        count,
+        "--concurrency",
+        "2",
+        "--timeout-ms",
+        timeout_ms,
+        "--retries",
+        retries,
+        "--progress-ms",
+        "0",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn curve_flags_without_curve_give_one_line_naming_the_curve_build() {
+    if curve() {
+        let mut p = Proc::start("zkeys", &["check"]);
+        let status = p.wait_exit(Duration::from_secs(10)).expect("exits");
+        assert_eq!(Proc::code(status), 0, "{}", p.dump());
+        return;
+    }
+    let dir = temp_dir("nocurve");
+    let d = dir.to_str().unwrap();
+    let (ep, _) = endpoint();
+    for (bin, args) in [
+        ("zbroker", vec!["mdp", "--bind", &ep, "--curve-allow", d]),
+        (
+            "zworker",
+            vec!["mdp", "--connect", &ep, "--curve-server-key", "x"],
+        ),
+        (
+            "zclient",
+            vec!["mdp", "--connect", &ep, "--curve-secret-key-file", "x"],
+        ),
+        ("zkeys", vec!["generate", "--dir", d, "--name", "k"]),
+        ("zkeys", vec!["check"]),
+    ] {
+        let mut p = Proc::start_env(bin, &args, &[("RUST_LOG", "off")]);
+        let status = p.wait_exit(Duration::from_secs(10)).expect("exits");
+        assert_eq!(Proc::code(status), 1, "{bin} {args:?}\n{}", p.dump());
+        let out = p.log();
+        assert_eq!(out.trim().lines().count(), 1, "{bin}: not one line:\n{out}");
+        assert!(out.contains("cargo --config .cargo/curve.toml"), "{bin}: {out}");
+    }
+}
+
+/// The broker's and its peers' keys, and the flags that use them.
+struct Deployment {
+    keys: PathBuf,
+    broker: Broker,
+    worker_key: String,
+}
+
+fn deploy(name: &str) -> Deployment {
+    let keys = temp_dir(name);
+    let allow = keys.join("allow");
+    std::fs::create_dir_all(&allow).unwrap();
+    keygen(&keys, "broker");
+    let worker_key = keygen(&keys, "worker");
+    keygen(&keys, "client");
+    keygen(&keys, "stranger");
+    for k in ["worker", "client"] {
+        std::fs::copy(keys.join(format!("{k}.key")), allow.join(format!("{k}.key"))).unwrap();
+    }
+    let services = keys.join("services");
+    std::fs::write(&services, format!("# who may register what\n{worker_key} echo\n")).unwrap();
+    let broker = Broker::start(&[
+        "--curve-secret-key-file",
+        &secret(&keys, "broker"),
+        "--curve-allow",
+        allow.to_str().unwrap(),
+        "--curve-services",
+        services.to_str().unwrap(),
+    ]);
+    Deployment {
+        keys,
+        broker,
+        worker_key,
+    }
+}
+
+impl Deployment {
+    fn peer_flags(&self, name: &str) -> Vec<String> {
+        vec![
+            "--curve-secret-key-file".into(),
+            secret(&self.keys, name),
+            "--curve-server-key".into(),
+            self.keys.join("broker.key").to_str().unwrap().into(),
+        ]
+    }
+}
+
+#[test]
+fn encrypted_mdp_exchange_through_zbroker_end_to_end() {
+    if !curve() {
+        return;
+    }
+    let d = deploy("e2e");
+    let wflags = d.peer_flags("worker");
+    let wflags: Vec<&str> = wflags.iter().map(String::as_str).collect();
+    let worker = mdp_worker(&d.broker.endpoint, "echo", &wflags);
+    assert!(
+        d.broker.wait_workers("echo", 1, Duration::from_secs(10)),
+        "the CURVE worker did not register\n{}\n{}",
+        d.broker.proc.dump(),
+        worker.dump()
+    );
+    let cflags = d.peer_flags("client");
+    let cflags: Vec<&str> = cflags.iter().map(String::as_str).collect();
+    let (code, summary, client) = run_client(
+        &mdp_client(&d.broker.endpoint, "50", "2000", "2", &cflags),
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 0, "{}\n{}", client.dump(), d.broker.proc.dump());
+    assert_eq!(field(&summary, "received"), 50, "{summary}");
+    assert_eq!(field(&summary, "lost"), 0, "{summary}");
+    assert!(
+        d.broker.proc.log().contains("CURVE on"),
+        "{}",
+        d.broker.proc.dump()
+    );
+    assert!(
+        !d.broker.proc.log().contains("secret-key ="),
+        "a secret in the log"
+    );
+    assert_eq!(d.worker_key.len(), 40);
+}
+
+#[test]
+fn curve_broker_refuses_unknown_keys_null_clients_and_unlisted_services() {
+    if !curve() {
+        return;
+    }
+    let d = deploy("refuse");
+    let ep = d.broker.endpoint.clone();
+
+    // A NULL client (raw DEALER, no CURVE): its request goes nowhere.
+    let ctx = zmq::Context::new();
+    let s = ctx.socket(zmq::DEALER).unwrap();
+    s.set_linger(0).unwrap();
+    s.set_rcvtimeo(1000).unwrap();
+    s.connect(&ep).unwrap();
+    s.send_multipart([&b""[..], b"MDPC01", b"mmi.service", b"echo"], 0)
+        .unwrap();
+    assert!(
+        recv(&s).is_none(),
+        "a NULL client got an answer from a CURVE broker"
+    );
+
+    // The client key is admitted but may not register services.
+    let cflags = d.peer_flags("client");
+    let cflags: Vec<&str> = cflags.iter().map(String::as_str).collect();
+    let rogue = mdp_worker(&ep, "echo", &cflags);
+    assert!(
+        wait_until(Duration::from_secs(10), || d
+            .broker
+            .proc
+            .log()
+            .contains("may not register")),
+        "{}",
+        d.broker.proc.dump()
+    );
+    assert!(!d.broker.wait_workers("echo", 1, Duration::from_millis(500)));
+    drop(rogue);
+
+    // An unknown key gets nothing: every request is lost.
+    let sflags = d.peer_flags("stranger");
+    let sflags: Vec<&str> = sflags.iter().map(String::as_str).collect();
+    let wflags = d.peer_flags("worker");
+    let wflags: Vec<&str> = wflags.iter().map(String::as_str).collect();
+    let _worker = mdp_worker(&ep, "echo", &wflags);
+    assert!(
+        d.broker.wait_workers("echo", 1, Duration::from_secs(10)),
+        "{}",
+        d.broker.proc.dump()
+    );
+    let (_, summary, client) = run_client(
+        &mdp_client(&ep, "2", "300", "0", &sflags),
+        Duration::from_secs(30),
+    );
+    assert_eq!(field(&summary, "received"), 0, "{summary}\n{}", client.dump());
+    assert!(
+        d.broker.proc.log().contains("unknown CURVE key"),
+        "{}",
+        d.broker.proc.dump()
+    );
+
+    // Adding its key to the allow directory and SIGHUP let it in.
+    std::fs::copy(d.keys.join("stranger.key"), d.keys.join("allow/stranger.key")).unwrap();
+    d.broker.proc.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || d
+            .broker
+            .proc
+            .log()
+            .contains("reloaded CURVE keys")),
+        "{}",
+        d.broker.proc.dump()
+    );
+    let (code, summary, client) = run_client(
+        &mdp_client(&ep, "5", "2000", "2", &sflags),
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 0, "{}", client.dump());
+    assert_eq!(field(&summary, "received"), 5, "{summary}");
+
+    // An allowed key that expects another server key never gets through.
+    let client_secret = secret(&d.keys, "client");
+    let wrong_server = d.keys.join("stranger.key");
+    let wrong = [
+        "--curve-secret-key-file",
+        client_secret.as_str(),
+        "--curve-server-key",
+        wrong_server.to_str().unwrap(),
+    ];
+    let (_, summary, client) = run_client(&mdp_client(&ep, "1", "300", "0", &wrong), Duration::from_secs(30));
+    assert_eq!(field(&summary, "received"), 0, "{summary}\n{}", client.dump());
+}
