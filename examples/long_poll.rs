@@ -1,0 +1,44 @@
+//! The seed's `Long Polling` example: a producer greenlet puts
+//! `"Hello World"` on a queue every 250 ms (the seed: every second), and
+//! the endpoint streams each datum as a JSON line as soon as it can take
+//! it from the queue, waiting up to 5 s each time.
+//!
+//! An address given as the first argument replaces `127.0.0.1:8000`.
+
+use std::time::Duration;
+
+use zgreen::http::{HttpServer, Request, Response};
+use zgreen::queue::Queue;
+
+fn producer(data_source: Queue<String>) -> zgreen::Result<()> {
+    loop {
+        let _ = data_source.put_nowait("Hello World".to_string());
+        zgreen::sleep(Duration::from_millis(250))?;
+    }
+}
+
+fn ajax_endpoint(data_source: &Queue<String>) -> Response {
+    let data_source = data_source.clone();
+    let lines = std::iter::from_fn(move || {
+        loop {
+            match data_source.get_timeout(Duration::from_secs(5)) {
+                Ok(datum) => return Some(format!("{}\n", serde_json::json!(datum)).into_bytes()),
+                Err(e) if e.is_timeout() => continue, // Empty: keep waiting
+                Err(_) => return None,
+            }
+        }
+    });
+    Response::stream("application/json", lines)
+}
+
+fn main() -> zgreen::Result<()> {
+    let data_source = Queue::new();
+
+    let queue = data_source.clone();
+    zgreen::spawn(move || producer(queue));
+
+    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8000".into());
+    let server = HttpServer::bind(address, move |_: &Request| ajax_endpoint(&data_source))?;
+    println!("Serving on http://{}/", server.local_addr());
+    server.serve_forever()
+}

@@ -1,0 +1,56 @@
+//! The seed's `Websockets` example: every client of `/data` gets a JSON
+//! point `{"x": x, "y": random 1-5}` every half second; `/` serves the
+//! seed's HTML page (examples/static/websocket.html), which plots them as
+//! they come. Open http://127.0.0.1:10000/ in a browser.
+//!
+//! An address given as the first argument replaces `127.0.0.1:10000`.
+
+use std::cell::Cell;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use zgreen::http::{HttpServer, Request, Response, Router, StaticDir, WebSocket, upgrade};
+
+/// A random integer in `lo..=hi` (xorshift, seeded from the clock).
+fn randint(state: &Cell<u64>, lo: u64, hi: u64) -> u64 {
+    let mut x = state.get();
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    state.set(x);
+    lo + x % (hi - lo + 1)
+}
+
+/// Send random data to the websocket.
+fn web_socket_app(ws: WebSocket) {
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    let rng = Cell::new(seed | 1);
+    let mut x = 0;
+    loop {
+        let data = serde_json::json!({ "x": x, "y": randint(&rng, 1, 5) });
+        if ws.send_text(data.to_string()).is_err() {
+            return; // the browser went away
+        }
+        x += 1;
+        if zgreen::sleep(Duration::from_millis(500)).is_err() {
+            return;
+        }
+    }
+}
+
+fn main() -> zgreen::Result<()> {
+    let page = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/static");
+    let router = Router::new()
+        .get("/data", |req: &Request| upgrade(req, web_socket_app))
+        .get("/", |_: &Request| Response::redirect("/static/websocket.html"))
+        .get("/static/*path", StaticDir::new(page));
+
+    let address = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:10000".into());
+    let server = HttpServer::bind(address, router)?;
+    println!("Serving on http://{}/", server.local_addr());
+    server.serve_forever()
+}

@@ -1,0 +1,304 @@
+//! Runs the web examples (`fetch`, `wsgi_server`, `streaming_server`,
+//! `long_poll`, `websocket`, `request_local`) and checks what they print
+//! and serve. Servers are started on a free port (`127.0.0.1:0` as their
+//! argument), talked to over loopback and killed at the end.
+//!
+//! The example binaries are built by `cargo test` / `cargo nextest` (not
+//! by `cargo test --test http_examples` alone): a missing binary fails
+//! the test. Every child runs under a deadline.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.is_file(),
+        "example binary {} is missing: run `cargo build --examples` first",
+        path.display()
+    );
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(src), Some(bin)) = (modified(&source), modified(&path)) {
+        assert!(
+            bin >= src,
+            "example binary {} is older than its source",
+            path.display()
+        );
+    }
+    path
+}
+
+/// A running example; killed when dropped.
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(name: &str, args: &[&str]) -> Running {
+        let mut child = Command::new(example_path(name))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn next_line(&mut self, timeout: Duration) -> Option<String> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(l) => {
+                self.seen.push(l.clone());
+                Some(l)
+            }
+            Err(RecvTimeoutError::Timeout) => panic!("no line within {timeout:?}; so far {:?}", self.seen),
+            Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Lines printed so far, without waiting.
+    fn printed_now(&mut self) -> Vec<String> {
+        let new: Vec<String> = self.lines.try_iter().collect();
+        self.seen.extend(new.iter().cloned());
+        new
+    }
+
+    /// Starts a server example and returns it with its address (from its
+    /// `Serving on http://ADDR/` line).
+    fn server(name: &str) -> (Running, SocketAddr) {
+        let mut r = Running::start(name, &["127.0.0.1:0"]);
+        let line = r.next_line(DEADLINE).expect("a first line");
+        let addr = line
+            .strip_prefix("Serving on http://")
+            .and_then(|l| l.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .unwrap();
+        (r, addr)
+    }
+
+    /// Waits for exit; all of stdout.
+    fn finish(mut self) -> Vec<String> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "exited with {status}; stdout {:?}", self.seen);
+                break;
+            }
+            assert!(Instant::now() < deadline, "still running; stdout {:?}", self.seen);
+            thread::sleep(Duration::from_millis(10));
+        }
+        while self.next_line(DEADLINE).is_some() {}
+        self.seen.clone()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Reads a response head.
+fn read_head(r: &mut BufReader<TcpStream>) -> String {
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        assert!(
+            r.read_line(&mut head).unwrap() > 0,
+            "closed in the head: {head:?}"
+        );
+    }
+    head
+}
+
+/// Reads one chunk of a chunked body (`None` for the last one).
+fn read_chunk(r: &mut BufReader<TcpStream>) -> Option<String> {
+    let mut size = String::new();
+    r.read_line(&mut size).unwrap();
+    let n = usize::from_str_radix(size.trim_end(), 16).unwrap_or_else(|_| panic!("bad chunk size {size:?}"));
+    let mut data = vec![0; n + 2];
+    r.read_exact(&mut data).unwrap();
+    assert_eq!(&data[n..], b"\r\n");
+    (n > 0).then(|| String::from_utf8(data[..n].to_vec()).unwrap())
+}
+
+/// A whole GET with `Connection: close`: head and body.
+fn get(addr: SocketAddr, path: &str) -> (String, String) {
+    let mut s = connect(addr);
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut all = String::new();
+    s.read_to_string(&mut all).unwrap();
+    let (head, body) = all.split_once("\r\n\r\n").unwrap();
+    (head.to_string(), body.to_string())
+}
+
+/// One half of fetch's output: the process numbers in order and the time.
+fn half(lines: &mut std::slice::Iter<'_, String>, name: &str) -> (Vec<u32>, f64) {
+    assert_eq!(lines.next().map(String::as_str), Some(&*format!("{name}:")));
+    let mut pids = Vec::new();
+    loop {
+        let line = lines.next().expect("more lines");
+        if let Some(t) = line.strip_prefix(&format!("{name} took ")) {
+            return (pids, t.strip_suffix(" ms").unwrap().parse().unwrap());
+        }
+        let (pid, datetime) = line
+            .strip_prefix("Process ")
+            .and_then(|l| l.split_once(": "))
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        let secs: f64 = datetime
+            .parse()
+            .unwrap_or_else(|_| panic!("bad datetime {line:?}"));
+        assert!(secs > 1.6e9, "{line}");
+        pids.push(pid.parse().unwrap());
+    }
+}
+
+#[test]
+fn fetch() {
+    let out = Running::start("fetch", &[]).finish();
+    let mut lines = out.iter();
+    let (sync_pids, sync_ms) = half(&mut lines, "Synchronous");
+    let (mut async_pids, async_ms) = half(&mut lines, "Asynchronous");
+    assert_eq!(lines.next(), None);
+    let all: Vec<u32> = (1..10).collect();
+    assert_eq!(sync_pids, all, "synchronous fetches run in order");
+    async_pids.sort_unstable();
+    assert_eq!(async_pids, all, "each asynchronous fetch runs once");
+    // Nine 50 ms answers: at least 450 ms in a row, about 50 ms at once.
+    assert!(sync_ms >= 450.0, "{out:?}");
+    assert!(async_ms < sync_ms / 2.0, "{out:?}");
+}
+
+#[test]
+fn wsgi_server() {
+    let (_server, addr) = Running::server("wsgi_server");
+    let (head, body) = get(addr, "/");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains("Content-Type: text/html\r\n"), "{head}");
+    assert!(head.contains("Content-Length: 18\r\n"), "{head}");
+    assert_eq!(body, "<p>Hello World</p>");
+    // Any path, any number of clients at once.
+    let clients: Vec<_> = (0..20)
+        .map(|i| thread::spawn(move || get(addr, &format!("/{i}")).1))
+        .collect();
+    for c in clients {
+        assert_eq!(c.join().unwrap(), "<p>Hello World</p>");
+    }
+}
+
+#[test]
+fn streaming_server() {
+    let (mut server, addr) = Running::server("streaming_server");
+    let s = connect(addr);
+    (&s).write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut r = BufReader::new(s);
+    let head = read_head(&mut r);
+    assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
+    assert_eq!(read_chunk(&mut r).as_deref(), Some("<p>Hello"));
+    // The first chunk is here; the last one was not even produced yet.
+    let printed = server.printed_now();
+    assert!(!printed.iter().any(|l| l == "yield World</p>"), "{printed:?}");
+    let started = Instant::now();
+    assert_eq!(read_chunk(&mut r).as_deref(), Some("World</p>"));
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(read_chunk(&mut r), None);
+    while !server.seen.iter().any(|l| l == "yield World</p>") {
+        server.next_line(DEADLINE);
+    }
+    assert_eq!(server.seen[1..], ["yield <p>Hello", "yield World</p>"]);
+}
+
+#[test]
+fn long_poll() {
+    let (_server, addr) = Running::server("long_poll");
+    let s = connect(addr);
+    (&s).write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut r = BufReader::new(s);
+    let head = read_head(&mut r);
+    assert!(head.contains("Content-Type: application/json\r\n"), "{head}");
+    let started = Instant::now();
+    for _ in 0..4 {
+        assert_eq!(read_chunk(&mut r).as_deref(), Some("\"Hello World\"\n"));
+    }
+    // One every 250 ms (the first may have been queued before we came).
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn websocket() {
+    let (_server, addr) = Running::server("websocket");
+    let (head, _) = get(addr, "/");
+    assert!(head.starts_with("HTTP/1.1 302 Found\r\n"), "{head}");
+    let (head, page) = get(addr, "/static/websocket.html");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        page.contains("<h1>WebSocket Example</h1>") && page.contains("new WebSocket("),
+        "{page}"
+    );
+
+    let s = connect(addr);
+    let (mut ws, _) = tungstenite::client(format!("ws://{addr}/data"), s).unwrap();
+    for x in 0..3 {
+        let msg = ws.read().unwrap();
+        let value: serde_json::Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
+        assert_eq!(value["x"], x);
+        let y = value["y"].as_u64().unwrap();
+        assert!((1..=5).contains(&y), "{value}");
+    }
+    ws.close(None).unwrap();
+}
+
+#[test]
+fn request_local() {
+    let (_server, addr) = Running::server("request_local");
+    let (head, body) = get(addr, "/");
+    assert!(head.contains("Content-Type: text/html"), "{head}");
+    assert_eq!(body, "Hello 127.0.0.1");
+    assert_eq!(get(addr, "/builtin").1, "Hello 127.0.0.1 from /builtin");
+}
