@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
-"""The gevent peer of benches/zbench: the same three benches, one per run,
-each printing one JSON line in zbench's format.
+"""The gevent peer of benches/zbench: the same benches, one per run, each
+printing one JSON line in zbench's format.
 
     python benches/peers/gevent_core.py spawn [--total N] [--batch N]
     python benches/peers/gevent_core.py yield [--yields N]
     python benches/peers/gevent_core.py rss   [--count N]
+    python benches/peers/gevent_core.py queue [--maxsize N] [--count N]
+    python benches/peers/gevent_core.py pool-map [--size N] [--items N]
+    python benches/peers/gevent_core.py pushpull --transport tcp [--size N] [--count N]   # zmq.green
+    python benches/peers/gevent_core.py reqrep   --transport tcp [--size N] [--count N]   # zmq.green
+    python benches/peers/gevent_core.py echo-server     # gevent StreamServer; prints its port
+    python benches/peers/gevent_core.py relay [--count N]                                  # gipc
 
-Install gevent with `bash benches/peers/setup.sh` (creates .venv here).
+Install the peers with `bash benches/peers/setup.sh` (creates .venv here).
 """
 
 import argparse
@@ -113,6 +119,229 @@ def bench_rss(count):
     }
 
 
+def bench_queue(maxsize, count):
+    from gevent.queue import Queue
+
+    gevent.sleep(0)
+    q = Queue(maxsize) if maxsize > 0 else Queue()
+    out = {}
+
+    def producer():
+        put = q.put
+        for i in range(count):
+            put(i)
+
+    def consumer():
+        get = q.get
+        total = 0
+        for _ in range(count):
+            total += get()
+        out["secs"] = time.perf_counter() - start
+        out["sum"] = total
+
+    start = time.perf_counter()
+    gevent.joinall([gevent.spawn(producer), gevent.spawn(consumer)], raise_error=True)
+    if out["sum"] != count * (count - 1) // 2:
+        raise RuntimeError("queue: items lost")
+    secs = out["secs"]
+    return {
+        "bench": "queue",
+        "impl": "gevent",
+        "maxsize": maxsize,
+        "count": count,
+        "secs": secs,
+        "items_per_s": count / secs,
+        "ns_per_item": secs * 1e9 / count,
+        **meta(),
+    }
+
+
+def ident(x):
+    return x
+
+
+def bench_pool_map(size, items):
+    from gevent.pool import Pool
+
+    gevent.sleep(0)
+    pool = Pool(size)
+    start = time.perf_counter()
+    out = pool.map(ident, range(items))
+    secs = time.perf_counter() - start
+    if len(out) != items or (items and out[-1] != items - 1):
+        raise RuntimeError("pool-map: wrong results")
+    return {
+        "bench": "pool-map",
+        "impl": "gevent",
+        "size": size,
+        "items": items,
+        "secs": secs,
+        "items_per_s": items / secs,
+        "ns_per_item": secs * 1e9 / items,
+        **meta(),
+    }
+
+
+def zmq_meta():
+    import zmq
+
+    return {"pyzmq": zmq.__version__, "libzmq": zmq.zmq_version(), **meta()}
+
+
+def bind_random(sock, transport):
+    import os
+
+    if transport == "tcp":
+        port = sock.bind_to_random_port("tcp://127.0.0.1")
+        return "tcp://127.0.0.1:%d" % port
+    if transport == "ipc":
+        ep = "ipc:///tmp/zbench-py-%d.ipc" % os.getpid()
+    else:
+        ep = "inproc://zbench-py"
+    sock.bind(ep)
+    return ep
+
+
+def bench_pushpull(transport, size, count):
+    import zmq.green as zmq
+
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    ep = bind_random(pull, transport)
+    push = ctx.socket(zmq.PUSH)
+    push.connect(ep)
+    buf = b"x" * size
+    push.send(buf)
+    pull.recv()
+    out = {}
+
+    def sender():
+        send = push.send
+        for _ in range(count):
+            send(buf)
+
+    def receiver():
+        recv = pull.recv
+        for _ in range(count):
+            recv()
+        out["secs"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    gevent.joinall([gevent.spawn(sender), gevent.spawn(receiver)], raise_error=True)
+    secs = out["secs"]
+    push.close(linger=0)
+    pull.close(linger=0)
+    ctx.term()
+    return {
+        "bench": "pushpull",
+        "impl": "zmq.green",
+        "transport": transport,
+        "size": size,
+        "count": count,
+        "secs": secs,
+        "msgs_per_s": count / secs,
+        "mb_per_s": count * size / secs / 1e6,
+        **zmq_meta(),
+    }
+
+
+def bench_reqrep(transport, size, count):
+    import zmq.green as zmq
+
+    ctx = zmq.Context()
+    rep = ctx.socket(zmq.REP)
+    ep = bind_random(rep, transport)
+    req = ctx.socket(zmq.REQ)
+    req.connect(ep)
+    buf = b"x" * size
+    out = {}
+
+    def server():
+        for _ in range(count + 1):
+            rep.send(rep.recv())
+
+    def client():
+        req.send(buf)
+        req.recv()
+        start = time.perf_counter()
+        for _ in range(count):
+            req.send(buf)
+            req.recv()
+        out["secs"] = time.perf_counter() - start
+
+    gevent.joinall([gevent.spawn(server), gevent.spawn(client)], raise_error=True)
+    secs = out["secs"]
+    req.close(linger=0)
+    rep.close(linger=0)
+    ctx.term()
+    return {
+        "bench": "reqrep",
+        "impl": "zmq.green",
+        "transport": transport,
+        "size": size,
+        "count": count,
+        "secs": secs,
+        "us_per_rtt": secs * 1e6 / count,
+        **zmq_meta(),
+    }
+
+
+def echo_server():
+    import socket
+
+    from gevent.server import StreamServer
+
+    def handle(sock, _addr):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        recv = sock.recv
+        sendall = sock.sendall
+        while True:
+            data = recv(16384)
+            if not data:
+                return
+            sendall(data)
+
+    server = StreamServer(("127.0.0.1", 0), handle, backlog=1024)
+    server.start()
+    print(json.dumps({"port": server.address[1]}), flush=True)
+    server.serve_forever()
+
+
+def relay_child(end):
+    while True:
+        n = end.get()
+        if n is None:
+            return
+        end.put(n)
+
+
+def bench_relay(count):
+    import gipc
+
+    with gipc.pipe(duplex=True) as (mine, theirs):
+        child = gipc.start_process(relay_child, args=(theirs,))
+        mine.put(0)
+        mine.get()
+        start = time.perf_counter()
+        for i in range(1, count + 1):
+            mine.put(i)
+            if mine.get() != i:
+                raise RuntimeError("relay: wrong echo")
+        secs = time.perf_counter() - start
+        mine.put(None)
+        child.join()
+    return {
+        "bench": "relay",
+        "impl": "gipc",
+        "count": count,
+        "secs": secs,
+        "round_trips_per_s": count / secs,
+        "us_per_rtt": secs * 1e6 / count,
+        "gipc": gipc.__version__,
+        **meta(),
+    }
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="bench", required=True)
@@ -123,8 +352,35 @@ def main(argv):
     y.add_argument("--yields", type=int, default=10_000_000)
     r = sub.add_parser("rss")
     r.add_argument("--count", type=int, default=30_000)
+    q = sub.add_parser("queue")
+    q.add_argument("--maxsize", type=int, default=0)
+    q.add_argument("--count", type=int, default=1_000_000)
+    pm = sub.add_parser("pool-map")
+    pm.add_argument("--size", type=int, default=100)
+    pm.add_argument("--items", type=int, default=1_000_000)
+    for name in ("pushpull", "reqrep"):
+        z = sub.add_parser(name)
+        z.add_argument("--transport", choices=["tcp", "ipc", "inproc"], default="tcp")
+        z.add_argument("--size", type=int, default=100)
+        z.add_argument("--count", type=int, default=100_000)
+    sub.add_parser("echo-server")
+    rl = sub.add_parser("relay")
+    rl.add_argument("--count", type=int, default=20_000)
     a = p.parse_args(argv)
-    if a.bench == "spawn":
+    if a.bench == "queue":
+        out = bench_queue(a.maxsize, max(a.count, 1))
+    elif a.bench == "pool-map":
+        out = bench_pool_map(max(a.size, 1), max(a.items, 1))
+    elif a.bench == "pushpull":
+        out = bench_pushpull(a.transport, a.size, max(a.count, 1))
+    elif a.bench == "reqrep":
+        out = bench_reqrep(a.transport, a.size, max(a.count, 1))
+    elif a.bench == "echo-server":
+        echo_server()
+        return
+    elif a.bench == "relay":
+        out = bench_relay(max(a.count, 1))
+    elif a.bench == "spawn":
         if a.batch <= 0 or a.total <= 0 or a.total % a.batch:
             p.error("--total must be a positive multiple of --batch")
         out = bench_spawn(a.total, a.batch)

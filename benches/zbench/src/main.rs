@@ -7,11 +7,16 @@
 //! once per measurement, interleaving implementations, and prints a
 //! Markdown table of medians and ratios.
 
+mod async_peers;
+mod glue_bench;
+mod io_bench;
 mod machine;
 mod may_impl;
 mod report;
 mod runner;
+mod suite;
 mod zgreen_impl;
+mod zmq_bench;
 
 use std::path::PathBuf;
 
@@ -101,9 +106,109 @@ enum Cmd {
         #[command(flatten)]
         may: MayOpts,
     },
+    /// Queue put/get throughput between two greenlets (zgreen) or two OS
+    /// threads (crossbeam); items/s.
+    Queue {
+        /// zgreen or crossbeam.
+        #[arg(long = "impl")]
+        imp: String,
+        /// 0: unbounded.
+        #[arg(long, default_value_t = 0)]
+        maxsize: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+    },
+    /// `Pool::new(size).map(|i| i, 0..items)`; items/s.
+    PoolMap {
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        items: u64,
+    },
+    /// PUSH→PULL throughput; msgs/s.
+    Pushpull {
+        /// green, fdloop, blocking, tmq or zmqrs.
+        #[arg(long = "impl")]
+        imp: String,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// REQ/REP round trip; µs per round trip.
+    Reqrep {
+        /// green, green-2hubs, blocking, tmq or zmqrs.
+        #[arg(long = "impl")]
+        imp: String,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Steerable proxy throughput; msgs/s.
+    Proxy {
+        /// green or zmq-proxy.
+        #[arg(long = "impl")]
+        imp: String,
+        #[arg(long, value_enum, default_value_t = zmq_bench::Topology::PushPull)]
+        topology: zmq_bench::Topology,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// `dealers` DEALER greenlets into one ROUTER greenlet; msgs/s.
+    Fanin {
+        #[arg(long, default_value_t = 1000)]
+        dealers: u64,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// TCP echo server (in a child process) under `clients` concurrent
+    /// zgreen clients; round trips/s.
+    Echo {
+        /// zgreen, threads or gevent.
+        #[arg(long)]
+        server: String,
+        #[arg(long, default_value_t = 100)]
+        clients: u64,
+        #[arg(long, default_value_t = 1000)]
+        rounds: u64,
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+        /// Interpreter for the gevent server.
+        #[arg(long, default_value = "python3")]
+        python: PathBuf,
+    },
+    /// The echo server of `echo` (prints its port, serves until killed).
+    EchoServer {
+        #[arg(long = "impl")]
+        imp: String,
+    },
+    /// Process relay round trips; round trips/s.
+    Relay {
+        /// zgreen or pipe.
+        #[arg(long = "impl")]
+        imp: String,
+        #[arg(long, default_value_t = 100_000)]
+        count: u64,
+    },
+    /// The child of `relay --impl pipe` (echoes frames on stdin/stdout).
+    #[command(hide = true)]
+    RelayPipeChild,
     /// Runs every bench for zgreen, may and gevent in separate processes,
     /// interleaved, `runs` times; prints medians and ratios as Markdown.
     All(runner::AllArgs),
+}
+
+/// Options of the ZeroMQ figures.
+#[derive(Args, Clone, Debug)]
+pub struct NetArgs {
+    #[arg(long, value_enum, default_value_t = zmq_bench::Transport::Tcp)]
+    pub transport: zmq_bench::Transport,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 100)]
+    pub size: usize,
+    /// Messages (or round trips).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub count: u64,
+    /// libzmq I/O threads (default: libzmq's 1).
+    #[arg(long)]
+    pub io_threads: Option<i32>,
 }
 
 /// Sanity checks shared by the measuring subcommands.
@@ -115,7 +220,17 @@ fn check_sizes(total: u64, batch: u64) {
 }
 
 fn main() {
+    // A relay child started by `relay --impl zgreen` runs its function here
+    // and exits.
+    zgreen::process::relay::register(io_bench::RELAY_FN, io_bench::relay_child);
+    zgreen::process::relay::dispatch();
     let cli = Cli::parse();
+    if !matches!(
+        cli.cmd,
+        Cmd::All(_) | Cmd::EchoServer { .. } | Cmd::RelayPipeChild
+    ) {
+        watchdog();
+    }
     let line = match cli.cmd {
         Cmd::Spawn {
             imp,
@@ -140,6 +255,30 @@ fn main() {
             Impl::Zgreen => zgreen_impl::rss(count),
             Impl::May => may_impl::rss(may, count),
         },
+        Cmd::Queue { imp, maxsize, count } => glue_bench::queue(&imp, maxsize, count.max(1)),
+        Cmd::PoolMap { size, items } => glue_bench::pool_map(size.max(1), items),
+        Cmd::Pushpull { imp, net } => match imp.as_str() {
+            "tmq" | "zmqrs" => async_peers::pushpull(&imp, net.transport, net.size, net.count),
+            _ => zmq_bench::pushpull(&imp, net.transport, net.size, net.count, net.io_threads),
+        },
+        Cmd::Reqrep { imp, net } => match imp.as_str() {
+            "tmq" | "zmqrs" => async_peers::reqrep(&imp, net.transport, net.size, net.count),
+            _ => zmq_bench::reqrep(&imp, net.transport, net.size, net.count, net.io_threads),
+        },
+        Cmd::Proxy { imp, topology, net } => {
+            zmq_bench::proxy(&imp, topology, net.transport, net.size, net.count)
+        }
+        Cmd::Fanin { dealers, net } => zmq_bench::fanin(dealers, net.transport, net.size, net.count),
+        Cmd::Echo {
+            server,
+            clients,
+            rounds,
+            size,
+            python,
+        } => io_bench::echo_bench(&server, &python, clients, rounds, size),
+        Cmd::EchoServer { imp } => io_bench::echo_server(&imp),
+        Cmd::Relay { imp, count } => io_bench::relay_bench(&imp, count),
+        Cmd::RelayPipeChild => io_bench::relay_pipe_child(),
         Cmd::All(args) => {
             std::process::exit(runner::run(&args));
         }
@@ -151,6 +290,21 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// A measurement that takes longer than `ZBENCH_DEADLINE_SECS` (default
+/// 300) has stalled: report it and exit, so that `all` records a failure
+/// and goes on.
+fn watchdog() {
+    let secs: u64 = std::env::var("ZBENCH_DEADLINE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+        eprintln!("zbench: watchdog: no result after {secs} s (stalled), giving up");
+        std::process::exit(3);
+    });
 }
 
 /// Where the repository root is (for `benches/peers/...`), found from this

@@ -80,6 +80,7 @@ fn target(bench: Bench) -> (f64, &'static str) {
         Bench::Spawn => (1000.0, "≤ 1 µs"),
         Bench::Yield => (60.0, "≤ 60 ns"),
         Bench::Rss => (8.0 * 1024.0, "≤ 8 KiB"),
+        _ => (f64::NAN, "see the suite tables"),
     }
 }
 
@@ -92,6 +93,7 @@ fn title(bench: Bench, args: &AllArgs) -> String {
         ),
         Bench::Yield => format!("sleep(0) / yield ping-pong, ns per yield ({} yields)", s.yields),
         Bench::Rss => format!("RSS per parked greenlet ({} live)", s.count),
+        other => other.name().to_string(),
     }
 }
 
@@ -100,6 +102,7 @@ fn fmt_value(bench: Bench, x: f64) -> String {
         Bench::Spawn | Bench::Yield if x >= 100.0 => format!("{x:.0} ns"),
         Bench::Spawn | Bench::Yield => format!("{x:.1} ns"),
         Bench::Rss => format!("{:.2} KiB", x / 1024.0),
+        _ => format!("{x:.1}"),
     }
 }
 
@@ -152,10 +155,15 @@ pub fn markdown(
     let _ = writeln!(o, "- command: `{cmdline}`");
     let _ = writeln!(
         o,
-        "- {} run(s) per implementation and figure, each in its own process, implementations interleaved; medians shown\n",
+        "- {} run(s) per implementation and figure, each in its own process, implementations interleaved; medians shown",
         args.runs
     );
 
+    let _ = writeln!(o, "- {}", crate::suite::versions(&crate::runner::python(args)));
+    let _ = writeln!(o);
+    if figures.is_empty() {
+        return o;
+    }
     let others: Vec<Peer> = peers.iter().copied().filter(|&p| p != Peer::Zgreen).collect();
     let _ = writeln!(o, "### Medians (lower is better for every figure)\n");
     let mut head = String::from("| figure |");
@@ -261,7 +269,7 @@ pub fn markdown(
                         .filter_map(|k| med(k).map(|x| format!("{k} = {x:.2}")));
                     whole.chain(frac).collect()
                 }
-                Bench::Yield => Vec::new(),
+                _ => Vec::new(),
             };
             let detail: Vec<String> = match (p, median(&res.values(f.bench, p, "pool_capacity"))) {
                 (Peer::May, Some(c)) => detail
@@ -288,10 +296,16 @@ pub fn markdown(
 
 /// The `may` version from the workspace's Cargo.lock.
 fn may_version() -> Option<String> {
+    lock_version("may")
+}
+
+/// A crate's version from the workspace's Cargo.lock.
+pub fn lock_version(name: &str) -> Option<String> {
     let lock = std::fs::read_to_string(crate::repo_root().join("Cargo.lock")).ok()?;
     let mut lines = lock.lines();
+    let want = format!("name = \"{name}\"");
     while let Some(l) = lines.next() {
-        if l.trim() == "name = \"may\"" {
+        if l.trim() == want {
             let v = lines.next()?;
             return v
                 .trim()

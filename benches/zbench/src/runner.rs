@@ -18,16 +18,59 @@ pub enum Bench {
     Spawn,
     Yield,
     Rss,
+    /// Issue 3: queue put/get throughput.
+    Queue,
+    /// Issue 3: `Pool(100).map`.
+    PoolMap,
+    /// Issue 4: PUSH→PULL throughput.
+    Pushpull,
+    /// Issue 4: REQ/REP round trip.
+    Reqrep,
+    /// Issue 4: steerable proxy throughput.
+    Proxy,
+    /// Issue 4: 1000 DEALERs into one ROUTER.
+    Fanin,
+    /// Issue 5: TCP echo server.
+    Echo,
+    /// Issue 5: process relay round trips.
+    Relay,
 }
 
 impl Bench {
-    pub const ALL: [Bench; 3] = [Bench::Spawn, Bench::Yield, Bench::Rss];
+    /// The foundation figures (issue 2), measured against may and gevent.
+    pub const CORE: [Bench; 3] = [Bench::Spawn, Bench::Yield, Bench::Rss];
+    /// Everything, in report order.
+    pub const ALL: [Bench; 11] = [
+        Bench::Spawn,
+        Bench::Yield,
+        Bench::Rss,
+        Bench::Queue,
+        Bench::PoolMap,
+        Bench::Pushpull,
+        Bench::Reqrep,
+        Bench::Proxy,
+        Bench::Fanin,
+        Bench::Echo,
+        Bench::Relay,
+    ];
+
+    pub fn is_core(self) -> bool {
+        Bench::CORE.contains(&self)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
             Bench::Spawn => "spawn",
             Bench::Yield => "yield",
             Bench::Rss => "rss",
+            Bench::Queue => "queue",
+            Bench::PoolMap => "pool-map",
+            Bench::Pushpull => "pushpull",
+            Bench::Reqrep => "reqrep",
+            Bench::Proxy => "proxy",
+            Bench::Fanin => "fanin",
+            Bench::Echo => "echo",
+            Bench::Relay => "relay",
         }
     }
 
@@ -36,6 +79,7 @@ impl Bench {
         match self {
             Bench::Spawn | Bench::Yield => "ns_per_op",
             Bench::Rss => "bytes_per_greenlet",
+            _ => unreachable!("suite figures have their own key"),
         }
     }
 
@@ -49,6 +93,7 @@ impl Bench {
             ],
             Bench::Yield => vec!["--yields".into(), s.yields.to_string()],
             Bench::Rss => vec!["--count".into(), s.count.to_string()],
+            _ => Vec::new(),
         }
     }
 }
@@ -88,16 +133,20 @@ pub struct AllArgs {
     /// Only these figures (repeatable; default: all).
     #[arg(long = "bench", value_enum)]
     pub benches: Vec<Bench>,
-    /// Only these implementations (repeatable; default: all).
-    #[arg(long = "impl", value_enum)]
-    pub impls: Vec<Peer>,
+    /// Only these implementations (repeatable; default: all): zgreen, may,
+    /// gevent for spawn/yield/rss, else the column labels of the suite
+    /// figures (green, fdloop, blocking, tmq, zmqrs, zmq.green, ...).
+    #[arg(long = "impl")]
+    pub impls: Vec<String>,
     #[command(flatten)]
     pub sizes: Sizes,
+    #[command(flatten)]
+    pub suite: crate::suite::SuiteSizes,
     #[command(flatten)]
     pub may: MayOpts,
 }
 
-fn python(args: &AllArgs) -> PathBuf {
+pub fn python(args: &AllArgs) -> PathBuf {
     if let Some(p) = &args.python {
         return p.clone();
     }
@@ -168,8 +217,13 @@ pub fn run(args: &AllArgs) -> i32 {
     let peers: Vec<Peer> = if args.impls.is_empty() {
         Peer::ALL.to_vec()
     } else {
-        args.impls.clone()
+        Peer::ALL
+            .into_iter()
+            .filter(|p| args.impls.iter().any(|i| i == p.name()))
+            .collect()
     };
+    let (core, suite): (Vec<Bench>, Vec<Bench>) = benches.into_iter().partition(|b| b.is_core());
+    let benches = core;
     if args.runs == 0 {
         eprintln!("zbench: --runs must be at least 1");
         return 2;
@@ -214,8 +268,17 @@ pub fn run(args: &AllArgs) -> i32 {
         }
     }
     let figures: Vec<Figure> = benches.iter().map(|&b| results.figure(b, &peers)).collect();
+    let py = python(args);
+    let suite_results: Vec<crate::suite::FigureResult> = suite
+        .iter()
+        .map(|&b| crate::suite::run_figure(b, &args.suite, args.runs, &args.impls, &py))
+        .collect();
     let cmdline: Vec<String> = std::env::args().collect();
-    let md = report::markdown(&machine, &results, &figures, &peers, args, &cmdline.join(" "));
+    let mut md = report::markdown(&machine, &results, &figures, &peers, args, &cmdline.join(" "));
+    for fr in &suite_results {
+        md.push('\n');
+        md.push_str(&crate::suite::markdown(fr, args.runs));
+    }
     println!("{md}");
     if let Some(path) = &args.markdown_out {
         if let Err(e) = std::fs::write(path, &md) {

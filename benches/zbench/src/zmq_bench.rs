@@ -1,0 +1,611 @@
+//! Issue 4: green ZeroMQ against raw libzmq on the same machine.
+//!
+//! Every function measures one figure for one implementation in this
+//! process and returns its JSON line. Implementations:
+//!
+//! * `green`: zgreen sockets, every party a greenlet on one hub;
+//! * `green-2hubs`: (REQ/REP only) the two parties on two OS threads, each
+//!   with its own hub;
+//! * `blocking`: raw `zmq` crate sockets, blocking, one OS thread per
+//!   party;
+//! * `fdloop`: (PUSH/PULL only) both raw sockets in one thread, driven by
+//!   `DONTWAIT` operations, `ZMQ_EVENTS` and `poll(2)` on the two
+//!   `ZMQ_FD`s (the loop a hand-written single-thread event loop runs);
+//! * `zmq-proxy`: (proxy only) libzmq's own `zmq_proxy_steerable` in an OS
+//!   thread.
+//!
+//! Connections are set up and one warm-up message goes end to end before
+//! the clock starts; the clock stops when the last message has arrived.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::Instant;
+
+use clap::ValueEnum;
+use serde_json::{Value, json};
+
+/// Where the sockets talk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Transport {
+    Tcp,
+    Ipc,
+    Inproc,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Ipc => "ipc",
+            Transport::Inproc => "inproc",
+        }
+    }
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// An endpoint to bind (tcp resolves its port at bind time: read it back
+/// with `last_endpoint`).
+pub fn bind_endpoint(t: Transport) -> String {
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    match t {
+        Transport::Tcp => "tcp://127.0.0.1:*".into(),
+        Transport::Ipc => format!("ipc:///tmp/zbench-{pid}-{n}.ipc"),
+        Transport::Inproc => format!("inproc://zbench-{n}"),
+    }
+}
+
+fn zerr(e: zgreen::Error) -> String {
+    e.to_string()
+}
+
+fn rerr(e: zmq::Error) -> String {
+    e.to_string()
+}
+
+fn last_ep(s: &zmq::Socket) -> Result<String, String> {
+    s.get_last_endpoint()
+        .map_err(rerr)?
+        .map_err(|_| "last_endpoint is not UTF-8".to_string())
+}
+
+fn thr_line(bench: &str, imp: &str, t: Transport, size: usize, count: u64, secs: f64) -> Value {
+    json!({
+        "bench": bench,
+        "impl": imp,
+        "transport": t.name(),
+        "size": size,
+        "count": count,
+        "secs": secs,
+        "msgs_per_s": count as f64 / secs,
+        "mb_per_s": count as f64 * size as f64 / secs / 1e6,
+    })
+}
+
+fn green_ctx(io_threads: Option<i32>) -> Result<zgreen::zmq::Context, String> {
+    match io_threads {
+        Some(n) => zgreen::zmq::Context::with_io_threads(n).map_err(zerr),
+        None => Ok(zgreen::zmq::Context::new()),
+    }
+}
+
+fn raw_ctx(io_threads: Option<i32>) -> Result<zmq::Context, String> {
+    let ctx = zmq::Context::new();
+    if let Some(n) = io_threads {
+        ctx.set_io_threads(n).map_err(rerr)?;
+    }
+    Ok(ctx)
+}
+
+// ------------------------------------------------------------ PUSH -> PULL
+
+pub fn pushpull(imp: &str, t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<Value, String> {
+    let secs = match imp {
+        "green" => pushpull_green(t, size, count, io)?,
+        "blocking" => pushpull_blocking(t, size, count, io)?,
+        "fdloop" => pushpull_fdloop(t, size, count, io)?,
+        other => return Err(format!("pushpull: unknown impl {other:?}")),
+    };
+    let mut v = thr_line("pushpull", imp, t, size, count, secs);
+    v["io_threads"] = json!(io.unwrap_or(1));
+    Ok(v)
+}
+
+fn pushpull_green(t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<f64, String> {
+    let ctx = green_ctx(io)?;
+    let pull = ctx.socket(zmq::PULL).map_err(zerr)?;
+    pull.bind(&bind_endpoint(t)).map_err(rerr)?;
+    let ep = pull.last_endpoint().map_err(zerr)?;
+    let push = ctx.socket(zmq::PUSH).map_err(zerr)?;
+    push.connect(&ep).map_err(rerr)?;
+    let buf = vec![b'x'; size];
+    push.send(&buf[..], 0).map_err(zerr)?;
+    pull.recv_msg(0).map_err(zerr)?;
+
+    let start = Instant::now();
+    let sender = zgreen::spawn(move || -> zgreen::Result<()> {
+        for _ in 0..count {
+            push.send(&buf[..], 0)?;
+        }
+        Ok(())
+    });
+    let receiver = zgreen::spawn(move || -> zgreen::Result<f64> {
+        let mut msg = zmq::Message::new();
+        for _ in 0..count {
+            pull.recv(&mut msg, 0)?;
+        }
+        Ok(start.elapsed().as_secs_f64())
+    });
+    let secs = receiver.take().map_err(zerr)?.map_err(zerr)?;
+    sender.take().map_err(zerr)?.map_err(zerr)?;
+    Ok(secs)
+}
+
+fn pushpull_blocking(t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<f64, String> {
+    let ctx = raw_ctx(io)?;
+    let pull = ctx.socket(zmq::PULL).map_err(rerr)?;
+    pull.bind(&bind_endpoint(t)).map_err(rerr)?;
+    let ep = last_ep(&pull)?;
+    let push = ctx.socket(zmq::PUSH).map_err(rerr)?;
+    push.connect(&ep).map_err(rerr)?;
+    let buf = vec![b'x'; size];
+    push.send(&buf[..], 0).map_err(rerr)?;
+    let mut msg = zmq::Message::new();
+    pull.recv(&mut msg, 0).map_err(rerr)?;
+
+    let start = Instant::now();
+    let sender = thread::spawn(move || -> Result<(), String> {
+        for _ in 0..count {
+            push.send(&buf[..], 0).map_err(rerr)?;
+        }
+        Ok(())
+    });
+    for _ in 0..count {
+        pull.recv(&mut msg, 0).map_err(rerr)?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    sender.join().map_err(|_| "sender panicked".to_string())??;
+    Ok(secs)
+}
+
+/// Waits until one of the `fds` signals (they are edge-triggered: only
+/// call this after `ZMQ_EVENTS` showed nothing to do).
+fn poll_fds(fds: &[i32]) -> Result<(), String> {
+    let mut p: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        // SAFETY: `p` is a valid array of pollfds for the call's duration.
+        let rc = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, -1) };
+        if rc >= 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("poll: {e}"));
+        }
+    }
+}
+
+fn pushpull_fdloop(t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<f64, String> {
+    let ctx = raw_ctx(io)?;
+    let pull = ctx.socket(zmq::PULL).map_err(rerr)?;
+    pull.bind(&bind_endpoint(t)).map_err(rerr)?;
+    let ep = last_ep(&pull)?;
+    let push = ctx.socket(zmq::PUSH).map_err(rerr)?;
+    push.connect(&ep).map_err(rerr)?;
+    let buf = vec![b'x'; size];
+    let mut msg = zmq::Message::new();
+    push.send(&buf[..], 0).map_err(rerr)?;
+    pull.recv(&mut msg, 0).map_err(rerr)?;
+    let fds = [push.get_fd().map_err(rerr)?, pull.get_fd().map_err(rerr)?];
+    let (mut sent, mut got) = (0u64, 0u64);
+    let mut waits = 0u64;
+
+    let start = Instant::now();
+    while got < count {
+        let mut progress = false;
+        while sent < count {
+            match push.send(&buf[..], zmq::DONTWAIT) {
+                Ok(()) => {
+                    sent += 1;
+                    progress = true;
+                }
+                Err(zmq::Error::EAGAIN) => break,
+                Err(e) => return Err(rerr(e)),
+            }
+        }
+        loop {
+            match pull.recv(&mut msg, zmq::DONTWAIT) {
+                Ok(()) => {
+                    got += 1;
+                    progress = true;
+                }
+                Err(zmq::Error::EAGAIN) => break,
+                Err(e) => return Err(rerr(e)),
+            }
+        }
+        if progress {
+            continue;
+        }
+        // Nothing moved: ZMQ_EVENTS first (the edge may have fired
+        // already), then poll the fds.
+        let pe = push.get_events().map_err(rerr)?;
+        let le = pull.get_events().map_err(rerr)?;
+        if (sent < count && pe.contains(zmq::POLLOUT)) || le.contains(zmq::POLLIN) {
+            continue;
+        }
+        waits += 1;
+        poll_fds(&fds)?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let _ = waits;
+    Ok(secs)
+}
+
+// ----------------------------------------------------------------- REQ/REP
+
+fn rtt_line(imp: &str, t: Transport, size: usize, count: u64, secs: f64, io: Option<i32>) -> Value {
+    json!({
+        "bench": "reqrep",
+        "impl": imp,
+        "transport": t.name(),
+        "size": size,
+        "count": count,
+        "secs": secs,
+        "us_per_rtt": secs * 1e6 / count as f64,
+        "io_threads": io.unwrap_or(1),
+    })
+}
+
+pub fn reqrep(imp: &str, t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<Value, String> {
+    let secs = match imp {
+        "green" => reqrep_green(t, size, count, io)?,
+        "green-2hubs" => reqrep_green_2hubs(t, size, count, io)?,
+        "blocking" => reqrep_blocking(t, size, count, io)?,
+        other => return Err(format!("reqrep: unknown impl {other:?}")),
+    };
+    Ok(rtt_line(imp, t, size, count, secs, io))
+}
+
+fn reqrep_green(t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<f64, String> {
+    let ctx = green_ctx(io)?;
+    let rep = ctx.socket(zmq::REP).map_err(zerr)?;
+    rep.bind(&bind_endpoint(t)).map_err(rerr)?;
+    let ep = rep.last_endpoint().map_err(zerr)?;
+    let req = ctx.socket(zmq::REQ).map_err(zerr)?;
+    req.connect(&ep).map_err(rerr)?;
+    let buf = vec![b'x'; size];
+    // count + 1 round trips (the first is the warm-up).
+    let server = zgreen::spawn(move || -> zgreen::Result<()> {
+        let mut msg = zmq::Message::new();
+        for _ in 0..=count {
+            rep.recv(&mut msg, 0)?;
+            rep.send(&msg[..], 0)?;
+        }
+        Ok(())
+    });
+    let client = zgreen::spawn(move || -> zgreen::Result<f64> {
+        let mut msg = zmq::Message::new();
+        req.send(&buf[..], 0)?;
+        req.recv(&mut msg, 0)?;
+        let start = Instant::now();
+        for _ in 0..count {
+            req.send(&buf[..], 0)?;
+            req.recv(&mut msg, 0)?;
+        }
+        Ok(start.elapsed().as_secs_f64())
+    });
+    let secs = client.take().map_err(zerr)?.map_err(zerr)?;
+    server.take().map_err(zerr)?.map_err(zerr)?;
+    Ok(secs)
+}
+
+fn reqrep_green_2hubs(t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<f64, String> {
+    let ctx = green_ctx(io)?;
+    let (tx, rx) = std::sync::mpsc::channel::<Result<String, String>>();
+    let ctx2 = ctx.clone();
+    let bind = bind_endpoint(t);
+    // The REP side: its own thread, its own hub (the thread's root context
+    // runs the hub while it blocks).
+    let server = thread::spawn(move || -> Result<(), String> {
+        let rep = match ctx2.socket(zmq::REP) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx.send(Err(zerr(e.clone())));
+                return Err(zerr(e));
+            }
+        };
+        if let Err(e) = rep.bind(&bind) {
+            let _ = tx.send(Err(rerr(e)));
+            return Err(rerr(e));
+        }
+        let _ = tx.send(rep.last_endpoint().map_err(zerr));
+        let g = zgreen::spawn(move || -> zgreen::Result<()> {
+            let mut msg = zmq::Message::new();
+            for _ in 0..=count {
+                rep.recv(&mut msg, 0)?;
+                rep.send(&msg[..], 0)?;
+            }
+            Ok(())
+        });
+        g.take().map_err(zerr)?.map_err(zerr)
+    });
+    let ep = rx.recv().map_err(|_| "server thread died".to_string())??;
+    let req = ctx.socket(zmq::REQ).map_err(zerr)?;
+    req.connect(&ep).map_err(rerr)?;
+    let buf = vec![b'x'; size];
+    let client = zgreen::spawn(move || -> zgreen::Result<f64> {
+        let mut msg = zmq::Message::new();
+        req.send(&buf[..], 0)?;
+        req.recv(&mut msg, 0)?;
+        let start = Instant::now();
+        for _ in 0..count {
+            req.send(&buf[..], 0)?;
+            req.recv(&mut msg, 0)?;
+        }
+        Ok(start.elapsed().as_secs_f64())
+    });
+    let secs = client.take().map_err(zerr)?.map_err(zerr)?;
+    server.join().map_err(|_| "server panicked".to_string())??;
+    Ok(secs)
+}
+
+fn reqrep_blocking(t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<f64, String> {
+    let ctx = raw_ctx(io)?;
+    let rep = ctx.socket(zmq::REP).map_err(rerr)?;
+    rep.bind(&bind_endpoint(t)).map_err(rerr)?;
+    let ep = last_ep(&rep)?;
+    let req = ctx.socket(zmq::REQ).map_err(rerr)?;
+    req.connect(&ep).map_err(rerr)?;
+    let server = thread::spawn(move || -> Result<(), String> {
+        let mut msg = zmq::Message::new();
+        for _ in 0..=count {
+            rep.recv(&mut msg, 0).map_err(rerr)?;
+            rep.send(&msg[..], 0).map_err(rerr)?;
+        }
+        Ok(())
+    });
+    let buf = vec![b'x'; size];
+    let mut msg = zmq::Message::new();
+    req.send(&buf[..], 0).map_err(rerr)?;
+    req.recv(&mut msg, 0).map_err(rerr)?;
+    let start = Instant::now();
+    for _ in 0..count {
+        req.send(&buf[..], 0).map_err(rerr)?;
+        req.recv(&mut msg, 0).map_err(rerr)?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    server.join().map_err(|_| "server panicked".to_string())??;
+    Ok(secs)
+}
+
+// ------------------------------------------------------------------- proxy
+
+/// The sockets around the proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Topology {
+    /// PUSH → PULL frontend [proxy] PUSH backend → PULL (libzmq's
+    /// "streamer" device).
+    PushPull,
+    /// PUSH → PULL frontend [proxy] DEALER backend → DEALER.
+    PullDealer,
+    /// DEALER → ROUTER frontend [proxy] DEALER backend → ROUTER (libzmq's
+    /// "queue" device; every message is two frames at the frontend and
+    /// three at the consumer).
+    RouterDealer,
+}
+
+impl Topology {
+    pub fn name(self) -> &'static str {
+        match self {
+            Topology::PushPull => "push-pull",
+            Topology::PullDealer => "pull-dealer",
+            Topology::RouterDealer => "router-dealer",
+        }
+    }
+
+    /// (producer, frontend, backend, consumer)
+    fn kinds(self) -> [zmq::SocketType; 4] {
+        match self {
+            Topology::PushPull => [zmq::PUSH, zmq::PULL, zmq::PUSH, zmq::PULL],
+            Topology::PullDealer => [zmq::PUSH, zmq::PULL, zmq::DEALER, zmq::DEALER],
+            Topology::RouterDealer => [zmq::DEALER, zmq::ROUTER, zmq::DEALER, zmq::ROUTER],
+        }
+    }
+}
+
+/// Receives one whole (possibly multipart) message.
+fn recv_whole(s: &zmq::Socket, msg: &mut zmq::Message) -> Result<(), String> {
+    loop {
+        s.recv(msg, 0).map_err(rerr)?;
+        if !msg.get_more() {
+            return Ok(());
+        }
+    }
+}
+
+/// producer thread → frontend [proxy] backend → consumer (the main
+/// thread). The producer and consumer are blocking `zmq` sockets of their
+/// own context in both cases; only the proxy differs: zgreen's
+/// `proxy_steerable` in a greenlet on a hub thread, or libzmq's
+/// `zmq_proxy_steerable` in a thread. The control socket is a PAIR over
+/// the same transport.
+pub fn proxy(imp: &str, topo: Topology, t: Transport, size: usize, count: u64) -> Result<Value, String> {
+    if t == Transport::Inproc {
+        return Err("proxy: inproc cannot cross the proxy's own context; use tcp or ipc".into());
+    }
+    let [kp, kf, kb, kc] = topo.kinds();
+    let (tx, rx) = std::sync::mpsc::channel::<Result<[String; 3], String>>();
+    let proxy_thread = match imp {
+        "green" => thread::spawn(move || -> Result<String, String> {
+            let ctx = zgreen::zmq::Context::new();
+            let mk = |kind| -> Result<(zgreen::zmq::Socket, String), String> {
+                let s = ctx.socket(kind).map_err(zerr)?;
+                s.bind(&bind_endpoint(t)).map_err(rerr)?;
+                let ep = s.last_endpoint().map_err(zerr)?;
+                Ok((s, ep))
+            };
+            let made = (|| Ok::<_, String>((mk(kf)?, mk(kb)?, mk(zmq::PAIR)?)))();
+            let ((front, fe), (back, be), (ctl, ce)) = match made {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = tx.send(Err(e.clone()));
+                    return Err(e);
+                }
+            };
+            let _ = tx.send(Ok([fe, be, ce]));
+            let g = zgreen::spawn(move || zgreen::zmq::proxy_steerable(&front, &back, None, &ctl));
+            let stats = g
+                .take()
+                .map_err(zerr)?
+                .map_err(|e| format!("zgreen::zmq::proxy_steerable failed: {e}"))?;
+            Ok(format!("{stats:?}"))
+        }),
+        "zmq-proxy" => thread::spawn(move || -> Result<String, String> {
+            let ctx = zmq::Context::new();
+            let mk = |kind| -> Result<(zmq::Socket, String), String> {
+                let s = ctx.socket(kind).map_err(rerr)?;
+                s.bind(&bind_endpoint(t)).map_err(rerr)?;
+                let ep = last_ep(&s)?;
+                Ok((s, ep))
+            };
+            let made = (|| Ok::<_, String>((mk(kf)?, mk(kb)?, mk(zmq::PAIR)?)))();
+            let ((mut front, fe), (mut back, be), (mut ctl, ce)) = match made {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = tx.send(Err(e.clone()));
+                    return Err(e);
+                }
+            };
+            let _ = tx.send(Ok([fe, be, ce]));
+            zmq::proxy_steerable(&mut front, &mut back, &mut ctl)
+                .map_err(|e| format!("zmq::proxy_steerable failed: {e}"))?;
+            Ok(String::new())
+        }),
+        other => return Err(format!("proxy: unknown impl {other:?}")),
+    };
+    let [fe, be, ce] = rx.recv().map_err(|_| "proxy thread died".to_string())??;
+    let ctx = zmq::Context::new();
+    let consumer = ctx.socket(kc).map_err(rerr)?;
+    consumer.connect(&be).map_err(rerr)?;
+    let producer = ctx.socket(kp).map_err(rerr)?;
+    producer.connect(&fe).map_err(rerr)?;
+    let ctl = ctx.socket(zmq::PAIR).map_err(rerr)?;
+    ctl.connect(&ce).map_err(rerr)?;
+    let buf = vec![b'x'; size];
+    let mut msg = zmq::Message::new();
+    producer.send(&buf[..], 0).map_err(rerr)?;
+    // Warm-up: if the proxy died, say why instead of waiting forever.
+    consumer.set_rcvtimeo(10_000).map_err(rerr)?;
+    if let Err(e) = recv_whole(&consumer, &mut msg) {
+        if proxy_thread.is_finished() {
+            let why = match proxy_thread.join() {
+                Ok(Err(e)) => e,
+                Ok(Ok(_)) => "the proxy returned".into(),
+                Err(_) => "the proxy panicked".into(),
+            };
+            return Err(format!("proxy ({}): no warm-up message: {why}", topo.name()));
+        }
+        return Err(format!(
+            "proxy ({}): no warm-up message in 10 s: {e}",
+            topo.name()
+        ));
+    }
+
+    let start = Instant::now();
+    let prod = thread::spawn(move || -> Result<(), String> {
+        for _ in 0..count {
+            producer.send(&buf[..], 0).map_err(rerr)?;
+        }
+        Ok(())
+    });
+    for i in 0..count {
+        // 10 s without a message: the proxy has stalled.
+        if let Err(e) = recv_whole(&consumer, &mut msg) {
+            return Err(format!(
+                "proxy ({}, {imp}): stalled after {i} of {count} messages ({e}); producer done: {}",
+                topo.name(),
+                prod.is_finished()
+            ));
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    prod.join().map_err(|_| "producer panicked".to_string())??;
+    ctl.send("TERMINATE", 0).map_err(rerr)?;
+    let stats = proxy_thread.join().map_err(|_| "proxy panicked".to_string())??;
+    let mut v = thr_line("proxy", imp, t, size, count, secs);
+    v["topology"] = json!(topo.name());
+    v["final_stats"] = json!(stats);
+    Ok(v)
+}
+
+// ------------------------------------------------------------------ fan-in
+
+/// `dealers` DEALER greenlets, each sending `count / dealers` messages, into
+/// one ROUTER greenlet, all on one hub. `dealers = 1` is the single pair.
+pub fn fanin(dealers: u64, t: Transport, size: usize, count: u64) -> Result<Value, String> {
+    if dealers == 0 || count % dealers != 0 {
+        return Err("fanin: --count must be a positive multiple of --dealers".into());
+    }
+    let per = count / dealers;
+    let ctx = zgreen::zmq::Context::new();
+    ctx.set_max_sockets((dealers as i32).saturating_add(64))
+        .map_err(zerr)?;
+    let router = ctx.socket(zmq::ROUTER).map_err(zerr)?;
+    router.bind(&bind_endpoint(t)).map_err(rerr)?;
+    let ep = router.last_endpoint().map_err(zerr)?;
+    let go = zgreen::sync::Event::new();
+    let mut senders = Vec::with_capacity(dealers as usize);
+    for _ in 0..dealers {
+        let s = ctx.socket(zmq::DEALER).map_err(zerr)?;
+        s.connect(&ep).map_err(rerr)?;
+        let go = go.clone();
+        let buf = vec![b'x'; size];
+        senders.push(zgreen::spawn(move || -> zgreen::Result<()> {
+            s.send(&buf[..], 0)?; // warm-up: the connection is up
+            go.wait()?;
+            for _ in 0..per {
+                s.send(&buf[..], 0)?;
+            }
+            Ok(())
+        }));
+    }
+    let receiver = {
+        let go = go.clone();
+        zgreen::spawn(move || -> zgreen::Result<f64> {
+            let (mut id, mut msg) = (zmq::Message::new(), zmq::Message::new());
+            for _ in 0..dealers {
+                router.recv(&mut id, 0)?;
+                router.recv(&mut msg, 0)?;
+            }
+            let start = Instant::now();
+            go.set();
+            for _ in 0..count {
+                router.recv(&mut id, 0)?;
+                router.recv(&mut msg, 0)?;
+            }
+            Ok(start.elapsed().as_secs_f64())
+        })
+    };
+    let secs = receiver.take().map_err(zerr)?.map_err(zerr)?;
+    for s in senders {
+        s.take().map_err(zerr)?.map_err(zerr)?;
+    }
+    let mut v = thr_line(
+        "fanin",
+        if dealers == 1 { "green-pair" } else { "green-fanin" },
+        t,
+        size,
+        count,
+        secs,
+    );
+    v["dealers"] = json!(dealers);
+    Ok(v)
+}
