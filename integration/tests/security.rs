@@ -236,6 +236,11 @@ fn curve_broker_refuses_unknown_keys_null_clients_and_unlisted_services() {
         d.broker.proc.dump()
     );
     assert!(!d.broker.wait_workers("echo", 1, Duration::from_millis(500)));
+    assert!(
+        d.broker
+            .metric("zgreen_dropped_messages_total", "reason=\"service_not_allowed\"")
+            >= 1.0
+    );
     drop(rogue);
 
     // An unknown key gets nothing: every request is lost.
