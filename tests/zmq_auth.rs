@@ -146,6 +146,12 @@ fn plain_bad_password_is_rejected_with_400() {
 }
 
 #[test]
+fn config_debug_shows_users_not_passwords() {
+    let shown = format!("{:?}", AuthConfig::new().password("admin", "hunter2"));
+    assert!(shown.contains("admin") && !shown.contains("hunter2"), "{shown}");
+}
+
+#[test]
 fn password_file_errors_name_the_line() {
     let dir = temp_dir("plain-file");
     let file = dir.join("passwords");

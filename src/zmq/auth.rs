@@ -150,7 +150,8 @@ pub enum CurvePolicy {
 /// use zgreen::zmq::auth::AuthConfig;
 /// let config = AuthConfig::new().deny_ip("10.0.0.66").domain("global");
 /// ```
-#[derive(Clone, Debug, Default)]
+/// `Debug` shows PLAIN user names, never their passwords.
+#[derive(Clone, Default)]
 pub struct AuthConfig {
     allow_ips: HashSet<String>,
     deny_ips: HashSet<String>,
@@ -158,6 +159,21 @@ pub struct AuthConfig {
     curve: CurvePolicy,
     domains: Option<HashSet<String>>,
     deny_null: bool,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut users: Vec<&String> = self.passwords.keys().collect();
+        users.sort();
+        f.debug_struct("AuthConfig")
+            .field("allow_ips", &self.allow_ips)
+            .field("deny_ips", &self.deny_ips)
+            .field("plain_users", &users)
+            .field("curve", &self.curve)
+            .field("domains", &self.domains)
+            .field("deny_null", &self.deny_null)
+            .finish()
+    }
 }
 
 impl AuthConfig {
