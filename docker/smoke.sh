@@ -32,7 +32,7 @@ fail() {
     failures+=("$1: $2")
 }
 
-# up DEMO: starts it and waits (30 s at most) until every container is healthy.
+# up DEMO: starts it and waits (90 s at most; healthchecks are slow on a loaded machine) until every container is healthy.
 up() {
     local demo=$1 project=zsmoke${1}$$ start=$SECONDS
     projects+=("$demo:$project")
@@ -44,7 +44,7 @@ up() {
     }
     local ids states
     ids=$("${compose[@]}" ps -q)
-    while [ $((SECONDS - start)) -lt 30 ]; do
+    while [ $((SECONDS - start)) -lt 90 ]; do
         # shellcheck disable=SC2086
         states=$(docker inspect -f '{{.State.Health.Status}}' $ids | sort | uniq -c | tr -s ' \n' ' ')
         if ! docker inspect -f '{{.State.Health.Status}}' $ids | grep -qv '^healthy$'; then
@@ -53,7 +53,7 @@ up() {
         fi
         sleep 1
     done
-    fail "$demo" "not healthy after 30 s:$states"
+    fail "$demo" "not healthy after 90 s:$states"
     "${compose[@]}" ps
     return 1
 }
