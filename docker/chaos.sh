@@ -243,7 +243,7 @@ say "--- chaos: project $project, heartbeat ${HB} ms, liveness ${LIVENESS}"
     "${compose[@]}" up -d broker worker1 worker2 worker3
     exit 1
 }
-wait_live 3 30 || {
+wait_live 3 60 || {
     failures+=("setup: the demo did not come up")
     exit 1
 }
