@@ -34,16 +34,20 @@ command -v docker >/dev/null || die "docker is not installed"
 docker info >/dev/null 2>&1 || die "the Docker engine is not reachable (is dockerd running?)"
 
 start=$SECONDS
+# Where cargo puts its output (CARGO_TARGET_DIR or .cargo/config honoured).
+target=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+target=${target:-${CARGO_TARGET_DIR:-$root/target}}
 case $profile in
 release)
     echo "--- cargo build --release -p zgreen-brokers"
     cargo build --release -p zgreen-brokers --bins
-    out=$root/target/release
+    out=$target/release
     ;;
 debug)
     echo "--- cargo build -p zgreen-brokers (debug profile)"
     cargo build -p zgreen-brokers --bins
-    out=$root/target/debug
+    out=$target/debug
     ;;
 *) die "ZGREEN_DOCKER_PROFILE must be release or debug, not $profile" ;;
 esac
