@@ -155,9 +155,11 @@ fn main() {
                 max_services: a.max_services.max(1),
                 limits: a.limits.limits(),
             };
-            tracing::info!(endpoint = %a.bind, heartbeat_ms = a.heartbeat_ms, liveness = a.liveness, "mdp broker listening");
             let m = metrics.clone();
             cli::run_until_signal(NAME, grace, move || {
+                // Logged once SIGINT/SIGTERM are handled: a supervisor that
+                // waits for this line may signal right away.
+                tracing::info!(endpoint = %a.bind, heartbeat_ms = a.heartbeat_ms, liveness = a.liveness, "mdp broker listening");
                 let mut broker = mdp_broker::Broker::new(cfg, Instant::now(), m.clone());
                 broker.set_service_keys(service_keys);
                 let r = mdp_broker::serve(&router, &mut broker, m.as_deref());
