@@ -398,6 +398,11 @@ struct Counters {
 /// The ZAP handler of one context: a greenlet on the thread that started
 /// it. Dropping it (or [`stop`](Self::stop)) kills the greenlet and
 /// unbinds [`ZAP_ENDPOINT`].
+///
+/// Keep it alive as long as its sockets: libzmq admits PLAIN and CURVE
+/// peers when no handler is bound, unless the socket sets
+/// `ZMQ_ZAP_ENFORCE_DOMAIN` ([`set_zap_enforce_domain`]). The greenlet
+/// itself only stops when killed; a receive error is logged and retried.
 pub struct Authenticator {
     config: Arc<Mutex<AuthConfig>>,
     counters: Arc<Counters>,
@@ -490,7 +495,15 @@ fn serve(sock: Socket, config: Arc<Mutex<AuthConfig>>, counters: Arc<Counters>) 
         let frames = match sock.recv_multipart(0) {
             Ok(frames) => frames,
             Err(Error::Killed) => return Ok(()),
-            Err(e) => return Err(e),
+            // Never give up the endpoint: without a handler, libzmq lets
+            // PLAIN and CURVE peers in unless ZMQ_ZAP_ENFORCE_DOMAIN is set.
+            Err(e) => {
+                tracing::error!(target: "zgreen::zmq::auth", "ZAP handler cannot receive: {e}");
+                match crate::greenlet::sleep(std::time::Duration::from_millis(50)) {
+                    Err(Error::Killed) => return Ok(()),
+                    _ => continue,
+                }
+            }
         };
         counters.requests.fetch_add(1, Ordering::Relaxed);
         let reply: [Vec<u8>; 6] = match parse(&frames) {
