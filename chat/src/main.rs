@@ -1,0 +1,145 @@
+//! `zchat`: the chat room server, and the backbone forwarder.
+//!
+//! ```text
+//! zchat forwarder --frontend tcp://127.0.0.1:5555 --backend tcp://127.0.0.1:5556
+//! zchat serve --http 127.0.0.1:5000 --pub tcp://127.0.0.1:5555 --sub tcp://127.0.0.1:5556
+//! zchat serve --http 127.0.0.1:5001 --pub tcp://127.0.0.1:5555 --sub tcp://127.0.0.1:5556
+//! ```
+//!
+//! (`zbroker forwarder` works as the forwarder too.) Without `--pub` and
+//! `--sub` a server runs alone.
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use zgreen::http::HttpServer;
+use zgreen::sync::Event;
+use zgreen_chat::{Chat, Config};
+
+#[derive(Parser, Debug)]
+#[command(name = "zchat", version, about = "The seed's realtime chat room on zgreen")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Serves the chat over HTTP (pages, long polling, WebSocket).
+    Serve(ServeArgs),
+    /// Runs the backbone's XSUB/XPUB forwarder.
+    Forwarder {
+        /// Endpoint to bind for publishers (the servers' --pub).
+        #[arg(long)]
+        frontend: String,
+        /// Endpoint to bind for subscribers (the servers' --sub).
+        #[arg(long)]
+        backend: String,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Address to serve HTTP on (port 0: a free one; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:5000")]
+    http: String,
+    /// The forwarder's frontend, to publish to.
+    #[arg(long = "pub", requires = "sub_endpoint")]
+    pub_endpoint: Option<String>,
+    /// The forwarder's backend, to subscribe to.
+    #[arg(long = "sub", requires = "pub_endpoint")]
+    sub_endpoint: Option<String>,
+    /// The rooms, comma-separated.
+    #[arg(long, default_value = "topic1,topic2", value_delimiter = ',')]
+    rooms: Vec<String>,
+    /// This server's name on the backbone (default: zchat-PID).
+    #[arg(long)]
+    server_id: Option<String>,
+    /// How long a poll waits for a message, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    poll_timeout_ms: u64,
+    /// Messages kept per room for users who join later.
+    #[arg(long, default_value_t = 25)]
+    backlog: usize,
+    /// Most connections served at once.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+}
+
+fn serve(a: ServeArgs) -> zgreen::Result<()> {
+    let defaults = Config::default();
+    let config = Config {
+        server_id: a.server_id.unwrap_or(defaults.server_id.clone()),
+        rooms: a.rooms,
+        backlog: a.backlog,
+        poll_timeout: Duration::from_millis(a.poll_timeout_ms),
+        ..defaults
+    };
+    let chat = Chat::new(config);
+    if let (Some(p), Some(s)) = (&a.pub_endpoint, &a.sub_endpoint) {
+        let ctx = zgreen::zmq::Context::new();
+        chat.connect_backbone(&ctx, p, s)?;
+        tracing::info!(publish = %p, subscribe = %s, "joined the backbone");
+    }
+    let server = HttpServer::bind(a.http.as_str(), chat.router())?.max_connections(a.max_connections);
+    server.start()?;
+    println!(
+        "zchat {} serving http://{}/",
+        chat.config().server_id,
+        server.local_addr()
+    );
+    let _ = std::io::stdout().flush();
+    stop_on_signals(&Event::new(), move || {
+        let _ = server.stop(Duration::from_secs(1));
+    })
+}
+
+/// Runs `stop` on SIGTERM or SIGINT, and waits for that (or for `done`
+/// to be set otherwise).
+fn stop_on_signals(done: &Event, stop: impl Fn() + Clone + 'static) -> zgreen::Result<()> {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let (stop, done) = (stop.clone(), done.clone());
+        zgreen::signal_handler(signal, move || {
+            stop();
+            done.set();
+        })?;
+    }
+    done.wait()
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Cli::parse().cmd {
+        Cmd::Serve(a) => serve(a),
+        Cmd::Forwarder { frontend, backend } => {
+            let ctx = zgreen::zmq::Context::new();
+            zgreen_chat::forwarder(&ctx, &frontend, &backend).and_then(|device| {
+                println!("zchat forwarder {frontend} -> {backend}");
+                let _ = std::io::stdout().flush();
+                let done = Event::new();
+                let (d, ended) = (device.clone(), done.clone());
+                let watch = zgreen::spawn(move || {
+                    let _ = d.join();
+                    ended.set();
+                });
+                let d = device.clone();
+                stop_on_signals(&done, move || d.kill_nowait())?;
+                watch.kill_nowait();
+                match device.get() {
+                    Ok(Err(e)) if !e.is_killed() => Err(e),
+                    _ => Ok(()),
+                }
+            })
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("zchat: {e}");
+        std::process::exit(1);
+    }
+}
