@@ -477,3 +477,11 @@ fn a_kill_between_frames_marks_the_socket_for_reset_and_dontwait_still_works() {
     assert_eq!(b.recv_bytes(0).unwrap(), b"bye");
     drop(pull);
 }
+
+#[test]
+fn zap_enforce_domain_can_be_set_on_a_green_socket() {
+    let ctx = Context::new();
+    let s = ctx.socket(zmq::REP).unwrap();
+    s.set_zap_enforce_domain(true).unwrap();
+    s.set_zap_enforce_domain(false).unwrap();
+}

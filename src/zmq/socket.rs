@@ -240,6 +240,30 @@ impl Socket {
         self.inner.backstop.set(period);
     }
 
+    /// Sets `ZMQ_ZAP_ENFORCE_DOMAIN` (option 93, libzmq 4.3): with it, a
+    /// socket that has a ZAP domain rejects peers when no ZAP handler
+    /// answers, instead of letting them in (which the `zmq` crate cannot
+    /// set).
+    pub fn set_zap_enforce_domain(&self, value: bool) -> Result<()> {
+        const ZMQ_ZAP_ENFORCE_DOMAIN: i32 = 93;
+        let v: i32 = value.into();
+        // SAFETY: `raw` is valid while the socket lives (invariant); libzmq
+        // reads an int from the pointer we pass with its exact size.
+        let rc = unsafe {
+            zmq_sys::zmq_setsockopt(
+                self.inner.raw,
+                ZMQ_ZAP_ENFORCE_DOMAIN,
+                (&v as *const i32).cast(),
+                std::mem::size_of::<i32>(),
+            )
+        };
+        if rc == -1 {
+            // SAFETY: zmq_errno only reads this thread's errno.
+            return Err(Error::Zmq(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })));
+        }
+        Ok(())
+    }
+
     /// Sets `ZMQ_ROUTER_MANDATORY` (and remembers it: a mandatory ROUTER
     /// can refuse a message with `EAGAIN` although the socket is writable,
     /// so zero-copy sends on it keep a copy for the retry).
