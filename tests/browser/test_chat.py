@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""zchat in real browsers.
+
+Starts a forwarder and two zchat servers (A and B), opens two headless
+Chromium sessions through chromedriver, and checks, once per transport
+(WebSocket, long polling), that a user on A and a user on B in the same
+room see each other's messages as they are typed. Saves screenshots of
+both pages per transport. Exits non-zero on any failure; its last line
+is "browser: N passed, M failed".
+"""
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import traceback
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+WAIT_S = 20
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """A forwarder and two zchat servers, killed on exit."""
+
+    def __init__(self, zchat):
+        fe = "tcp://127.0.0.1:%d" % free_port()
+        be = "tcp://127.0.0.1:%d" % free_port()
+        self.procs = []
+        self.start([zchat, "forwarder", "--frontend", fe, "--backend", be])
+        self.urls = []
+        for sid in ["A", "B"]:
+            p = self.start([zchat, "serve", "--http", "127.0.0.1:0", "--pub", fe, "--sub", be,
+                            "--server-id", sid, "--poll-timeout-ms", "2000"])
+            line = p.stdout.readline().strip()
+            prefix = "zchat %s serving " % sid
+            assert line.startswith(prefix), line
+            self.urls.append(line[len(prefix):].rstrip("/"))
+        # Both directions of the backbone are up once each server has heard
+        # the other's heartbeat.
+        deadline = time.time() + WAIT_S
+        for url, other in zip(self.urls, ["B", "A"]):
+            while True:
+                status = json.load(urllib.request.urlopen(url + "/api/status", timeout=5))
+                if other in status["peers"]:
+                    break
+                assert time.time() < deadline, "backbone not up: %s" % status
+                time.sleep(0.05)
+
+    def start(self, args):
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, text=True,
+                             env=dict(os.environ, RUST_LOG="warn"))
+        self.procs.append(p)
+        return p
+
+    def close(self):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def browser(chromium, chromedriver):
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                "--disable-gpu", "--window-size=900,700"]:
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+
+
+def wait_connected(driver, transport):
+    def connected(d):
+        st = d.find_element(By.ID, "status")
+        return st.get_attribute("data-state") == "open" and st.get_attribute("data-transport") == transport
+    WebDriverWait(driver, WAIT_S).until(connected)
+
+
+def say(driver, text):
+    box = driver.find_element(By.ID, "message")
+    box.send_keys(text)
+    driver.find_element(By.ID, "send").click()
+
+
+def wait_message(driver, uid, text):
+    def shown(d):
+        for li in d.find_elements(By.CSS_SELECTOR, "#messages li.msg"):
+            if (li.find_element(By.CLASS_NAME, "uid").text == uid
+                    and li.find_element(By.CLASS_NAME, "text").text == text):
+                return True
+        return False
+    WebDriverWait(driver, WAIT_S).until(shown)
+
+
+def conversation(cluster, drivers, transport, room, artifacts):
+    (a_url, b_url), (alice, bob) = cluster.urls, drivers
+    a_uid, b_uid = "alice_" + transport, "bob_" + transport
+    alice.get("%s/%s/%s?transport=%s" % (a_url, room, a_uid, transport))
+    bob.get("%s/%s/%s?transport=%s" % (b_url, room, b_uid, transport))
+    wait_connected(alice, transport)
+    wait_connected(bob, transport)
+
+    hello = "hello from A over %s" % transport
+    say(alice, hello)
+    wait_message(bob, a_uid, hello)
+    wait_message(alice, a_uid, hello)
+
+    reply = "hi from B over %s <b>not bold</b>" % transport
+    say(bob, reply)
+    wait_message(alice, b_uid, reply)
+    wait_message(bob, b_uid, reply)
+    # Text stays text: no element was injected.
+    assert not alice.find_elements(By.CSS_SELECTOR, "#messages b"), "message HTML was rendered"
+
+    for name, d in [("alice", alice), ("bob", bob)]:
+        path = os.path.join(artifacts, "chat-%s-%s.png" % (transport, name))
+        d.save_screenshot(path)
+        print("    screenshot %s" % path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--zchat", required=True)
+    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--chromedriver", default="/usr/bin/chromedriver")
+    ap.add_argument("--artifacts", default="target/browser-artifacts")
+    args = ap.parse_args()
+    os.makedirs(args.artifacts, exist_ok=True)
+
+    passed = failed = 0
+    cluster = Cluster(args.zchat)
+    drivers = []
+    try:
+        drivers = [browser(args.chromium, args.chromedriver) for _ in range(2)]
+        for transport, room in [("ws", "topic1"), ("poll", "topic2")]:
+            name = "two browsers on two servers, %s" % transport
+            try:
+                conversation(cluster, drivers, transport, room, args.artifacts)
+                passed += 1
+                print("ok      %s" % name)
+            except Exception:
+                failed += 1
+                print("FAILED  %s" % name)
+                traceback.print_exc()
+                for i, d in enumerate(drivers):
+                    d.save_screenshot(os.path.join(args.artifacts, "failed-%s-%d.png" % (transport, i)))
+    finally:
+        for d in drivers:
+            d.quit()
+        cluster.close()
+    print("browser: %d passed, %d failed" % (passed, failed))
+    return 1 if failed or not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
