@@ -2,7 +2,7 @@
 # Builds every zgreen image from a clean checkout, with no registry:
 #
 #   zgreen/brokers:dev   FROM scratch: zbroker, zworker, zclient, zdemo (and
-#                        zkeys when built), the zcheck healthcheck helper in
+#                        zkeys and zchat when built), the zcheck healthcheck helper in
 #                        /bin, plus exactly
 #                        the shared libraries `ldd` reports for them.
 #
@@ -23,7 +23,7 @@ stage=$here/.stage
 profile=${ZGREEN_DOCKER_PROFILE:-release}
 tag=${ZGREEN_DOCKER_TAG:-dev}
 bins=(zbroker zworker zclient zdemo)
-optional=(zkeys) # staged when the build has it
+optional=(zkeys zchat) # staged when the build has them
 
 die() {
     echo "docker/build.sh: $*" >&2
@@ -40,13 +40,15 @@ target=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
 target=${target:-${CARGO_TARGET_DIR:-$root/target}}
 case $profile in
 release)
-    echo "--- cargo build --release -p zgreen-brokers"
+    echo "--- cargo build --release -p zgreen-brokers (and zgreen-chat)"
     cargo build --release -p zgreen-brokers --bins
+    [ ! -f chat/Cargo.toml ] || cargo build --release -p zgreen-chat --bins
     out=$target/release
     ;;
 debug)
     echo "--- cargo build -p zgreen-brokers (debug profile)"
     cargo build -p zgreen-brokers --bins
+    [ ! -f chat/Cargo.toml ] || cargo build -p zgreen-chat --bins
     out=$target/debug
     ;;
 *) die "ZGREEN_DOCKER_PROFILE must be release or debug, not $profile" ;;

@@ -9,7 +9,11 @@
 #           are stopped and each reports messages, the slow one fewer than
 #           the fast one on the same topic
 #
-# Usage: docker/smoke.sh [mdp] [pubsub]   (default: both)
+#   chat    every container healthy; a message put on chat1 (HTTP) shows
+#           up in chat2's backlog, through the pub/sub backbone
+#
+# Usage: docker/smoke.sh [mdp] [pubsub] [chat]
+#        (default: all; chat only when the image has zchat)
 # Needs the image zgreen/brokers:dev (docker/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -90,8 +94,36 @@ smoke_pubsub() {
     [ "${got[sub-slow]}" -lt "${got[sub-a]}" ] || fail pubsub "the slow subscriber is not slower"
 }
 
+smoke_chat() {
+    # Random host ports: the fixed 5001/5002 may be taken on a CI machine.
+    ZGREEN_CHAT1_PORT='' ZGREEN_CHAT2_PORT='' up chat || return 0
+    local a b text=smoke-$$-$RANDOM backlog
+    a=$("${compose[@]}" port chat1 5000) b=$("${compose[@]}" port chat2 5000)
+    echo "  chat1 on http://$a/, chat2 on http://$b/"
+    curl -fsS -o /dev/null "http://$a/" || fail chat "chat1 does not serve its page"
+    # alice joins topic1 on chat1 and says something; chat2 must have it.
+    curl -fsS -o /dev/null "http://$a/topic1/alice" || fail chat "cannot join topic1 on chat1"
+    curl -fsS -o /dev/null -X POST --data "message=$text" "http://$a/put/topic1/alice" ||
+        fail chat "cannot put a message on chat1"
+    local i
+    for i in $(seq 50); do
+        backlog=$(curl -fsS "http://$b/api/backlog/topic1" || true)
+        grep -q "$text" <<<"$backlog" && break
+        sleep 0.1
+    done
+    if grep -q "$text" <<<"$backlog"; then
+        echo "  a message put on chat1 reached chat2 over the backbone"
+    else
+        fail chat "the message put on chat1 never reached chat2 (backlog: ${backlog:0:200})"
+    fi
+}
+
 demos=("$@")
 [ ${#demos[@]} -gt 0 ] || demos=(mdp pubsub)
+# The chat demo needs zchat in the image (built when chat/ exists).
+if [ $# -eq 0 ] && docker run --rm --network none zgreen/brokers:dev /bin/zchat --version >/dev/null 2>&1; then
+    demos+=(chat)
+fi
 for d in "${demos[@]}"; do
     echo "--- smoke: $d"
     "smoke_$d"
