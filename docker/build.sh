@@ -54,47 +54,81 @@ debug)
 *) die "ZGREEN_DOCKER_PROFILE must be release or debug, not $profile" ;;
 esac
 
-echo "--- staging into docker/.stage"
-rm -rf "$stage"
-mkdir -p "$stage/rootfs/bin" "$stage/rootfs/etc" "$stage/rootfs/tmp"
-for b in "${bins[@]}"; do
-    [ -x "$out/$b" ] || die "$out/$b is missing after the build"
-    # Debug info is most of a binary's size; the images do not need it.
-    objcopy --strip-debug "$out/$b" "$stage/rootfs/bin/$b" 2>/dev/null || cp "$out/$b" "$stage/rootfs/bin/$b"
-done
-for b in "${optional[@]}"; do
-    if [ -x "$out/$b" ]; then
+# make_image OUT STAGE NAME: stages the binaries of OUT and their libraries
+# into STAGE/rootfs and builds the image NAME from STAGE.
+make_image() {
+    local out=$1 stage=$2 name=$3 b lib libs
+    echo "--- staging into ${stage#"$root"/}"
+    rm -rf "$stage"
+    mkdir -p "$stage/rootfs/bin" "$stage/rootfs/etc" "$stage/rootfs/tmp"
+    for b in "${bins[@]}"; do
+        [ -x "$out/$b" ] || die "$out/$b is missing after the build"
+        # Debug info is most of a binary's size; the images do not need it.
         objcopy --strip-debug "$out/$b" "$stage/rootfs/bin/$b" 2>/dev/null || cp "$out/$b" "$stage/rootfs/bin/$b"
+    done
+    for b in "${optional[@]}"; do
+        if [ -x "$out/$b" ]; then
+            objcopy --strip-debug "$out/$b" "$stage/rootfs/bin/$b" 2>/dev/null || cp "$out/$b" "$stage/rootfs/bin/$b"
+        fi
+    done
+    rustc -O --edition 2021 -C debuginfo=0 -o "$stage/rootfs/bin/zcheck" "$here/zcheck.rs"
+
+    # Exactly the shared libraries the binaries need, at the paths the dynamic
+    # loader looks for them (the loader itself included).
+    libs=$(for b in "$stage"/rootfs/bin/*; do ldd "$b"; done |
+        awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]*ld-linux/ { print $1 }' | sort -u)
+    for lib in $libs; do
+        mkdir -p "$stage/rootfs$(dirname "$lib")"
+        cp -L "$lib" "$stage/rootfs$lib"
+    done
+    # glibc (2.34+) has its files and dns NSS modules built in: host names
+    # (compose service names, via Docker's resolver) resolve with just this.
+    printf 'hosts: files dns\n' >"$stage/rootfs/etc/nsswitch.conf"
+    printf 'root:x:0:0:root:/:/bin/zcheck\nnobody:x:65534:65534:nobody:/:/bin/zcheck\n' >"$stage/rootfs/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/rootfs/etc/group"
+    chmod 1777 "$stage/rootfs/tmp"
+    cp "$here/Dockerfile" "$stage/Dockerfile"
+    echo "libraries: $(echo "$libs" | tr '\n' ' ')"
+    du -sh "$stage" | awk '{ print "context: " $1 }'
+
+    echo "--- docker build $name"
+    # The legacy builder and BuildKit both accept this (FROM scratch: no pull).
+    docker build --quiet -t "$name" "$stage"
+    # Smoke: each binary starts in the image (dynamic loader and libraries ok).
+    for b in "${bins[@]}"; do
+        docker run --rm --network none "$name" "/bin/$b" --version >/dev/null ||
+            die "/bin/$b does not start inside $name"
+    done
+    if docker run --rm --network none "$name" /bin/zcheck 2>/dev/null; then
+        die "zcheck without arguments should exit 2"
     fi
-done
-rustc -O --edition 2021 -C debuginfo=0 -o "$stage/rootfs/bin/zcheck" "$here/zcheck.rs"
+}
 
-# Exactly the shared libraries the binaries need, at the paths the dynamic
-# loader looks for them (the loader itself included).
-libs=$(for b in "$stage"/rootfs/bin/*; do ldd "$b"; done |
-    awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]*ld-linux/ { print $1 }' | sort -u)
-for lib in $libs; do
-    mkdir -p "$stage/rootfs$(dirname "$lib")"
-    cp -L "$lib" "$stage/rootfs$lib"
-done
-# glibc (2.34+) has its files and dns NSS modules built in: host names
-# (compose service names, via Docker's resolver) resolve with just this.
-printf 'hosts: files dns\n' >"$stage/rootfs/etc/nsswitch.conf"
-printf 'root:x:0:0:root:/:/bin/zcheck\nnobody:x:65534:65534:nobody:/:/bin/zcheck\n' >"$stage/rootfs/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/rootfs/etc/group"
-chmod 1777 "$stage/rootfs/tmp"
-cp "$here/Dockerfile" "$stage/Dockerfile"
-echo "libraries: $(echo "$libs" | tr '\n' ' ')"
-du -sh "$stage" | awk '{ print "context: " $1 }'
+make_image "$out" "$stage" "zgreen/brokers:$tag"
 
-echo "--- docker build zgreen/brokers:$tag"
-# The legacy builder and BuildKit both accept this (FROM scratch: no pull).
-docker build --quiet -t "zgreen/brokers:$tag" "$stage"
-# Smoke: each binary starts in the image (dynamic loader and libraries ok).
-for b in "${bins[@]}"; do
-    docker run --rm --network none "zgreen/brokers:$tag" "/bin/$b" --version >/dev/null ||
-        die "/bin/$b does not start inside zgreen/brokers:$tag"
-done
-docker run --rm --network none "zgreen/brokers:$tag" /bin/zcheck 2>/dev/null && die "zcheck without arguments should exit 2"
+# The CURVE image (the secure demo): the same binaries from the CURVE build
+# (.cargo/curve.toml: Debian's libzmq with libsodium), when that build is
+# possible here, plus demo key pairs in docker/.stage/keys (gitignored;
+# readable by the image's user 65534, bind-mounted by secure.yml).
+if [ -f .cargo/curve.toml ] && [ -e /usr/lib/x86_64-linux-gnu/libzmq.so ] && [ "${ZGREEN_DOCKER_CURVE:-1}" != 0 ]; then
+    echo "--- CURVE build (.cargo/curve.toml, CARGO_TARGET_DIR=$target/curve)"
+    flag=()
+    [ "$profile" = release ] && flag=(--release)
+    CARGO_TARGET_DIR=$target/curve cargo --config .cargo/curve.toml build "${flag[@]}" -p zgreen-brokers --bins
+    make_image "$target/curve/$profile" "$here/.stage-curve" "zgreen/brokers-curve:$tag"
+    docker run --rm --network none "zgreen/brokers-curve:$tag" /bin/zkeys check >/dev/null ||
+        die "zgreen/brokers-curve:$tag has no CURVE"
+    keys=$stage/keys
+    rm -rf "$keys"
+    mkdir -p "$keys/allow"
+    for k in broker worker client; do
+        "$target/curve/$profile/zkeys" generate --dir "$keys" --name "$k" >/dev/null
+    done
+    cp "$keys/worker.key" "$keys/client.key" "$keys/allow/"
+    chown -R 65534:65534 "$keys" 2>/dev/null || chmod -R a+rX "$keys"
+else
+    echo "--- no CURVE image (needs .cargo/curve.toml and libzmq3-dev; ZGREEN_DOCKER_CURVE=0 skips it)"
+fi
+
 echo "--- images built in $((SECONDS - start)) s:"
-docker images zgreen/brokers --format '{{.Repository}}:{{.Tag}} {{.Size}}'
+docker images 'zgreen/*' --format '{{.Repository}}:{{.Tag}} {{.Size}}'
