@@ -1,6 +1,6 @@
 //! The seed's `Websockets` example: every client of `/data` gets a JSON
 //! point `{"x": x, "y": random 1-5}` every half second; `/` serves the
-//! seed's HTML page (examples/static/websocket.html), which plots them as
+//! seed's HTML page (examples/static/websocket.html), which lists them as
 //! they come. Open http://127.0.0.1:10000/ in a browser.
 //!
 //! An address given as the first argument replaces `127.0.0.1:10000`.

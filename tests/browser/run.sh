@@ -2,8 +2,9 @@
 # Real-browser test of zchat: two headless Chromium sessions, driven by
 # Selenium through chromedriver, join one room on two different zchat
 # servers (sharing rooms through a forwarder) and see each other's
-# messages, once over WebSocket and once over long polling. Screenshots
-# go to target/browser-artifacts/.
+# messages, once over WebSocket and once over long polling; then the
+# seed's WebSocket page (examples/websocket) lists the points it gets.
+# Screenshots go to target/browser-artifacts/.
 #
 # Installs what it needs: Debian's chromium and chromium-driver (apt-get,
 # as root or through sudo) and Selenium from PyPI in a venv under
@@ -29,13 +30,15 @@ if ! "$VENV/bin/python" -c "import selenium" 2>/dev/null; then
     "$VENV/bin/pip" install -q "selenium>=4.20,<5"
 fi
 
-echo "--- building zchat"
+echo "--- building zchat and the websocket example"
 cargo build -q -p zgreen-chat --bin zchat
+cargo build -q -p zgreen --example websocket
 
 mkdir -p target/browser-artifacts
 echo "--- running tests/browser/test_chat.py"
 if "$VENV/bin/python" tests/browser/test_chat.py \
     --zchat target/debug/zchat \
+    --websocket-example target/debug/examples/websocket \
     --chromium "$(command -v chromium)" \
     --chromedriver "$(command -v chromedriver)" \
     --artifacts target/browser-artifacts; then

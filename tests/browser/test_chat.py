@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""zchat in real browsers.
+"""zchat, and the seed's WebSocket page, in real browsers.
 
 Starts a forwarder and two zchat servers (A and B), opens two headless
 Chromium sessions through chromedriver, and checks, once per transport
 (WebSocket, long polling), that a user on A and a user on B in the same
-room see each other's messages as they are typed. Saves screenshots of
-both pages per transport. Exits non-zero on any failure; its last line
-is "browser: N passed, M failed".
+room see each other's messages as they are typed. Then loads the
+`websocket` example's page and checks that its random points arrive.
+Saves screenshots of every page. Exits non-zero on any failure; its last
+line is "browser: N passed, M failed".
 """
 
 import argparse
@@ -134,9 +135,32 @@ def conversation(cluster, drivers, transport, room, artifacts):
         print("    screenshot %s" % path)
 
 
+def websocket_example(example, driver, artifacts):
+    """The seed's WebSocket page: connected, and listing points."""
+    p = subprocess.Popen([example, "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline().strip()
+        assert line.startswith("Serving on http://"), line
+        driver.get(line[len("Serving on "):])
+        WebDriverWait(driver, WAIT_S).until(
+            lambda d: d.find_element(By.ID, "conn_status").text == "Connected")
+        WebDriverWait(driver, WAIT_S).until(
+            lambda d: len(d.find_elements(By.CSS_SELECTOR, "#placeholder p")) >= 3)
+        points = [json.loads(e.text) for e in driver.find_elements(By.CSS_SELECTOR, "#placeholder p")]
+        assert [pt["x"] for pt in points[:3]] == [0, 1, 2], points
+        assert all(1 <= pt["y"] <= 5 for pt in points), points
+        path = os.path.join(artifacts, "websocket-example.png")
+        driver.save_screenshot(path)
+        print("    screenshot %s" % path)
+    finally:
+        p.terminate()
+        p.wait(timeout=5)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--zchat", required=True)
+    ap.add_argument("--websocket-example", default=None)
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--chromedriver", default="/usr/bin/chromedriver")
     ap.add_argument("--artifacts", default="target/browser-artifacts")
@@ -160,6 +184,17 @@ def main():
                 traceback.print_exc()
                 for i, d in enumerate(drivers):
                     d.save_screenshot(os.path.join(args.artifacts, "failed-%s-%d.png" % (transport, i)))
+        if args.websocket_example:
+            name = "the websocket example's page"
+            try:
+                websocket_example(args.websocket_example, drivers[0], args.artifacts)
+                passed += 1
+                print("ok      %s" % name)
+            except Exception:
+                failed += 1
+                print("FAILED  %s" % name)
+                traceback.print_exc()
+                drivers[0].save_screenshot(os.path.join(args.artifacts, "failed-websocket-example.png"))
     finally:
         for d in drivers:
             d.quit()
