@@ -12,8 +12,12 @@
 #   chat    every container healthy; a message put on chat1 (HTTP) shows
 #           up in chat2's backlog, through the pub/sub backbone
 #
-# Usage: docker/smoke.sh [mdp] [pubsub] [chat]
-#        (default: all; chat only when the image has zchat)
+#   secure  the mdp check with CURVE everywhere, and a client without keys
+#           gets no reply at all
+#
+# Usage: docker/smoke.sh [mdp] [pubsub] [chat] [secure]
+#        (default: all; chat when the image has zchat, secure when the
+#        CURVE image was built)
 # Needs the image zgreen/brokers:dev (docker/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -50,8 +54,8 @@ up() {
     ids=$("${compose[@]}" ps -q)
     while [ $((SECONDS - start)) -lt 90 ]; do
         # shellcheck disable=SC2086
-        states=$(docker inspect -f '{{.State.Health.Status}}' $ids | sort | uniq -c | tr -s ' \n' ' ')
-        if ! docker inspect -f '{{.State.Health.Status}}' $ids | grep -qv '^healthy$'; then
+        states=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}healthy{{end}}' $ids | sort | uniq -c | tr -s ' \n' ' ')
+        if ! docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}healthy{{end}}' $ids | grep -qv '^healthy$'; then
             echo "  $(wc -w <<<"$ids") containers healthy after $((SECONDS - start)) s"
             return 0
         fi
@@ -63,7 +67,8 @@ up() {
 }
 
 smoke_mdp() {
-    up mdp || return 0
+    local demo=${1:-mdp}
+    up "$demo" || return 0
     sleep 4
     "${compose[@]}" stop -t 3 client >/dev/null 2>&1
     local summary code
@@ -73,10 +78,20 @@ smoke_mdp() {
     local received lost
     received=$(sed -n 's/.* received \([0-9]*\) .*/\1/p' <<<"$summary")
     lost=$(sed -n 's/.* lost \([0-9]*\) .*/\1/p' <<<"$summary")
-    [ "${received:-0}" -gt 0 ] || fail mdp "no request answered"
-    [ "${lost:-1}" = 0 ] || fail mdp "${lost:-?} request(s) lost"
-    [ "$code" = 0 ] || fail mdp "client exited $code"
+    [ "${received:-0}" -gt 0 ] || fail "$demo" "no request answered"
+    [ "${lost:-1}" = 0 ] || fail "$demo" "${lost:-?} request(s) lost"
+    [ "$code" = 0 ] || fail "$demo" "client exited $code"
     echo "  broker: $(docker exec "$("${compose[@]}" ps -q broker)" /bin/zcheck print 127.0.0.1:9100 | grep '^zgreen_live_workers')"
+}
+
+smoke_secure() {
+    smoke_mdp secure
+    local summary code
+    code=$(docker inspect -f '{{.State.ExitCode}}' "$("${compose[@]}" ps -q intruder)")
+    summary=$("${compose[@]}" logs --no-color intruder | grep -o '{"sent".*' | tail -1 || true)
+    echo "  intruder (no keys): exit $code ${summary:0:60}"
+    grep -q '"received":0,' <<<"$summary" || fail secure "the client without keys got replies"
+    [ "$code" = 1 ] || fail secure "the client without keys exited $code, not 1"
 }
 
 smoke_pubsub() {
@@ -120,9 +135,13 @@ smoke_chat() {
 
 demos=("$@")
 [ ${#demos[@]} -gt 0 ] || demos=(mdp pubsub)
-# The chat demo needs zchat in the image (built when chat/ exists).
+# The chat demo needs zchat in the image (built when chat/ exists), the
+# secure one the CURVE image (built when the CURVE build is possible).
 if [ $# -eq 0 ] && docker run --rm --network none zgreen/brokers:dev /bin/zchat --version >/dev/null 2>&1; then
     demos+=(chat)
+fi
+if [ $# -eq 0 ] && docker image inspect zgreen/brokers-curve:dev >/dev/null 2>&1 && [ -d .stage/keys ]; then
+    demos+=(secure)
 fi
 for d in "${demos[@]}"; do
     echo "--- smoke: $d"
