@@ -71,6 +71,9 @@ fn app(gate: Queue<()>) -> Router {
             "/static/*path",
             StaticDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/static")),
         )
+        .get("/big", |_: &Request| {
+            Response::bytes("application/octet-stream", vec![b'x'; 32 << 20])
+        })
 }
 
 /// Starts a server with `limits` on a new thread; returns its address.
@@ -662,4 +665,35 @@ fn garbage_never_hurts_the_server() {
         exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").text(),
         "hello"
     );
+}
+
+#[test]
+fn a_client_that_does_not_read_is_dropped() {
+    let limits = Limits {
+        write_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let addr = serve(limits);
+    let s = connect(addr);
+    (&s).write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    // We read nothing: the server's write stalls, times out, and it closes.
+    thread::sleep(Duration::from_millis(1500));
+    // Others are served meanwhile and after.
+    assert_eq!(
+        exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").text(),
+        "hello"
+    );
+    let mut got = 0usize;
+    let mut buf = vec![0; 1 << 16];
+    let mut r = &s;
+    r.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the server did not close the connection: {e} after {got} bytes"),
+        }
+    }
+    assert!(got < 32 << 20, "the whole body arrived");
 }

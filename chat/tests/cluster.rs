@@ -316,7 +316,26 @@ fn conversation(c: &Cluster) {
 
 #[test]
 fn two_servers_share_rooms_through_zchat_forwarder() {
-    conversation(&Cluster::start(false));
+    let mut c = Cluster::start(false);
+    conversation(&c);
+    // SIGTERM stops a server gracefully: exit status 0, soon.
+    let (server, _) = &mut c.servers[0];
+    let pid = i32::try_from(server.child.id()).unwrap();
+    // SAFETY: kill(2) only sends a signal, to our own child that was not
+    // waited for yet (so the pid cannot have been reused).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still running after SIGTERM"
+        );
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
 }
 
 #[test]
