@@ -9,6 +9,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,6 +18,9 @@ use zgreen::http::{HttpServer, Limits, Request, Response, Router, StaticDir, req
 use zgreen::queue::Queue;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Streamed bodies of `/forever` that ended.
+static STREAMS_ENDED: AtomicUsize = AtomicUsize::new(0);
 
 fn app(gate: Queue<()>) -> Router {
     let release = gate.clone();
@@ -71,6 +75,27 @@ fn app(gate: Queue<()>) -> Router {
             "/static/*path",
             StaticDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/static")),
         )
+        .get("/forever", |_: &Request| {
+            // One chunk, then waits forever; counts its own end.
+            struct Ended;
+            impl Drop for Ended {
+                fn drop(&mut self) {
+                    STREAMS_ENDED.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            let (never, ended) = (Queue::<()>::new(), Ended);
+            let mut first = true;
+            Response::stream(
+                "text/plain",
+                std::iter::from_fn(move || {
+                    let _ = &ended;
+                    if std::mem::take(&mut first) {
+                        return Some(b"tick".to_vec());
+                    }
+                    never.get().ok().map(|()| Vec::new())
+                }),
+            )
+        })
         .get("/big", |_: &Request| {
             Response::bytes("application/octet-stream", vec![b'x'; 32 << 20])
         })
@@ -696,4 +721,28 @@ fn a_client_that_does_not_read_is_dropped() {
         }
     }
     assert!(got < 32 << 20, "the whole body arrived");
+}
+
+#[test]
+fn a_stream_ends_when_its_client_goes_away() {
+    let addr = serve(Limits::default());
+    let s = connect(addr);
+    (&s).write_all(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    while line != "4\r\n" {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+    }
+    let before = STREAMS_ENDED.load(Ordering::SeqCst);
+    drop(r);
+    let started = Instant::now();
+    while STREAMS_ENDED.load(Ordering::SeqCst) == before {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the producer still waits"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
 }

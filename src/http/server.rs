@@ -479,6 +479,9 @@ fn respond(wire: Wire, req: Request, keep_alive: bool, shared: &Shared) -> Resul
             wire.stream.send_all(head.as_bytes())?;
             drop(req);
             let Wire { stream, buf } = wire;
+            let Ok(stream) = Rc::try_unwrap(stream) else {
+                return Err(Error::Closed("the upgraded stream is still shared"));
+            };
             // The upgraded protocol sees no HTTP write timeout.
             stream.set_write_timeout(None);
             f(stream, buf);
@@ -509,20 +512,62 @@ fn respond(wire: Wire, req: Request, keep_alive: bool, shared: &Shared) -> Resul
             head.push_str("\r\n");
             wire.stream.send_all(head.as_bytes())?;
             if !head_only && !no_body {
-                for chunk in chunks.filter(|c| !c.is_empty()) {
-                    if http10 {
-                        wire.stream.send_all(&chunk)?;
-                    } else {
-                        wire.stream.send_all(&wire::chunk_frame(&chunk))?;
+                // The producer may block for long (long polling): a client
+                // that goes away meanwhile ends it at once.
+                let watcher = watch_for_hangup(&wire.stream);
+                let sent = catch_unwind(AssertUnwindSafe(|| {
+                    hub_panic::quietly(|| send_chunks(&wire.stream, chunks, http10))
+                }))
+                .unwrap_or_else(|payload| {
+                    if hub_panic::is_cancel(&*payload) {
+                        resume_unwind(payload);
                     }
-                }
-                if !http10 {
-                    wire.stream.send_all(wire::LAST_CHUNK)?;
-                }
+                    tracing::warn!(
+                        "zgreen http: the streamed body of {} {} panicked: {}",
+                        req.method,
+                        req.path,
+                        hub_panic::payload_message(&*payload)
+                    );
+                    Err(Error::Closed("the streamed body panicked"))
+                });
+                watcher.kill_nowait();
+                sent?;
             }
             Ok(keep_alive.then_some(wire))
         }
     }
+}
+
+/// Sends each chunk as it is produced, then the last chunk.
+fn send_chunks(stream: &TcpStream, chunks: Box<dyn Iterator<Item = Vec<u8>>>, http10: bool) -> Result<()> {
+    for chunk in chunks.filter(|c| !c.is_empty()) {
+        if http10 {
+            stream.send_all(&chunk)?;
+        } else {
+            stream.send_all(&wire::chunk_frame(&chunk))?;
+        }
+    }
+    if !http10 {
+        stream.send_all(wire::LAST_CHUNK)?;
+    }
+    Ok(())
+}
+
+/// A greenlet that kills the current one if the client closes or resets
+/// the connection (a pipelined request arriving just ends the watch).
+fn watch_for_hangup(stream: &Rc<TcpStream>) -> crate::Greenlet<()> {
+    let stream = stream.clone();
+    let streaming = crate::current();
+    crate::spawn(move || {
+        let mut byte = [0u8; 1];
+        match stream.peek(&mut byte) {
+            Ok(0) | Err(Error::Io(_)) => {
+                tracing::debug!("zgreen http: the client went away during a streamed response");
+                streaming.kill_nowait();
+            }
+            _ => {}
+        }
+    })
 }
 
 fn connection_field(keep_alive: bool, http10: bool) -> &'static str {

@@ -3,6 +3,8 @@
 //! chunked bodies), each read bounded by a deadline. Shared by the server
 //! and the client.
 
+use std::rc::Rc;
+
 use crate::error::Error;
 use crate::hub::Deadline;
 use crate::net::TcpStream;
@@ -61,14 +63,16 @@ impl WireError {
 /// start of a pipelined request, of WebSocket frames, ...).
 #[derive(Debug)]
 pub(crate) struct Wire {
-    pub(crate) stream: TcpStream,
+    /// Shared only while a streamed response runs (with the greenlet
+    /// that watches for the client going away).
+    pub(crate) stream: Rc<TcpStream>,
     pub(crate) buf: Vec<u8>,
 }
 
 impl Wire {
     pub(crate) fn new(stream: TcpStream) -> Wire {
         Wire {
-            stream,
+            stream: Rc::new(stream),
             buf: Vec::new(),
         }
     }
