@@ -12,18 +12,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+apt_install() {
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     echo "--- installing chromium and chromium-driver"
-    SUDO=""
-    if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+    apt_install chromium chromium-driver
 fi
 
 VENV=tests/browser/.venv
-if [ ! -x "$VENV/bin/python" ]; then
+if ! "$VENV/bin/python" -c "import sys" 2>/dev/null; then
     echo "--- creating $VENV"
-    python3 -m venv "$VENV"
+    rm -rf "$VENV"
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+        apt_install python3-venv
+        python3 -m venv "$VENV"
+    fi
 fi
 if ! "$VENV/bin/python" -c "import selenium" 2>/dev/null; then
     echo "--- installing selenium"
