@@ -456,7 +456,7 @@ fn size_limits() {
     let big_header = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(2000));
     rejected(addr, big_header.as_bytes(), 431);
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(2000));
-    rejected(addr, long_target.as_bytes(), 431);
+    rejected(addr, long_target.as_bytes(), 414);
     let many: String = (0..20).map(|i| format!("X-{i}: v\r\n")).collect();
     rejected(
         addr,

@@ -25,6 +25,7 @@
 //! dropped when it is full), and every WebSocket has the bounded send
 //! queue of [`zgreen::http::WsConfig`]. Users are never forgotten (as in
 //! the seed): a long-running public server would want an expiry.
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};

@@ -44,7 +44,7 @@ impl<F: Fn(&Request) -> Response + 'static> Handler for F {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest request head (request line and header fields); `431`
-    /// beyond.
+    /// beyond (`414` if the request line alone is longer).
     pub max_header_bytes: usize,
     /// Most header fields; `431` beyond.
     pub max_headers: usize,
@@ -268,7 +268,12 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Res
             parse_head(b, limits.max_headers)
         }) {
             Ok(h) => h,
-            Err(WireError::TooLarge) => return reject(wire, Reject(431)),
+            Err(WireError::TooLarge) => {
+                // No end of the request line in sight: the target is too long.
+                let window = &wire.buf[..wire.buf.len().min(limits.max_header_bytes)];
+                let status = if window.contains(&b'\n') { 431 } else { 414 };
+                return reject(wire, Reject(status));
+            }
             Err(WireError::Malformed(_)) => return reject(wire, Reject(400)),
             Err(WireError::Timeout) => return reject(wire, Reject(408)),
             Err(WireError::Eof) => return Ok(()),
