@@ -28,8 +28,9 @@
 //!
 //! Each request head must arrive within [`Limits::header_timeout`] and
 //! fit in [`Limits::max_header_bytes`] and [`Limits::max_headers`]
-//! (`431` otherwise, `414` if the request line alone is too long), its body within [`Limits::body_timeout`] and
-//! [`Limits::max_body_bytes`] (`413`). A malformed request line, header,
+//! (`431` otherwise, `414` if the request line alone is too long), its
+//! body within [`Limits::body_timeout`] and [`Limits::max_body_bytes`]
+//! (`413`). A malformed request line, header,
 //! `Content-Length` or chunk is answered `400`, an unknown method `501`,
 //! a known method that no route accepts `405`, a head that arrived too
 //! slowly `408`. Each of these closes the connection; none of them
