@@ -153,6 +153,9 @@ enum Cmd {
     },
     /// `dealers` DEALER greenlets into one ROUTER greenlet; msgs/s.
     Fanin {
+        /// green (greenlets on one hub) or raw (one thread, ZMQ_FD loop).
+        #[arg(long = "impl", default_value = "green")]
+        imp: String,
         #[arg(long, default_value_t = 1000)]
         dealers: u64,
         #[command(flatten)]
@@ -268,7 +271,9 @@ fn main() {
         Cmd::Proxy { imp, topology, net } => {
             zmq_bench::proxy(&imp, topology, net.transport, net.size, net.count)
         }
-        Cmd::Fanin { dealers, net } => zmq_bench::fanin(dealers, net.transport, net.size, net.count),
+        Cmd::Fanin { imp, dealers, net } => {
+            zmq_bench::fanin(&imp, dealers, net.transport, net.size, net.count)
+        }
         Cmd::Echo {
             server,
             clients,

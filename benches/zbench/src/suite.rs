@@ -43,6 +43,9 @@ pub struct SuiteSizes {
     /// reqrep: request size in bytes.
     #[arg(long, default_value_t = 1)]
     pub rtt_size: usize,
+    /// pushpull: messages per run for tmq and zmq.rs (default: --msgs).
+    #[arg(long)]
+    pub peer_msgs: Option<u64>,
     /// pushpull: messages per run for zmq.green (pyzmq + gevent), which is
     /// slow enough that the full count would dominate the run time.
     #[arg(long, default_value_t = 200_000)]
@@ -192,6 +195,7 @@ pub fn spec(bench: Bench, s: &SuiteSizes) -> Spec {
         Bench::Pushpull => {
             let mut cases = Vec::new();
             let (n, pn) = (s.msgs.to_string(), s.py_msgs.to_string());
+            let rn = s.peer_msgs.unwrap_or(s.msgs).to_string();
             for t in ["tcp", "ipc", "inproc"] {
                 for size in &s.sizes {
                     let z = size.to_string();
@@ -205,6 +209,7 @@ pub fn spec(bench: Bench, s: &SuiteSizes) -> Spec {
                         ),
                     ];
                     if t == "tcp" {
+                        let a = ["--transport", t, "--size", &z, "--count", &rn];
                         impls.push(rust(
                             "zmqrs",
                             &[&["pushpull", "--impl", "zmqrs"][..], &a].concat(),
@@ -223,8 +228,10 @@ pub fn spec(bench: Bench, s: &SuiteSizes) -> Spec {
             }
             Spec {
                 title: format!(
-                    "PUSH→PULL throughput, msgs/s ({} messages; zmq.green {})",
-                    s.msgs, s.py_msgs
+                    "PUSH→PULL throughput, msgs/s ({} messages; tmq and zmq.rs {}; zmq.green {})",
+                    s.msgs,
+                    s.peer_msgs.unwrap_or(s.msgs),
+                    s.py_msgs
                 ),
                 key: "msgs_per_s",
                 higher_is_better: true,
@@ -364,6 +371,14 @@ pub fn spec(bench: Bench, s: &SuiteSizes) -> Spec {
                     impls: vec![
                         rust("green-fanin", &[&["fanin", "--dealers", &d][..], &a].concat()),
                         rust("green-pair", &[&["fanin", "--dealers", "1"][..], &a].concat()),
+                        rust(
+                            "raw-fanin",
+                            &[&["fanin", "--impl", "raw", "--dealers", &d][..], &a].concat(),
+                        ),
+                        rust(
+                            "raw-pair",
+                            &[&["fanin", "--impl", "raw", "--dealers", "1"][..], &a].concat(),
+                        ),
                     ],
                 });
             }
@@ -381,7 +396,7 @@ pub fn spec(bench: Bench, s: &SuiteSizes) -> Spec {
                 }],
                 cases,
                 details: &[],
-                note: "Both columns are zgreen, every socket a greenlet on one hub; the ROUTER greenlet receives identity + payload frames.",
+                note: "green-*: zgreen, every socket a greenlet on one hub, the ROUTER greenlet receiving identity + payload frames; raw-*: the same sockets on raw libzmq in one thread (DONTWAIT + ZMQ_EVENTS + poll on the ZMQ_FDs, up to 128 sends per DEALER per turn), for reference. The target is green-fanin ≥ 0.7× green-pair.",
             }
         }
         Bench::Echo => {
@@ -738,24 +753,12 @@ pub fn versions(python: &Path) -> String {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "python peers unavailable".into());
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .current_dir(crate::repo_root())
-            .args(args)
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
-    };
-    let head = git(&["rev-parse", "--short", "HEAD"]);
-    let dirty = git(&["status", "--porcelain", "--", "src"]);
-    let tree = if dirty.is_empty() {
-        format!("zgreen built from commit {head} (src/ clean)")
-    } else {
-        format!(
-            "zgreen built from the work tree at commit {head}, with uncommitted changes in src/ ({} files)",
-            dirty.lines().count()
-        )
+    let head = env!("ZBENCH_BUILT_FROM");
+    let tree = match env!("ZBENCH_BUILT_DIRTY") {
+        "0" => format!("zgreen built from commit {head} (src/ clean)"),
+        n => format!(
+            "zgreen built from the work tree at commit {head}, with uncommitted changes in {n} file(s) of src/"
+        ),
     };
     format!(
         "{tree}\n- libzmq {a}.{b}.{c} (zmq crate {}); tmq {}, zeromq (zmq.rs) {}, crossbeam-channel {}, tokio {}; {py}",

@@ -550,9 +550,14 @@ pub fn proxy(imp: &str, topo: Topology, t: Transport, size: usize, count: u64) -
 
 /// `dealers` DEALER greenlets, each sending `count / dealers` messages, into
 /// one ROUTER greenlet, all on one hub. `dealers = 1` is the single pair.
-pub fn fanin(dealers: u64, t: Transport, size: usize, count: u64) -> Result<Value, String> {
+pub fn fanin(imp: &str, dealers: u64, t: Transport, size: usize, count: u64) -> Result<Value, String> {
     if dealers == 0 || count % dealers != 0 {
         return Err("fanin: --count must be a positive multiple of --dealers".into());
+    }
+    match imp {
+        "green" => {}
+        "raw" => return fanin_raw(dealers, t, size, count),
+        other => return Err(format!("fanin: unknown impl {other:?}")),
     }
     let per = count / dealers;
     let ctx = zgreen::zmq::Context::new();
@@ -601,6 +606,91 @@ pub fn fanin(dealers: u64, t: Transport, size: usize, count: u64) -> Result<Valu
     let mut v = thr_line(
         "fanin",
         if dealers == 1 { "green-pair" } else { "green-fanin" },
+        t,
+        size,
+        count,
+        secs,
+    );
+    v["dealers"] = json!(dealers);
+    Ok(v)
+}
+
+/// The same fan-in on raw libzmq in one thread: every DEALER and the
+/// ROUTER driven by `DONTWAIT` operations, `ZMQ_EVENTS` and `poll(2)` on
+/// the `ZMQ_FD`s (each DEALER sends up to 128 messages per turn, like a
+/// green sender before its fairness yield).
+fn fanin_raw(dealers: u64, t: Transport, size: usize, count: u64) -> Result<Value, String> {
+    let per = count / dealers;
+    // The zmq crate cannot raise ZMQ_MAX_SOCKETS: libzmq's default 1023
+    // allows up to 1022 DEALERs here.
+    let ctx = zmq::Context::new();
+    let router = ctx.socket(zmq::ROUTER).map_err(rerr)?;
+    router.bind(&bind_endpoint(t)).map_err(rerr)?;
+    let ep = last_ep(&router)?;
+    let buf = vec![b'x'; size];
+    let mut socks = Vec::with_capacity(dealers as usize);
+    for _ in 0..dealers {
+        let s = ctx.socket(zmq::DEALER).map_err(rerr)?;
+        s.connect(&ep).map_err(rerr)?;
+        s.send(&buf[..], 0).map_err(rerr)?; // warm-up
+        socks.push(s);
+    }
+    let (mut id, mut msg) = (zmq::Message::new(), zmq::Message::new());
+    for _ in 0..dealers {
+        router.recv(&mut id, 0).map_err(rerr)?;
+        router.recv(&mut msg, 0).map_err(rerr)?;
+    }
+    let mut fds = vec![router.get_fd().map_err(rerr)?];
+    for s in &socks {
+        fds.push(s.get_fd().map_err(rerr)?);
+    }
+    let mut left = vec![per; dealers as usize];
+    let mut got = 0u64;
+    let start = Instant::now();
+    while got < count {
+        let mut progress = false;
+        for (s, l) in socks.iter().zip(left.iter_mut()) {
+            let mut n = 0;
+            while *l > 0 && n < 128 {
+                match s.send(&buf[..], zmq::DONTWAIT) {
+                    Ok(()) => {
+                        *l -= 1;
+                        n += 1;
+                        progress = true;
+                    }
+                    Err(zmq::Error::EAGAIN) => break,
+                    Err(e) => return Err(rerr(e)),
+                }
+            }
+        }
+        loop {
+            match router.recv(&mut id, zmq::DONTWAIT) {
+                Ok(()) => {
+                    router.recv(&mut msg, 0).map_err(rerr)?;
+                    got += 1;
+                    progress = true;
+                }
+                Err(zmq::Error::EAGAIN) => break,
+                Err(e) => return Err(rerr(e)),
+            }
+        }
+        if progress {
+            continue;
+        }
+        let mut ready = router.get_events().map_err(rerr)?.contains(zmq::POLLIN);
+        for (s, l) in socks.iter().zip(&left) {
+            if *l > 0 && s.get_events().map_err(rerr)?.contains(zmq::POLLOUT) {
+                ready = true;
+            }
+        }
+        if !ready {
+            poll_fds(&fds)?;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let mut v = thr_line(
+        "fanin",
+        if dealers == 1 { "raw-pair" } else { "raw-fanin" },
         t,
         size,
         count,
