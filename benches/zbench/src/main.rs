@@ -195,7 +195,7 @@ enum Cmd {
     RelayPipeChild,
     /// Runs every bench for zgreen, may and gevent in separate processes,
     /// interleaved, `runs` times; prints medians and ratios as Markdown.
-    All(runner::AllArgs),
+    All(Box<runner::AllArgs>),
 }
 
 /// Options of the ZeroMQ figures.

@@ -297,7 +297,7 @@ pub fn spec(bench: Bench, s: &SuiteSizes) -> Spec {
                 }
                 cases.push(Case {
                     label: match io {
-                        None => format!("{t}"),
+                        None => t.to_string(),
                         Some(io) => format!("{t}, {io} I/O threads"),
                     },
                     impls,
