@@ -205,9 +205,19 @@ impl WaitQueue {
     pub(crate) fn notify_all(&self) -> usize {
         let all: Vec<Waiter> = {
             let mut q = self.inner.borrow_mut();
+            if q.first.is_none() && q.rest.is_empty() {
+                return 0;
+            }
             q.first.take().into_iter().chain(q.rest.drain(..)).collect()
         };
         all.iter().filter(|w| w.wake()).count()
+    }
+
+    /// True if no waiter, live or stale, is queued: a cheap check for hot
+    /// paths (a stale entry only costs a spurious check later).
+    pub(crate) fn has_entries(&self) -> bool {
+        let q = self.inner.borrow();
+        q.first.is_some() || !q.rest.is_empty()
     }
 
     /// True if no live waiter is queued (drops stale ones on the way).

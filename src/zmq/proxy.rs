@@ -7,6 +7,9 @@ use crate::error::Result;
 /// Messages forwarded per side before the other side gets a turn.
 const BATCH: usize = 256;
 
+/// Frames up to this size are forwarded by copy rather than zero-copy.
+const COPY_MAX: usize = 8 * 1024;
+
 /// The eight counters of a steerable proxy's `STATISTICS` reply, in
 /// libzmq's order. Counts are of message frames, as in libzmq.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -174,7 +177,14 @@ fn forward(src: &Socket, dst: &Socket, capture: Option<&Socket>) -> Result<((u64
             if let Some(cap) = capture {
                 cap.send(&msg[..], flags)?;
             }
-            dst.send_msg(msg, flags)?;
+            // Small frames are copied: `send_msg` must read ZMQ_EVENTS
+            // (a syscall in libzmq 4.3) before every frame to keep the
+            // message safe from EAGAIN, which costs more than the copy.
+            if msg.len() <= COPY_MAX {
+                dst.send(&msg[..], flags)?;
+            } else {
+                dst.send_msg(msg, flags)?;
+            }
             if !more {
                 break;
             }

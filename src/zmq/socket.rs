@@ -415,7 +415,9 @@ impl Socket {
     /// the others (unless it is in the middle of a message).
     fn after_op(&self, partial: bool) -> Result<()> {
         let e = &self.inner.reg.entry;
-        if !e.readers.is_empty() || !e.writers.is_empty() {
+        if (e.readers.has_entries() && !e.readers.is_empty())
+            || (e.writers.has_entries() && !e.writers.is_empty())
+        {
             self.poll_events()?;
         }
         let n = FAIRNESS_OPS.load(Ordering::Relaxed);
