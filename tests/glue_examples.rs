@@ -7,43 +7,15 @@
 //! never skipped.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::example_path;
+
 /// How long any example may run before the test kills it and fails.
 const DEADLINE: Duration = Duration::from_secs(20);
-
-/// `target/<profile>/examples/<name>`, found from this test's own path
-/// (`target/<profile>/deps/glue_examples-<hash>`).
-fn example_path(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "example binary {} is missing: run `cargo build --examples` first \
-         (plain `cargo test` builds the examples, `cargo test --test glue_examples` does not)",
-        path.display()
-    );
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    if let (Some(src), Some(bin)) = (modified(&source), modified(&path)) {
-        assert!(
-            bin >= src,
-            "example binary {} is older than {}: run `cargo build --examples`",
-            path.display(),
-            source.display()
-        );
-    }
-    path
-}
 
 /// Runs an example to completion (killing it at the deadline) and returns
 /// its stdout lines; fails the test on a non-zero exit or an overrun.

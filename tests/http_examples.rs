@@ -9,37 +9,15 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const DEADLINE: Duration = Duration::from_secs(30);
+mod common;
+use common::example_path;
 
-fn example_path(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps");
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.is_file(),
-        "example binary {} is missing: run `cargo build --examples` first",
-        path.display()
-    );
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    if let (Some(src), Some(bin)) = (modified(&source), modified(&path)) {
-        assert!(
-            bin >= src,
-            "example binary {} is older than its source",
-            path.display()
-        );
-    }
-    path
-}
+const DEADLINE: Duration = Duration::from_secs(30);
 
 /// A running example; killed when dropped.
 struct Running {

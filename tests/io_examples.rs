@@ -10,44 +10,16 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::example_path;
+
 /// How long any example may run before the test kills it and fails.
 const DEADLINE: Duration = Duration::from_secs(30);
-
-/// `target/<profile>/examples/<name>`, found from this test's own path
-/// (`target/<profile>/deps/io_examples-<hash>`).
-fn example_path(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "example binary {} is missing: run `cargo build --examples` first \
-         (plain `cargo test` builds the examples, `cargo test --test io_examples` does not)",
-        path.display()
-    );
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    if let (Some(src), Some(bin)) = (modified(&source), modified(&path)) {
-        assert!(
-            bin >= src,
-            "example binary {} is older than {}: run `cargo build --examples`",
-            path.display(),
-            source.display()
-        );
-    }
-    path
-}
 
 /// A running example: stdout as a stream of lines, stderr collected by a
 /// thread. Dropping it kills the child if it still runs.
