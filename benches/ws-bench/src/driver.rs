@@ -1,0 +1,210 @@
+//! `ws-bench run`: starts a fresh server process for each run, runs the
+//! `clients` subcommand as another process against it, and prints every
+//! run and the medians as a markdown table.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::clients::ClientReport;
+
+/// How long a server process has to print its address.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which server to measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerKind {
+    /// zgreen's `HttpServer` and WebSockets (`ws-bench server`).
+    Zgreen,
+    /// tokio-tungstenite on a current-thread runtime (`ws-bench peer-server`).
+    Peer,
+}
+
+impl ServerKind {
+    /// The subcommand that runs this server.
+    pub fn subcommand(self) -> &'static str {
+        match self {
+            ServerKind::Zgreen => "server",
+            ServerKind::Peer => "peer-server",
+        }
+    }
+}
+
+/// What `run` measures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// The server.
+    pub server: ServerKind,
+    /// WebSocket connections.
+    pub clients: usize,
+    /// Messages each client receives.
+    pub messages: u64,
+    /// Size of each message in bytes.
+    pub size: usize,
+    /// Runs (a fresh server each).
+    pub runs: usize,
+    /// The clients' bound on each phase.
+    pub timeout: Duration,
+}
+
+/// A child process, killed (by its pid) and reaped when dropped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `exe <server subcommand>` on a free port and returns it with the
+/// address it printed.
+fn start_server(exe: &Path, opts: &RunOptions) -> Result<(KillOnDrop, String), String> {
+    let mut child = Command::new(exe)
+        .args([opts.server.subcommand(), "--addr", "127.0.0.1:0", "--max-clients"])
+        .arg(opts.clients.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let child = KillOnDrop(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout);
+        let mut first = String::new();
+        let _ = tx.send(lines.read_line(&mut first).map(|_| first));
+        // Keep reading, so that the server never blocks on a full pipe.
+        let _ = std::io::copy(&mut lines, &mut std::io::sink());
+    });
+    let line = rx
+        .recv_timeout(STARTUP_TIMEOUT)
+        .map_err(|_| format!("the server printed no address within {STARTUP_TIMEOUT:?}"))?
+        .map_err(|e| format!("reading the server's stdout: {e}"))?;
+    let addr = line
+        .trim()
+        .strip_prefix("listening ")
+        .ok_or_else(|| format!("the server printed {line:?}, not `listening <addr>`"))?;
+    Ok((child, addr.to_string()))
+}
+
+/// Runs `exe clients` against `addr` and parses its JSON line; kills it if
+/// it outlives its own timeouts.
+fn run_clients(exe: &Path, addr: &str, opts: &RunOptions) -> Result<ClientReport, String> {
+    let mut child = KillOnDrop(
+        Command::new(exe)
+            .args(["clients", "--addr", addr])
+            .args(["--clients", &opts.clients.to_string()])
+            .args(["--messages", &opts.messages.to_string()])
+            .args(["--size", &opts.size.to_string()])
+            .args(["--timeout-s", &opts.timeout.as_secs().to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("spawn {}: {e}", exe.display()))?,
+    );
+    // Connecting, delivering and the stats each have `timeout`.
+    let deadline = Instant::now() + opts.timeout * 3 + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            return Err("the clients process did not exit in time; killed".to_string());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    if let Some(mut stdout) = child.0.stdout.take() {
+        stdout.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    }
+    if !status.success() {
+        return Err(format!("the clients process failed ({status})"));
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(out.trim()).map_err(|e| format!("clients printed {out:?}: {e}"))?;
+    ClientReport::from_json(&v).ok_or_else(|| format!("clients printed an incomplete report: {out:?}"))
+}
+
+/// The median of `xs` (the mean of the middle two for an even count).
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => xs[n / 2],
+        _ => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
+    }
+}
+
+/// Runs the benchmark `opts.runs` times and prints the table.
+pub fn run(opts: &RunOptions) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let mut reports = Vec::new();
+    for i in 0..opts.runs {
+        let (server, addr) = start_server(&exe, opts)?;
+        let report = run_clients(&exe, &addr, opts).map_err(|e| format!("run {}: {e}", i + 1))?;
+        drop(server);
+        eprintln!("run {}: {}", i + 1, report.to_json());
+        reports.push(report);
+    }
+    println!("{}", table(opts, &reports));
+    Ok(())
+}
+
+/// The markdown table: one row per run, then the medians.
+pub fn table(opts: &RunOptions, reports: &[ClientReport]) -> String {
+    let mut out = format!(
+        "WebSocket broadcast, {} server: {} clients x {} messages of {} B\n\n",
+        opts.subject(),
+        opts.clients,
+        opts.messages,
+        opts.size
+    );
+    out.push_str(
+        "| run | deliveries | elapsed s | deliveries/s | client CPU s | server CPU s | server user/sys s \
+         | slow disconnects | send errors | loadavg |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for (i, r) in reports.iter().enumerate() {
+        out.push_str(&format!(
+            "| {} | {} | {:.3} | {:.0} | {:.3} | {:.3} | {:.3}/{:.3} | {} | {} | {} |\n",
+            i + 1,
+            r.deliveries,
+            r.elapsed_s,
+            r.deliveries_per_s,
+            r.client_cpu_s,
+            r.server.cpu_s,
+            r.server.user_s,
+            r.server.sys_s,
+            r.server.slow_disconnects,
+            r.server.send_errors,
+            r.loadavg
+        ));
+    }
+    let med = |f: fn(&ClientReport) -> f64| median(reports.iter().map(f).collect());
+    out.push_str(&format!(
+        "| **median** | {:.0} | {:.3} | **{:.0}** | {:.3} | {:.3} | {:.3}/{:.3} | {:.0} | {:.0} | |\n",
+        med(|r| r.deliveries as f64),
+        med(|r| r.elapsed_s),
+        med(|r| r.deliveries_per_s),
+        med(|r| r.client_cpu_s),
+        med(|r| r.server.cpu_s),
+        med(|r| r.server.user_s),
+        med(|r| r.server.sys_s),
+        med(|r| r.server.slow_disconnects as f64),
+        med(|r| r.server.send_errors as f64),
+    ));
+    out
+}
+
+impl RunOptions {
+    fn subject(&self) -> &'static str {
+        match self.server {
+            ServerKind::Zgreen => "zgreen",
+            ServerKind::Peer => "tokio-tungstenite (current-thread)",
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! End to end: the `ws-bench server` process and a small client count in
+//! this process; every message must arrive intact and in order
+//! (`clients::run` checks each one), within a bounded time.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use ws_bench::clients::{self, ClientOptions};
+
+/// The server process, killed when the test ends (passing or not).
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `ws-bench server` and returns it with its address.
+fn start_server() -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ws-bench"))
+        .args(["server", "--addr", "127.0.0.1:0", "--max-clients", "64"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn ws-bench server");
+    let stdout = child.stdout.take().expect("piped");
+    let server = Server(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the server prints its address within 10 s");
+    let addr = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (server, addr)
+}
+
+#[test]
+fn twenty_clients_get_every_message_in_order() {
+    let (_server, addr) = start_server();
+    let started = Instant::now();
+    let report = clients::run(&ClientOptions {
+        addr,
+        clients: 20,
+        messages: 50,
+        size: 64,
+        timeout: Duration::from_secs(5),
+    })
+    .expect("every client gets every message intact and in order");
+    assert_eq!(report.deliveries, 20 * 50);
+    assert_eq!(report.server.clients, 20);
+    assert_eq!(
+        (report.server.send_errors, report.server.slow_disconnects),
+        (0, 0)
+    );
+    assert!(report.deliveries_per_s > 0.0 && report.server.cpu_s >= 0.0);
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn a_server_that_never_answers_fails_the_run_in_bounded_time() {
+    // A listener that accepts nothing: the handshakes stall, and the run
+    // must fail after its timeout instead of hanging.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let started = Instant::now();
+    let err = clients::run(&ClientOptions {
+        addr: silent.local_addr().unwrap().to_string(),
+        clients: 3,
+        messages: 5,
+        size: 64,
+        timeout: Duration::from_millis(500),
+    })
+    .expect_err("no server: the run fails");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!err.is_empty());
+}
