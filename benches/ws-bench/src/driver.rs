@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::clients::ClientReport;
+use crate::peer::FlushMode;
 
 /// How long a server process has to print its address.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -19,15 +20,25 @@ pub enum ServerKind {
     /// zgreen's `HttpServer` and WebSockets (`ws-bench server`).
     Zgreen,
     /// tokio-tungstenite on a current-thread runtime (`ws-bench peer-server`).
-    Peer,
+    Peer(FlushMode),
 }
 
 impl ServerKind {
-    /// The subcommand that runs this server.
-    pub fn subcommand(self) -> &'static str {
+    /// The subcommand (and its options) that runs this server.
+    pub fn args(self) -> &'static [&'static str] {
         match self {
-            ServerKind::Zgreen => "server",
-            ServerKind::Peer => "peer-server",
+            ServerKind::Zgreen => &["server"],
+            ServerKind::Peer(FlushMode::Each) => &["peer-server", "--flush", "each"],
+            ServerKind::Peer(FlushMode::Batch) => &["peer-server", "--flush", "batch"],
+        }
+    }
+
+    /// What the table calls this server.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ServerKind::Zgreen => "zgreen",
+            ServerKind::Peer(FlushMode::Each) => "tokio-tungstenite (current-thread, flush each message)",
+            ServerKind::Peer(FlushMode::Batch) => "tokio-tungstenite (current-thread, feed queued + flush)",
         }
     }
 }
@@ -63,7 +74,8 @@ impl Drop for KillOnDrop {
 /// address it printed.
 fn start_server(exe: &Path, opts: &RunOptions) -> Result<(KillOnDrop, String), String> {
     let mut child = Command::new(exe)
-        .args([opts.server.subcommand(), "--addr", "127.0.0.1:0", "--max-clients"])
+        .args(opts.server.args())
+        .args(["--addr", "127.0.0.1:0", "--max-clients"])
         .arg(opts.clients.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -158,7 +170,7 @@ pub fn run(opts: &RunOptions) -> Result<(), String> {
 pub fn table(opts: &RunOptions, reports: &[ClientReport]) -> String {
     let mut out = format!(
         "WebSocket broadcast, {} server: {} clients x {} messages of {} B\n\n",
-        opts.subject(),
+        opts.server.describe(),
         opts.clients,
         opts.messages,
         opts.size
@@ -198,13 +210,4 @@ pub fn table(opts: &RunOptions, reports: &[ClientReport]) -> String {
         med(|r| r.server.send_errors as f64),
     ));
     out
-}
-
-impl RunOptions {
-    fn subject(&self) -> &'static str {
-        match self.server {
-            ServerKind::Zgreen => "zgreen",
-            ServerKind::Peer => "tokio-tungstenite (current-thread)",
-        }
-    }
 }

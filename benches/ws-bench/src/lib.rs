@@ -9,6 +9,8 @@
 //!   broadcast.
 //! * [`driver`]: `ws-bench run`: fresh server process per run, the clients
 //!   in another process, a markdown table of the runs and their medians.
+//! * [`peer`]: the same server with tokio-tungstenite on a current-thread
+//!   tokio runtime, for a side-by-side figure (`run --server peer`).
 //! * [`protocol`]: the control messages and the message format.
 //!
 //! The server reports its CPU time for a broadcast in a final text
@@ -19,6 +21,7 @@
 
 pub mod clients;
 pub mod driver;
+pub mod peer;
 pub mod protocol;
 pub mod server;
 pub mod sys;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use ws_bench::clients::{self, ClientOptions};
 use ws_bench::driver::{self, RunOptions, ServerKind};
+use ws_bench::peer::{self, FlushMode};
 use ws_bench::server;
 
 /// WebSocket broadcast: messages per second delivered to many connected clients.
@@ -29,6 +30,18 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         max_clients: u64,
     },
+    /// The peer server: tokio-tungstenite on a current-thread tokio runtime.
+    PeerServer {
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: String,
+        /// Clients to expect (sizes the open-file limit).
+        #[arg(long, default_value_t = 1000)]
+        max_clients: u64,
+        /// When each connection's writer flushes.
+        #[arg(long, value_enum, default_value_t = Flush::Batch)]
+        flush: Flush,
+    },
     /// The load: opens the connections, starts the broadcast, prints one JSON line.
     Clients {
         /// The server's address (`host:port`).
@@ -47,6 +60,9 @@ enum Command {
         /// Which server to measure.
         #[arg(long, value_enum, default_value_t = Server::Zgreen)]
         server: Server,
+        /// The peer's flushing (with `--server peer`).
+        #[arg(long, value_enum, default_value_t = Flush::Batch)]
+        flush: Flush,
     },
 }
 
@@ -76,9 +92,32 @@ enum Server {
     Peer,
 }
 
+/// `--flush` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Flush {
+    /// Flush after every message (`SinkExt::send`).
+    Each,
+    /// Write every queued message, then flush once (`feed` + `flush`).
+    Batch,
+}
+
+impl From<Flush> for FlushMode {
+    fn from(f: Flush) -> FlushMode {
+        match f {
+            Flush::Each => FlushMode::Each,
+            Flush::Batch => FlushMode::Batch,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Server { addr, max_clients } => server::serve(&addr, max_clients),
+        Command::PeerServer {
+            addr,
+            max_clients,
+            flush,
+        } => peer::serve(&addr, max_clients, flush.into()),
         Command::Clients { addr, load } => clients::run(&ClientOptions {
             addr,
             clients: load.clients,
@@ -87,10 +126,15 @@ fn main() -> ExitCode {
             timeout: Duration::from_secs(load.timeout_s),
         })
         .map(|report| println!("{}", report.to_json())),
-        Command::Run { load, runs, server } => driver::run(&RunOptions {
+        Command::Run {
+            load,
+            runs,
+            server,
+            flush,
+        } => driver::run(&RunOptions {
             server: match server {
                 Server::Zgreen => ServerKind::Zgreen,
-                Server::Peer => ServerKind::Peer,
+                Server::Peer => ServerKind::Peer(flush.into()),
             },
             clients: load.clients,
             messages: load.messages,
