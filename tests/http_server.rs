@@ -188,6 +188,16 @@ fn read_response(r: &mut BufReader<TcpStream>, head_only: bool) -> Resp {
     resp
 }
 
+/// Every response carries a `Date` field in IMF-fixdate form
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`), as RFC 9110 §6.6.1 asks.
+fn assert_date(resp: &Resp) {
+    let date = resp
+        .header("date")
+        .unwrap_or_else(|| panic!("no Date field: {resp:?}"));
+    assert_eq!(date.len(), 29, "{date:?}");
+    assert!(date.ends_with(" GMT") && date.as_bytes()[3] == b',', "{date:?}");
+}
+
 /// Sends `raw` on a new connection and reads one response.
 fn exchange(addr: SocketAddr, raw: &[u8]) -> Resp {
     let mut s = connect(addr);
@@ -217,6 +227,7 @@ fn get_and_keep_alive() {
             Some(&*format!("user {i}").len().to_string())
         );
         assert_eq!(resp.header("connection"), None);
+        assert_date(&resp);
     }
     (&s).write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
@@ -368,6 +379,7 @@ fn rejected(addr: SocketAddr, raw: &[u8], status: u16) {
         String::from_utf8_lossy(raw)
     );
     assert_eq!(resp.header("connection").as_deref(), Some("close"));
+    assert_date(&resp);
     assert!(
         closed_within(&mut r, Duration::from_secs(5)),
         "closed after {status}"

@@ -437,3 +437,82 @@ fn a_busy_stream_does_not_starve_other_greenlets() {
         ticks.get()
     );
 }
+
+/// A read that returns less than it asked for marks the stream drained,
+/// and the next read waits for the hub's next edge instead of trying
+/// first. Every way data or the end of the stream can follow a drained
+/// read must still wake it: data written later (also from another OS
+/// thread, with no greenlet switch on this side), data and FIN arriving
+/// together, and a reset.
+#[test]
+fn reads_after_a_short_read_see_every_later_arrival() {
+    let _t = bound();
+    // Later data, written from a plain thread while this side is parked.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        for round in 0..200u32 {
+            s.write_all(&round.to_le_bytes()).unwrap();
+            if round % 50 == 0 {
+                std::thread::sleep(ms(2));
+            }
+        }
+        // Data immediately followed by FIN.
+        s.write_all(b"last").unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+    });
+    let stream = TcpStream::connect(addr).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.recv(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    peer.join().unwrap();
+    let mut want: Vec<u8> = (0..200u32).flat_map(u32::to_le_bytes).collect();
+    want.extend_from_slice(b"last");
+    assert_eq!(got, want);
+
+    // Data then FIN on a drained stream: the short read, then end of file.
+    let (client, server) = tcp_pair();
+    client.send_all(b"a").unwrap();
+    assert_eq!(server.recv(&mut buf).unwrap(), 1);
+    client.send_all(b"bc").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    (&server).read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"bc");
+
+    // A reset after a drained read is reported, not waited out.
+    let (client, server) = tcp_pair();
+    client.send_all(b"x").unwrap();
+    assert_eq!(server.recv(&mut buf).unwrap(), 1);
+    let raw = client.as_raw_fd();
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `raw` is the open socket of `client`, and `linger` is a
+    // valid `struct linger` that outlives the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            raw,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+    drop(client);
+    let err = server.recv(&mut buf).unwrap_err();
+    assert_eq!(
+        io_kind(&err),
+        Some(std::io::ErrorKind::ConnectionReset),
+        "{err:?}"
+    );
+}

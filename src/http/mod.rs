@@ -42,6 +42,7 @@
 //! pipelined requests get their responses in order.
 
 mod client;
+mod date;
 mod local;
 mod request;
 mod response;

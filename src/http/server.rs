@@ -3,11 +3,14 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::fmt::Write as _;
+use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::date;
 use super::local::RequestScope;
 use super::request::Request;
 use super::response::{Body, Response, reason_phrase};
@@ -218,9 +221,20 @@ impl Head {
 struct Reject(u16);
 
 fn parse_head(buf: &[u8], max_headers: usize) -> std::result::Result<Option<(usize, Head)>, WireError> {
-    let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
-    let mut req = httparse::Request::new(&mut headers);
-    match req.parse(buf) {
+    // Room for the usual header counts on the stack, uninitialized (no
+    // per-request allocation or zero-fill); a larger configured limit
+    // gets a heap slice.
+    const ON_STACK: usize = 128;
+    let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; ON_STACK];
+    let mut heap = Vec::new();
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if max_headers <= ON_STACK {
+        &mut stack[..max_headers]
+    } else {
+        heap.resize_with(max_headers, MaybeUninit::uninit);
+        &mut heap
+    };
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(buf, slots) {
         Ok(httparse::Status::Complete(n)) => {
             let head = Head {
                 method: req.method.unwrap_or_default().to_string(),
@@ -295,7 +309,7 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Res
 /// connection persists, or the status to reject it with.
 fn read_request(
     wire: &mut Wire,
-    head: Head,
+    mut head: Head,
     peer: SocketAddr,
     limits: &Limits,
 ) -> std::result::Result<(Request, bool), std::result::Result<Reject, Error>> {
@@ -304,7 +318,7 @@ fn read_request(
     }
     // origin-form, absolute-form (its path kept), or `*` for OPTIONS.
     let target = if head.target.starts_with('/') {
-        head.target.clone()
+        std::mem::take(&mut head.target)
     } else if let Some(rest) = head
         .target
         .strip_prefix("http://")
@@ -383,16 +397,24 @@ fn read_request(
         WireError::Io(e) => Err(e),
     })?;
 
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let (path, query) = match target.find('?') {
+        Some(i) => (target[..i].to_string(), target[i + 1..].to_string()),
+        None => (target, String::new()),
+    };
     let req = Request {
         method: head.method,
-        path: path.to_string(),
-        query: query.to_string(),
+        path,
+        query,
         minor_version: head.minor_version,
         headers: head
             .headers
             .into_iter()
-            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+            .map(|(k, v)| {
+                // Reuses the value's buffer when it is UTF-8 (the usual case).
+                let v = String::from_utf8(v)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                (k, v)
+            })
             .collect(),
         body,
         remote_addr: peer,
@@ -406,12 +428,12 @@ fn read_request(
 /// gets the response rather than a reset.
 fn reject(wire: Wire, Reject(status): Reject) -> Result<()> {
     let body = format!("{status} {}\n", reason_phrase(status));
-    let head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        reason_phrase(status),
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+    date::push_date_line(&mut head);
+    head.push_str(&format!(
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    );
+    ));
     wire.stream.send_all(head.as_bytes())?;
     linger_close(&wire.stream);
     Ok(())
@@ -462,7 +484,9 @@ fn respond(wire: Wire, req: Request, keep_alive: bool, shared: &Shared) -> Resul
         headers,
         body,
     } = response;
-    let mut head = format!(
+    let mut head = String::with_capacity(256);
+    let _ = write!(
+        head,
         "HTTP/1.{} {status} {}\r\n",
         req.minor_version,
         reason_phrase(status)
@@ -475,7 +499,12 @@ fn respond(wire: Wire, req: Request, keep_alive: bool, shared: &Shared) -> Resul
         if k.contains(['\r', '\n', ':']) || v.contains(['\r', '\n']) {
             continue;
         }
-        head.push_str(&format!("{k}: {v}\r\n"));
+        for part in [k.as_str(), ": ", v.as_str(), "\r\n"] {
+            head.push_str(part);
+        }
+    }
+    if status != 101 && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("date")) {
+        date::push_date_line(&mut head);
     }
     let no_body = status < 200 || status == 204 || status == 304;
     match body {
@@ -495,15 +524,22 @@ fn respond(wire: Wire, req: Request, keep_alive: bool, shared: &Shared) -> Resul
         }
         Body::Full(bytes) => {
             if !no_body {
-                head.push_str(&format!("Content-Length: {}\r\n", bytes.len()));
+                let _ = write!(head, "Content-Length: {}\r\n", bytes.len());
             }
             head.push_str(connection_field(keep_alive, http10));
             head.push_str("\r\n");
-            let mut out = head.into_bytes();
-            if !head_only && !no_body {
+            if head_only || no_body || bytes.is_empty() {
+                wire.stream.send_all(head.as_bytes())?;
+            } else if bytes.len() <= 16 * 1024 {
+                // One segment for a small response.
+                let mut out = head.into_bytes();
                 out.extend_from_slice(&bytes);
+                wire.stream.send_all(&out)?;
+            } else {
+                // No copy of a large body.
+                wire.stream.send_all(head.as_bytes())?;
+                wire.stream.send_all(&bytes)?;
             }
-            wire.stream.send_all(&out)?;
             Ok(Some(wire))
         }
         Body::Stream(chunks) => {

@@ -79,11 +79,9 @@ impl Wire {
 
     /// Reads once more into the buffer; `Ok(0)` is end of file.
     pub(crate) fn fill(&mut self, deadline: Option<Deadline>) -> Result<usize, WireError> {
-        let len = self.buf.len();
-        self.buf.resize(len + READ_CHUNK, 0);
-        let got = self.stream.recv_deadline(&mut self.buf[len..], deadline);
-        self.buf.truncate(len + *got.as_ref().unwrap_or(&0));
-        Ok(got?)
+        Ok(self
+            .stream
+            .recv_append_deadline(&mut self.buf, READ_CHUNK, deadline)?)
     }
 
     /// Reads until `parse` recognizes a complete head at the start of the

@@ -34,6 +34,10 @@ pub(crate) struct Evented<S: mio::event::Source> {
     read_timeout: Cell<Option<Duration>>,
     write_timeout: Cell<Option<Duration>>,
     streak: Cell<u32>,
+    /// The last stream read returned less than it asked for: the
+    /// kernel's receive queue was empty then, so the next read waits for
+    /// an edge instead of trying (and failing) first.
+    drained: Cell<bool>,
 }
 
 impl<S: mio::event::Source> Evented<S> {
@@ -46,6 +50,7 @@ impl<S: mio::event::Source> Evented<S> {
             read_timeout: Cell::new(None),
             write_timeout: Cell::new(None),
             streak: Cell::new(0),
+            drained: Cell::new(false),
         })
     }
 
@@ -116,6 +121,35 @@ impl<S: mio::event::Source> Evented<S> {
                 Ok(r) => return Ok(r),
             }
         }
+    }
+
+    /// [`read_op`](Self::read_op) for a byte-stream read of up to `want`
+    /// bytes. A read that returns fewer bytes (but not 0) emptied the
+    /// kernel's receive queue, so the readable flag is cleared and the
+    /// next read parks until the hub sees a new edge, instead of paying a
+    /// syscall for `WouldBlock` first. Linux raises an edge-triggered
+    /// event for every arrival of data and for a hang-up, and the hub
+    /// records any event that comes after this point, so nothing is
+    /// missed; an event already queued for the consumed data only costs
+    /// one failed attempt. Only for stream sockets and pipes: a short
+    /// datagram says nothing about the queue.
+    pub(crate) fn read_op_stream(
+        &self,
+        deadline: Option<Deadline>,
+        want: usize,
+        mut op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> Result<usize> {
+        if self.drained.replace(false) && !self.reg.entry.closed.get() {
+            self.enter()?;
+            self.streak.set(0);
+            self.reg.wait_readable(deadline)?;
+        }
+        let n = self.read_op(deadline, &mut op)?;
+        if n > 0 && n < want && !self.reg.entry.closed.get() {
+            self.reg.entry.readable.set(false);
+            self.drained.set(true);
+        }
+        Ok(n)
     }
 
     /// Like [`read_op`](Self::read_op), for the write direction.
@@ -252,8 +286,41 @@ macro_rules! green_stream {
                 buf: &mut [u8],
                 deadline: Option<$crate::hub::Deadline>,
             ) -> $crate::Result<usize> {
+                let want = buf.len();
                 self.io
-                    .read_op(deadline, |mut s| std::io::Read::read(&mut s, buf))
+                    .read_op_stream(deadline, want, |mut s| std::io::Read::read(&mut s, buf))
+            }
+
+            /// Appends up to `max` bytes to `buf`, read into its spare
+            /// capacity (nothing is zero-filled first); an explicit
+            /// deadline, like [`recv_deadline`](Self::recv_deadline).
+            #[allow(dead_code)]
+            pub(crate) fn recv_append_deadline(
+                &self,
+                buf: &mut Vec<u8>,
+                max: usize,
+                deadline: Option<$crate::hub::Deadline>,
+            ) -> $crate::Result<usize> {
+                buf.reserve(max);
+                self.io.read_op_stream(deadline, max, |s| {
+                    let spare = buf.spare_capacity_mut();
+                    let want = spare.len().min(max);
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(s);
+                    // SAFETY: `spare` is allocated, writable memory owned
+                    // by `buf` and at least `want` bytes long; `recv`
+                    // writes at most `want` bytes into it and does not
+                    // keep the pointer.
+                    let got = unsafe { libc::recv(fd, spare.as_mut_ptr().cast(), want, 0) };
+                    if got < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    let got = got as usize;
+                    // SAFETY: the kernel initialized the first `got`
+                    // bytes of the spare capacity, and `got <= want`
+                    // fits in the capacity.
+                    unsafe { buf.set_len(buf.len() + got) };
+                    Ok(got)
+                })
             }
 
             /// `send` with an explicit deadline (ignoring the write timeout).
@@ -271,9 +338,11 @@ macro_rules! green_stream {
             /// available; `Ok(0)` means end of file (the peer closed or
             /// shut down its write half).
             pub fn recv(&self, buf: &mut [u8]) -> $crate::Result<usize> {
-                self.io.read_op(self.io.read_deadline(), |mut s| {
-                    std::io::Read::read(&mut s, buf)
-                })
+                let want = buf.len();
+                self.io
+                    .read_op_stream(self.io.read_deadline(), want, |mut s| {
+                        std::io::Read::read(&mut s, buf)
+                    })
             }
 
             /// Reads exactly `buf.len()` bytes; end of file first is an
@@ -283,7 +352,8 @@ macro_rules! green_stream {
                 let deadline = self.io.read_deadline();
                 let mut done = 0;
                 while done < buf.len() {
-                    let n = self.io.read_op(deadline, |mut s| {
+                    let want = buf.len() - done;
+                    let n = self.io.read_op_stream(deadline, want, |mut s| {
                         std::io::Read::read(&mut s, &mut buf[done..])
                     })?;
                     if n == 0 {

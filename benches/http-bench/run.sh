@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Issue 7's HTTP benchmark, side by side in one run: hello-world keep-alive
+# requests per second and p99 latency, measured with wrk on loopback, for
+#   zgreen  examples/wsgi_server.rs        (one hub, one thread)
+#   hyper   benches/http-bench (hyper 1)    (current-thread tokio runtime)
+#   gevent  benches/peers/gevent_hello.py   (gevent pywsgi, log=None)
+# The servers take turns (interleaved rounds), each gets a warm-up, and the
+# medians of the rounds are printed as a markdown table for BENCHMARKS.md.
+#
+# Usage: bash benches/http-bench/run.sh [ROUNDS] [SECONDS] [CONNECTIONS]
+#        (defaults 5 rounds, 10 s per wrk run, 100 connections)
+# Needs: wrk (apt-get install wrk; installed here if missing and root),
+#        the Python peers (bash benches/peers/setup.sh; run here if missing).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=${1:-5}
+seconds=${2:-10}
+conns=${3:-100}
+threads=${WRK_THREADS:-1}
+out=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$out"' EXIT
+
+if ! command -v wrk >/dev/null; then
+    if [ "$(id -u)" -eq 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+    else
+        echo "wrk is missing: apt-get install wrk" >&2
+        exit 1
+    fi
+fi
+[ -x benches/peers/.venv/bin/python ] || bash benches/peers/setup.sh
+cargo build --release --example wsgi_server -q
+cargo build --release -p http-bench -q
+
+declare -A cmd=(
+    [zgreen]="./target/release/examples/wsgi_server 127.0.0.1:18100"
+    [hyper]="./target/release/hyper_hello 127.0.0.1:18101"
+    [gevent]="benches/peers/.venv/bin/python benches/peers/gevent_hello.py 127.0.0.1:18102"
+)
+declare -A port=([zgreen]=18100 [hyper]=18101 [gevent]=18102)
+order=(zgreen hyper gevent)
+
+# Starts server $1, waits for its banner, and echoes its pid.
+start() {
+    local name=$1 log="$out/$1.log"
+    ${cmd[$name]} >"$log" 2>&1 &
+    local pid=$!
+    for _ in $(seq 100); do
+        grep -q "Serving on" "$log" && { echo "$pid"; return; }
+        sleep 0.05
+    done
+    echo "$name did not start:" >&2
+    cat "$log" >&2
+    exit 1
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') -t$threads -c$conns -d${seconds}s --latency; $rounds rounds"
+echo "loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for round in $(seq "$rounds"); do
+    for name in "${order[@]}"; do
+        pid=$(start "$name")
+        url="http://127.0.0.1:${port[$name]}/"
+        # The body must be the hello world, or the figures mean nothing.
+        curl_body=$(benches/peers/.venv/bin/python -c "import urllib.request,sys;print(urllib.request.urlopen(sys.argv[1]).read().decode())" "$url")
+        [ "$curl_body" = "<p>Hello World</p>" ] || { echo "$name answered $curl_body" >&2; exit 1; }
+        wrk -t"$threads" -c"$conns" -d2s "$url" >/dev/null
+        wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "$url" >"$out/$name.$round.wrk"
+        kill "$pid"
+        wait "$pid" 2>/dev/null || true
+        rps=$(awk '/^Requests\/sec/ {print $2}' "$out/$name.$round.wrk")
+        p99=$(awk '$1 == "99%" {print $2}' "$out/$name.$round.wrk")
+        errs=$(grep -E "Non-2xx|Socket errors" "$out/$name.$round.wrk" | tr '\n' ' ' || true)
+        echo "round $round $name $rps $p99 $errs" | tee -a "$out/results"
+    done
+done
+echo "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+python3 - "$out/results" <<'PY'
+import statistics, sys
+
+def ms(text):
+    for unit, scale in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    raise ValueError(text)
+
+runs = {}
+for line in open(sys.argv[1]):
+    _, rnd, name, rps, p99, *errors = line.split()
+    runs.setdefault(name, []).append((float(rps), ms(p99), " ".join(errors)))
+med = {n: (statistics.median(r for r, _, _ in v), statistics.median(p for _, p, _ in v)) for n, v in runs.items()}
+print()
+print("| server | req/s (median) | p99 ms (median) | zgreen ÷ server | every round, req/s |")
+print("|---|---:|---:|---:|---|")
+for name in ("zgreen", "hyper", "gevent"):
+    rps, p99 = med[name]
+    ratio = med["zgreen"][0] / rps
+    every = ", ".join(f"{r:,.0f}" for r, _, _ in runs[name])
+    print(f"| {name} | {rps:,.0f} | {p99:.2f} | {ratio:.2f}× | {every} |")
+errors = [f"{n} round {i + 1}: {e}" for n, v in runs.items() for i, (_, _, e) in enumerate(v) if e]
+print()
+print("errors reported by wrk:", "; ".join(errors) if errors else "none")
+PY
