@@ -19,10 +19,10 @@ impl Drop for Server {
     }
 }
 
-/// Starts `ws-bench server` and returns it with its address.
-fn start_server() -> (Server, String) {
+/// Starts `ws-bench <subcommand>` and returns it with its address.
+fn start_server(subcommand: &str) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ws-bench"))
-        .args(["server", "--addr", "127.0.0.1:0", "--max-clients", "64"])
+        .args([subcommand, "--addr", "127.0.0.1:0", "--max-clients", "64"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -46,9 +46,9 @@ fn start_server() -> (Server, String) {
     (server, addr)
 }
 
-#[test]
-fn twenty_clients_get_every_message_in_order() {
-    let (_server, addr) = start_server();
+/// Runs 20 clients x 50 messages against `subcommand`'s server.
+fn twenty_clients_against(subcommand: &str) {
+    let (_server, addr) = start_server(subcommand);
     let started = Instant::now();
     let report = clients::run(&ClientOptions {
         addr,
@@ -66,6 +66,16 @@ fn twenty_clients_get_every_message_in_order() {
     );
     assert!(report.deliveries_per_s > 0.0 && report.server.cpu_s >= 0.0);
     assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn twenty_clients_get_every_message_in_order() {
+    twenty_clients_against("server");
+}
+
+#[test]
+fn the_peer_server_passes_the_same_check() {
+    twenty_clients_against("peer-server");
 }
 
 #[test]
@@ -88,4 +98,42 @@ fn a_server_that_never_answers_fails_the_run_in_bounded_time() {
         started.elapsed()
     );
     assert!(!err.is_empty());
+}
+
+#[test]
+fn a_broadcast_that_stops_short_fails_the_run_in_bounded_time() {
+    use zgreen::http::{HttpServer, Message, Request, Router, WebSocket, upgrade};
+
+    // A server on this thread's hub that answers `go` with only 10 of the
+    // messages: the clients must report the stall after their timeout.
+    let router = Router::new().get("/ws", |req: &Request| {
+        upgrade(req, |ws: WebSocket| {
+            while let Ok(msg) = ws.recv() {
+                if matches!(msg, Message::Text(ref t) if t.starts_with("go ")) {
+                    for seq in 0..10 {
+                        let _ = ws.send(Message::Binary(ws_bench::protocol::message(seq, 64)));
+                    }
+                }
+            }
+        })
+    });
+    let server = HttpServer::bind("127.0.0.1:0", router).unwrap();
+    server.start().unwrap();
+    let started = Instant::now();
+    let err = clients::run(&ClientOptions {
+        addr: server.local_addr().to_string(),
+        clients: 1,
+        messages: 50,
+        size: 64,
+        timeout: Duration::from_millis(500),
+    })
+    .expect_err("40 messages never come");
+    // Either the run's deadline or the client's read timeout fires first.
+    assert!(err.contains("10 of 50"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    server.close();
 }
