@@ -456,10 +456,7 @@ impl Relay {
     /// Reads more bytes into the buffer (parking until some arrive).
     fn fill(&self, deadline: Option<Deadline>) -> Result<()> {
         let mut buf = std::mem::take(&mut *self.rbuf.borrow_mut());
-        let old = buf.len();
-        buf.resize(old + READ_CHUNK, 0);
-        let r = self.stream.recv_deadline(&mut buf[old..], deadline);
-        buf.truncate(old + *r.as_ref().unwrap_or(&0));
+        let r = self.stream.recv_append_deadline(&mut buf, READ_CHUNK, deadline);
         let partial = buf.len() > self.rpos.get();
         *self.rbuf.borrow_mut() = buf;
         // A peer that exits with unread data in its socket resets the
