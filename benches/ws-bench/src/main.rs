@@ -9,6 +9,7 @@ use ws_bench::clients::{self, ClientOptions};
 use ws_bench::driver::{self, RunOptions, ServerKind};
 use ws_bench::peer::{self, FlushMode};
 use ws_bench::server;
+use zgreen::http::WsConfig;
 
 /// WebSocket broadcast: messages per second delivered to many connected clients.
 #[derive(Debug, Parser)]
@@ -29,6 +30,10 @@ enum Command {
         /// Clients to expect (sizes the open-file limit).
         #[arg(long, default_value_t = 1000)]
         max_clients: u64,
+        /// How long a broadcast `send` waits for room in a client's full send
+        /// queue before disconnecting it (`WsConfig::send_timeout`; default: zgreen's).
+        #[arg(long)]
+        send_timeout_ms: Option<u64>,
     },
     /// The peer server: tokio-tungstenite on a current-thread tokio runtime.
     PeerServer {
@@ -112,7 +117,17 @@ impl From<Flush> for FlushMode {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Server { addr, max_clients } => server::serve(&addr, max_clients),
+        Command::Server {
+            addr,
+            max_clients,
+            send_timeout_ms,
+        } => {
+            let mut config = WsConfig::default();
+            if let Some(ms) = send_timeout_ms {
+                config.send_timeout = Duration::from_millis(ms);
+            }
+            server::serve(&addr, max_clients, config)
+        }
         Command::PeerServer {
             addr,
             max_clients,

@@ -2,7 +2,7 @@
 //! connection and registers its [`WebSocket`]; a `go` message starts a
 //! broadcaster greenlet that [`send`](WebSocket::send)s every message to
 //! every registered client. This is the code a user of zgreen would write:
-//! only its public API, default [`WsConfig`](zgreen::http::WsConfig).
+//! only its public API, default [`WsConfig`].
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ use std::io::Write;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use zgreen::http::{HttpServer, Message, Request, Router, WebSocket, upgrade};
+use zgreen::http::{HttpServer, Message, Request, Router, WebSocket, WsConfig, upgrade_with};
 
 use crate::protocol::{self, Go, ServerStats};
 use crate::sys::{CpuTime, ensure_open_files};
@@ -53,13 +53,17 @@ impl Registry {
 }
 
 /// Serves `/ws` on `addr` forever, printing `listening <addr>` on stdout
-/// once it accepts connections. `max_clients` sizes the open-file limit.
-pub fn serve(addr: &str, max_clients: u64) -> Result<(), String> {
+/// once it accepts connections. `max_clients` sizes the open-file limit;
+/// `config` is each connection's (the benchmark uses the default but for
+/// `send_timeout`, which a test shortens).
+pub fn serve(addr: &str, max_clients: u64, config: WsConfig) -> Result<(), String> {
     ensure_open_files(max_clients + 64)?;
     let registry = Rc::new(Registry::default());
     let router = Router::new().get("/ws", move |req: &Request| {
         let registry = registry.clone();
-        upgrade(req, move |ws: WebSocket| client_session(ws, &registry))
+        upgrade_with(req, config.clone(), move |ws: WebSocket| {
+            client_session(ws, &registry)
+        })
     });
     let server = HttpServer::bind(addr, router).map_err(|e| format!("bind {addr}: {e}"))?;
     server.start().map_err(|e| format!("start: {e}"))?;

@@ -19,10 +19,11 @@ impl Drop for Server {
     }
 }
 
-/// Starts `ws-bench <subcommand>` and returns it with its address.
-fn start_server(subcommand: &str) -> (Server, String) {
+/// Starts `ws-bench <subcommand> <extra>` and returns it with its address.
+fn start_server(subcommand: &str, extra: &[&str]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ws-bench"))
         .args([subcommand, "--addr", "127.0.0.1:0", "--max-clients", "64"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -48,7 +49,7 @@ fn start_server(subcommand: &str) -> (Server, String) {
 
 /// Runs 20 clients x 50 messages against `subcommand`'s server.
 fn twenty_clients_against(subcommand: &str) {
-    let (_server, addr) = start_server(subcommand);
+    let (_server, addr) = start_server(subcommand, &[]);
     let started = Instant::now();
     let report = clients::run(&ClientOptions {
         addr,
@@ -136,4 +137,40 @@ fn a_broadcast_that_stops_short_fails_the_run_in_bounded_time() {
         started.elapsed()
     );
     server.close();
+}
+
+#[test]
+fn a_client_that_never_reads_is_counted_as_slow_and_the_others_get_everything() {
+    use std::io::{Read, Write};
+
+    let (_server, addr) = start_server("server", &["--send-timeout-ms", "200"]);
+    // A raw WebSocket client that completes the handshake, then reads no
+    // more: its send queue and socket buffers fill, and the broadcaster's
+    // `send` disconnects it after 200 ms.
+    let mut silent = std::net::TcpStream::connect(&addr).unwrap();
+    silent.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    silent
+        .write_all(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+    let mut head = [0; 12];
+    silent.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 101");
+    // 3000 x 4 KiB = 12 MiB: more than the queue and the socket buffers.
+    let report = clients::run(&ClientOptions {
+        addr,
+        clients: 1,
+        messages: 3000,
+        size: 4096,
+        timeout: Duration::from_secs(10),
+    })
+    .expect("the reading client gets every message");
+    assert_eq!(report.deliveries, 3000);
+    assert_eq!(report.server.clients, 2);
+    assert_eq!(
+        (report.server.slow_disconnects, report.server.send_errors),
+        (1, 1)
+    );
 }
