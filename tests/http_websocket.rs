@@ -12,7 +12,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tungstenite::Message as M;
-use zgreen::http::{HttpServer, Message, Request, Response, Router, WebSocket, WsConfig, upgrade_with};
+use zgreen::http::{
+    HttpServer, Message, PreparedMessage, Request, Response, Router, WebSocket, WsConfig, upgrade_with,
+};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -21,6 +23,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 enum Report {
     SlowDropped { queued_bytes_max: usize, sent: usize },
     Closed,
+    Burst { frames_written: u64 },
 }
 
 fn config() -> WsConfig {
@@ -40,6 +43,7 @@ fn serve() -> (SocketAddr, mpsc::Receiver<Report>) {
     thread::spawn(move || {
         let r1 = reports.clone();
         let r2 = reports.clone();
+        let r3 = reports.clone();
         let router = Router::new()
             .get("/echo", |req: &Request| {
                 upgrade_with(req, config(), |ws: WebSocket| {
@@ -71,6 +75,31 @@ fn serve() -> (SocketAddr, mpsc::Receiver<Report>) {
                     let _ = reports.send(Report::SlowDropped {
                         queued_bytes_max,
                         sent,
+                    });
+                })
+            })
+            .get("/burst", move |req: &Request| {
+                let reports = r3.clone();
+                let roomy = WsConfig {
+                    send_queue_messages: BURST + 8,
+                    ..config()
+                };
+                upgrade_with(req, roomy, move |ws: WebSocket| {
+                    // Queued without a switch in between: the writer finds
+                    // them all at once and joins them into few writes.
+                    let shared = PreparedMessage::new(Message::Binary(vec![1, 2, 3]));
+                    for i in 0..BURST {
+                        let queued = match i % 3 {
+                            0 => ws.try_send_prepared(&shared),
+                            1 => ws.try_send(Message::Text(format!("m{i}"))),
+                            _ => ws.send_prepared(&PreparedMessage::new(Message::Text(format!("p{i}")))),
+                        };
+                        queued.unwrap();
+                    }
+                    assert!(ws.stats().queued_messages > 0);
+                    ws.close_with(1000, "burst done").unwrap();
+                    let _ = reports.send(Report::Burst {
+                        frames_written: ws.stats().frames_written,
                     });
                 })
             })
@@ -172,6 +201,32 @@ fn client_initiated_close() {
         reports.recv_timeout(IO_TIMEOUT).unwrap(),
         Report::Closed
     ));
+}
+
+/// Messages in the `/burst` test.
+const BURST: usize = 3000;
+
+#[test]
+fn a_burst_of_queued_frames_arrives_whole_and_in_order() {
+    let (addr, reports) = serve();
+    let mut ws = client(addr, "/burst");
+    for i in 0..BURST {
+        let want = match i % 3 {
+            0 => M::binary(vec![1u8, 2, 3]),
+            1 => M::text(format!("m{i}")),
+            _ => M::text(format!("p{i}")),
+        };
+        assert_eq!(next(&mut ws), want, "message {i}");
+    }
+    match next(&mut ws) {
+        M::Close(Some(f)) => assert_eq!(f.reason.as_str(), "burst done"),
+        m => panic!("{m:?}"),
+    }
+    match reports.recv_timeout(IO_TIMEOUT).unwrap() {
+        // Every data frame and the close frame were counted as written.
+        Report::Burst { frames_written } => assert!(frames_written > BURST as u64, "{frames_written}"),
+        r => panic!("{r:?}"),
+    }
 }
 
 #[test]

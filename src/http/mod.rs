@@ -61,7 +61,7 @@ pub use self::router::Router;
 pub use self::server::{Handler, HttpServer, Limits};
 pub use self::static_files::StaticDir;
 pub use self::url::{form_decode, percent_decode};
-pub use self::ws::{Message, WebSocket, WsConfig, WsStats, upgrade, upgrade_with};
+pub use self::ws::{Message, PreparedMessage, WebSocket, WsConfig, WsStats, upgrade, upgrade_with};
 
 /// The methods the server knows (RFC 9110 plus `PATCH`). A request with
 /// any other method is answered `501 Not Implemented`.

@@ -8,9 +8,15 @@
 //! close handshake, and sends keep-alive pings), and a writer that drains
 //! a bounded queue of encoded frames onto the socket. Every frame, the
 //! handler's and the reader's replies alike, goes through that queue
-//! whole, so frames never interleave. A handler's `send` never waits for
-//! the client: when the queue is over its bound, the client is too slow,
-//! and it is disconnected instead of letting the queue grow.
+//! whole, so frames never interleave; the writer sends the frames queued
+//! at once in one write (up to 64 KiB), so a burst costs one system call,
+//! not one per message. The queue never grows past its bound: a `send`
+//! finding it full waits at most [`WsConfig::send_timeout`] for the
+//! writer to make room, a `try_send` not at all, and a client that has
+//! not made room by then is too slow and is disconnected.
+//!
+//! A broadcaster encodes a message once with [`PreparedMessage`]; each
+//! client's queue then holds a reference to the same frame.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -102,10 +108,71 @@ pub struct WsStats {
     pub dropped_slow: bool,
 }
 
+/// An encoded frame waiting in a send queue.
+enum FrameBytes {
+    Owned(Vec<u8>),
+    /// Encoded once, queued for many clients.
+    Shared(Rc<[u8]>),
+}
+
+impl FrameBytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            FrameBytes::Owned(v) => v,
+            FrameBytes::Shared(r) => r,
+        }
+    }
+}
+
 enum Out {
-    Frame(Vec<u8>),
+    Frame(FrameBytes),
     /// Everything before it is written: shut the socket down.
     Shutdown,
+}
+
+/// The most bytes of queued frames the writer joins into one write.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// A data message encoded once, to send to many clients: each client's
+/// send queue holds a reference to the same frame instead of its own
+/// copy (server frames are not masked, so one encoding fits every
+/// client).
+///
+/// ```
+/// use zgreen::http::{Message, PreparedMessage};
+///
+/// let tick = PreparedMessage::new(Message::Text("tick".into()));
+/// assert_eq!(tick.len(), 2 + 4); // a 2-byte header and the payload
+/// ```
+#[derive(Clone, Debug)]
+pub struct PreparedMessage {
+    frame: Rc<[u8]>,
+}
+
+impl PreparedMessage {
+    /// Encodes `msg` as one final frame.
+    pub fn new(msg: Message) -> PreparedMessage {
+        PreparedMessage {
+            frame: encode(data_frame(msg)).into(),
+        }
+    }
+
+    /// The encoded frame's size in bytes (header included).
+    pub fn len(&self) -> usize {
+        self.frame.len()
+    }
+
+    /// Never true: a frame has at least its header.
+    pub fn is_empty(&self) -> bool {
+        self.frame.is_empty()
+    }
+}
+
+fn data_frame(msg: Message) -> Frame {
+    match msg {
+        Message::Text(t) => Frame::message(t, OpCode::Data(Data::Text), true),
+        Message::Binary(b) => Frame::message(b, OpCode::Data(Data::Binary), true),
+    }
 }
 
 /// What the handler, the reader and the writer share.
@@ -147,13 +214,13 @@ impl Link {
     /// for the writer to make room until `wait` passes (`None`: no
     /// waiting); a client that is still too slow then is disconnected.
     /// Control frames (`control`) get a little slack and never wait.
-    fn enqueue(&self, frame: Vec<u8>, wait: Option<Duration>, control: bool) -> Result<()> {
+    fn enqueue(&self, frame: FrameBytes, wait: Option<Duration>, control: bool) -> Result<()> {
         let deadline = wait.map(|w| Instant::now() + w);
         loop {
             if self.done.get() {
                 return Err(Error::Closed("the WebSocket is closed"));
             }
-            if !self.over(frame.len(), if control { 16 } else { 0 }) {
+            if !self.over(frame.as_slice().len(), if control { 16 } else { 0 }) {
                 break;
             }
             let left = deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(Instant::now()));
@@ -174,7 +241,7 @@ impl Link {
             self.drained.clear();
             self.drained.wait_timeout(left)?;
         }
-        let len = frame.len();
+        let len = frame.as_slice().len();
         if self.out.put_nowait(Out::Frame(frame)).is_err() {
             return Err(Error::Closed("the WebSocket is closed"));
         }
@@ -225,7 +292,7 @@ impl Write for ReaderIo {
             return Ok(buf.len());
         }
         self.link
-            .enqueue(buf.to_vec(), None, true)
+            .enqueue(FrameBytes::Owned(buf.to_vec()), None, true)
             .map(|()| buf.len())
             .map_err(|e| io::Error::new(io::ErrorKind::BrokenPipe, e))
     }
@@ -336,15 +403,29 @@ impl WebSocket {
         self.queue(msg, None)
     }
 
+    /// [`send`](Self::send) of a message encoded once for many clients.
+    pub fn send_prepared(&self, msg: &PreparedMessage) -> Result<()> {
+        self.queue_frame(
+            FrameBytes::Shared(msg.frame.clone()),
+            Some(self.link.config.send_timeout),
+        )
+    }
+
+    /// [`try_send`](Self::try_send) of a message encoded once for many
+    /// clients.
+    pub fn try_send_prepared(&self, msg: &PreparedMessage) -> Result<()> {
+        self.queue_frame(FrameBytes::Shared(msg.frame.clone()), None)
+    }
+
     fn queue(&self, msg: Message, wait: Option<Duration>) -> Result<()> {
+        self.queue_frame(FrameBytes::Owned(encode(data_frame(msg))), wait)
+    }
+
+    fn queue_frame(&self, frame: FrameBytes, wait: Option<Duration>) -> Result<()> {
         if self.link.we_closed.get() {
             return Err(Error::Closed("the WebSocket is closing"));
         }
-        let frame = match msg {
-            Message::Text(t) => Frame::message(t, OpCode::Data(Data::Text), true),
-            Message::Binary(b) => Frame::message(b, OpCode::Data(Data::Binary), true),
-        };
-        self.link.enqueue(encode(frame), wait, false)
+        self.link.enqueue(frame, wait, false)
     }
 
     /// Sends a text message.
@@ -372,7 +453,7 @@ impl WebSocket {
                 code: code.into(),
                 reason: reason.into(),
             }));
-            let _ = link.enqueue(encode(frame), None, true);
+            let _ = link.enqueue(FrameBytes::Owned(encode(frame)), None, true);
             link.we_closed.set(true);
             link.closed_at.set(Some(Instant::now()));
         }
@@ -483,30 +564,58 @@ fn keep_alive(link: &Link) -> Result<()> {
         && !link.we_closed.get()
     {
         link.last_ping.set(Instant::now());
-        link.enqueue(encode(Frame::ping(Vec::new())), None, true)?;
+        link.enqueue(FrameBytes::Owned(encode(Frame::ping(Vec::new()))), None, true)?;
         link.update(|s| s.pings_sent += 1);
     }
     Ok(())
 }
 
 fn write_loop(link: &Link) {
-    while let Ok(item) = link.out.get() {
-        match item {
-            Out::Frame(bytes) => {
-                let sent = link.stream.send_all(&bytes);
-                link.update(|s| {
-                    s.queued_messages = s.queued_messages.saturating_sub(1);
-                    s.queued_bytes = s.queued_bytes.saturating_sub(bytes.len());
-                    s.frames_written += 1;
-                });
-                link.drained.set();
-                if let Err(e) = sent {
-                    tracing::debug!("zgreen websocket: write failed: {e}");
-                    link.disconnect();
-                    return;
+    // Frames queued behind the first are joined into one write.
+    let mut batch: Vec<u8> = Vec::new();
+    let mut shutdown = false;
+    while !shutdown {
+        let Ok(Out::Frame(first)) = link.out.get() else {
+            break;
+        };
+        let mut count = 1;
+        let mut joined = false;
+        while batch.len().max(first.as_slice().len()) < WRITE_BATCH {
+            match link.out.get_nowait() {
+                Ok(Out::Frame(next)) => {
+                    if batch.is_empty() {
+                        batch.extend_from_slice(first.as_slice());
+                    }
+                    batch.extend_from_slice(next.as_slice());
+                    count += 1;
+                    joined = true;
                 }
+                Ok(Out::Shutdown) => {
+                    shutdown = true;
+                    break;
+                }
+                Err(_) => break,
             }
-            Out::Shutdown => break,
+        }
+        let bytes = if joined { &batch[..] } else { first.as_slice() };
+        let sent = link.stream.send_all(bytes);
+        let len = bytes.len();
+        link.update(|s| {
+            s.queued_messages = s.queued_messages.saturating_sub(count);
+            s.queued_bytes = s.queued_bytes.saturating_sub(len);
+            s.frames_written += count as u64;
+        });
+        if link.out.is_empty() {
+            // An idle connection keeps no batch buffer.
+            batch = Vec::new();
+        } else {
+            batch.clear();
+        }
+        link.drained.set();
+        if let Err(e) = sent {
+            tracing::debug!("zgreen websocket: write failed: {e}");
+            link.disconnect();
+            return;
         }
     }
     link.done.set(true);

@@ -185,6 +185,18 @@ async fn connection(
 /// client still without room is disconnected. False if not sent.
 async fn send(registry: &Registry, id: u64, conn: &Conn, msg: Message) -> bool {
     conn.pending.set(conn.pending.get() + 1);
+    // Queue without an await while there is room: an await on the channel
+    // spends tokio's cooperative budget and yields every ~128 sends, which
+    // would hand each writer one message per wake-up. With room, this is
+    // what zgreen's `send` does too (no switch).
+    let msg = match conn.tx.try_send(msg) {
+        Ok(()) => return true,
+        Err(mpsc::error::TrySendError::Full(msg)) => msg,
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            conn.pending.set(conn.pending.get() - 1);
+            return false;
+        }
+    };
     match conn.tx.send_timeout(msg, SEND_TIMEOUT).await {
         Ok(()) => true,
         Err(e) => {

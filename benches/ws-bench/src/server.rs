@@ -10,7 +10,9 @@ use std::io::Write;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use zgreen::http::{HttpServer, Message, Request, Router, WebSocket, WsConfig, upgrade_with};
+use zgreen::http::{
+    HttpServer, Message, PreparedMessage, Request, Router, WebSocket, WsConfig, upgrade_with,
+};
 
 use crate::protocol::{self, Go, ServerStats};
 use crate::sys::{CpuTime, ensure_open_files};
@@ -118,8 +120,10 @@ fn broadcast(registry: &Registry, go: Go) {
     let mut payload = vec![0; go.size];
     for seq in 0..go.messages {
         protocol::fill(seq, &mut payload);
+        // Encoded once; every client's queue references the same frame.
+        let msg = PreparedMessage::new(Message::Binary(payload.clone()));
         for ws in registry.snapshot() {
-            if !ws.is_closed() && ws.send(Message::Binary(payload.clone())).is_err() {
+            if !ws.is_closed() && ws.send_prepared(&msg).is_err() {
                 send_errors += 1;
             }
         }
