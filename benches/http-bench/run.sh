@@ -40,6 +40,11 @@ declare -A cmd=(
 declare -A port=([zgreen]=18100 [hyper]=18101 [gevent]=18102)
 order=(zgreen hyper gevent)
 
+# User + system CPU ticks of process $1 so far.
+cpu_ticks() {
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
 # Starts server $1, waits for its banner, and echoes its pid.
 start() {
     local name=$1 log="$out/$1.log"
@@ -65,13 +70,18 @@ for round in $(seq "$rounds"); do
         curl_body=$(benches/peers/.venv/bin/python -c "import urllib.request,sys;print(urllib.request.urlopen(sys.argv[1]).read().decode())" "$url")
         [ "$curl_body" = "<p>Hello World</p>" ] || { echo "$name answered $curl_body" >&2; exit 1; }
         wrk -t"$threads" -c"$conns" -d2s "$url" >/dev/null
+        cpu0=$(cpu_ticks "$pid")
         wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "$url" >"$out/$name.$round.wrk"
+        cpu1=$(cpu_ticks "$pid")
         kill "$pid"
         wait "$pid" 2>/dev/null || true
         rps=$(awk '/^Requests\/sec/ {print $2}' "$out/$name.$round.wrk")
         p99=$(awk '$1 == "99%" {print $2}' "$out/$name.$round.wrk")
+        total=$(awk '/requests in/ {print $1}' "$out/$name.$round.wrk")
+        # Server CPU (user + system) per request, in microseconds.
+        us=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$total" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')
         errs=$(grep -E "Non-2xx|Socket errors" "$out/$name.$round.wrk" | tr '\n' ' ' || true)
-        echo "round $round $name $rps $p99 $errs" | tee -a "$out/results"
+        echo "round $round $name $rps $p99 $us $errs" | tee -a "$out/results"
     done
 done
 echo "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -87,18 +97,18 @@ def ms(text):
 
 runs = {}
 for line in open(sys.argv[1]):
-    _, rnd, name, rps, p99, *errors = line.split()
-    runs.setdefault(name, []).append((float(rps), ms(p99), " ".join(errors)))
-med = {n: (statistics.median(r for r, _, _ in v), statistics.median(p for _, p, _ in v)) for n, v in runs.items()}
+    _, rnd, name, rps, p99, us, *errors = line.split()
+    runs.setdefault(name, []).append((float(rps), ms(p99), float(us), " ".join(errors)))
+med = {n: [statistics.median(r[i] for r in v) for i in range(3)] for n, v in runs.items()}
 print()
-print("| server | req/s (median) | p99 ms (median) | zgreen ÷ server | every round, req/s |")
-print("|---|---:|---:|---:|---|")
+print("| server | req/s (median) | p99 ms (median) | server CPU µs/request (median) | zgreen ÷ server, req/s | every round, req/s |")
+print("|---|---:|---:|---:|---:|---|")
 for name in ("zgreen", "hyper", "gevent"):
-    rps, p99 = med[name]
+    rps, p99, us = med[name]
     ratio = med["zgreen"][0] / rps
-    every = ", ".join(f"{r:,.0f}" for r, _, _ in runs[name])
-    print(f"| {name} | {rps:,.0f} | {p99:.2f} | {ratio:.2f}× | {every} |")
-errors = [f"{n} round {i + 1}: {e}" for n, v in runs.items() for i, (_, _, e) in enumerate(v) if e]
+    every = ", ".join(f"{r[0]:,.0f}" for r in runs[name])
+    print(f"| {name} | {rps:,.0f} | {p99:.2f} | {us:.2f} | {ratio:.2f}× | {every} |")
+errors = [f"{n} round {i + 1}: {r[3]}" for n, v in runs.items() for i, r in enumerate(v) if r[3]]
 print()
 print("errors reported by wrk:", "; ".join(errors) if errors else "none")
 PY
