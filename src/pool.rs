@@ -171,6 +171,42 @@ impl Drop for ExitHook {
     }
 }
 
+/// Writes the dispatchers `map`, `imap` and `imap_unordered` of a group
+/// type (each with the doc comment given before its name) over the
+/// [`GroupCore`] at `self.<path>`, so that their bounds are written once.
+macro_rules! dispatchers {
+    (
+        $($field:ident).+;
+        $(#[$map_doc:meta])* map;
+        $(#[$imap_doc:meta])* imap;
+        $(#[$unordered_doc:meta])* imap_unordered;
+    ) => {
+        dispatchers!(@one [$($field).+] $(#[$map_doc])* map -> Result<Vec<R>>:
+            |core, f, items| IMap::new(core, f, items, true).collect());
+        dispatchers!(@one [$($field).+] $(#[$imap_doc])* imap -> IMap<R>:
+            |core, f, items| IMap::new(core, f, items, true));
+        dispatchers!(@one [$($field).+] $(#[$unordered_doc])* imap_unordered -> IMap<R>:
+            |core, f, items| IMap::new(core, f, items, false));
+    };
+    (
+        @one [$($field:ident).+] $(#[$doc:meta])* $name:ident -> $ret:ty:
+        |$core:ident, $f:ident, $items:ident| $body:expr
+    ) => {
+        $(#[$doc])*
+        pub fn $name<I, F, R>(&self, $f: F, $items: I) -> $ret
+        where
+            I: IntoIterator,
+            I::IntoIter: 'static,
+            I::Item: 'static,
+            F: Fn(I::Item) -> R + 'static,
+            R: 'static,
+        {
+            let $core = &self.$($field).+;
+            $body
+        }
+    };
+}
+
 /// A collection of greenlets managed and joined together (gevent's
 /// `Group`). Greenlets leave it when they die.
 ///
@@ -300,49 +336,23 @@ impl Group {
         Ok(())
     }
 
-    /// Runs `f` on every item, each in its own member greenlet, and
-    /// returns the results in input order; the first failure (a panic, a
-    /// kill) is returned as the error. Greenlets still running then go on
-    /// in the group.
-    pub fn map<I, F, R>(&self, f: F, items: I) -> Result<Vec<R>>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: 'static,
-        F: Fn(I::Item) -> R + 'static,
-        R: 'static,
-    {
-        self.imap(f, items).collect()
-    }
-
-    /// Runs `f` on every item, each in its own member greenlet, and yields
-    /// the results in input order as they become available.
-    ///
-    /// A group has no bound: every item gets its greenlet at the first
-    /// `next`. For long inputs use a [`Pool`], which keeps at most its size
-    /// running and pulls the next item only when there is room.
-    pub fn imap<I, F, R>(&self, f: F, items: I) -> IMap<R>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: 'static,
-        F: Fn(I::Item) -> R + 'static,
-        R: 'static,
-    {
-        IMap::new(&self.core, f, items, true)
-    }
-
-    /// Like [`imap`](Self::imap), but yields results in the order the
-    /// greenlets finish.
-    pub fn imap_unordered<I, F, R>(&self, f: F, items: I) -> IMap<R>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: 'static,
-        F: Fn(I::Item) -> R + 'static,
-        R: 'static,
-    {
-        IMap::new(&self.core, f, items, false)
+    dispatchers! {
+        core;
+        /// Runs `f` on every item, each in its own member greenlet, and
+        /// returns the results in input order; the first failure (a panic, a
+        /// kill) is returned as the error. Greenlets still running then go on
+        /// in the group.
+        map;
+        /// Runs `f` on every item, each in its own member greenlet, and yields
+        /// the results in input order as they become available.
+        ///
+        /// A group has no bound: every item gets its greenlet at the first
+        /// `next`. For long inputs use a [`Pool`], which keeps at most its size
+        /// running and pulls the next item only when there is room.
+        imap;
+        /// Like [`imap`](Self::imap), but yields results in the order the
+        /// greenlets finish.
+        imap_unordered;
     }
 
     /// Runs `f` in a member greenlet and waits for its result (directly in
@@ -450,8 +460,7 @@ impl Pool {
         f: impl FnOnce() -> T + 'static,
     ) -> Result<Greenlet<T>> {
         self.group.core.acquire(Some(Deadline::after(timeout)))?;
-        let (g, started) = self.group.core.spawn_member(Builder::new(), f, None);
-        started.map(|()| g)
+        self.group.spawn_with(Builder::new(), f)
     }
 
     /// [`spawn`](Self::spawn) with a [`Builder`] (name, stack size).
@@ -461,8 +470,7 @@ impl Pool {
         f: impl FnOnce() -> T + 'static,
     ) -> Result<Greenlet<T>> {
         self.group.core.acquire(None)?;
-        let (g, started) = self.group.core.spawn_member(builder, f, None);
-        started.map(|()| g)
+        self.group.spawn_with(builder, f)
     }
 
     /// Adds a greenlet spawned elsewhere, first parking while the pool is
@@ -556,41 +564,15 @@ impl Pool {
         self.group.killone(g)
     }
 
-    /// [`Group::map`], at most [`size`](Self::size) items at a time.
-    pub fn map<I, F, R>(&self, f: F, items: I) -> Result<Vec<R>>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: 'static,
-        F: Fn(I::Item) -> R + 'static,
-        R: 'static,
-    {
-        self.group.map(f, items)
-    }
-
-    /// [`Group::imap`], at most [`size`](Self::size) items at a time.
-    pub fn imap<I, F, R>(&self, f: F, items: I) -> IMap<R>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: 'static,
-        F: Fn(I::Item) -> R + 'static,
-        R: 'static,
-    {
-        self.group.imap(f, items)
-    }
-
-    /// [`Group::imap_unordered`], at most [`size`](Self::size) items at a
-    /// time.
-    pub fn imap_unordered<I, F, R>(&self, f: F, items: I) -> IMap<R>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: 'static,
-        F: Fn(I::Item) -> R + 'static,
-        R: 'static,
-    {
-        self.group.imap_unordered(f, items)
+    dispatchers! {
+        group.core;
+        /// [`Group::map`], at most [`size`](Self::size) items at a time.
+        map;
+        /// [`Group::imap`], at most [`size`](Self::size) items at a time.
+        imap;
+        /// [`Group::imap_unordered`], at most [`size`](Self::size) items at a
+        /// time.
+        imap_unordered;
     }
 
     /// Runs `f` in a member greenlet (parking while the pool is full) and
