@@ -163,6 +163,11 @@ fn run(
 /// Moves up to `BATCH` whole messages from `src` to `dst`; returns
 /// (frames, bytes) received and (frames, bytes) sent.
 fn forward(src: &Socket, dst: &Socket, capture: Option<&Socket>) -> Result<((u64, u64), (u64, u64))> {
+    if capture.is_none() {
+        if let Some(moved) = super::socket::forward_messages(src, dst, BATCH)? {
+            return Ok((moved, moved));
+        }
+    }
     let (mut frames, mut bytes) = (0u64, 0u64);
     for _ in 0..BATCH {
         let Some(mut msg) = src.try_recv_msg(0)? else {

@@ -28,6 +28,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+
+mod forward;
+pub(crate) use self::forward::forward_messages;
 use crate::hub::task::WaitQueue;
 use crate::hub::{self, Deadline, IoRegistration};
 
@@ -420,17 +423,8 @@ impl Socket {
         {
             self.poll_events()?;
         }
-        let n = FAIRNESS_OPS.load(Ordering::Relaxed);
-        if n != 0 && !partial {
-            let count = OPS_SINCE_YIELD.with(|c| {
-                let v = c.get() + 1;
-                c.set(v);
-                v
-            });
-            if count >= n {
-                OPS_SINCE_YIELD.with(|c| c.set(0));
-                hub::yield_now()?;
-            }
+        if !partial {
+            count_ops(1)?;
         }
         Ok(())
     }
@@ -731,4 +725,24 @@ impl Socket {
     pub(crate) fn queues(&self) -> (&WaitQueue, &WaitQueue) {
         (&self.inner.reg.entry.readers, &self.inner.reg.entry.writers)
     }
+}
+
+/// Counts `ops` completed operations that did not park toward the
+/// fairness rule: every [`set_fairness_ops`] of them on this thread, the
+/// current greenlet yields.
+fn count_ops(ops: usize) -> Result<()> {
+    let n = FAIRNESS_OPS.load(Ordering::Relaxed);
+    if n == 0 || ops == 0 {
+        return Ok(());
+    }
+    let count = OPS_SINCE_YIELD.with(|c| {
+        let v = c.get() + ops;
+        c.set(v);
+        v
+    });
+    if count >= n {
+        OPS_SINCE_YIELD.with(|c| c.set(0));
+        hub::yield_now()?;
+    }
+    Ok(())
 }

@@ -1,0 +1,167 @@
+//! Zero-copy forwarding of whole messages from one socket to another, the
+//! core of the proxies: each frame is received into a raw `zmq_msg_t`
+//! and handed to the destination with `zmq_msg_send`, so its payload is
+//! never copied (libzmq's own `zmq_proxy` does the same).
+//!
+//! The `zmq` crate's `send` of a `Message` consumes it even when libzmq
+//! answers `EAGAIN`, which would lose the frame. libzmq itself leaves the
+//! message with the caller on failure, so this file calls `zmq_sys`
+//! directly and keeps it. The loop only ever uses `ZMQ_DONTWAIT`, so it
+//! never switches. Anything other than a plain success (a full
+//! destination, `EHOSTUNREACH`, an interrupted context) hands the rest of
+//! the message to the green API, which parks, reports errors and keeps the
+//! partial-message bookkeeping as every other send and receive does.
+
+use std::ffi::c_void;
+
+use super::{Dir, Socket};
+use crate::error::{Error, Result};
+
+/// A `zmq_msg_t` owned by this file, closed on drop.
+struct RawMsg(zmq_sys::zmq_msg_t);
+
+impl RawMsg {
+    fn new() -> RawMsg {
+        // SAFETY: an all-zero `zmq_msg_t` is plain bytes (an opaque array
+        // in zmq_sys); `zmq_msg_init` then makes it a valid empty message
+        // and cannot fail.
+        let mut msg = RawMsg(unsafe { std::mem::zeroed() });
+        // SAFETY: `msg.0` is writable storage for a `zmq_msg_t`.
+        unsafe { zmq_sys::zmq_msg_init(&mut msg.0) };
+        msg
+    }
+
+    /// Receives the next frame without waiting; `Ok(false)` on `EAGAIN`.
+    fn recv(&mut self, sock: *mut c_void) -> std::result::Result<bool, zmq::Error> {
+        // SAFETY: `self.0` is an initialized message (its old content is
+        // released by libzmq); `sock` is a live socket of this thread.
+        let rc = unsafe { zmq_sys::zmq_msg_recv(&mut self.0, sock, zmq_sys::ZMQ_DONTWAIT as i32) };
+        match rc {
+            -1 => match errno() {
+                zmq::Error::EAGAIN => Ok(false),
+                e => Err(e),
+            },
+            _ => Ok(true),
+        }
+    }
+
+    /// Sends the frame without waiting. On success libzmq takes the
+    /// payload and leaves an empty message; on failure the frame is
+    /// still here.
+    fn send(&mut self, sock: *mut c_void, more: bool) -> std::result::Result<(), zmq::Error> {
+        let flags = zmq_sys::ZMQ_DONTWAIT as i32 | if more { zmq_sys::ZMQ_SNDMORE as i32 } else { 0 };
+        // SAFETY: as in `recv`.
+        let rc = unsafe { zmq_sys::zmq_msg_send(&mut self.0, sock, flags) };
+        if rc == -1 { Err(errno()) } else { Ok(()) }
+    }
+
+    fn more(&self) -> bool {
+        // SAFETY: `self.0` is an initialized message; libzmq only reads it
+        // (the const-incorrect signature takes `*mut`).
+        unsafe { zmq_sys::zmq_msg_more(&self.0 as *const _ as *mut _) != 0 }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        let ptr = &self.0 as *const _ as *mut zmq_sys::zmq_msg_t;
+        // SAFETY: `ptr` is an initialized message; libzmq only reads it.
+        let (data, len) = unsafe { (zmq_sys::zmq_msg_data(ptr), zmq_sys::zmq_msg_size(ptr)) };
+        if len == 0 {
+            return &[];
+        }
+        // SAFETY: libzmq guarantees `len` readable bytes at `data` while
+        // the message is neither sent, received into nor closed, which
+        // the borrow of `self` ensures.
+        unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }
+    }
+}
+
+impl Drop for RawMsg {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is an initialized message, closed once here.
+        unsafe { zmq_sys::zmq_msg_close(&mut self.0) };
+    }
+}
+
+fn errno() -> zmq::Error {
+    // SAFETY: `zmq_errno` only reads this thread's errno.
+    zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })
+}
+
+/// Moves up to `max_msgs` whole messages from `src` to `dst` without
+/// copying their frames; returns the frames and bytes moved. `Ok(None)`
+/// means another greenlet is in the middle of a message on one of the
+/// sockets: use the green API instead.
+pub(crate) fn forward_messages(src: &Socket, dst: &Socket, max_msgs: usize) -> Result<Option<(u64, u64)>> {
+    if src.inner.recv_owner.get().is_some() || dst.inner.send_owner.get().is_some() {
+        return Ok(None);
+    }
+    src.check_usable(0)?;
+    dst.check_usable(0)?;
+    let mut moved = (0u64, 0u64);
+    let mut msg = RawMsg::new();
+    for _ in 0..max_msgs {
+        match msg.recv(src.inner.raw) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(Error::Zmq(e)),
+        }
+        let mut first = true;
+        loop {
+            let more = msg.more();
+            moved.0 += 1;
+            moved.1 += msg.bytes().len() as u64;
+            if msg.send(dst.inner.raw, more).is_err() {
+                finish_green(src, dst, Some(msg.bytes()), more, !first, &mut moved)?;
+                return Ok(Some(moved));
+            }
+            if !more {
+                break;
+            }
+            first = false;
+            // The rest of a message is already here (atomic delivery); if
+            // not, the green receive waits for it or reports the error.
+            if msg.recv(src.inner.raw) != Ok(true) {
+                finish_green(src, dst, None, true, true, &mut moved)?;
+                return Ok(Some(moved));
+            }
+        }
+    }
+    // Wake other waiters these operations may have hidden an edge from,
+    // and count the frames for fairness, as each green operation does.
+    src.after_op(true)?;
+    dst.after_op(true)?;
+    super::count_ops(2 * moved.0 as usize)?;
+    Ok(Some(moved))
+}
+
+/// Finishes a message the green way after the raw path stopped in its
+/// middle: `pending` is a received frame not sent yet (`more`: frames
+/// follow it), `dst_mid` says frames of this message were already sent.
+/// The partial-message owners are recorded first, so other greenlets
+/// wait while `send` or `recv` parks.
+fn finish_green(
+    src: &Socket,
+    dst: &Socket,
+    pending: Option<&[u8]>,
+    more: bool,
+    dst_mid: bool,
+    moved: &mut (u64, u64),
+) -> Result<()> {
+    let flags = |more: bool| if more { zmq::SNDMORE } else { 0 };
+    if dst_mid {
+        dst.set_partial(Dir::Send, true);
+    }
+    src.set_partial(Dir::Recv, more);
+    if let Some(frame) = pending {
+        dst.send(frame, flags(more))?;
+    }
+    let mut more = more;
+    while more {
+        let next = src.recv_msg(0)?;
+        more = next.get_more();
+        moved.0 += 1;
+        moved.1 += next.len() as u64;
+        dst.send(&next[..], flags(more))?;
+    }
+    Ok(())
+}
