@@ -44,6 +44,7 @@
 mod dns;
 pub(crate) mod evented;
 mod server;
+mod socket;
 mod tcp;
 mod udp;
 mod unix;

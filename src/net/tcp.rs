@@ -1,9 +1,8 @@
 //! Green TCP: `TcpStream` and `TcpListener`.
 
-use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use super::ToSocketAddrs;
@@ -42,16 +41,6 @@ pub struct TcpStream {
     io: Evented<mio::net::TcpStream>,
 }
 
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpStream")
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
-
 impl TcpStream {
     /// Connects to `addr`, trying each resolved address in turn (host
     /// names are resolved on the thread pool). Fails with the last
@@ -88,20 +77,8 @@ impl TcpStream {
     fn connect_one(addr: SocketAddr, deadline: Option<Deadline>) -> Result<TcpStream> {
         let sock = mio::net::TcpStream::connect(addr)?;
         let io = Evented::new(sock, mio::Interest::READABLE | mio::Interest::WRITABLE)?;
-        loop {
-            // The socket becomes writable once the handshake has finished,
-            // successfully or not.
-            io.wait_writable(deadline)?;
-            if let Some(e) = io.get_ref().take_error()? {
-                return Err(e.into());
-            }
-            match io.get_ref().peer_addr() {
-                Ok(_) => return Ok(TcpStream { io }),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => io.clear_writable(),
-                Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => io.clear_writable(),
-                Err(e) => return Err(e.into()),
-            }
-        }
+        io.wait_connected(deadline, |s| s.take_error(), |s| s.peer_addr())?;
+        Ok(TcpStream { io })
     }
 
     /// Wraps a connected standard-library stream (it is switched to
@@ -114,16 +91,6 @@ impl TcpStream {
     pub(crate) fn from_mio(stream: mio::net::TcpStream) -> Result<TcpStream> {
         let io = Evented::new(stream, mio::Interest::READABLE | mio::Interest::WRITABLE)?;
         Ok(TcpStream { io })
-    }
-
-    /// The remote address.
-    pub fn peer_addr(&self) -> Result<SocketAddr> {
-        Ok(self.io.get_ref().peer_addr()?)
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> Result<SocketAddr> {
-        Ok(self.io.get_ref().local_addr()?)
     }
 
     /// Shuts down the read half, the write half (the peer then reads end
@@ -142,11 +109,6 @@ impl TcpStream {
         Ok(self.io.get_ref().nodelay()?)
     }
 
-    /// The pending socket error (`SO_ERROR`), clearing it.
-    pub fn take_error(&self) -> Result<Option<io::Error>> {
-        Ok(self.io.get_ref().take_error()?)
-    }
-
     /// Reads without consuming (`MSG_PEEK`).
     pub fn peek(&self, buf: &mut [u8]) -> Result<usize> {
         self.io.read_op(self.io.read_deadline(), |s| s.peek(buf))
@@ -154,6 +116,7 @@ impl TcpStream {
 }
 
 super::evented::green_stream!(TcpStream);
+super::socket::stream_socket!(TcpStream, SocketAddr);
 
 /// A TCP listening socket whose `accept` parks the calling greenlet.
 ///
@@ -169,15 +132,6 @@ super::evented::green_stream!(TcpStream);
 /// ```
 pub struct TcpListener {
     io: Evented<mio::net::TcpListener>,
-}
-
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpListener")
-            .field("local", &self.local_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
 }
 
 impl TcpListener {
@@ -204,14 +158,6 @@ impl TcpListener {
         TcpListener::from_mio(mio::net::TcpListener::from_std(listener))
     }
 
-    fn from_mio(l: mio::net::TcpListener) -> Result<TcpListener> {
-        let l = TcpListener {
-            io: Evented::new(l, mio::Interest::READABLE)?,
-        };
-        l.set_backlog(super::DEFAULT_BACKLOG)?;
-        Ok(l)
-    }
-
     /// Resizes the queue of connections the kernel completes before they
     /// are accepted (capped by `net.core.somaxconn`). Connections beyond it
     /// are dropped and retried by the client (or, with SYN cookies under
@@ -222,44 +168,13 @@ impl TcpListener {
         Ok(crate::sys::set_listen_backlog(self.as_fd(), backlog)?)
     }
 
-    /// The bound address.
-    pub fn local_addr(&self) -> Result<SocketAddr> {
-        Ok(self.io.get_ref().local_addr()?)
-    }
-
-    /// Waits for a connection.
-    pub fn accept(&self) -> Result<(TcpStream, SocketAddr)> {
-        self.accept_deadline(None)
-    }
-
-    /// [`accept`](Self::accept), failing with `Error::Timeout` after
-    /// `timeout`.
-    pub fn accept_timeout(&self, timeout: Duration) -> Result<(TcpStream, SocketAddr)> {
-        self.accept_deadline(Some(Deadline::after(timeout)))
-    }
-
-    pub(crate) fn accept_deadline(&self, deadline: Option<Deadline>) -> Result<(TcpStream, SocketAddr)> {
-        let (s, addr) = self.io.read_op(deadline, |l| l.accept())?;
-        Ok((TcpStream::from_mio(s)?, addr))
-    }
-
     /// An endless iterator of accepted connections.
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
 }
 
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
+super::socket::green_listener!(TcpListener(mio::net::TcpListener) accepts TcpStream from SocketAddr);
 
 /// The iterator of [`TcpListener::incoming`]: each item is one `accept`.
 #[derive(Debug)]

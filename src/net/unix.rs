@@ -1,9 +1,7 @@
 //! Green Unix-domain stream sockets: `UnixStream` and `UnixListener`.
 
-use std::fmt;
-use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -30,16 +28,6 @@ pub struct UnixStream {
     io: Evented<mio::net::UnixStream>,
 }
 
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixStream")
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
-
 impl UnixStream {
     /// Connects to the socket at `path`.
     pub fn connect(path: impl AsRef<Path>) -> Result<UnixStream> {
@@ -58,17 +46,8 @@ impl UnixStream {
             mio::net::UnixStream::connect(path)?,
             mio::Interest::READABLE | mio::Interest::WRITABLE,
         )?;
-        loop {
-            io.wait_writable(deadline)?;
-            if let Some(e) = io.get_ref().take_error()? {
-                return Err(e.into());
-            }
-            match io.get_ref().peer_addr() {
-                Ok(_) => return Ok(UnixStream { io }),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => io.clear_writable(),
-                Err(e) => return Err(e.into()),
-            }
-        }
+        io.wait_connected(deadline, |s| s.take_error(), |s| s.peer_addr())?;
+        Ok(UnixStream { io })
     }
 
     /// A connected pair of sockets (`socketpair(2)`).
@@ -89,44 +68,21 @@ impl UnixStream {
         })
     }
 
-    /// The local address.
-    pub fn local_addr(&self) -> Result<SocketAddr> {
-        Ok(self.io.get_ref().local_addr()?)
-    }
-
-    /// The remote address.
-    pub fn peer_addr(&self) -> Result<SocketAddr> {
-        Ok(self.io.get_ref().peer_addr()?)
-    }
-
     /// Shuts down the read half, the write half (the peer then reads end
     /// of file) or both.
     pub fn shutdown(&self, how: Shutdown) -> Result<()> {
         Ok(self.io.get_ref().shutdown(how)?)
     }
-
-    /// The pending socket error (`SO_ERROR`), clearing it.
-    pub fn take_error(&self) -> Result<Option<io::Error>> {
-        Ok(self.io.get_ref().take_error()?)
-    }
 }
 
 super::evented::green_stream!(UnixStream);
+super::socket::stream_socket!(UnixStream, SocketAddr);
 
 /// A Unix-domain listening socket whose `accept` parks the calling
 /// greenlet. The socket file is not removed on drop (as with the standard
 /// library).
 pub struct UnixListener {
     io: Evented<mio::net::UnixListener>,
-}
-
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixListener")
-            .field("local", &self.local_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
 }
 
 impl UnixListener {
@@ -142,51 +98,12 @@ impl UnixListener {
         UnixListener::from_mio(mio::net::UnixListener::from_std(listener))
     }
 
-    fn from_mio(l: mio::net::UnixListener) -> Result<UnixListener> {
-        let l = UnixListener {
-            io: Evented::new(l, mio::Interest::READABLE)?,
-        };
-        l.set_backlog(super::DEFAULT_BACKLOG)?;
-        Ok(l)
-    }
-
     /// Resizes the queue of connections waiting to be accepted (capped by
     /// `net.core.somaxconn`).
     pub fn set_backlog(&self, backlog: u32) -> Result<()> {
         let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
         Ok(crate::sys::set_listen_backlog(self.as_fd(), backlog)?)
     }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> Result<SocketAddr> {
-        Ok(self.io.get_ref().local_addr()?)
-    }
-
-    /// Waits for a connection.
-    pub fn accept(&self) -> Result<(UnixStream, SocketAddr)> {
-        self.accept_deadline(None)
-    }
-
-    /// [`accept`](Self::accept), failing with `Error::Timeout` after
-    /// `timeout`.
-    pub fn accept_timeout(&self, timeout: Duration) -> Result<(UnixStream, SocketAddr)> {
-        self.accept_deadline(Some(Deadline::after(timeout)))
-    }
-
-    fn accept_deadline(&self, deadline: Option<Deadline>) -> Result<(UnixStream, SocketAddr)> {
-        let (s, addr) = self.io.read_op(deadline, |l| l.accept())?;
-        Ok((UnixStream::from_mio(s)?, addr))
-    }
 }
 
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
+super::socket::green_listener!(UnixListener(mio::net::UnixListener) accepts UnixStream from SocketAddr);
