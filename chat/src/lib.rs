@@ -23,8 +23,11 @@
 //! [`Config::max_message_chars`] characters. Each user's queue holds at
 //! most [`Config::user_queue`] undelivered messages (older ones are
 //! dropped when it is full), and every WebSocket has the bounded send
-//! queue of [`zgreen::http::WsConfig`]. Users are never forgotten (as in
-//! the seed): a long-running public server would want an expiry.
+//! queue of [`zgreen::http::WsConfig`]. A user who has neither polled, put
+//! nor held a WebSocket open for [`Config::user_expiry`] is forgotten:
+//! their queue is freed and they leave every room (joining again brings
+//! them back), so a long-running server does not keep every visitor it
+//! ever had.
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 use std::cell::{Cell, RefCell};
@@ -56,6 +59,8 @@ pub struct Config {
     pub max_message_chars: usize,
     /// Settings of the WebSocket transport.
     pub ws: WsConfig,
+    /// A user idle this long (no poll, put or open WebSocket) is forgotten.
+    pub user_expiry: Duration,
 }
 
 impl Default for Config {
@@ -68,6 +73,7 @@ impl Default for Config {
             poll_timeout: Duration::from_secs(10),
             max_message_chars: 1000,
             ws: WsConfig::default(),
+            user_expiry: Duration::from_secs(600),
         }
     }
 }
@@ -120,12 +126,41 @@ pub struct Stats {
     pub dropped: u64,
     /// Malformed backbone messages ignored.
     pub malformed: u64,
+    /// Users forgotten after [`Config::user_expiry`] without activity.
+    pub expired: u64,
+}
+
+/// One user on this server.
+struct User {
+    queue: Queue<ChatMessage>,
+    last_seen: Cell<Instant>,
+    /// Polls in progress and open WebSockets: an active user never expires.
+    active: Cell<u32>,
+}
+
+/// Marks a user active until dropped.
+struct Active(Rc<User>);
+
+impl Active {
+    fn new(user: Rc<User>) -> Active {
+        user.active.set(user.active.get() + 1);
+        user.last_seen.set(Instant::now());
+        Active(user)
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.active.set(self.0.active.get() - 1);
+        self.0.last_seen.set(Instant::now());
+    }
 }
 
 struct Inner {
     config: Config,
     rooms: RefCell<BTreeMap<String, Room>>,
-    users: RefCell<HashMap<String, Queue<ChatMessage>>>,
+    users: RefCell<HashMap<String, Rc<User>>>,
+    last_sweep: Cell<Instant>,
     seq: Cell<u64>,
     publisher: RefCell<Option<Socket>>,
     peers: RefCell<BTreeMap<String, Instant>>,
@@ -186,6 +221,7 @@ impl Chat {
                 config,
                 rooms: RefCell::new(rooms),
                 users: RefCell::new(HashMap::new()),
+                last_sweep: Cell::new(Instant::now()),
                 seq: Cell::new(0),
                 publisher: RefCell::new(None),
                 peers: RefCell::new(BTreeMap::new()),
@@ -293,15 +329,53 @@ impl Chat {
         if !valid_uid(uid) {
             return Err(Refused(400, "a user name is 1-32 letters, digits, _ or -"));
         }
+        self.expire_idle_users();
         let mut rooms = self.inner.rooms.borrow_mut();
         let r = rooms.get_mut(room).ok_or(Refused(404, "no such room"))?;
-        self.inner
+        let user = self
+            .inner
             .users
             .borrow_mut()
             .entry(uid.to_string())
-            .or_insert_with(|| Queue::bounded(self.inner.config.user_queue.max(1)));
+            .or_insert_with(|| {
+                Rc::new(User {
+                    queue: Queue::bounded(self.inner.config.user_queue.max(1)),
+                    last_seen: Cell::new(Instant::now()),
+                    active: Cell::new(0),
+                })
+            })
+            .clone();
+        user.last_seen.set(Instant::now());
         r.users.insert(uid.to_string());
         Ok(r.messages.iter().cloned().collect())
+    }
+
+    /// Forgets the users idle for longer than [`Config::user_expiry`]
+    /// (at most one sweep per quarter of it; joins call it).
+    pub fn expire_idle_users(&self) {
+        let expiry = self.inner.config.user_expiry;
+        if self.inner.last_sweep.get().elapsed() < expiry / 4 {
+            return;
+        }
+        self.inner.last_sweep.set(Instant::now());
+        let mut gone = Vec::new();
+        self.inner.users.borrow_mut().retain(|uid, user| {
+            let keep = user.active.get() > 0 || user.last_seen.get().elapsed() < expiry;
+            if !keep {
+                gone.push(uid.clone());
+            }
+            keep
+        });
+        if gone.is_empty() {
+            return;
+        }
+        for room in self.inner.rooms.borrow_mut().values_mut() {
+            for uid in &gone {
+                room.users.remove(uid);
+            }
+        }
+        tracing::debug!("zchat: forgot {} idle users", gone.len());
+        self.count(|s| s.expired += gone.len() as u64);
     }
 
     /// The last messages of `room`.
@@ -331,6 +405,9 @@ impl Chat {
         if !joined {
             return Err(Refused(403, "join the room first"));
         }
+        if let Some(user) = self.inner.users.borrow().get(uid) {
+            user.last_seen.set(Instant::now());
+        }
         let seq = self.inner.seq.get() + 1;
         self.inner.seq.set(seq);
         let msg = ChatMessage {
@@ -356,7 +433,8 @@ impl Chat {
         };
         let users = self.inner.users.borrow();
         for uid in &room.users {
-            if let Some(q) = users.get(uid) {
+            if let Some(user) = users.get(uid) {
+                let q = &user.queue;
                 if q.is_full() {
                     let _ = q.get_nowait(); // drop the oldest
                     self.count(|s| s.dropped += 1);
@@ -370,7 +448,7 @@ impl Chat {
         }
     }
 
-    fn queue(&self, uid: &str) -> Result<Queue<ChatMessage>, Refused> {
+    fn user(&self, uid: &str) -> Result<Rc<User>, Refused> {
         self.inner
             .users
             .borrow()
@@ -382,7 +460,8 @@ impl Chat {
     /// Waits up to `timeout` for `uid`'s next message, then takes every
     /// other one already queued; `[]` if none came.
     pub fn poll(&self, uid: &str, timeout: Duration) -> Result<Vec<ChatMessage>, Refused> {
-        let q = self.queue(uid)?;
+        let active = Active::new(self.user(uid)?);
+        let q = &active.0.queue;
         let mut out = Vec::new();
         match q.get_timeout(timeout) {
             Ok(m) => out.push(m),
@@ -481,12 +560,14 @@ impl Chat {
         if let Err(r) = self.join(&room, &uid) {
             return r.into();
         }
-        let queue = match self.queue(&uid) {
-            Ok(q) => q,
+        let user = match self.user(&uid) {
+            Ok(u) => u,
             Err(r) => return r.into(),
         };
         let chat = self.clone();
         upgrade_with(req, self.inner.config.ws.clone(), move |ws: WebSocket| {
+            let active = Active::new(user);
+            let queue = active.0.queue.clone();
             let pusher = {
                 let ws = ws.clone();
                 zgreen::spawn(move || {
@@ -506,6 +587,7 @@ impl Chat {
                 }
             }
             pusher.kill_nowait();
+            drop(active);
         })
     }
 }
@@ -571,6 +653,36 @@ mod tests {
         assert_eq!(c.put("topic1", "a", "  ").unwrap_err().0, 400);
         assert_eq!(c.put("topic1", "a", &"x".repeat(1001)).unwrap_err().0, 413);
         assert_eq!(c.poll("zed", Duration::ZERO).unwrap_err().0, 404);
+    }
+
+    #[test]
+    fn idle_users_are_forgotten_active_ones_are_not() {
+        let c = Chat::new(Config {
+            user_expiry: Duration::from_millis(40),
+            ..Config::default()
+        });
+        c.join("topic1", "idle").unwrap();
+        c.join("topic1", "poller").unwrap();
+        c.join("topic2", "talker").unwrap();
+        // "poller" waits in a long poll through the expiry; "talker" puts.
+        let p = c.clone();
+        let poll = zgreen::spawn(move || p.poll("poller", Duration::from_millis(150)));
+        for _ in 0..6 {
+            zgreen::sleep(Duration::from_millis(20)).unwrap();
+            c.put("topic2", "talker", "still here").unwrap();
+        }
+        c.join("topic2", "newcomer").unwrap(); // sweeps
+        assert_eq!(
+            c.put("topic1", "idle", "hello?"),
+            Err(Refused(403, "join the room first"))
+        );
+        assert_eq!(c.poll("idle", Duration::ZERO).unwrap_err().0, 404);
+        assert!(poll.get().unwrap().unwrap().is_empty());
+        assert_eq!(c.status()["users"], 3, "{}", c.status());
+        assert_eq!(c.stats().expired, 1);
+        // Joining again brings a forgotten user back.
+        c.join("topic1", "idle").unwrap();
+        c.put("topic1", "idle", "back").unwrap();
     }
 
     #[test]

@@ -65,6 +65,10 @@ struct ServeArgs {
     /// Most connections served at once.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
+    /// Seconds after which a user with no poll, put or open WebSocket is
+    /// forgotten.
+    #[arg(long, default_value_t = 600)]
+    user_expiry_s: u64,
 }
 
 fn serve(a: ServeArgs) -> zgreen::Result<()> {
@@ -74,6 +78,7 @@ fn serve(a: ServeArgs) -> zgreen::Result<()> {
         rooms: a.rooms,
         backlog: a.backlog,
         poll_timeout: Duration::from_millis(a.poll_timeout_ms),
+        user_expiry: Duration::from_secs(a.user_expiry_s),
         ..defaults
     };
     let chat = Chat::new(config);
