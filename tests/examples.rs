@@ -5,188 +5,29 @@
 //! The examples are built by `cargo test` / `cargo nextest` before the
 //! tests run; this file only runs the binaries, each under a deadline.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::example_path;
+use common::{Finished, Running};
 
 /// How long any example may run before the test kills it and fails.
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// A running example: its stdout as a stream of lines, its stderr
-/// collected by a thread.
-struct Running {
-    name: String,
-    child: Child,
-    lines: Receiver<String>,
-    stdout_seen: Vec<String>,
-    stdout_reader: Option<JoinHandle<()>>,
-    stderr_reader: Option<JoinHandle<String>>,
-}
-
-/// What a finished example printed.
-struct Finished {
-    status: ExitStatus,
-    stdout: Vec<String>,
-    stderr: String,
-}
-
-impl Running {
-    fn start(name: &str) -> Running {
-        let mut child = Command::new(example_path(name))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
-        let (tx, lines) = mpsc::channel();
-        let stdout: ChildStdout = child.stdout.take().expect("piped stdout");
-        let stdout_reader = thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        let stderr_reader = thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
-        });
-        Running {
-            name: name.to_string(),
-            child,
-            lines,
-            stdout_seen: Vec::new(),
-            stdout_reader: Some(stdout_reader),
-            stderr_reader: Some(stderr_reader),
-        }
-    }
-
-    /// Reads stdout until a line satisfies `pred` (returned), failing the
-    /// test if none comes within `timeout`.
-    fn wait_for_line(&mut self, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.stdout_seen.push(line.clone());
-                    if pred(&line) {
-                        return line;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    self.kill_and_fail(&format!("no expected line within {timeout:?}"))
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.kill_and_fail("stdout closed before the expected line")
-                }
-            }
-        }
-    }
-
-    fn kill_and_fail(&mut self, why: &str) -> ! {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let out = self.collect();
-        panic!(
-            "example {}: {why}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.name,
-            out.0.join("\n"),
-            out.1
-        );
-    }
-
-    /// Everything printed so far (the child must have exited or been
-    /// killed, so the reader threads end).
-    fn collect(&mut self) -> (Vec<String>, String) {
-        if let Some(h) = self.stdout_reader.take() {
-            let _ = h.join();
-        }
-        self.stdout_seen.extend(self.lines.try_iter());
-        let stderr = self
-            .stderr_reader
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        (self.stdout_seen.clone(), stderr)
-    }
-
-    /// Waits for the example to exit within `timeout` (polling
-    /// `try_wait`); kills it and fails the test otherwise.
-    fn finish(mut self, timeout: Duration) -> Finished {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() >= deadline => {
-                    self.kill_and_fail(&format!("still running after {timeout:?}"))
-                }
-                Ok(None) => thread::sleep(Duration::from_millis(5)),
-                Err(e) => self.kill_and_fail(&format!("try_wait failed: {e}")),
-            }
-        };
-        let (stdout, stderr) = self.collect();
-        Finished {
-            status,
-            stdout,
-            stderr,
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Never leave a child behind, whatever failed.
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// Runs an example to completion and checks it exited with status 0.
 fn run_ok(name: &str) -> Finished {
-    let out = Running::start(name).finish(DEADLINE);
-    assert!(
-        out.status.success(),
-        "example {name} exited with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status,
-        out.stdout.join("\n"),
-        out.stderr
-    );
-    out
-}
-
-fn assert_lines(name: &str, out: &Finished, expected: &[&str]) {
-    assert_eq!(
-        out.stdout, expected,
-        "stdout of example {name}; stderr:\n{}",
-        out.stderr
-    );
+    common::run_ok(name, DEADLINE)
 }
 
 #[test]
 fn switch() {
     let out = run_ok("switch");
-    assert_lines(
-        "switch",
-        &out,
-        &[
-            "Running in foo",
-            "Explicit context to bar",
-            "Explicit context switch to foo again",
-            "Implicit context switch back to bar",
-        ],
-    );
+    out.assert_stdout(&[
+        "Running in foo",
+        "Explicit context to bar",
+        "Explicit context switch to foo again",
+        "Implicit context switch back to bar",
+    ]);
 }
 
 /// One half of sync_async's output: its task numbers in printed order and
@@ -255,7 +96,7 @@ fn sync_async() {
 #[test]
 fn spawn_patterns() {
     let out = run_ok("spawn_patterns");
-    assert_lines("spawn_patterns", &out, &["Hello", "I live!", "Hi there!"]);
+    out.assert_stdout(&["Hello", "I live!", "Hi there!"]);
 }
 
 #[test]
@@ -270,21 +111,17 @@ fn greenlet_state() {
             && panic_line.ends_with(": You fail at failing."),
         "the loser's exception: {panic_line:?}"
     );
-    assert_lines(
-        "greenlet_state",
-        &out,
-        &[
-            "true",
-            "true",
-            r#"Some("You win!")"#,
-            "None",
-            "true",
-            "true",
-            "true",
-            "false",
-            &panic_line,
-        ],
-    );
+    out.assert_stdout(&[
+        "true",
+        "true",
+        r#"Some("You win!")"#,
+        "None",
+        "true",
+        "true",
+        "true",
+        "false",
+        &panic_line,
+    ]);
     assert_eq!(
         out.stderr.matches("You fail at failing.").count(),
         1,
@@ -301,47 +138,32 @@ fn greenlet_state() {
 #[test]
 fn timeouts() {
     let out = run_ok("timeouts");
-    assert_lines(
-        "timeouts",
-        &out,
-        &[
-            "Could not complete",
-            "TooLong raised: took too long",
-            "Thread 1 timed out",
-            "Thread 2 timed out",
-            "Thread 3 timed out",
-            "join_timeout: timed out after 100ms",
-            "get_timeout: timed out after 50ms",
-            "get_timeout: finished in time",
-        ],
-    );
+    out.assert_stdout(&[
+        "Could not complete",
+        "TooLong raised: took too long",
+        "Thread 1 timed out",
+        "Thread 2 timed out",
+        "Thread 3 timed out",
+        "join_timeout: timed out after 100ms",
+        "get_timeout: timed out after 50ms",
+        "get_timeout: finished in time",
+    ]);
 }
 
 #[test]
 fn shutdown_signal() {
-    let mut running = Running::start("shutdown_signal");
-    let ready = running.wait_for_line(DEADLINE, |l| l.starts_with("waiting for SIGQUIT"));
-    let pid = running.child.id();
+    let mut running = Running::start("shutdown_signal", &[]);
+    let ready = running.wait_for_line(Instant::now() + DEADLINE, |l| {
+        l.starts_with("waiting for SIGQUIT")
+    });
+    let pid = running.id();
     assert_eq!(ready, format!("waiting for SIGQUIT (pid {pid})"));
 
-    let pid = i32::try_from(pid).expect("pid fits in pid_t");
-    // SAFETY: kill(2) only sends a signal; `pid` is our own child, which
-    // has not been waited for, so the pid cannot have been reused.
-    let rc = unsafe { libc::kill(pid, libc::SIGQUIT) };
-    assert_eq!(rc, 0, "kill -QUIT {pid}: {}", std::io::Error::last_os_error());
+    running.signal(libc::SIGQUIT);
 
-    let out = running.finish(Duration::from_secs(5));
-    assert!(
-        out.status.success(),
-        "shutdown_signal exited with {}\n--- stderr ---\n{}",
-        out.status,
-        out.stderr
-    );
-    assert_lines(
-        "shutdown_signal",
-        &out,
-        &[&ready, "run_forever was killed; exiting cleanly"],
-    );
+    let out = running.finish(Instant::now() + Duration::from_secs(5));
+    out.assert_success();
+    out.assert_stdout(&[&ready, "run_forever was killed; exiting cleanly"]);
 }
 
 /// The fenced code blocks of a Markdown file, each with the example named

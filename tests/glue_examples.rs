@@ -6,13 +6,9 @@
 //! under a deadline. A missing or stale binary fails the test: it is
 //! never skipped.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
-use common::example_path;
 
 /// How long any example may run before the test kills it and fails.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -20,47 +16,7 @@ const DEADLINE: Duration = Duration::from_secs(20);
 /// Runs an example to completion (killing it at the deadline) and returns
 /// its stdout lines; fails the test on a non-zero exit or an overrun.
 fn run(name: &str) -> Vec<String> {
-    let mut child = Command::new(example_path(name))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out_reader = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err_reader = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "example {name} ran longer than {DEADLINE:?}; stdout so far:\n{}\nstderr:\n{}",
-                out_reader.join().unwrap_or_default(),
-                err_reader.join().unwrap_or_default()
-            );
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    let stdout = out_reader.join().expect("stdout reader");
-    let stderr = err_reader.join().expect("stderr reader");
-    assert!(
-        status.success(),
-        "example {name} failed with {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout.lines().map(str::to_string).collect()
+    common::run_ok(name, DEADLINE).stdout
 }
 
 fn check(name: &str, expected: &[&str]) {

@@ -9,104 +9,27 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::example_path;
+use common::Running;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A running example; killed when dropped.
-struct Running {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    fn start(name: &str, args: &[&str]) -> Running {
-        let mut child = Command::new(example_path(name))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    fn next_line(&mut self, timeout: Duration) -> Option<String> {
-        match self.lines.recv_timeout(timeout) {
-            Ok(l) => {
-                self.seen.push(l.clone());
-                Some(l)
-            }
-            Err(RecvTimeoutError::Timeout) => panic!("no line within {timeout:?}; so far {:?}", self.seen),
-            Err(RecvTimeoutError::Disconnected) => None,
-        }
-    }
-
-    /// Lines printed so far, without waiting.
-    fn printed_now(&mut self) -> Vec<String> {
-        let new: Vec<String> = self.lines.try_iter().collect();
-        self.seen.extend(new.iter().cloned());
-        new
-    }
-
-    /// Starts a server example and returns it with its address (from its
-    /// `Serving on http://ADDR/` line).
-    fn server(name: &str) -> (Running, SocketAddr) {
-        let mut r = Running::start(name, &["127.0.0.1:0"]);
-        let line = r.next_line(DEADLINE).expect("a first line");
-        let addr = line
-            .strip_prefix("Serving on http://")
-            .and_then(|l| l.strip_suffix('/'))
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
-        (r, addr)
-    }
-
-    /// Waits for exit; all of stdout.
-    fn finish(mut self) -> Vec<String> {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "exited with {status}; stdout {:?}", self.seen);
-                break;
-            }
-            assert!(Instant::now() < deadline, "still running; stdout {:?}", self.seen);
-            thread::sleep(Duration::from_millis(10));
-        }
-        while self.next_line(DEADLINE).is_some() {}
-        self.seen.clone()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Starts a server example on a free loopback port and returns it with
+/// its address (from its `Serving on http://ADDR/` line). The server's
+/// stderr goes to the test's own.
+fn server(name: &str) -> (Running, SocketAddr) {
+    let mut r = Running::start_inheriting_stderr(name, &["127.0.0.1:0"]);
+    let line = r.next_line(Instant::now() + DEADLINE).expect("a first line");
+    let addr = line
+        .strip_prefix("Serving on http://")
+        .and_then(|l| l.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .unwrap();
+    (r, addr)
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
@@ -171,7 +94,10 @@ fn half(lines: &mut std::slice::Iter<'_, String>, name: &str) -> (Vec<u32>, f64)
 
 #[test]
 fn fetch() {
-    let out = Running::start("fetch", &[]).finish();
+    let running = Running::start_inheriting_stderr("fetch", &[]);
+    let out = running.finish(Instant::now() + DEADLINE);
+    out.assert_success();
+    let out = out.stdout;
     let mut lines = out.iter();
     let (sync_pids, sync_ms) = half(&mut lines, "Synchronous");
     let (mut async_pids, async_ms) = half(&mut lines, "Asynchronous");
@@ -187,7 +113,7 @@ fn fetch() {
 
 #[test]
 fn wsgi_server() {
-    let (_server, addr) = Running::server("wsgi_server");
+    let (_server, addr) = server("wsgi_server");
     let (head, body) = get(addr, "/");
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(head.contains("Content-Type: text/html\r\n"), "{head}");
@@ -204,7 +130,7 @@ fn wsgi_server() {
 
 #[test]
 fn streaming_server() {
-    let (mut server, addr) = Running::server("streaming_server");
+    let (mut server, addr) = server("streaming_server");
     let s = connect(addr);
     (&s).write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let mut r = BufReader::new(s);
@@ -222,15 +148,15 @@ fn streaming_server() {
         started.elapsed()
     );
     assert_eq!(read_chunk(&mut r), None);
-    while !server.seen.iter().any(|l| l == "yield World</p>") {
-        server.next_line(DEADLINE);
+    while !server.seen().iter().any(|l| l == "yield World</p>") {
+        server.next_line(Instant::now() + DEADLINE);
     }
-    assert_eq!(server.seen[1..], ["yield <p>Hello", "yield World</p>"]);
+    assert_eq!(server.seen()[1..], ["yield <p>Hello", "yield World</p>"]);
 }
 
 #[test]
 fn long_poll() {
-    let (_server, addr) = Running::server("long_poll");
+    let (_server, addr) = server("long_poll");
     let s = connect(addr);
     (&s).write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let mut r = BufReader::new(s);
@@ -250,7 +176,7 @@ fn long_poll() {
 
 #[test]
 fn websocket() {
-    let (_server, addr) = Running::server("websocket");
+    let (_server, addr) = server("websocket");
     let (head, _) = get(addr, "/");
     assert!(head.starts_with("HTTP/1.1 302 Found\r\n"), "{head}");
     let (head, page) = get(addr, "/static/websocket.html");
@@ -274,7 +200,7 @@ fn websocket() {
 
 #[test]
 fn request_local() {
-    let (_server, addr) = Running::server("request_local");
+    let (_server, addr) = server("request_local");
     let (head, body) = get(addr, "/");
     assert!(head.contains("Content-Type: text/html"), "{head}");
     assert_eq!(body, "Hello 127.0.0.1");

@@ -10,162 +10,35 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::thread;
+use std::time::Duration;
 
 mod common;
-use common::example_path;
+use common::{Finished, Running};
 
 /// How long any example may run before the test kills it and fails.
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A running example: stdout as a stream of lines, stderr collected by a
-/// thread. Dropping it kills the child if it still runs.
-struct Running {
-    name: String,
-    child: Child,
-    started: Instant,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    stdout_reader: Option<JoinHandle<()>>,
-    stderr_reader: Option<JoinHandle<String>>,
-}
-
-struct Finished {
-    status: ExitStatus,
-    stdout: Vec<String>,
-    stderr: String,
-}
-
-impl Running {
-    fn start(name: &str, args: &[&str]) -> Running {
-        let mut child = Command::new(example_path(name))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().expect("piped stdout");
-        let stdout_reader = thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        let stderr_reader = thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
-        });
-        Running {
-            name: name.to_string(),
-            child,
-            started: Instant::now(),
-            lines,
-            seen: Vec::new(),
-            stdout_reader: Some(stdout_reader),
-            stderr_reader: Some(stderr_reader),
-        }
-    }
-
-    /// Reads stdout until a line satisfies `pred` (returned); fails the
-    /// test if none comes before the deadline.
-    fn wait_for_line(&mut self, pred: impl Fn(&str) -> bool) -> String {
-        loop {
-            let left = DEADLINE.saturating_sub(self.started.elapsed());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if pred(&line) {
-                        return line;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => self.fail("no expected line before the deadline"),
-                Err(RecvTimeoutError::Disconnected) => self.fail("stdout closed before the expected line"),
-            }
-        }
-    }
-
-    fn fail(&mut self, why: &str) -> ! {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let (out, err) = self.collect();
-        panic!(
-            "example {}: {why}\n--- stdout ---\n{}\n--- stderr ---\n{err}",
-            self.name,
-            out.join("\n")
-        );
-    }
-
-    /// Everything printed (the child has exited or been killed).
-    fn collect(&mut self) -> (Vec<String>, String) {
-        if let Some(h) = self.stdout_reader.take() {
-            let _ = h.join();
-        }
-        self.seen.extend(self.lines.try_iter());
-        let stderr = self
-            .stderr_reader
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        (self.seen.clone(), stderr)
-    }
-
-    /// Sends `signal` to the child.
-    fn signal(&mut self, signal: i32) {
-        let pid = i32::try_from(self.child.id()).expect("pid fits in pid_t");
-        // SAFETY: kill(2) only sends a signal; `pid` is our own child, not
-        // yet waited for, so the pid cannot have been reused.
-        let rc = unsafe { libc::kill(pid, signal) };
-        assert_eq!(rc, 0, "kill {pid}: {}", std::io::Error::last_os_error());
-    }
-
-    /// Waits for the child to exit before the deadline (killing it and
-    /// failing the test otherwise).
-    fn finish(mut self) -> Finished {
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if self.started.elapsed() >= DEADLINE => self.fail("still running at the deadline"),
-                Ok(None) => thread::sleep(Duration::from_millis(5)),
-                Err(e) => self.fail(&format!("try_wait failed: {e}")),
-            }
-        };
-        let (stdout, stderr) = self.collect();
-        Finished {
-            status,
-            stdout,
-            stderr,
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// Runs an example to completion and checks it exited with status 0.
 fn run_ok(name: &str) -> Finished {
-    let out = Running::start(name, &[]).finish();
-    assert!(
-        out.status.success(),
-        "example {name} exited with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status,
-        out.stdout.join("\n"),
-        out.stderr
-    );
+    common::run_ok(name, DEADLINE)
+}
+
+/// Starts a server example on a free loopback port and returns it with
+/// its address, from the first line starting with `ready`.
+fn start_server(name: &str, ready: &str) -> (Running, std::net::SocketAddr) {
+    let mut running = Running::start(name, &["127.0.0.1:0"]);
+    let line = running.wait_for_line(running.started() + DEADLINE, |l| l.starts_with(ready));
+    (running, address_in(&line))
+}
+
+/// Stops a server example with SIGTERM and checks it exited with status 0
+/// before the deadline.
+fn stop(running: Running) -> Finished {
+    running.signal(libc::SIGTERM);
+    let deadline = running.started() + DEADLINE;
+    let out = running.finish(deadline);
+    out.assert_success();
     out
 }
 
@@ -231,8 +104,7 @@ fn connect(addr: std::net::SocketAddr) -> TcpStream {
 
 #[test]
 fn stream_server() {
-    let mut running = Running::start("stream_server", &["127.0.0.1:0"]);
-    let addr = address_in(&running.wait_for_line(|l| l.starts_with("Listening on ")));
+    let (running, addr) = start_server("stream_server", "Listening on ");
     // The seed's telnet session, twice: each connection gets the greeting
     // and the count, then the server closes it.
     for _ in 0..2 {
@@ -240,14 +112,7 @@ fn stream_server() {
         connect(addr).read_to_string(&mut reply).unwrap();
         assert_eq!(reply, "Hello from a telnet!\n0\n1\n2\n3\n4\n");
     }
-    running.signal(libc::SIGTERM);
-    let out = running.finish();
-    assert!(
-        out.status.success(),
-        "exit {}; stderr:\n{}",
-        out.status,
-        out.stderr
-    );
+    let out = stop(running);
     assert_eq!(
         out.stdout.last().map(String::as_str),
         Some("Server stopped after 2 connections"),
@@ -258,8 +123,7 @@ fn stream_server() {
 
 #[test]
 fn echo_server() {
-    let mut running = Running::start("echo_server", &["127.0.0.1:0"]);
-    let addr = address_in(&running.wait_for_line(|l| l.starts_with("Echo server on ")));
+    let (running, addr) = start_server("echo_server", "Echo server on ");
     // Several clients at once, each in its own thread, lines interleaved.
     let clients: Vec<_> = (0..5)
         .map(|c| {
@@ -290,14 +154,7 @@ fn echo_server() {
     let mut back = String::new();
     r.read_line(&mut back).unwrap();
     assert_eq!(back, "still here\n");
-    running.signal(libc::SIGTERM);
-    let out = running.finish();
-    assert!(
-        out.status.success(),
-        "exit {}; stderr:\n{}",
-        out.status,
-        out.stderr
-    );
+    let out = stop(running);
     let connected = out.stdout.iter().filter(|l| l.ends_with(" connected")).count();
     let disconnected = out.stdout.iter().filter(|l| l.ends_with(" disconnected")).count();
     assert_eq!((connected, disconnected), (6, 5), "{:#?}", out.stdout);

@@ -8,78 +8,16 @@
 //! a deadline. A missing or stale binary fails the test: it is never
 //! skipped.
 
-use std::io::Read;
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
-use common::example_path;
 
 /// How long any example may run before the test kills it and fails.
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// Reads a child's pipe to the end in a thread (so a chatty child never
-/// blocks on a full pipe while we wait for it).
-fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut s = String::new();
-        let _ = pipe.read_to_string(&mut s);
-        s
-    })
-}
-
-/// What a finished example printed.
-struct Output {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs an example to completion, killing it at the deadline.
-fn run_to_end(name: &str) -> Output {
-    let mut child = Command::new(example_path(name))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
-    let stdout = drain(child.stdout.take().expect("piped stdout"));
-    let stderr = drain(child.stderr.take().expect("piped stderr"));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "example {name} ran longer than {DEADLINE:?}; stdout so far:\n{}\nstderr:\n{}",
-                stdout.join().unwrap_or_default(),
-                stderr.join().unwrap_or_default()
-            );
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
-}
-
 /// Runs an example, checks that it succeeded, returns its stdout lines.
 fn run(name: &str) -> Vec<String> {
-    let out = run_to_end(name);
-    assert!(
-        out.status.success(),
-        "example {name} failed with {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        out.stdout,
-        out.stderr
-    );
-    out.stdout.lines().map(str::to_string).collect()
+    common::run_ok(name, DEADLINE).stdout
 }
 
 #[test]

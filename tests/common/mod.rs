@@ -1,6 +1,21 @@
-//! Helpers shared by the test files that run the built examples.
+//! Helpers shared by the test files that run the built examples: where a
+//! binary is, and [`Running`], an example run under a deadline whose
+//! output is drained by threads (so a chatty child never blocks on a full
+//! pipe) and which is killed if it overstays.
 
+// Each test file uses only some of these helpers.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long an example's pipes may stay open after it has ended (or been
+/// killed) before the test gives up reading them.
+const PIPES_CLOSE_WITHIN: Duration = Duration::from_secs(10);
 
 /// `target/<profile>/examples/<name>`, found from this test's own path
 /// (`target/<profile>/deps/examples-<hash>`).
@@ -31,4 +46,242 @@ pub fn example_path(name: &str) -> PathBuf {
         );
     }
     path
+}
+
+/// A running example: its stdout as a stream of lines, its stderr
+/// collected by a thread (or inherited). Dropping it kills the child if it
+/// still runs.
+pub struct Running {
+    name: String,
+    child: Child,
+    started: Instant,
+    lines: Receiver<String>,
+    /// The stdout lines read so far.
+    seen: Vec<String>,
+    /// All of stderr, sent when the pipe closes; `None` when inherited.
+    stderr: Option<Receiver<String>>,
+}
+
+/// What a finished example printed.
+#[derive(Debug)]
+pub struct Finished {
+    pub name: String,
+    pub status: ExitStatus,
+    pub stdout: Vec<String>,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// Fails the test unless the example exited with status 0.
+    pub fn assert_success(&self) {
+        assert!(
+            self.status.success(),
+            "example {} exited with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.name,
+            self.status,
+            self.stdout.join("\n"),
+            self.stderr
+        );
+    }
+
+    /// Fails the test unless stdout is exactly `expected`.
+    pub fn assert_stdout(&self, expected: &[&str]) {
+        assert_eq!(
+            self.stdout, expected,
+            "stdout of example {}; stderr:\n{}",
+            self.name, self.stderr
+        );
+    }
+}
+
+/// Runs example `name` (no arguments) to completion, killing it and
+/// failing the test if it runs longer than `timeout`, and checks that it
+/// exited with status 0.
+pub fn run_ok(name: &str, timeout: Duration) -> Finished {
+    let running = Running::start(name, &[]);
+    let deadline = running.started() + timeout;
+    let out = running.finish(deadline);
+    out.assert_success();
+    out
+}
+
+impl Running {
+    /// Starts example `name` with `args`; its stderr is collected.
+    pub fn start(name: &str, args: &[&str]) -> Running {
+        Running::spawn(name, args, Stdio::piped())
+    }
+
+    /// [`start`](Self::start), but the example writes to the test's own
+    /// stderr (which the test runner shows with a failure).
+    pub fn start_inheriting_stderr(name: &str, args: &[&str]) -> Running {
+        Running::spawn(name, args, Stdio::inherit())
+    }
+
+    fn spawn(name: &str, args: &[&str], stderr: Stdio) -> Running {
+        let mut child = Command::new(example_path(name))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = child.stderr.take().map(|mut pipe| {
+            let (tx, all) = mpsc::channel();
+            thread::spawn(move || {
+                let mut s = String::new();
+                let _ = pipe.read_to_string(&mut s);
+                let _ = tx.send(s);
+            });
+            all
+        });
+        Running {
+            name: name.to_string(),
+            child,
+            started: Instant::now(),
+            lines,
+            seen: Vec::new(),
+            stderr,
+        }
+    }
+
+    /// When the example was started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The example's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The stdout lines read so far.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
+    /// The next stdout line, or `None` once stdout is closed; kills the
+    /// example and fails the test if none comes before `deadline`.
+    pub fn next_line(&mut self, deadline: Instant) -> Option<String> {
+        match self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                Some(line)
+            }
+            Err(RecvTimeoutError::Timeout) => self.fail("no line before the deadline"),
+            Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Reads stdout until a line satisfies `pred` (returned); kills the
+    /// example and fails the test if none comes before `deadline`.
+    pub fn wait_for_line(&mut self, deadline: Instant, pred: impl Fn(&str) -> bool) -> String {
+        loop {
+            match self.next_line(deadline) {
+                Some(line) if pred(&line) => return line,
+                Some(_) => {}
+                None => self.fail("stdout closed before the expected line"),
+            }
+        }
+    }
+
+    /// The stdout lines printed since the last read, without waiting.
+    pub fn printed_now(&mut self) -> Vec<String> {
+        let new: Vec<String> = self.lines.try_iter().collect();
+        self.seen.extend(new.iter().cloned());
+        new
+    }
+
+    /// Sends `signal` to the example.
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid fits in pid_t");
+        // SAFETY: kill(2) only sends a signal; `pid` is our own child, not
+        // yet waited for, so the pid cannot have been reused.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill {pid}: {}", std::io::Error::last_os_error());
+    }
+
+    /// Waits for the example to exit before `deadline` (polling
+    /// `try_wait`) and reads the rest of its output; kills it and fails
+    /// the test if it overstays.
+    pub fn finish(mut self, deadline: Instant) -> Finished {
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() >= deadline => self.fail("still running at the deadline"),
+                Ok(None) => thread::sleep(Duration::from_millis(5)),
+                Err(e) => self.fail(&format!("try_wait failed: {e}")),
+            }
+        };
+        match self.drain() {
+            Ok(stderr) => Finished {
+                name: self.name.clone(),
+                status,
+                stdout: std::mem::take(&mut self.seen),
+                stderr,
+            },
+            Err(why) => self.report(&why, "(not read)"),
+        }
+    }
+
+    /// Reads what is left of the output once the example has ended: the
+    /// rest of stdout (into `seen`), then all of stderr. Fails if a pipe
+    /// is still open after [`PIPES_CLOSE_WITHIN`].
+    fn drain(&mut self) -> Result<String, String> {
+        let deadline = Instant::now() + PIPES_CLOSE_WITHIN;
+        let left = || deadline.saturating_duration_since(Instant::now());
+        loop {
+            match self.lines.recv_timeout(left()) {
+                Ok(line) => self.seen.push(line),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err("stdout still open after the example ended".into());
+                }
+            }
+        }
+        match &self.stderr {
+            None => Ok("(inherited: see the test's output)".into()),
+            Some(all) => all
+                .recv_timeout(left())
+                .map_err(|_| "stderr still open after the example ended".into()),
+        }
+    }
+
+    /// Kills the example and fails the test with `why` and its output.
+    fn fail(&mut self, why: &str) -> ! {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let stderr = self.drain().unwrap_or_else(|e| e);
+        self.report(why, &stderr)
+    }
+
+    fn report(&self, why: &str, stderr: &str) -> ! {
+        panic!(
+            "example {}: {why}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}",
+            self.name,
+            self.seen.join("\n")
+        );
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Never leave a child behind, whatever failed.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
