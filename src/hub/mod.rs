@@ -574,8 +574,8 @@ pub(crate) fn deadline_error(deadline: Option<Deadline>) -> Error {
 /// Checks kill and expired timeout scopes of the current task.
 #[inline]
 pub(crate) fn check_interrupt() -> crate::Result<()> {
-    let task = current_task();
-    match task.pending_interrupt() {
+    // No `Rc` clone of the task: this runs before every blocking call.
+    match with_hub(|h| h.current.borrow().pending_interrupt()) {
         Some(e) => Err(e),
         None => Ok(()),
     }

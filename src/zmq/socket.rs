@@ -344,11 +344,14 @@ impl Socket {
 
     /// Waits until no other greenlet owns a partial message in `dir`.
     fn acquire(&self, dir: Dir, deadline: Option<Deadline>) -> Result<()> {
-        let me = hub::current_task().id;
         let (owner, lock) = match dir {
             Dir::Send => (&self.inner.send_owner, &self.inner.send_lock),
             Dir::Recv => (&self.inner.recv_owner, &self.inner.recv_lock),
         };
+        if owner.get().is_none() {
+            return Ok(()); // the usual case: nobody is mid-message
+        }
+        let me = hub::current_task().id;
         loop {
             match owner.get() {
                 None => return Ok(()),
@@ -475,7 +478,7 @@ impl Socket {
         self.acquire(Dir::Send, deadline)?;
         let more = flags & zmq::SNDMORE != 0;
         loop {
-            match self.inner.sock.send(data, flags | zmq::DONTWAIT) {
+            match self.send_raw(data, flags | zmq::DONTWAIT) {
                 Ok(()) => {
                     self.set_partial(Dir::Send, more);
                     return self.after_op(more);
@@ -486,6 +489,22 @@ impl Socket {
                 }
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// `zmq_send` of a byte slice: libzmq copies it into a message of its
+    /// own (the `zmq` crate would first build a `Message` and close it
+    /// after).
+    fn send_raw(&self, data: &[u8], flags: i32) -> std::result::Result<(), zmq::Error> {
+        // SAFETY: `raw` is the live socket of `sock` (see `Inner`), used
+        // on its own thread; libzmq reads `data.len()` bytes from `data`
+        // during the call only.
+        let rc = unsafe { zmq_sys::zmq_send(self.inner.raw, data.as_ptr().cast(), data.len(), flags) };
+        if rc == -1 {
+            // SAFETY: `zmq_errno` only reads this thread's errno.
+            Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
+        } else {
+            Ok(())
         }
     }
 
