@@ -380,9 +380,18 @@ impl Socket {
             Dir::Recv => zmq::POLLIN,
             Dir::Send => zmq::POLLOUT,
         };
-        let ev = self.poll_events()?;
-        if ev.contains(want) {
-            return Ok(()); // the edge already fired: retry at once
+        // A receive parks only after a `DONTWAIT` receive failed, and
+        // libzmq processes every pending command inside that call before
+        // it says `EAGAIN` (a send does not): the mailbox is empty, so
+        // `ZMQ_EVENTS` would find no message, and the next command will
+        // raise a new edge. Reading it is still needed when a writer
+        // waits, as those commands may have made the socket writable.
+        let writers = &self.inner.reg.entry.writers;
+        if dir == Dir::Send || (writers.has_entries() && !writers.is_empty()) {
+            let ev = self.poll_events()?;
+            if ev.contains(want) {
+                return Ok(()); // the edge already fired: retry at once
+            }
         }
         let q = match dir {
             Dir::Recv => &self.inner.reg.entry.readers,
