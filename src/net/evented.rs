@@ -131,8 +131,9 @@ impl<S: mio::event::Source> Evented<S> {
     /// event for every arrival of data and for a hang-up, and the hub
     /// records any event that comes after this point, so nothing is
     /// missed; an event already queued for the consumed data only costs
-    /// one failed attempt. Only for stream sockets and pipes: a short
-    /// datagram says nothing about the queue.
+    /// one failed attempt. Only for stream sockets (the TCP and Unix
+    /// streams of `green_stream!`): a short datagram says nothing about
+    /// the queue.
     pub(crate) fn read_op_stream(
         &self,
         deadline: Option<Deadline>,

@@ -28,11 +28,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::hub::task::WaitQueue;
+use crate::hub::{self, Deadline, IoRegistration};
 
 mod forward;
 pub(crate) use self::forward::forward_messages;
-use crate::hub::task::WaitQueue;
-use crate::hub::{self, Deadline, IoRegistration};
 
 /// LINGER given to every new green socket, in milliseconds.
 pub const DEFAULT_LINGER_MS: i32 = 1000;
