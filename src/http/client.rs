@@ -55,10 +55,7 @@ impl ClientResponse {
 
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        super::wire::find_header(&self.headers, name)
     }
 
     /// The body (chunked encoding already decoded).

@@ -430,10 +430,11 @@ fn reject(wire: Wire, Reject(status): Reject) -> Result<()> {
     let body = format!("{status} {}\n", reason_phrase(status));
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
     date::push_date_line(&mut head);
-    head.push_str(&format!(
+    let _ = write!(
+        head,
         "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    ));
+    );
     wire.stream.send_all(head.as_bytes())?;
     linger_close(&wire.stream);
     Ok(())
@@ -503,7 +504,7 @@ fn respond(wire: Wire, req: Request, keep_alive: bool, shared: &Shared) -> Resul
             head.push_str(part);
         }
     }
-    if status != 101 && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("date")) {
+    if status != 101 && wire::find_header(&headers, "date").is_none() {
         date::push_date_line(&mut head);
     }
     let no_body = status < 200 || status == 204 || status == 304;

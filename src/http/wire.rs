@@ -261,6 +261,15 @@ pub(crate) fn content_length<'a>(values: impl Iterator<Item = &'a [u8]>) -> Resu
 
 /// True if the comma-separated list `value` contains `token`
 /// (case-insensitively), as in `Connection: keep-alive, Upgrade`.
+/// The first value of header `name` among `headers` (names compare
+/// case-insensitively).
+pub(crate) fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 pub(crate) fn has_token(value: &str, token: &str) -> bool {
     value.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))
 }

@@ -141,7 +141,8 @@ impl<S: mio::event::Source> Evented<S> {
         mut op: impl FnMut(&S) -> io::Result<usize>,
     ) -> Result<usize> {
         if self.drained.replace(false) && !self.reg.entry.closed.get() {
-            self.enter()?;
+            // About to park: the interrupt check is all `enter` would add.
+            hub::check_interrupt()?;
             self.streak.set(0);
             self.reg.wait_readable(deadline)?;
         }
@@ -295,7 +296,6 @@ macro_rules! green_stream {
             /// Appends up to `max` bytes to `buf`, read into its spare
             /// capacity (nothing is zero-filled first); an explicit
             /// deadline, like [`recv_deadline`](Self::recv_deadline).
-            #[allow(dead_code)]
             pub(crate) fn recv_append_deadline(
                 &self,
                 buf: &mut Vec<u8>,
