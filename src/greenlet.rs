@@ -561,6 +561,11 @@ impl AnyGreenlet {
 
     /// Calls `f` (in a new greenlet) when this greenlet finishes, however
     /// it finishes. If it already has, `f` is scheduled at once.
+    ///
+    /// Links run in the order they were made, as in gevent: each one
+    /// starts once the previous link's callback has blocked or returned,
+    /// so a callback can still [`unlink`](Self::unlink) the links after
+    /// it.
     pub fn link(&self, f: impl FnOnce(AnyGreenlet) + 'static) -> LinkId {
         self.add_link(LinkWhen::Always, Box::new(f))
     }
@@ -575,8 +580,9 @@ impl AnyGreenlet {
         self.add_link(LinkWhen::Failure, Box::new(f))
     }
 
-    /// Removes a link that has not run yet. Returns false if it had run or
-    /// was unknown.
+    /// Removes a link that has not run yet, even if this greenlet has
+    /// died and its links are being run (then the link never runs).
+    /// Returns false if it had run (or started) or was unknown.
     pub fn unlink(&self, id: LinkId) -> bool {
         let mut links = self.task.links.borrow_mut();
         let before = links.len();
@@ -594,22 +600,80 @@ impl AnyGreenlet {
     }
 }
 
-/// Spawns the link callbacks of a task that just died, in link order.
+/// Starts the link callbacks of a task that just died (or of a dead task
+/// that got a new link), in link order, as gevent's `_notify_links` does.
+///
+/// Each callback runs in its own greenlet, and the next link is taken
+/// only once that greenlet has run until it blocks or ends: the runner of
+/// link *k* spawns the runner of link *k + 1* just before calling its
+/// callback, and that runner picks the first link still registered when
+/// it starts. So a link removed with [`AnyGreenlet::unlink`] before its
+/// turn (by an earlier callback or anyone else) never runs, and a
+/// callback that blocks does not hold the links after it.
 pub(crate) fn run_links(task: &Rc<Task>) {
-    let links = std::mem::take(&mut *task.links.borrow_mut());
+    if has_due_link(task) {
+        spawn_link_runner(task);
+    }
+}
+
+/// Whether a link triggered by `when` runs for a task whose outcome is
+/// `ok`.
+fn triggers(when: LinkWhen, ok: bool) -> bool {
+    match when {
+        LinkWhen::Always => true,
+        LinkWhen::Success => ok,
+        LinkWhen::Failure => !ok,
+    }
+}
+
+/// True if a registered link of the dead `task` is still to run.
+fn has_due_link(task: &Task) -> bool {
     let ok = task.successful.get();
-    for link in links {
-        let wanted = match link.when {
-            LinkWhen::Always => true,
-            LinkWhen::Success => ok,
-            LinkWhen::Failure => !ok,
-        };
-        if wanted {
-            let g = AnyGreenlet { task: task.clone() };
-            let cb = link.callback;
-            if let Err(e) = spawn_detached(Box::new(move || cb(g))) {
-                tracing::error!("zgreen: cannot run a link callback: {e}");
+    task.links.borrow().iter().any(|l| triggers(l.when, ok))
+}
+
+/// Removes and returns the first link of the dead `task` that its outcome
+/// triggers; the links before it, which it does not trigger, are dropped.
+fn take_due_link(task: &Task) -> Option<Link> {
+    let ok = task.successful.get();
+    loop {
+        let link = {
+            let mut links = task.links.borrow_mut();
+            if links.is_empty() {
+                return None;
             }
+            links.remove(0)
+        };
+        if triggers(link.when, ok) {
+            return Some(link);
+        }
+        // Dropped here, outside the borrow: a callback's captures may
+        // touch this greenlet's links when they are dropped.
+    }
+}
+
+/// Spawns a greenlet that runs the next due link of `task`. Returns false
+/// (after logging) if no stack could be allocated.
+fn spawn_link_runner(task: &Rc<Task>) -> bool {
+    let task = task.clone();
+    match spawn_detached(Box::new(move || run_due_links(task))) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!("zgreen: cannot run a link callback: {e}");
+            false
+        }
+    }
+}
+
+/// The body of a link runner (see [`run_links`]). If the next runner
+/// cannot be spawned, this one goes on with the next link itself once its
+/// callback returns.
+fn run_due_links(task: Rc<Task>) {
+    while let Some(link) = take_due_link(&task) {
+        let handed_on = !has_due_link(&task) || spawn_link_runner(&task);
+        (link.callback)(AnyGreenlet { task: task.clone() });
+        if handed_on {
+            return;
         }
     }
 }

@@ -93,10 +93,13 @@ pub fn release_pooled_stacks() {
 /// Starts (or, with `None`, stops) the blocking monitor of this thread's
 /// hub: a watchdog thread that reports, as a `tracing` warning and in
 /// [`blocking_reports`], every time a greenlet runs longer than `threshold`
-/// without switching (gevent's `max_blocking_time`).
+/// without switching (gevent's `max_blocking_time`). The root context
+/// (plain `main()`, reported as greenlet 0) is watched too, between its
+/// blocking calls, as gevent's monitor watches the main greenlet.
 pub fn set_blocking_monitor(threshold: Option<Duration>) {
     hub::with_hub(|h| {
-        h.set_monitor(threshold.map(hub::monitor::Monitor::start));
+        let current = h.current();
+        h.set_monitor(threshold.map(|t| hub::monitor::Monitor::start(t, &current)));
     });
 }
 

@@ -604,7 +604,9 @@ pub(crate) fn park(deadline: Option<Deadline>) -> ParkOutcome {
                 hub.add_timer(d.at, TimerAction::Deadline(w))
             });
             if task.id == 0 {
+                hub.monitor_root_parks();
                 hub.run_root();
+                hub.monitor_root_resumes();
             } else {
                 task.state.set(State::Parked);
                 generator::co_yield_with(());
@@ -655,6 +657,7 @@ pub(crate) fn yield_now() -> crate::Result<()> {
                 hub.poll_io(Some(Duration::ZERO));
                 hub.next_forced_poll.set(now + FORCED_POLL_INTERVAL);
             }
+            hub.monitor_root_resumes();
         } else {
             task.state.set(State::Ready);
             hub.schedule(task.clone());

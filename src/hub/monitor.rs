@@ -1,17 +1,24 @@
 //! The blocking monitor: a watchdog thread that reports when the hub has
 //! not switched for longer than a threshold while a greenlet runs (gevent's
 //! `max_blocking_time`).
+//!
+//! The root context (plain `main()`, id 0) is watched like any greenlet,
+//! as gevent's monitor watches the main greenlet: it "runs" whenever it is
+//! not inside the hub loop (between two of its blocking calls), and it
+//! switches whenever a park or yield of the root hands over to the loop.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::Hub;
 use super::task::Task;
 
 /// One report of a greenlet that held the hub too long.
 #[derive(Clone, Debug)]
 pub struct BlockingReport {
-    /// The id of the greenlet that was running.
+    /// The id of the greenlet that was running (0 for the root context,
+    /// plain `main()`).
     pub greenlet: u64,
     /// Its name, if it had one.
     pub name: Option<String>,
@@ -40,8 +47,9 @@ pub(crate) struct Monitor {
 const MAX_REPORTS: usize = 64;
 
 impl Monitor {
-    /// Starts a watchdog thread for the current hub.
-    pub(crate) fn start(threshold: Duration) -> Monitor {
+    /// Starts a watchdog thread for the current hub, whose running task
+    /// (a greenlet, or the root) is `running`.
+    pub(crate) fn start(threshold: Duration, running: &Task) -> Monitor {
         let shared = Arc::new(Shared {
             switches: AtomicU64::new(0),
             running: AtomicU64::new(u64::MAX),
@@ -55,7 +63,9 @@ impl Monitor {
             .name("zgreen-blocking-monitor".into())
             .spawn(move || watchdog(watch, threshold, period))
             .expect("zgreen: cannot start the blocking-monitor thread");
-        Monitor { shared }
+        let monitor = Monitor { shared };
+        monitor.on_switch(running);
+        monitor
     }
 
     /// Called by the hub before it switches into `task`.
@@ -76,6 +86,28 @@ impl Monitor {
     /// The reports so far (most recent last).
     pub(crate) fn reports(&self) -> Vec<BlockingReport> {
         self.shared.reports.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Hub {
+    /// Called when the root context leaves its own code for the hub loop
+    /// (a park of the root begins).
+    pub(super) fn monitor_root_parks(&self) {
+        if self.monitor_on.get() {
+            if let Some(m) = &*self.monitor.borrow() {
+                m.on_idle();
+            }
+        }
+    }
+
+    /// Called when the root context runs its own code again (a park or
+    /// yield of the root ends): a switch into the root.
+    pub(super) fn monitor_root_resumes(&self) {
+        if self.monitor_on.get() {
+            if let Some(m) = &*self.monitor.borrow() {
+                m.on_switch(&self.root);
+            }
+        }
     }
 }
 
@@ -106,11 +138,16 @@ fn watchdog(shared: Arc<Shared>, threshold: Duration, period: Duration) {
                 .lock()
                 .ok()
                 .and_then(|n| n.as_ref().map(|s| s.to_string()));
+            let who = if running == 0 {
+                "the root context (#0)".to_string()
+            } else {
+                format!("greenlet #{running}")
+            };
             tracing::warn!(
                 greenlet = running,
                 name = name.as_deref().unwrap_or(""),
                 blocked_ms = blocked_for.as_millis() as u64,
-                "zgreen: greenlet #{running} has blocked the hub for {blocked_for:?} without switching"
+                "zgreen: {who} has blocked the hub for {blocked_for:?} without switching"
             );
             if let Ok(mut r) = shared.reports.lock() {
                 if r.len() == MAX_REPORTS {

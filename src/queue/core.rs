@@ -194,7 +194,17 @@ impl<T, S: Store<T>> Core<T, S> {
             return Err(PutError { item, error });
         }
         let item = match self.try_put(item) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                if self.maxsize == Some(0) {
+                    // A channel hands the item to a waiting getter: switch
+                    // to it before returning (a rendezvous, as gevent's
+                    // `Channel.put`). The put has happened, so an
+                    // interrupt met here is left for the next blocking
+                    // call (it is sticky).
+                    let _ = hub::yield_now();
+                }
+                return Ok(());
+            }
             Err(TryPutError::ShutDown(item)) => return Err(shut_down(item)),
             Err(TryPutError::Full(item)) => item,
         };

@@ -66,6 +66,10 @@ macro_rules! queue_api {
             /// Puts `item`, parking while the queue is full. Fails, handing
             /// the item back, if the caller is killed, its `Timeout` scope
             /// expires, or the queue is shut down.
+            ///
+            /// On a channel (size 0), `put` returns only once a getter has
+            /// taken the item and run: handing it to a waiting getter
+            /// switches to that getter first.
             pub fn put(&self, item: T) -> std::result::Result<(), PutError<T>> {
                 self.core.put(item, None)
             }
@@ -76,7 +80,10 @@ macro_rules! queue_api {
                 self.core.put(item, Some(Deadline::after(timeout)))
             }
 
-            /// Puts `item` if that needs no waiting.
+            /// Puts `item` if that needs no waiting. Never parks, not even on
+            /// a channel with a waiting getter: the getter gets the item
+            /// and runs later (gevent's `Channel.put_nowait` switches to it
+            /// first; zgreen's `*_nowait` calls never switch).
             pub fn put_nowait(&self, item: T) -> std::result::Result<(), TryPutError<T>> {
                 self.core.try_put(item)
             }
@@ -120,8 +127,10 @@ macro_rules! queue_api {
                 self.core.len() == 0
             }
 
-            /// True if a put would have to wait (always, for a channel
-            /// without a waiting getter; never, for an unbounded queue).
+            /// True if the queue holds `maxsize` items (gevent's `full()`):
+            /// never, for an unbounded queue; always, for a channel, even
+            /// while a getter waits (a channel never holds an item, and its
+            /// `put` always waits for the rendezvous).
             pub fn is_full(&self) -> bool {
                 !self.core.has_room()
             }
@@ -237,7 +246,8 @@ impl<T> Queue<T> {
     }
 
     /// A queue that holds at most `maxsize` items (`put` parks beyond).
-    /// `bounded(0)` is a [`Channel`]-like rendezvous queue.
+    /// `bounded(0)` is a [`Channel`]-like rendezvous queue (its `put`
+    /// also switches to the getter it feeds).
     pub fn bounded(maxsize: usize) -> Queue<T> {
         Queue {
             core: Core::new(Some(maxsize)),
@@ -328,7 +338,12 @@ impl<T: Ord> PriorityQueue<T> {
 
 /// A rendezvous channel (gevent's `Channel`, a queue of `maxsize` 0): a
 /// `put` waits until a getter takes its item, a `get` until a putter
-/// offers one. `put_nowait` succeeds only if a getter is already waiting.
+/// offers one. As in gevent, a `put` to a waiting getter switches to that
+/// getter and returns only after it has run (until it blocks or ends).
+/// `put_nowait` succeeds only if a getter is already waiting; unlike
+/// gevent's, it returns without switching (zgreen's `*_nowait` calls never
+/// park). [`is_full`](Self::is_full) and [`is_empty`](Self::is_empty) are
+/// always true, as gevent's `full()` and `empty()`.
 ///
 /// ```
 /// use zgreen::queue::Channel;

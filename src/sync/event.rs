@@ -15,6 +15,10 @@ use crate::hub::{self, Deadline, HubHandle, Wake};
 
 struct EventState {
     flag: Cell<bool>,
+    /// How many times the flag was raised (by [`Event::set`] or by
+    /// absorbing a remote set). A waiter that sees it change since it
+    /// subscribed was woken by a set, even if the flag is clear again.
+    sets: Cell<u64>,
     waiters: WaitQueue,
     /// Created by the first [`Event::setter`] call.
     remote: RefCell<Option<EventRemote>>,
@@ -31,9 +35,14 @@ impl EventState {
     fn absorb(&self) {
         if let Some(r) = &*self.remote.borrow() {
             if r.pending.swap(false, Ordering::AcqRel) {
-                self.flag.set(true);
+                self.raise();
             }
         }
+    }
+
+    fn raise(&self) {
+        self.flag.set(true);
+        self.sets.set(self.sets.get().wrapping_add(1));
     }
 
     fn subscribe(&self, w: &Waiter) {
@@ -50,6 +59,14 @@ impl EventState {
 /// (all of them, in the order they started waiting); while it is raised,
 /// [`wait`](Self::wait) returns at once. [`clear`](Self::clear) lowers it
 /// again.
+///
+/// Every greenlet that was waiting when `set` was called returns success,
+/// even if `clear` lowered the flag before it ran (as in gevent and
+/// Python's `threading.Event`): a `set` immediately followed by `clear`
+/// releases the current waiters, and only later waits block. A waiter
+/// that `set` woke and that is killed, or whose `Timeout` scope expires,
+/// before it runs keeps the success too; the interrupt fails its next
+/// blocking call instead.
 ///
 /// An `Event` is a cheap handle (clones share the flag) and is not `Send`.
 /// Other OS threads set it through an [`EventSetter`] from
@@ -96,6 +113,7 @@ impl Event {
         Event {
             state: Rc::new(EventState {
                 flag: Cell::new(false),
+                sets: Cell::new(0),
                 waiters: WaitQueue::default(),
                 remote: RefCell::new(None),
             }),
@@ -105,14 +123,15 @@ impl Event {
     /// Raises the flag and wakes every waiter.
     pub fn set(&self) {
         let st = &self.state;
-        st.flag.set(true);
+        st.raise();
         st.waiters.notify_all();
         if let Some(r) = &*st.remote.borrow() {
             r.link.slot.waiters.notify_all();
         }
     }
 
-    /// Lowers the flag.
+    /// Lowers the flag. Greenlets that a `set` already woke still return
+    /// success.
     pub fn clear(&self) {
         self.state.absorb();
         self.state.flag.set(false);
@@ -147,16 +166,21 @@ impl Event {
             if self.is_set() {
                 return Ok(());
             }
+            let sets = self.state.sets.get();
             let w = hub::waiter();
             self.state.subscribe(&w);
-            match hub::park(d).result? {
+            let outcome = hub::park(d);
+            // A set since this greenlet subscribed served it, whatever
+            // happened next: the flag may be clear again, and an
+            // interrupt of the same turn is sticky (it fails the next
+            // blocking call).
+            self.state.absorb();
+            if self.state.sets.get() != sets {
+                return Ok(());
+            }
+            match outcome.result? {
                 Wake::Signaled => {}
-                Wake::Deadline => {
-                    if self.is_set() {
-                        return Ok(());
-                    }
-                    return Err(hub::deadline_error(d));
-                }
+                Wake::Deadline => return Err(hub::deadline_error(d)),
             }
         }
     }
