@@ -72,6 +72,11 @@ pub enum Error {
     /// (the Lazy Pirate pattern).
     #[error("socket needs a reset: {0}")]
     NeedsReset(&'static str),
+    /// The ZeroMQ socket was closed with `Socket::close` (by this greenlet
+    /// or another one sharing the socket): every parked operation on it
+    /// returns this, and so does every later one.
+    #[error("zmq socket was closed")]
+    SocketClosed,
     /// A failure reported by user code (for example the payload handed to
     /// `AsyncResult::set_error`, or the result of a thread-pool job that
     /// failed).

@@ -447,22 +447,37 @@ fn context_term_with_undelivered_messages_does_not_freeze() {
 }
 
 #[test]
-fn a_kill_between_frames_marks_the_socket_for_reset_and_dontwait_still_works() {
+fn a_kill_between_frames_lets_the_message_finish_or_marks_the_socket_for_reset() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
     let (push, pull) = pair(&ctx, zmq::PUSH, zmq::PULL, "inproc://kill-mid-message");
+    // Killed between two frames, the greenlet may still finish its own
+    // message: the frame is tried before the interrupt could cut it.
     let p = push.clone();
     let g = zgreen::spawn(move || {
         p.send("first", zmq::SNDMORE).unwrap();
-        let _ = zgreen::sleep(Duration::from_secs(100)); // killed here
-        let second = p.send("second", 0);
-        (second, p.needs_reset())
+        let slept = zgreen::sleep(Duration::from_secs(100)); // killed here
+        (slept, p.send("second", 0), p.needs_reset())
     });
     zgreen::sleep(ms(10)).unwrap();
     g.kill().unwrap();
-    let (second, reset) = g.get().unwrap();
-    assert!(matches!(second, Err(Error::Killed)), "{second:?}");
-    assert!(reset, "an unfinished message must mark the socket for reset");
+    let (slept, second, reset) = g.get().unwrap();
+    assert!(matches!(slept, Err(Error::Killed)), "{slept:?}");
+    assert!(second.is_ok(), "{second:?}");
+    assert!(!reset);
+    assert_eq!(pull.recv_multipart(0).unwrap(), vec![b"first".to_vec(), b"second".to_vec()]);
+    // Ending without the rest of the message cuts it: the socket needs a
+    // reset, for everybody.
+    let p = push.clone();
+    let g = zgreen::spawn(move || -> zgreen::Result<()> {
+        p.send("first", zmq::SNDMORE)?;
+        zgreen::sleep(Duration::from_secs(100))?; // killed here: `?` returns
+        p.send("second", 0)
+    });
+    zgreen::sleep(ms(10)).unwrap();
+    g.kill().unwrap();
+    assert!(matches!(g.get().unwrap(), Err(Error::Killed)));
+    assert!(push.needs_reset(), "an unfinished message must mark the socket for reset");
     assert!(matches!(push.send("x", 0), Err(Error::NeedsReset(_))));
 
     // A killed greenlet may still make non-blocking calls (a goodbye).

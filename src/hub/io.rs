@@ -26,12 +26,15 @@ pub(crate) struct IoEntry {
     /// directions, so an edge wakes the first waiter of each direction
     /// (who then read `ZMQ_EVENTS`).
     pub zmq: Cell<bool>,
+    /// Edges delivered so far (read by the ZeroMQ backstop's audit).
+    pub edges: Cell<u64>,
 }
 
 impl IoEntry {
     /// Records an event and wakes waiters of the affected directions.
     pub(crate) fn on_event(&self, ev: &mio::event::Event) {
         if self.zmq.get() {
+            self.edges.set(self.edges.get().wrapping_add(1));
             self.readers.notify_one();
             self.writers.notify_one();
             return;

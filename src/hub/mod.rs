@@ -103,6 +103,8 @@ pub(crate) struct Hub {
     idle_waiters: WaitQueue,
     /// Coroutines of tasks dropped while suspended, unwound at a safe point.
     graveyard: RefCell<Vec<Gen>>,
+    /// Exit hooks of tasks dropped without finishing, run at a safe point.
+    orphaned_hooks: RefCell<Vec<(u64, Vec<Rc<dyn task::ExitHook>>)>>,
     /// The root's loop returned because nothing could ever wake it.
     would_block: Cell<bool>,
     next_forced_poll: Cell<Instant>,
@@ -165,6 +167,7 @@ impl Hub {
             stacks: RefCell::new(StackPool::default()),
             idle_waiters: WaitQueue::default(),
             graveyard: RefCell::new(Vec::new()),
+            orphaned_hooks: RefCell::new(Vec::new()),
             would_block: Cell::new(false),
             next_forced_poll: Cell::new(Instant::now()),
             monitor: RefCell::new(None),
@@ -418,6 +421,7 @@ impl Hub {
             crate::config::report_failure(task, e);
         }
         task.scopes.borrow_mut().clear();
+        task.run_exit_hooks();
         let locals = std::mem::take(&mut *task.locals.borrow_mut());
         drop(locals);
         task.joiners.notify_all();
@@ -426,6 +430,14 @@ impl Hub {
 
     /// Unwinds coroutines whose tasks were dropped while suspended.
     fn bury_dead(&self) {
+        if !self.orphaned_hooks.borrow().is_empty() {
+            let orphans = std::mem::take(&mut *self.orphaned_hooks.borrow_mut());
+            for (id, hooks) in orphans {
+                for h in hooks {
+                    h.task_exited(id);
+                }
+            }
+        }
         if self.graveyard.borrow().is_empty() {
             return;
         }
@@ -442,6 +454,12 @@ impl Hub {
             self.current.replace(prev);
             self.stacks.borrow_mut().discard();
         }
+    }
+
+    /// Keeps the exit hooks of a task dropped without finishing, to run
+    /// them at the next safe point (not inside whatever dropped it).
+    pub(crate) fn orphan_hooks(&self, task_id: u64, hooks: Vec<Rc<dyn task::ExitHook>>) {
+        self.orphaned_hooks.borrow_mut().push((task_id, hooks));
     }
 
     /// Hands a suspended coroutine of a dropped task to the graveyard.

@@ -37,6 +37,17 @@ pub(crate) struct Link {
     pub callback: Box<dyn FnOnce(crate::greenlet::AnyGreenlet)>,
 }
 
+/// Something that must run when a task ends, however it ends (returns,
+/// panics, is killed, or is dropped while suspended): a socket the task
+/// owns a partial message of gives that message up, for example.
+///
+/// Hooks are registered by the layers above the hub; the hub only calls
+/// them, once, in the order they were added.
+pub(crate) trait ExitHook {
+    /// The task with id `task_id` has ended.
+    fn task_exited(&self, task_id: u64);
+}
+
 /// Which outcomes trigger a link.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LinkWhen {
@@ -77,6 +88,8 @@ pub(crate) struct Task {
     pub links: RefCell<Vec<Link>>,
     /// Greenlet-local values, keyed by the address of their `Local`.
     pub locals: RefCell<Vec<(usize, Box<dyn Any>)>>,
+    /// Run once when the task ends (see [`ExitHook`]).
+    pub exit_hooks: RefCell<Vec<Rc<dyn ExitHook>>>,
 }
 
 impl Task {
@@ -99,6 +112,32 @@ impl Task {
             joiners: WaitQueue::default(),
             links: RefCell::new(Vec::new()),
             locals: RefCell::new(Vec::new()),
+            exit_hooks: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Adds a hook that runs when this task ends.
+    pub(crate) fn add_exit_hook(&self, hook: Rc<dyn ExitHook>) {
+        self.exit_hooks.borrow_mut().push(hook);
+    }
+
+    /// Removes a hook added with [`add_exit_hook`](Self::add_exit_hook)
+    /// (the same `Rc`); a hook not found is ignored.
+    pub(crate) fn remove_exit_hook(&self, hook: &Rc<dyn ExitHook>) {
+        let mut hooks = self.exit_hooks.borrow_mut();
+        if let Some(i) = hooks
+            .iter()
+            .position(|h| std::ptr::addr_eq(Rc::as_ptr(h), Rc::as_ptr(hook)))
+        {
+            hooks.swap_remove(i);
+        }
+    }
+
+    /// Runs and forgets every exit hook.
+    pub(crate) fn run_exit_hooks(&self) {
+        let hooks = std::mem::take(&mut *self.exit_hooks.borrow_mut());
+        for h in hooks {
+            h.task_exited(self.id);
         }
     }
 
@@ -230,6 +269,20 @@ impl WaitQueue {
         q.first.is_none() && q.rest.is_empty()
     }
 
+    /// The first live waiter as (task id, park sequence), dropping stale
+    /// ones on the way: two equal keys seen at two moments mean that
+    /// waiter was not woken in between.
+    pub(crate) fn front_key(&self) -> Option<(u64, u64)> {
+        let mut q = self.inner.borrow_mut();
+        loop {
+            let w = q.first.as_ref().or_else(|| q.rest.front())?;
+            if w.is_live() {
+                return Some((w.task.id, w.seq));
+            }
+            let _ = q.pop();
+        }
+    }
+
     /// Parks the current greenlet in this queue until notified, `deadline`
     /// passes (then `Err(Timeout)`), or it is killed / its timeout scope
     /// fires. A waiter that was notified but leaves with an error passes
@@ -257,6 +310,11 @@ impl Drop for Task {
         // safe point of the hub loop, not in whatever code dropped the last
         // reference to its task. While the thread's locals are being torn
         // down there is no safe point left: leak it instead.
+        let hooks = std::mem::take(self.exit_hooks.get_mut());
+        if !hooks.is_empty() {
+            let id = self.id;
+            let _ = super::try_with_hub(|hub| hub.orphan_hooks(id, hooks));
+        }
         let mut coro = self.coro.get_mut().take();
         if coro.is_some() {
             let _ = super::try_with_hub(|hub| hub.bury(coro.take().expect("checked above")));

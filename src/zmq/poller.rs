@@ -123,9 +123,23 @@ impl Poller {
                 reg.entry.readers.push(w.clone());
                 reg.entry.writers.push(w.clone());
             }
-            match hub::park(deadline).result? {
-                Wake::Signaled => {}
-                Wake::Deadline => return self.scan(),
+            let outcome = hub::park(deadline);
+            match outcome.result {
+                Ok(Wake::Signaled) => {}
+                Ok(Wake::Deadline) => return self.scan(),
+                Err(e) => {
+                    // Woken and interrupted at once: the notification that
+                    // woke this poller may have been the only one for a
+                    // greenlet parked behind it on one of the sockets.
+                    if outcome.signaled {
+                        for (item, _) in &self.items {
+                            if let Item::Socket(s) = item {
+                                s.pass_on_wakeup();
+                            }
+                        }
+                    }
+                    return Err(e);
+                }
             }
         }
     }

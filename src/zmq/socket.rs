@@ -8,18 +8,68 @@
 //! 3. Before parking, `ZMQ_EVENTS` is read: the edge may already have fired.
 //! 4. A readable fd with `ZMQ_EVENTS == 0` is normal: the woken greenlet
 //!    finds nothing to do and parks again.
-//! 5. After a successful operation, if anybody waits, and after every
-//!    `ZMQ_EVENTS` read, waiters of each direction that can proceed are
-//!    woken (one per direction; each woken one cascades to the next).
-//! 6. One wait queue per direction; a message being sent or received frame
-//!    by frame is owned by one greenlet until its last frame, so frames of
-//!    two messages never interleave.
+//! 5. After *every* libzmq call that can process commands — a send or
+//!    receive that succeeded or failed (`EAGAIN` of a `try_*` call too),
+//!    `bind`, `connect`, `unbind`, `disconnect`, a `ZMQ_EVENTS` read — if
+//!    anybody is parked, `ZMQ_EVENTS` is read again and the first waiter
+//!    of each direction that can proceed is woken (each woken one
+//!    cascades to the next).
+//! 6. One wait queue per direction, and one *turn* per direction (see
+//!    below): frames of two messages never interleave.
 //! 7. Timeouts come from the hub's timers, not RCVTIMEO/SNDTIMEO.
-//! 8. An optional backstop timer re-checks a parked operation; a wakeup it
-//!    rescues is counted ([`backstop_rescues`]) and logged, since it means
-//!    an edge was lost.
+//! 8. An optional backstop audits parked operations; a wakeup it rescues
+//!    is counted ([`backstop_rescues`]) and logged, since it means an edge
+//!    was lost.
+//!
+//! A mandatory ROUTER (`ZMQ_ROUTER_MANDATORY`) refuses a message for a
+//! full peer with `EAGAIN` while `ZMQ_EVENTS` says POLLOUT (another peer
+//! has room): such a send waits for the next edge or a short pause (1 ms
+//! doubling to 32 ms) and retries; it never spins and never stops the hub.
+//!
+//! # Several greenlets on one socket: the contract
+//!
+//! A `Socket` is a cheap clonable handle; any number of greenlets of its
+//! hub may send and receive on it at once.
+//!
+//! - **Whole messages.** A greenlet that has moved some frames of a
+//!   message in one direction owns that direction (its *turn*) until the
+//!   last frame. Other greenlets' operations in that direction wait for
+//!   the turn, checked again on every retry, and all of them are woken
+//!   when it passes on. `send_multipart` and `recv_multipart` hold the
+//!   turn for the whole call; frame-by-frame use (`SNDMORE`,
+//!   `Message::get_more`) holds it across calls.
+//! - **Outcome wins over interrupt.** An operation whose libzmq call
+//!   succeeded returns `Ok`, even if a kill or a timeout arrives during the
+//!   fairness yield that may follow it; the interrupt is returned by the
+//!   next blocking call. A message received is never dropped, and a message
+//!   sent is never reported as failed (a retry would duplicate it).
+//! - **Interrupts.** A kill or timeout is checked before a blocking
+//!   operation starts a new message and while it is parked. An operation
+//!   that continues the caller's own message is tried first: a receive's
+//!   remaining frames are always there (libzmq delivers a message whole),
+//!   so a started receive is never cut by an interrupt.
+//! - **An interrupted multipart send.** If no frame was sent, nothing
+//!   changes. If some were, libzmq holds an unfinished message that no
+//!   later frame may complete: the interrupted greenlet gets its `Killed`
+//!   or `Timeout`; the socket is marked [`Error::NeedsReset`] and every
+//!   waiting greenlet wakes with that error at once; the peer receives
+//!   nothing of the cut message (libzmq drops it when the socket closes).
+//!   Close the socket and open a new one.
+//! - **A receiver that ends mid-message.** If a greenlet that received
+//!   some frames of a message ends without the rest (returns early with
+//!   `?`, panics, is killed), the remaining frames of that message are
+//!   dropped (and logged) and the turn passes on, so the next receiver
+//!   starts at a message boundary. A sender that ends mid-message marks
+//!   the socket for reset, as above.
+//! - **A REQ socket** whose wait for the reply is interrupted needs a
+//!   reset (the Lazy Pirate pattern).
+//! - **`try_*` and `DONTWAIT` never park**: while another greenlet owns the
+//!   turn they report "not now" (`Ok(false)`, `Ok(None)`, or `EAGAIN`).
+//!   A killed greenlet may still make them (to say goodbye).
+//! - **[`Socket::close`]** wakes every parked greenlet with
+//!   [`Error::SocketClosed`]; every later operation fails with it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::ops::Deref;
 use std::os::fd::RawFd;
@@ -31,8 +81,15 @@ use crate::error::{Error, Result};
 use crate::hub::task::WaitQueue;
 use crate::hub::{self, Deadline, IoRegistration};
 
+mod audit;
+mod core;
 mod forward;
+mod ops;
+mod turn;
+
+pub(crate) use self::core::count_ops;
 pub(crate) use self::forward::forward_messages;
+use self::turn::{MultipartGuard, Turn};
 
 /// LINGER given to every new green socket, in milliseconds.
 pub const DEFAULT_LINGER_MS: i32 = 1000;
@@ -51,26 +108,14 @@ pub fn set_fairness_ops(n: usize) {
     FAIRNESS_OPS.store(n, Ordering::Relaxed);
 }
 
-/// How many parked operations the backstop found ready without a wakeup
-/// (process-wide). Stays 0 unless there is a bug.
+/// How many lost wakeups the backstop found and repaired (process-wide).
+/// Stays 0 unless there is a bug.
 pub fn backstop_rescues() -> u64 {
     BACKSTOP_RESCUES.load(Ordering::Relaxed)
 }
 
-/// True if `fd` is readable right now (non-blocking `poll`).
-fn fd_readable(fd: RawFd) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd on the stack; timeout 0 never blocks.
-    let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
-    rc > 0 && pfd.revents & libc::POLLIN != 0
-}
-
 /// Which direction an operation waits for.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Dir {
     Recv,
     Send,
@@ -79,7 +124,7 @@ enum Dir {
 pub(crate) struct Inner {
     sock: zmq::Socket,
     /// The libzmq socket behind `sock`, for calls the `zmq` crate does not
-    /// offer (stopping a monitor).
+    /// offer (stopping a monitor, zero-copy forwarding).
     ///
     /// # Invariant
     /// Valid while `sock` is alive, i.e. for the life of this `Inner`.
@@ -88,36 +133,62 @@ pub(crate) struct Inner {
     kind: zmq::SocketType,
     fd: RawFd,
     reg: IoRegistration,
-    /// The greenlet that has sent some frames of a message (SNDMORE) and
-    /// not its last one yet.
-    send_owner: Cell<Option<u64>>,
-    /// The greenlet that has received some frames of a message and not its
-    /// last one yet.
-    recv_owner: Cell<Option<u64>>,
-    /// Greenlets waiting for the other's partial message to complete.
-    send_lock: WaitQueue,
-    recv_lock: WaitQueue,
+    send_turn: Rc<Turn>,
+    recv_turn: Rc<Turn>,
     needs_reset: Cell<Option<&'static str>>,
+    closed: Cell<bool>,
+    /// Endpoints set up through this handle's `bind` (true) and `connect`
+    /// (false), ended by `close`.
+    endpoints: RefCell<Vec<(bool, String)>>,
     router_mandatory: Cell<bool>,
     recv_timeout: Cell<Option<Duration>>,
     send_timeout: Cell<Option<Duration>>,
     backstop: Cell<Option<Duration>>,
+    audit_armed: Cell<bool>,
+    /// What the last backstop audit saw, per direction (receive, send).
+    audit_seen: [Cell<audit::Seen>; 2],
+    /// libzmq calls made on this socket (for the backstop's audit).
+    calls: Cell<u64>,
 }
 
 /// A green ZeroMQ socket.
 ///
 /// Blocking operations park the calling greenlet; called from plain
 /// `main()` they run the hub. `Socket` is a cheap clonable handle, so
-/// several greenlets can share one socket (each direction has its own
-/// FIFO of waiters, and multipart messages never interleave). It is not
-/// `Send`: a socket belongs to the hub of the thread that created it.
+/// several greenlets can share one socket: each direction has its own
+/// FIFO of waiters, multipart messages never interleave, and kills and
+/// timeouts never lose, duplicate or tear a message (the module docs give
+/// the whole contract). It is not `Send`: a socket belongs to the hub of
+/// the thread that created it.
+///
+/// ```
+/// let ctx = zgreen::zmq::Context::new();
+/// let push = ctx.socket(zmq::PUSH).unwrap();
+/// let pull = ctx.socket(zmq::PULL).unwrap();
+/// push.bind("inproc://doc-socket").unwrap();
+/// pull.connect("inproc://doc-socket").unwrap();
+/// // Two greenlets share the sending socket; their messages stay whole.
+/// let senders: Vec<_> = (0..2u8)
+///     .map(|id| {
+///         let push = push.clone();
+///         zgreen::spawn(move || push.send_multipart([vec![id], vec![id; 3]], 0))
+///     })
+///     .collect();
+/// for _ in 0..2 {
+///     let parts = pull.recv_multipart(0).unwrap();
+///     assert_eq!(parts[1], vec![parts[0][0]; 3]);
+/// }
+/// for s in senders {
+///     s.get().unwrap().unwrap();
+/// }
+/// ```
 ///
 /// Every socket option of the `zmq` crate is available through `Deref` to
-/// [`zmq::Socket`] (`get_*`/`set_*`, `bind`, `connect`, ...). The blocking
-/// `zmq::Socket` methods (`send`, `recv*`, `poll`) are shadowed by green
-/// versions here; never call them through [`raw`](Socket::raw), and do
-/// not pass green sockets to the blocking `zmq::poll` (use
-/// [`Poller`](super::Poller)).
+/// [`zmq::Socket`] (`get_*`/`set_*`). The calls that change libzmq's state
+/// or wait — `send`, `recv*`, `poll`, `bind`, `connect`, `unbind`,
+/// `disconnect`, `get_events` — are shadowed by green versions here; never
+/// call them through [`raw`](Socket::raw), and do not pass green sockets
+/// to the blocking `zmq::poll` (use [`Poller`](super::Poller)).
 #[derive(Clone)]
 pub struct Socket {
     inner: Rc<Inner>,
@@ -129,6 +200,7 @@ impl fmt::Debug for Socket {
             .field("kind", &self.inner.kind)
             .field("fd", &self.inner.fd)
             .field("needs_reset", &self.inner.needs_reset.get())
+            .field("closed", &self.inner.closed.get())
             .finish()
     }
 }
@@ -146,6 +218,15 @@ impl Inner {
         // SAFETY: `raw` is valid while `self` lives (invariant); a null
         // endpoint is libzmq's documented way to stop monitoring.
         unsafe { zmq_sys::zmq_socket_monitor(self.raw, std::ptr::null(), 0) };
+    }
+
+    /// The turn of direction `dir`.
+    #[inline]
+    fn turn(&self, dir: Dir) -> &Rc<Turn> {
+        match dir {
+            Dir::Send => &self.send_turn,
+            Dir::Recv => &self.recv_turn,
+        }
     }
 }
 
@@ -168,30 +249,32 @@ impl Socket {
         let fd = sock.get_fd()?;
         let reg = IoRegistration::register(&mut mio::unix::SourceFd(&fd), mio::Interest::READABLE)?;
         reg.entry.zmq.set(true);
-        Ok(Socket {
-            inner: Rc::new(Inner {
-                sock,
-                raw,
-                ctx,
-                kind,
-                fd,
-                reg,
-                send_owner: Cell::new(None),
-                recv_owner: Cell::new(None),
-                send_lock: WaitQueue::default(),
-                recv_lock: WaitQueue::default(),
-                needs_reset: Cell::new(None),
-                router_mandatory: Cell::new(false),
-                recv_timeout: Cell::new(None),
-                send_timeout: Cell::new(None),
-                backstop: Cell::new(None),
-            }),
-        })
+        let inner = Rc::new_cyclic(|me| Inner {
+            sock,
+            raw,
+            ctx,
+            kind,
+            fd,
+            reg,
+            send_turn: Rc::new(Turn::new(me.clone(), Dir::Send)),
+            recv_turn: Rc::new(Turn::new(me.clone(), Dir::Recv)),
+            needs_reset: Cell::new(None),
+            closed: Cell::new(false),
+            endpoints: RefCell::new(Vec::new()),
+            router_mandatory: Cell::new(false),
+            recv_timeout: Cell::new(None),
+            send_timeout: Cell::new(None),
+            backstop: Cell::new(None),
+            audit_armed: Cell::new(false),
+            audit_seen: Default::default(),
+            calls: Cell::new(0),
+        });
+        Ok(Socket { inner })
     }
 
-    /// The underlying `zmq` socket, for options and `bind`/`connect`.
-    /// Its blocking `send`/`recv` would block the whole hub: use this
-    /// socket's green methods instead.
+    /// The underlying `zmq` socket, for options. Its blocking
+    /// `send`/`recv` would block the whole hub, and its `bind`/`connect`
+    /// skip the wakeups rule 5 needs: use this socket's methods instead.
     pub fn raw(&self) -> &zmq::Socket {
         &self.inner.sock
     }
@@ -221,6 +304,12 @@ impl Socket {
         self.inner.needs_reset.get().is_some()
     }
 
+    /// True once [`close`](Self::close) was called on any handle of this
+    /// socket.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.get()
+    }
+
     /// Default timeout of blocking receives on this socket (hub timers,
     /// not `ZMQ_RCVTIMEO`). `None` (the default) waits forever.
     pub fn set_recv_timeout(&self, timeout: Option<Duration>) {
@@ -232,15 +321,18 @@ impl Socket {
         self.inner.send_timeout.set(timeout);
     }
 
-    /// Enables (with `Some(period)`) a backstop that re-checks this
-    /// socket's parked operations every `period` (rule 8). It should never
-    /// be needed: a parked operation it finds ready is a lost wakeup,
-    /// counted in [`backstop_rescues`] and logged as an error. With several
-    /// greenlets parked in one direction, a waiter queued behind one that
-    /// was just woken can also be counted: use one waiter per direction
-    /// when auditing.
+    /// Enables (with `Some(period)`) the backstop (rule 8): every `period`
+    /// the hub audits this socket's parked operations. It should never be
+    /// needed: a parked greenlet it finds ready with no wakeup on its way
+    /// is a lost wakeup, woken, counted in [`backstop_rescues`] and logged
+    /// as an error. A lost wakeup is repaired within two periods.
     pub fn set_backstop(&self, period: Option<Duration>) {
         self.inner.backstop.set(period);
+        if let Some(p) = period {
+            if !self.inner.audit_armed.replace(true) {
+                audit::arm(Rc::downgrade(&self.inner), p);
+            }
+        }
     }
 
     /// Sets `ZMQ_ZAP_ENFORCE_DOMAIN` (option 93, libzmq 4.3): with it, a
@@ -269,7 +361,8 @@ impl Socket {
 
     /// Sets `ZMQ_ROUTER_MANDATORY` (and remembers it: a mandatory ROUTER
     /// can refuse a message with `EAGAIN` although the socket is writable,
-    /// so zero-copy sends on it keep a copy for the retry).
+    /// so its sends wait as the module docs describe, and zero-copy sends
+    /// on it keep a copy for the retry).
     pub fn set_router_mandatory(&self, value: bool) -> Result<()> {
         self.inner.sock.set_router_mandatory(value)?;
         self.inner.router_mandatory.set(value);
@@ -286,17 +379,89 @@ impl Socket {
         Ok(self.inner.sock.set_unsubscribe(prefix.as_ref())?)
     }
 
+    // ------------------------------------------------------------ endpoints
+
+    /// Binds to `endpoint` (`zmq_bind`), then wakes parked greenlets the
+    /// commands libzmq processed in the call may have made ready (rule 5).
+    pub fn bind(&self, endpoint: &str) -> Result<()> {
+        self.inner.check_open()?;
+        let r = self.inner.sock.bind(endpoint);
+        self.inner.wake_ready();
+        r?;
+        let resolved = self.last_endpoint().unwrap_or_else(|_| endpoint.to_owned());
+        self.inner.endpoints.borrow_mut().push((true, resolved));
+        Ok(())
+    }
+
+    /// Connects to `endpoint` (`zmq_connect`); wakes as [`bind`](Self::bind).
+    pub fn connect(&self, endpoint: &str) -> Result<()> {
+        self.inner.check_open()?;
+        let r = self.inner.sock.connect(endpoint);
+        self.inner.wake_ready();
+        r?;
+        self.inner.endpoints.borrow_mut().push((false, endpoint.to_owned()));
+        Ok(())
+    }
+
+    /// Stops listening on `endpoint` (`zmq_unbind`); wakes as
+    /// [`bind`](Self::bind).
+    pub fn unbind(&self, endpoint: &str) -> Result<()> {
+        self.end_endpoint(true, endpoint)
+    }
+
+    /// Disconnects from `endpoint` (`zmq_disconnect`); wakes as
+    /// [`bind`](Self::bind).
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        self.end_endpoint(false, endpoint)
+    }
+
+    fn end_endpoint(&self, bound: bool, endpoint: &str) -> Result<()> {
+        self.inner.check_open()?;
+        let r = if bound {
+            self.inner.sock.unbind(endpoint)
+        } else {
+            self.inner.sock.disconnect(endpoint)
+        };
+        self.inner.wake_ready();
+        r?;
+        self.inner
+            .endpoints
+            .borrow_mut()
+            .retain(|(b, e)| !(*b == bound && e == endpoint));
+        Ok(())
+    }
+
+    /// Closes the socket for every handle: ends every endpoint set up
+    /// through [`bind`](Self::bind) and [`connect`](Self::connect) (so peers
+    /// see the connections close, and the addresses are free again), wakes
+    /// every greenlet parked on it with [`Error::SocketClosed`], and makes
+    /// every later operation fail with that error. libzmq's socket object
+    /// is freed when the last handle is dropped (its options stay readable
+    /// until then). Closing twice is a no-op.
+    pub fn close(&self) -> Result<()> {
+        if self.inner.closed.replace(true) {
+            return Ok(());
+        }
+        let endpoints = std::mem::take(&mut *self.inner.endpoints.borrow_mut());
+        for (bound, ep) in endpoints {
+            // An endpoint already gone (a peer's inproc socket closed) is
+            // no reason to stop closing the others.
+            let _ = if bound {
+                self.inner.sock.unbind(&ep)
+            } else {
+                self.inner.sock.disconnect(&ep)
+            };
+        }
+        self.inner.wake_all();
+        Ok(())
+    }
+
+    // --------------------------------------------------------------- events
+
     /// Reads `ZMQ_EVENTS` and wakes the first waiter of each direction
     /// that can proceed (rule 5).
     pub fn poll_events(&self) -> Result<zmq::PollEvents> {
-        let ev = self.inner.sock.get_events()?;
-        if ev.contains(zmq::POLLIN) {
-            self.inner.reg.entry.readers.notify_one();
-        }
-        if ev.contains(zmq::POLLOUT) {
-            self.inner.reg.entry.writers.notify_one();
-        }
-        Ok(ev)
+        Ok(self.inner.poll_events()?)
     }
 
     /// `ZMQ_EVENTS`, read the green way (same as
@@ -317,6 +482,12 @@ impl Socket {
         Ok(poller.revents(0))
     }
 
+    /// Wakes parked greenlets after the hub woke a poller that then left
+    /// with an error: the poller may have taken the only notification.
+    pub(crate) fn pass_on_wakeup(&self) {
+        self.inner.wake_ready();
+    }
+
     fn deadline(&self, dir: Dir, flags: i32) -> Option<Deadline> {
         if flags & zmq::DONTWAIT != 0 {
             return None;
@@ -326,417 +497,6 @@ impl Socket {
             Dir::Send => self.inner.send_timeout.get(),
         };
         Deadline::from_timeout(t)
-    }
-
-    /// Fails if the socket needs a reset, or if the greenlet was killed or
-    /// its timeout expired and the call may block (`DONTWAIT` calls never
-    /// block, so a killed greenlet can still make them, e.g. to say
-    /// goodbye).
-    fn check_usable(&self, flags: i32) -> Result<()> {
-        if flags & zmq::DONTWAIT == 0 {
-            hub::check_interrupt()?;
-        }
-        match self.inner.needs_reset.get() {
-            Some(why) => Err(Error::NeedsReset(why)),
-            None => Ok(()),
-        }
-    }
-
-    /// Waits until no other greenlet owns a partial message in `dir`.
-    fn acquire(&self, dir: Dir, deadline: Option<Deadline>) -> Result<()> {
-        let (owner, lock) = match dir {
-            Dir::Send => (&self.inner.send_owner, &self.inner.send_lock),
-            Dir::Recv => (&self.inner.recv_owner, &self.inner.recv_lock),
-        };
-        if owner.get().is_none() {
-            return Ok(()); // the usual case: nobody is mid-message
-        }
-        let me = hub::current_task().id;
-        loop {
-            match owner.get() {
-                None => return Ok(()),
-                Some(id) if id == me => return Ok(()),
-                Some(_) => lock.wait(deadline)?,
-            }
-        }
-    }
-
-    /// Records whether the current greenlet now owns a partial message.
-    fn set_partial(&self, dir: Dir, more: bool) {
-        let (owner, lock) = match dir {
-            Dir::Send => (&self.inner.send_owner, &self.inner.send_lock),
-            Dir::Recv => (&self.inner.recv_owner, &self.inner.recv_lock),
-        };
-        if more {
-            owner.set(Some(hub::current_task().id));
-        } else if owner.take().is_some() {
-            lock.notify_one();
-        }
-    }
-
-    /// Parks until `dir` may be ready (rules 3 to 5, 7, 8).
-    fn park(&self, dir: Dir, deadline: Option<Deadline>) -> Result<()> {
-        let want = match dir {
-            Dir::Recv => zmq::POLLIN,
-            Dir::Send => zmq::POLLOUT,
-        };
-        // A receive parks only after a `DONTWAIT` receive failed, and
-        // libzmq processes every pending command inside that call before
-        // it says `EAGAIN` (a send does not): the mailbox is empty, so
-        // `ZMQ_EVENTS` would find no message, and the next command will
-        // raise a new edge. Reading it is still needed when a writer
-        // waits, as those commands may have made the socket writable.
-        let writers = &self.inner.reg.entry.writers;
-        if dir == Dir::Send || (writers.has_entries() && !writers.is_empty()) {
-            let ev = self.poll_events()?;
-            if ev.contains(want) {
-                return Ok(()); // the edge already fired: retry at once
-            }
-        }
-        let q = match dir {
-            Dir::Recv => &self.inner.reg.entry.readers,
-            Dir::Send => &self.inner.reg.entry.writers,
-        };
-        let Some(period) = self.inner.backstop.get() else {
-            return q.wait(deadline);
-        };
-        loop {
-            let step = Deadline::after(period);
-            let d = match deadline {
-                Some(d) if d.at <= step.at => Some(d),
-                _ => Some(step),
-            };
-            match q.wait(d) {
-                Ok(()) => return Ok(()),
-                Err(Error::Timeout(t)) if t.id == 0 && deadline.is_none_or(|dl| dl.at > step.at) => {
-                    // An edge the hub has not polled yet is on its way: only
-                    // a ready socket whose fd shows nothing is a lost wakeup.
-                    let edge_pending = fd_readable(self.inner.fd);
-                    if self.poll_events()?.contains(want) {
-                        if !edge_pending {
-                            BACKSTOP_RESCUES.fetch_add(1, Ordering::Relaxed);
-                            tracing::error!(fd = self.inner.fd, "zgreen zmq: backstop rescued a lost wakeup");
-                        }
-                        return Ok(());
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// After a successful operation: wake waiters that can proceed, and
-    /// yield now and then so a greenlet that never blocks cannot starve
-    /// the others (unless it is in the middle of a message).
-    fn after_op(&self, partial: bool) -> Result<()> {
-        let e = &self.inner.reg.entry;
-        if (e.readers.has_entries() && !e.readers.is_empty())
-            || (e.writers.has_entries() && !e.writers.is_empty())
-        {
-            self.poll_events()?;
-        }
-        if !partial {
-            count_ops(1)?;
-        }
-        Ok(())
-    }
-
-    /// A REQ socket's wait for its reply was interrupted: the request is
-    /// out, so the socket cannot send again until a reply it may never get.
-    fn interrupted_req_recv(&self, err: Error) -> Error {
-        if matches!(err, Error::Killed | Error::Timeout(_)) {
-            self.inner
-                .needs_reset
-                .set(Some("a REQ socket's wait for its reply was interrupted"));
-            self.set_partial(Dir::Recv, false);
-        }
-        err
-    }
-
-    // ----------------------------------------------------------------- send
-
-    /// Sends one frame (`flags` may hold `zmq::SNDMORE`, and
-    /// `zmq::DONTWAIT`, which fails with `EAGAIN` instead of parking).
-    pub fn send(&self, data: impl AsRef<[u8]>, flags: i32) -> Result<()> {
-        self.send_deadline(data.as_ref(), flags, self.deadline(Dir::Send, flags))
-    }
-
-    /// [`send`](Self::send) with a timeout for this call.
-    pub fn send_timeout(&self, data: impl AsRef<[u8]>, flags: i32, timeout: Duration) -> Result<()> {
-        self.send_deadline(data.as_ref(), flags, Some(Deadline::after(timeout)))
-    }
-
-    /// Tries to send one frame without parking: `Ok(false)` if the socket
-    /// cannot take it now.
-    pub fn try_send(&self, data: impl AsRef<[u8]>, flags: i32) -> Result<bool> {
-        match self.send_deadline(data.as_ref(), flags | zmq::DONTWAIT, None) {
-            Ok(()) => Ok(true),
-            Err(Error::Zmq(zmq::Error::EAGAIN)) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn send_deadline(&self, data: &[u8], flags: i32, deadline: Option<Deadline>) -> Result<()> {
-        let started = self.owns_partial(Dir::Send);
-        self.send_frame(data, flags, deadline)
-            .map_err(|e| self.fail_send(started, e))
-    }
-
-    fn send_frame(&self, data: &[u8], flags: i32, deadline: Option<Deadline>) -> Result<()> {
-        self.check_usable(flags)?;
-        self.acquire(Dir::Send, deadline)?;
-        let more = flags & zmq::SNDMORE != 0;
-        loop {
-            match self.send_raw(data, flags | zmq::DONTWAIT) {
-                Ok(()) => {
-                    self.set_partial(Dir::Send, more);
-                    return self.after_op(more);
-                }
-                Err(zmq::Error::EAGAIN) if flags & zmq::DONTWAIT == 0 => {
-                    self.park(Dir::Send, deadline)?;
-                    self.check_usable(flags)?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// `zmq_send` of a byte slice: libzmq copies it into a message of its
-    /// own (the `zmq` crate would first build a `Message` and close it
-    /// after).
-    fn send_raw(&self, data: &[u8], flags: i32) -> std::result::Result<(), zmq::Error> {
-        // SAFETY: `raw` is the live socket of `sock` (see `Inner`), used
-        // on its own thread; libzmq reads `data.len()` bytes from `data`
-        // during the call only.
-        let rc = unsafe { zmq_sys::zmq_send(self.inner.raw, data.as_ptr().cast(), data.len(), flags) };
-        if rc == -1 {
-            // SAFETY: `zmq_errno` only reads this thread's errno.
-            Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
-        } else {
-            Ok(())
-        }
-    }
-
-    /// True if the current greenlet has sent or received some frames of a
-    /// message in `dir` and not its last one.
-    fn owns_partial(&self, dir: Dir) -> bool {
-        let owner = match dir {
-            Dir::Send => &self.inner.send_owner,
-            Dir::Recv => &self.inner.recv_owner,
-        };
-        owner.get() == Some(hub::current_task().id)
-    }
-
-    /// A send failed: if frames of this message were already sent, libzmq
-    /// holds an unfinished message that the next frame would extend, so
-    /// the socket is marked as needing a reset.
-    fn fail_send(&self, started: bool, err: Error) -> Error {
-        if started && self.inner.needs_reset.get().is_none() {
-            self.inner
-                .needs_reset
-                .set(Some("a multipart send failed after some of its frames were sent"));
-            self.set_partial(Dir::Send, false);
-        }
-        err
-    }
-
-    /// Sends a string frame (shadows the blocking `zmq::Socket::send_str`).
-    pub fn send_str(&self, data: &str, flags: i32) -> Result<()> {
-        self.send(data, flags)
-    }
-
-    /// Sends a `zmq::Message` without copying its data where libzmq
-    /// allows: the send is attempted only once `ZMQ_EVENTS` says the socket
-    /// is writable, so the message is never lost to an `EAGAIN`. (A
-    /// mandatory ROUTER or a STREAM socket can still refuse a message
-    /// while writable: there the data is copied first so the send can be
-    /// retried.)
-    pub fn send_msg(&self, msg: zmq::Message, flags: i32) -> Result<()> {
-        let mandatory = self.inner.router_mandatory.get() && self.inner.kind == zmq::ROUTER;
-        if mandatory || self.inner.kind == zmq::STREAM {
-            return self.send(&msg[..], flags);
-        }
-        let started = self.owns_partial(Dir::Send);
-        self.send_msg_inner(msg, flags)
-            .map_err(|e| self.fail_send(started, e))
-    }
-
-    fn send_msg_inner(&self, msg: zmq::Message, flags: i32) -> Result<()> {
-        let deadline = self.deadline(Dir::Send, flags);
-        self.check_usable(flags)?;
-        self.acquire(Dir::Send, deadline)?;
-        let more = flags & zmq::SNDMORE != 0;
-        loop {
-            if self.poll_events()?.contains(zmq::POLLOUT) {
-                self.inner.sock.send(msg, flags | zmq::DONTWAIT)?;
-                self.set_partial(Dir::Send, more);
-                return self.after_op(more);
-            }
-            if flags & zmq::DONTWAIT != 0 {
-                return Err(Error::Zmq(zmq::Error::EAGAIN));
-            }
-            self.park(Dir::Send, deadline)?;
-            self.check_usable(flags)?;
-        }
-    }
-
-    /// Sends all `frames` as one multipart message. Other greenlets'
-    /// sends on this socket wait until the last frame is out.
-    pub fn send_multipart<I, T>(&self, frames: I, flags: i32) -> Result<()>
-    where
-        I: IntoIterator<Item = T>,
-        T: AsRef<[u8]>,
-    {
-        let deadline = self.deadline(Dir::Send, flags);
-        self.send_multipart_deadline(frames, flags, deadline)
-    }
-
-    /// [`send_multipart`](Self::send_multipart) with a timeout for the
-    /// whole message.
-    pub fn send_multipart_timeout<I, T>(&self, frames: I, flags: i32, timeout: Duration) -> Result<()>
-    where
-        I: IntoIterator<Item = T>,
-        T: AsRef<[u8]>,
-    {
-        self.send_multipart_deadline(frames, flags, Some(Deadline::after(timeout)))
-    }
-
-    fn send_multipart_deadline<I, T>(&self, frames: I, flags: i32, deadline: Option<Deadline>) -> Result<()>
-    where
-        I: IntoIterator<Item = T>,
-        T: AsRef<[u8]>,
-    {
-        let mut it = frames.into_iter().peekable();
-        let flags = flags & !zmq::SNDMORE;
-        while let Some(frame) = it.next() {
-            let f = if it.peek().is_some() {
-                flags | zmq::SNDMORE
-            } else {
-                flags
-            };
-            self.send_deadline(frame.as_ref(), f, deadline)?;
-        }
-        Ok(())
-    }
-
-    // ----------------------------------------------------------------- recv
-
-    /// Receives one frame into `msg` (check `msg.get_more()` for more).
-    pub fn recv(&self, msg: &mut zmq::Message, flags: i32) -> Result<()> {
-        self.recv_deadline(msg, flags, self.deadline(Dir::Recv, flags))
-    }
-
-    /// [`recv`](Self::recv) with a timeout for this call.
-    pub fn recv_timeout(&self, msg: &mut zmq::Message, flags: i32, timeout: Duration) -> Result<()> {
-        self.recv_deadline(msg, flags, Some(Deadline::after(timeout)))
-    }
-
-    /// Receives one frame as a new `zmq::Message` (zero-copy).
-    pub fn recv_msg(&self, flags: i32) -> Result<zmq::Message> {
-        let mut msg = zmq::Message::new();
-        self.recv(&mut msg, flags)?;
-        Ok(msg)
-    }
-
-    /// Receives one frame as bytes.
-    pub fn recv_bytes(&self, flags: i32) -> Result<Vec<u8>> {
-        Ok(self.recv_msg(flags)?.to_vec())
-    }
-
-    /// Receives one frame as a string (`Err(bytes)` inside if it is not
-    /// UTF-8).
-    pub fn recv_string(&self, flags: i32) -> Result<std::result::Result<String, Vec<u8>>> {
-        let bytes = self.recv_bytes(flags)?;
-        Ok(String::from_utf8(bytes).map_err(|e| e.into_bytes()))
-    }
-
-    /// Receives one frame into `buf`; returns the frame's full size (which
-    /// may exceed `buf.len()`: the rest is truncated, as in libzmq).
-    pub fn recv_into(&self, buf: &mut [u8], flags: i32) -> Result<usize> {
-        let msg = self.recv_msg(flags)?;
-        let n = msg.len().min(buf.len());
-        buf[..n].copy_from_slice(&msg[..n]);
-        Ok(msg.len())
-    }
-
-    /// Tries to receive one frame without parking: `Ok(None)` if none is
-    /// waiting.
-    pub fn try_recv_msg(&self, flags: i32) -> Result<Option<zmq::Message>> {
-        let mut msg = zmq::Message::new();
-        match self.recv_deadline(&mut msg, flags | zmq::DONTWAIT, None) {
-            Ok(()) => Ok(Some(msg)),
-            Err(Error::Zmq(zmq::Error::EAGAIN)) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Receives a whole multipart message as byte vectors.
-    pub fn recv_multipart(&self, flags: i32) -> Result<Vec<Vec<u8>>> {
-        Ok(self
-            .recv_multipart_msgs(flags)?
-            .into_iter()
-            .map(|m| m.to_vec())
-            .collect())
-    }
-
-    /// Receives a whole multipart message as `zmq::Message`s (zero-copy).
-    pub fn recv_multipart_msgs(&self, flags: i32) -> Result<Vec<zmq::Message>> {
-        let deadline = self.deadline(Dir::Recv, flags);
-        self.recv_multipart_deadline(flags, deadline)
-    }
-
-    /// [`recv_multipart`](Self::recv_multipart) with a timeout.
-    pub fn recv_multipart_timeout(&self, flags: i32, timeout: Duration) -> Result<Vec<Vec<u8>>> {
-        Ok(self
-            .recv_multipart_deadline(flags, Some(Deadline::after(timeout)))?
-            .into_iter()
-            .map(|m| m.to_vec())
-            .collect())
-    }
-
-    fn recv_multipart_deadline(&self, flags: i32, deadline: Option<Deadline>) -> Result<Vec<zmq::Message>> {
-        let mut parts = Vec::new();
-        loop {
-            let mut msg = zmq::Message::new();
-            self.recv_deadline(&mut msg, flags, deadline)?;
-            let more = msg.get_more();
-            parts.push(msg);
-            if !more {
-                return Ok(parts);
-            }
-        }
-    }
-
-    fn recv_deadline(&self, msg: &mut zmq::Message, flags: i32, deadline: Option<Deadline>) -> Result<()> {
-        self.check_usable(flags)?;
-        self.acquire(Dir::Recv, deadline)?;
-        loop {
-            match self.inner.sock.recv(msg, flags | zmq::DONTWAIT) {
-                Ok(()) => {
-                    let more = msg.get_more();
-                    self.set_partial(Dir::Recv, more);
-                    return self.after_op(more);
-                }
-                Err(zmq::Error::EAGAIN) if flags & zmq::DONTWAIT == 0 => {
-                    if let Err(e) = self
-                        .park(Dir::Recv, deadline)
-                        .and_then(|_| hub::check_interrupt())
-                    {
-                        return Err(if self.inner.kind == zmq::REQ {
-                            self.interrupted_req_recv(e)
-                        } else {
-                            e
-                        });
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// A weak handle, for objects that must not keep the socket alive.
-    pub(crate) fn downgrade(&self) -> std::rc::Weak<Inner> {
-        Rc::downgrade(&self.inner)
     }
 
     /// True if the socket type can receive (PUSH and PUB cannot).
@@ -749,28 +509,13 @@ impl Socket {
         !matches!(self.inner.kind, zmq::PULL | zmq::SUB)
     }
 
+    /// A weak handle, for objects that must not keep the socket alive.
+    pub(crate) fn downgrade(&self) -> std::rc::Weak<Inner> {
+        Rc::downgrade(&self.inner)
+    }
+
     /// The registration's wait queues, for the poller.
     pub(crate) fn queues(&self) -> (&WaitQueue, &WaitQueue) {
         (&self.inner.reg.entry.readers, &self.inner.reg.entry.writers)
     }
-}
-
-/// Counts `ops` completed operations that did not park toward the
-/// fairness rule: every [`set_fairness_ops`] of them on this thread, the
-/// current greenlet yields.
-fn count_ops(ops: usize) -> Result<()> {
-    let n = FAIRNESS_OPS.load(Ordering::Relaxed);
-    if n == 0 || ops == 0 {
-        return Ok(());
-    }
-    let count = OPS_SINCE_YIELD.with(|c| {
-        let v = c.get() + ops;
-        c.set(v);
-        v
-    });
-    if count >= n {
-        OPS_SINCE_YIELD.with(|c| c.set(0));
-        hub::yield_now()?;
-    }
-    Ok(())
 }

@@ -60,7 +60,7 @@ fn zerr(e: zgreen::Error) -> String {
     e.to_string()
 }
 
-fn rerr(e: zmq::Error) -> String {
+fn rerr(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
@@ -323,7 +323,7 @@ fn reqrep_green_2hubs(t: Transport, size: usize, count: u64, io: Option<i32>) ->
             }
         };
         if let Err(e) = rep.bind(&bind) {
-            let _ = tx.send(Err(rerr(e)));
+            let _ = tx.send(Err(rerr(&e)));
             return Err(rerr(e));
         }
         let _ = tx.send(rep.last_endpoint().map_err(zerr));

@@ -16,6 +16,7 @@ use std::ffi::c_void;
 
 use super::{Dir, Socket};
 use crate::error::{Error, Result};
+use crate::hub;
 
 /// A `zmq_msg_t` owned by this file, closed on drop.
 struct RawMsg(zmq_sys::zmq_msg_t);
@@ -92,18 +93,22 @@ fn errno() -> zmq::Error {
 /// means another greenlet is in the middle of a message on one of the
 /// sockets: use the green API instead.
 pub(crate) fn forward_messages(src: &Socket, dst: &Socket, max_msgs: usize) -> Result<Option<(u64, u64)>> {
-    if src.inner.recv_owner.get().is_some() || dst.inner.send_owner.get().is_some() {
+    if src.inner.recv_turn.is_taken() || dst.inner.send_turn.is_taken() {
         return Ok(None);
     }
-    src.check_usable(0)?;
-    dst.check_usable(0)?;
+    hub::check_interrupt()?;
+    src.inner.check_open()?;
+    dst.inner.check_open()?;
     let mut moved = (0u64, 0u64);
     let mut msg = RawMsg::new();
     for _ in 0..max_msgs {
         match msg.recv(src.inner.raw) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(Error::Zmq(e)),
+            Err(e) => {
+                src.inner.wake_ready();
+                return Err(Error::Zmq(e));
+            }
         }
         let mut first = true;
         loop {
@@ -114,6 +119,8 @@ pub(crate) fn forward_messages(src: &Socket, dst: &Socket, max_msgs: usize) -> R
                 finish_green(src, dst, Some(msg.bytes()), more, !first, &mut moved)?;
                 return Ok(Some(moved));
             }
+            src.inner.calls.set(src.inner.calls.get().wrapping_add(2));
+            dst.inner.calls.set(dst.inner.calls.get().wrapping_add(2));
             if !more {
                 break;
             }
@@ -128,9 +135,9 @@ pub(crate) fn forward_messages(src: &Socket, dst: &Socket, max_msgs: usize) -> R
     }
     // Wake other waiters these operations may have hidden an edge from,
     // and count the frames for fairness, as each green operation does.
-    src.after_op(true)?;
-    dst.after_op(true)?;
-    super::count_ops(2 * moved.0 as usize)?;
+    src.inner.wake_ready();
+    dst.inner.wake_ready();
+    super::count_ops(2 * moved.0 as usize);
     Ok(Some(moved))
 }
 
@@ -139,6 +146,10 @@ pub(crate) fn forward_messages(src: &Socket, dst: &Socket, max_msgs: usize) -> R
 /// follow it), `dst_mid` says frames of this message were already sent.
 /// The partial-message owners are recorded first, so other greenlets
 /// wait while `send` or `recv` parks.
+///
+/// If anything fails on the way, the message is given up on both sides
+/// (the rest of it is dropped from `src`; `dst`, holding a cut message,
+/// needs a reset), so neither socket stays owned by this greenlet.
 fn finish_green(
     src: &Socket,
     dst: &Socket,
@@ -147,11 +158,31 @@ fn finish_green(
     dst_mid: bool,
     moved: &mut (u64, u64),
 ) -> Result<()> {
-    let flags = |more: bool| if more { zmq::SNDMORE } else { 0 };
+    let me = hub::current_task().id;
+    src.inner.wake_ready();
+    dst.inner.wake_ready();
     if dst_mid {
-        dst.set_partial(Dir::Send, true);
+        dst.inner.send_turn.take(me, true);
     }
-    src.set_partial(Dir::Recv, more);
+    if more {
+        src.inner.recv_turn.take(me, true);
+    }
+    let r = finish_frames(src, dst, pending, more, moved);
+    if r.is_err() {
+        src.inner.give_up_if_owner(Dir::Recv);
+        dst.inner.give_up_if_owner(Dir::Send);
+    }
+    r
+}
+
+fn finish_frames(
+    src: &Socket,
+    dst: &Socket,
+    pending: Option<&[u8]>,
+    more: bool,
+    moved: &mut (u64, u64),
+) -> Result<()> {
+    let flags = |more: bool| if more { zmq::SNDMORE } else { 0 };
     if let Some(frame) = pending {
         dst.send(frame, flags(more))?;
     }

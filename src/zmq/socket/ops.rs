@@ -1,0 +1,228 @@
+//! The public send and receive calls of [`Socket`]; each frame goes
+//! through [`Inner::run_op`](super::Inner) in `core.rs`.
+
+use std::time::Duration;
+
+use super::{Dir, Inner, MultipartGuard, Socket};
+use crate::error::{Error, Result};
+use crate::hub::Deadline;
+
+/// `zmq_send` of a byte slice: libzmq copies it into a message of its own
+/// (the `zmq` crate would first build a `Message` and close it after).
+fn send_raw(inner: &Inner, data: &[u8], flags: i32) -> std::result::Result<bool, zmq::Error> {
+    // SAFETY: `raw` is the live socket of `sock` (see `Inner`), used on
+    // its own thread; libzmq reads `data.len()` bytes from `data` during
+    // the call only.
+    let rc = unsafe { zmq_sys::zmq_send(inner.raw, data.as_ptr().cast(), data.len(), flags | zmq::DONTWAIT) };
+    if rc == -1 {
+        // SAFETY: `zmq_errno` only reads this thread's errno.
+        Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
+    } else {
+        Ok(flags & zmq::SNDMORE != 0)
+    }
+}
+
+impl Socket {
+    // ----------------------------------------------------------------- send
+
+    /// Sends one frame (`flags` may hold `zmq::SNDMORE`, and
+    /// `zmq::DONTWAIT`, which fails with `EAGAIN` instead of parking).
+    pub fn send(&self, data: impl AsRef<[u8]>, flags: i32) -> Result<()> {
+        self.send_frame(data.as_ref(), flags, self.deadline(Dir::Send, flags), true)
+    }
+
+    /// [`send`](Self::send) with a timeout for this call.
+    pub fn send_timeout(&self, data: impl AsRef<[u8]>, flags: i32, timeout: Duration) -> Result<()> {
+        self.send_frame(data.as_ref(), flags, Some(Deadline::after(timeout)), true)
+    }
+
+    /// Tries to send one frame without parking: `Ok(false)` if the socket
+    /// cannot take it now (no room, or another greenlet is in the middle
+    /// of a message). A `false` for a later frame of the caller's own
+    /// message leaves that message open: send the frame again.
+    pub fn try_send(&self, data: impl AsRef<[u8]>, flags: i32) -> Result<bool> {
+        match self.send_frame(data.as_ref(), flags | zmq::DONTWAIT, None, true) {
+            Ok(()) => Ok(true),
+            Err(Error::Zmq(zmq::Error::EAGAIN)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn send_frame(&self, data: &[u8], flags: i32, deadline: Option<Deadline>, hook: bool) -> Result<()> {
+        self.inner
+            .run_op(Dir::Send, flags, deadline, hook, |inner| send_raw(inner, data, flags))
+    }
+
+    /// Sends a string frame (shadows the blocking `zmq::Socket::send_str`).
+    pub fn send_str(&self, data: &str, flags: i32) -> Result<()> {
+        self.send(data, flags)
+    }
+
+    /// Sends a `zmq::Message` without copying its data where libzmq
+    /// allows: the send is attempted only once `ZMQ_EVENTS` says the socket
+    /// is writable, so the message is never lost to an `EAGAIN`. (A
+    /// mandatory ROUTER or a STREAM socket can still refuse a message
+    /// while writable: there the data is copied first so the send can be
+    /// retried.)
+    pub fn send_msg(&self, msg: zmq::Message, flags: i32) -> Result<()> {
+        if self.inner.is_mandatory_router() || self.inner.kind == zmq::STREAM {
+            return self.send(&msg[..], flags);
+        }
+        let deadline = self.deadline(Dir::Send, flags);
+        let mut msg = Some(msg);
+        self.inner.run_op(Dir::Send, flags, deadline, true, |inner| {
+            if !inner.poll_events()?.contains(zmq::POLLOUT) {
+                return Err(zmq::Error::EAGAIN);
+            }
+            let m = msg.take().ok_or(zmq::Error::EFAULT)?;
+            match inner.sock.send(m, flags | zmq::DONTWAIT) {
+                Ok(()) => Ok(flags & zmq::SNDMORE != 0),
+                // The zmq crate consumed the message: it cannot be retried.
+                Err(zmq::Error::EAGAIN) => Err(zmq::Error::ENOBUFS),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// Sends all `frames` as one multipart message. Other greenlets'
+    /// sends on this socket wait until the last frame is out.
+    pub fn send_multipart<I, T>(&self, frames: I, flags: i32) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        let deadline = self.deadline(Dir::Send, flags);
+        self.send_multipart_deadline(frames, flags, deadline)
+    }
+
+    /// [`send_multipart`](Self::send_multipart) with a timeout for the
+    /// whole message.
+    pub fn send_multipart_timeout<I, T>(&self, frames: I, flags: i32, timeout: Duration) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        self.send_multipart_deadline(frames, flags, Some(Deadline::after(timeout)))
+    }
+
+    fn send_multipart_deadline<I, T>(&self, frames: I, flags: i32, deadline: Option<Deadline>) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        let _guard = MultipartGuard {
+            inner: &self.inner,
+            dir: Dir::Send,
+        };
+        let mut it = frames.into_iter().peekable();
+        let flags = flags & !zmq::SNDMORE;
+        while let Some(frame) = it.next() {
+            let f = if it.peek().is_some() {
+                flags | zmq::SNDMORE
+            } else {
+                flags
+            };
+            self.send_frame(frame.as_ref(), f, deadline, false)?;
+        }
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------- recv
+
+    /// Receives one frame into `msg` (check `msg.get_more()` for more).
+    pub fn recv(&self, msg: &mut zmq::Message, flags: i32) -> Result<()> {
+        self.recv_frame(msg, flags, self.deadline(Dir::Recv, flags), true)
+    }
+
+    /// [`recv`](Self::recv) with a timeout for this call.
+    pub fn recv_timeout(&self, msg: &mut zmq::Message, flags: i32, timeout: Duration) -> Result<()> {
+        self.recv_frame(msg, flags, Some(Deadline::after(timeout)), true)
+    }
+
+    /// Receives one frame as a new `zmq::Message` (zero-copy).
+    pub fn recv_msg(&self, flags: i32) -> Result<zmq::Message> {
+        let mut msg = zmq::Message::new();
+        self.recv(&mut msg, flags)?;
+        Ok(msg)
+    }
+
+    /// Receives one frame as bytes.
+    pub fn recv_bytes(&self, flags: i32) -> Result<Vec<u8>> {
+        Ok(self.recv_msg(flags)?.to_vec())
+    }
+
+    /// Receives one frame as a string (`Err(bytes)` inside if it is not
+    /// UTF-8).
+    pub fn recv_string(&self, flags: i32) -> Result<std::result::Result<String, Vec<u8>>> {
+        let bytes = self.recv_bytes(flags)?;
+        Ok(String::from_utf8(bytes).map_err(|e| e.into_bytes()))
+    }
+
+    /// Receives one frame into `buf`; returns the frame's full size (which
+    /// may exceed `buf.len()`: the rest is truncated, as in libzmq).
+    pub fn recv_into(&self, buf: &mut [u8], flags: i32) -> Result<usize> {
+        let msg = self.recv_msg(flags)?;
+        let n = msg.len().min(buf.len());
+        buf[..n].copy_from_slice(&msg[..n]);
+        Ok(msg.len())
+    }
+
+    /// Tries to receive one frame without parking: `Ok(None)` if none is
+    /// waiting, or another greenlet is in the middle of a message.
+    pub fn try_recv_msg(&self, flags: i32) -> Result<Option<zmq::Message>> {
+        let mut msg = zmq::Message::new();
+        match self.recv_frame(&mut msg, flags | zmq::DONTWAIT, None, true) {
+            Ok(()) => Ok(Some(msg)),
+            Err(Error::Zmq(zmq::Error::EAGAIN)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Receives a whole multipart message as byte vectors.
+    pub fn recv_multipart(&self, flags: i32) -> Result<Vec<Vec<u8>>> {
+        Ok(self
+            .recv_multipart_msgs(flags)?
+            .into_iter()
+            .map(|m| m.to_vec())
+            .collect())
+    }
+
+    /// Receives a whole multipart message as `zmq::Message`s (zero-copy).
+    pub fn recv_multipart_msgs(&self, flags: i32) -> Result<Vec<zmq::Message>> {
+        let deadline = self.deadline(Dir::Recv, flags);
+        self.recv_multipart_deadline(flags, deadline)
+    }
+
+    /// [`recv_multipart`](Self::recv_multipart) with a timeout.
+    pub fn recv_multipart_timeout(&self, flags: i32, timeout: Duration) -> Result<Vec<Vec<u8>>> {
+        Ok(self
+            .recv_multipart_deadline(flags, Some(Deadline::after(timeout)))?
+            .into_iter()
+            .map(|m| m.to_vec())
+            .collect())
+    }
+
+    fn recv_multipart_deadline(&self, flags: i32, deadline: Option<Deadline>) -> Result<Vec<zmq::Message>> {
+        let _guard = MultipartGuard {
+            inner: &self.inner,
+            dir: Dir::Recv,
+        };
+        let mut parts = Vec::new();
+        loop {
+            let mut msg = zmq::Message::new();
+            self.recv_frame(&mut msg, flags, deadline, false)?;
+            let more = msg.get_more();
+            parts.push(msg);
+            if !more {
+                return Ok(parts);
+            }
+        }
+    }
+
+    fn recv_frame(&self, msg: &mut zmq::Message, flags: i32, deadline: Option<Deadline>, hook: bool) -> Result<()> {
+        self.inner.run_op(Dir::Recv, flags, deadline, hook, |inner| {
+            inner.sock.recv(msg, flags | zmq::DONTWAIT)?;
+            Ok(msg.get_more())
+        })
+    }
+}
