@@ -104,7 +104,7 @@ pub(crate) struct Hub {
     /// Coroutines of tasks dropped while suspended, unwound at a safe point.
     graveyard: RefCell<Vec<Gen>>,
     /// Exit hooks of tasks dropped without finishing, run at a safe point.
-    orphaned_hooks: RefCell<Vec<(u64, Vec<Rc<dyn task::ExitHook>>)>>,
+    orphaned_hooks: RefCell<Vec<task::OrphanHooks>>,
     /// The root's loop returned because nothing could ever wake it.
     would_block: Cell<bool>,
     next_forced_poll: Cell<Instant>,

@@ -48,6 +48,9 @@ pub(crate) trait ExitHook {
     fn task_exited(&self, task_id: u64);
 }
 
+/// The exit hooks of one task, with its id.
+pub(crate) type OrphanHooks = (u64, Vec<Rc<dyn ExitHook>>);
+
 /// Which outcomes trigger a link.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LinkWhen {

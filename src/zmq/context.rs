@@ -2,7 +2,8 @@
 
 use std::ffi::c_void;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, Once, OnceLock};
+use std::time::Duration;
 
 use super::Socket;
 use crate::error::{Error, Result};
@@ -21,14 +22,100 @@ unsafe impl Send for RawContext {}
 // SAFETY: as above; every method only passes the pointer to libzmq.
 unsafe impl Sync for RawContext {}
 
+/// `zmq_ctx_term`, which waits for every socket's LINGER.
+///
+/// # Safety
+/// `ptr` is a live context that nothing uses any more, terminated once.
+unsafe fn terminate(ptr: *mut c_void) {
+    loop {
+        // SAFETY: the caller's contract.
+        let rc = unsafe { zmq_sys::zmq_ctx_term(ptr) };
+        if rc == 0 || last_error() != zmq::Error::EINTR {
+            return;
+        }
+    }
+}
+
 impl Drop for RawContext {
+    /// Terminating waits for the sockets' LINGER (a second by default):
+    /// while greenlets run on this thread's hub, that wait happens on a
+    /// thread of its own, so the hub never stalls. From a thread with no
+    /// live greenlet (typically `main` at exit) it happens here, so that
+    /// lingering messages are still delivered before the program ends; the
+    /// process also waits for terminations in flight at exit (see
+    /// [`term_off_hub`]).
     fn drop(&mut self) {
-        loop {
+        let busy = crate::hub::in_greenlet()
+            || crate::hub::try_with_hub(|h| h.live_greenlets() > 0).unwrap_or(false);
+        if busy {
+            term_off_hub(ContextPtr(self.ptr));
+        } else {
             // SAFETY: `ptr` is live (invariant) and this is its last use.
-            let rc = unsafe { zmq_sys::zmq_ctx_term(self.ptr) };
-            if rc == 0 || last_error() != zmq::Error::EINTR {
-                return;
-            }
+            unsafe { terminate(self.ptr) };
+        }
+    }
+}
+
+/// A context pointer handed to the terminating thread.
+struct ContextPtr(*mut c_void);
+
+// SAFETY: libzmq contexts are thread-safe (see `RawContext`); the pointer
+// is only passed to `zmq_ctx_term`, once.
+unsafe impl Send for ContextPtr {}
+
+/// Terminations running on their own threads, and the signal that one
+/// ended.
+static TERMS_IN_FLIGHT: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// How long the process waits at exit for terminations still in flight.
+const EXIT_WAIT: Duration = Duration::from_secs(60);
+
+/// Runs `zmq_ctx_term` on a new thread, counted in [`TERMS_IN_FLIGHT`];
+/// an `atexit` handler waits (at most [`EXIT_WAIT`]) for those still
+/// running, so a program that returns from `main` right after dropping a
+/// socket in a greenlet still delivers what LINGER allows.
+fn term_off_hub(ctx: ContextPtr) {
+    static AT_EXIT: Once = Once::new();
+    AT_EXIT.call_once(|| {
+        // SAFETY: registers a plain `extern "C"` function with no
+        // arguments that never unwinds (see `wait_for_terms`).
+        unsafe { libc::atexit(wait_for_terms) };
+    });
+    let (count, _) = &TERMS_IN_FLIGHT;
+    *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    let ptr = ctx.0;
+    let spawned = std::thread::Builder::new()
+        .name("zgreen-ctx-term".into())
+        .spawn(move || {
+            let ctx = ctx;
+            // SAFETY: the last handle of the context was dropped: nothing
+            // else uses it, and only this thread terminates it.
+            unsafe { terminate(ctx.0) };
+            let (count, ended) = &TERMS_IN_FLIGHT;
+            *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+            ended.notify_all();
+        });
+    if let Err(e) = spawned {
+        *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        tracing::warn!("zgreen zmq: no thread for the context's termination ({e}): terminating on the hub");
+        // SAFETY: the thread was not started, so its closure never ran
+        // and this is the only termination.
+        unsafe { terminate(ptr) };
+    }
+}
+
+extern "C" fn wait_for_terms() {
+    let (count, ended) = &TERMS_IN_FLIGHT;
+    let Ok(mut n) = count.lock() else { return };
+    let until = std::time::Instant::now() + EXIT_WAIT;
+    while *n > 0 {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        match ended.wait_timeout(n, left) {
+            Ok((guard, _)) => n = guard,
+            Err(_) => return,
         }
     }
 }
