@@ -116,10 +116,13 @@ fn an_interrupted_poller_passes_its_wakeup_on() {
         let poller_any = poller.any();
         zgreen::spawn(move || {
             s.send("for the receiver", 0).unwrap();
-            poller_any.kill_nowait(); // lands in the same hub turn as the edge
-        })
-        .get()
-        .unwrap();
+            poller_any.kill_nowait();
+            // Hold the thread past the hub's forced-poll interval, so that
+            // the hub delivers the edge (to the poller, first in line)
+            // before the killed poller runs again.
+            std::thread::sleep(ms(3));
+        });
+        zgreen::sleep(ms(30)).unwrap();
         assert!(matches!(poller.get().unwrap(), Err(Error::Killed)));
         let got = receiver.get_timeout(PROMPTLY);
         assert_eq!(
@@ -143,15 +146,14 @@ fn bind_right_after_an_arrival_does_not_hide_it() {
     let p = pull.clone();
     let receiver = zgreen::spawn(move || p.recv_bytes(0));
     zgreen::sleep(ms(20)).unwrap();
-    let p = pull.clone();
+    let (p, s) = (pull.clone(), push.clone());
     zgreen::spawn(move || {
-        push.send("hidden?", 0).unwrap();
+        s.send("hidden?", 0).unwrap();
         p.bind("inproc://edge-bind-second").unwrap(); // same hub turn
-        p.connect("inproc://edge-bind-nobody").unwrap();
-    })
-    .get()
-    .unwrap();
+    });
+    // (`push` stays open: closing it would raise an edge of its own.)
     assert_eq!(receiver.get_timeout(PROMPTLY).unwrap().unwrap(), b"hidden?");
+    drop(push);
 }
 
 /// A `try_recv_msg` that finds nothing processes commands too: one that
