@@ -46,14 +46,17 @@ impl Inner {
     ) -> Result<()> {
         let blocking = flags & zmq::DONTWAIT == 0;
         let turn = self.turn(dir);
-        let continuing = turn.is_taken() && turn.owner.get() == Some(hub::current_task().id);
+        // The caller's id, looked up only when somebody owns the turn.
+        let mut me = None;
+        let mut my_id = || *me.get_or_insert_with(|| hub::current_task().id);
+        let continuing = turn.is_taken() && turn.owner.get() == Some(my_id());
         if blocking && !continuing {
             hub::check_interrupt()?;
         }
         let mut mandatory = MandatoryRetry::default();
         loop {
             self.check_open()?;
-            if turn.is_taken() && !turn.is_free_for(hub::current_task().id) {
+            if turn.is_taken() && !turn.is_free_for(my_id()) {
                 if !blocking {
                     return Err(Error::Zmq(zmq::Error::EAGAIN));
                 }
@@ -64,7 +67,7 @@ impl Inner {
             match attempt(self) {
                 Ok(more) => {
                     if more {
-                        turn.take(hub::current_task().id, hook);
+                        turn.take(my_id(), hook);
                     } else if turn.is_taken() {
                         turn.release();
                     }
@@ -134,7 +137,11 @@ impl Inner {
                 turn.release();
             }
             Dir::Recv => {
-                let dropped = if self.closed.get() { 0 } else { self.drain_message() };
+                let dropped = if self.closed.get() {
+                    0
+                } else {
+                    self.drain_message()
+                };
                 if dropped > 0 {
                     tracing::warn!(
                         fd = self.fd,
@@ -222,7 +229,9 @@ impl Inner {
     #[inline]
     pub(super) fn wake_ready(&self) {
         let e = &self.reg.entry;
-        if (e.readers.has_entries() && !e.readers.is_empty()) || (e.writers.has_entries() && !e.writers.is_empty()) {
+        if (e.readers.has_entries() && !e.readers.is_empty())
+            || (e.writers.has_entries() && !e.writers.is_empty())
+        {
             let _ = self.poll_events();
         }
     }
@@ -285,11 +294,17 @@ impl Inner {
             return Ok(());
         }
         st.events_read = false;
-        let step = st.step.map_or(MANDATORY_RETRY_MIN, |s| (s * 2).min(MANDATORY_RETRY_MAX));
+        let step = st
+            .step
+            .map_or(MANDATORY_RETRY_MIN, |s| (s * 2).min(MANDATORY_RETRY_MAX));
         st.step = Some(step);
         let pause = Deadline::after(step);
         let own_first = deadline.is_none_or(|d| d.at > pause.at);
-        let d = if own_first { pause } else { deadline.expect("checked") };
+        let d = if own_first {
+            pause
+        } else {
+            deadline.expect("checked")
+        };
         match self.reg.entry.writers.wait(Some(d)) {
             Err(Error::Timeout(t)) if t.id == 0 && own_first => Ok(()),
             other => other,
