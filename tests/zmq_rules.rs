@@ -465,7 +465,10 @@ fn a_kill_between_frames_lets_the_message_finish_or_marks_the_socket_for_reset()
     assert!(matches!(slept, Err(Error::Killed)), "{slept:?}");
     assert!(second.is_ok(), "{second:?}");
     assert!(!reset);
-    assert_eq!(pull.recv_multipart(0).unwrap(), vec![b"first".to_vec(), b"second".to_vec()]);
+    assert_eq!(
+        pull.recv_multipart(0).unwrap(),
+        vec![b"first".to_vec(), b"second".to_vec()]
+    );
     // Ending without the rest of the message cuts it: the socket needs a
     // reset, for everybody.
     let p = push.clone();
@@ -477,7 +480,10 @@ fn a_kill_between_frames_lets_the_message_finish_or_marks_the_socket_for_reset()
     zgreen::sleep(ms(10)).unwrap();
     g.kill().unwrap();
     assert!(matches!(g.get().unwrap(), Err(Error::Killed)));
-    assert!(push.needs_reset(), "an unfinished message must mark the socket for reset");
+    assert!(
+        push.needs_reset(),
+        "an unfinished message must mark the socket for reset"
+    );
     assert!(matches!(push.send("x", 0), Err(Error::NeedsReset(_))));
 
     // A killed greenlet may still make non-blocking calls (a goodbye).

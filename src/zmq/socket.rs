@@ -399,7 +399,10 @@ impl Socket {
         let r = self.inner.sock.connect(endpoint);
         self.inner.wake_ready();
         r?;
-        self.inner.endpoints.borrow_mut().push((false, endpoint.to_owned()));
+        self.inner
+            .endpoints
+            .borrow_mut()
+            .push((false, endpoint.to_owned()));
         Ok(())
     }
 

@@ -49,8 +49,9 @@ impl Socket {
     }
 
     fn send_frame(&self, data: &[u8], flags: i32, deadline: Option<Deadline>, hook: bool) -> Result<()> {
-        self.inner
-            .run_op(Dir::Send, flags, deadline, hook, |inner| send_raw(inner, data, flags))
+        self.inner.run_op(Dir::Send, flags, deadline, hook, |inner| {
+            send_raw(inner, data, flags)
+        })
     }
 
     /// Sends a string frame (shadows the blocking `zmq::Socket::send_str`).
@@ -219,7 +220,13 @@ impl Socket {
         }
     }
 
-    fn recv_frame(&self, msg: &mut zmq::Message, flags: i32, deadline: Option<Deadline>, hook: bool) -> Result<()> {
+    fn recv_frame(
+        &self,
+        msg: &mut zmq::Message,
+        flags: i32,
+        deadline: Option<Deadline>,
+        hook: bool,
+    ) -> Result<()> {
         self.inner.run_op(Dir::Recv, flags, deadline, hook, |inner| {
             inner.sock.recv(msg, flags | zmq::DONTWAIT)?;
             Ok(msg.get_more())
