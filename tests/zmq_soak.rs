@@ -476,9 +476,9 @@ fn soak_shared_sockets_under_kills_and_timeouts() {
 }
 
 /// The long soak: `cargo nextest run --test zmq_soak --run-ignored only`.
-/// Ignored in CI only because of its length (about 15 minutes).
+/// Ignored in CI only because of its length (about 6 minutes here).
 #[test]
-#[ignore = "long soak (3000 runs, ~15 min); the CI soak above runs 150"]
+#[ignore = "long soak (3000 runs, ~6 min); the CI soak above runs 150"]
 fn soak_long() {
     soak(3000);
 }
