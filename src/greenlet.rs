@@ -4,14 +4,13 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::ops::Deref;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{Error, PanicError, Result};
-use crate::hub::task::{Link, LinkWhen, State, Task};
-use crate::hub::{self, Deadline, TimerAction, panic as hpanic, with_hub};
+use crate::error::{Error, Result};
+use crate::hub::task::{ExitHook, State, Task};
+use crate::hub::{self, Deadline, TimerAction, with_hub};
 
 /// A greenlet whose result has type `T`.
 ///
@@ -123,11 +122,7 @@ impl Builder {
         let stack_bytes = self
             .stack_bytes
             .unwrap_or_else(crate::config::default_stack_bytes);
-        let id = with_hub(|h| h.next_task_id());
-        let task = Rc::new(Task::new(id, stack_bytes));
-        if self.name.is_some() {
-            *task.name.borrow_mut() = self.name;
-        }
+        let task = hub::spawn::new_task(self.name, stack_bytes);
         Greenlet {
             any: AnyGreenlet { task },
             value: Rc::new(RefCell::new(None)),
@@ -138,7 +133,7 @@ impl Builder {
     /// body); on failure the greenlet is already dead with the error.
     fn spawn_inner<T: 'static, F: FnOnce() -> T + 'static>(self, f: F) -> (Greenlet<T>, Result<()>) {
         let g = self.make();
-        let r = install(&g.any.task, body(f, g.value.clone()));
+        let r = hub::spawn::install(&g.any.task, body(f, g.value.clone()));
         (g, r)
     }
 
@@ -163,52 +158,12 @@ impl Builder {
     }
 }
 
-/// Gives an unstarted task its coroutine, running `body`; on failure the
-/// task dies with the allocation error.
-fn install<B: FnOnce() + 'static>(task: &Rc<Task>, body: B) -> Result<()> {
-    match with_hub(|h| h.alloc_gen(task.stack_bytes, body)) {
-        Ok(coro) => {
-            *task.coro.borrow_mut() = Some(coro);
-            task.state.set(State::Scheduled);
-            Ok(())
-        }
-        Err(e) => {
-            *task.error.borrow_mut() = Some(e.clone());
-            task.state.set(State::Dead);
-            with_hub(|h| h.finish(task));
-            Err(e)
-        }
-    }
-}
-
-/// Wraps a user function: catch its panic, store its value, mark the task
-/// dead. Runs on the greenlet's own stack.
+/// The body of a greenlet's task: run `f` and keep its value.
 fn body<T: 'static, F: FnOnce() -> T + 'static>(
     f: F,
     value: Rc<RefCell<Option<T>>>,
 ) -> impl FnOnce() + 'static {
-    move || {
-        let result = catch_unwind(AssertUnwindSafe(f));
-        let task = hub::current_task();
-        match result {
-            Ok(v) => {
-                *value.borrow_mut() = Some(v);
-                task.successful.set(true);
-            }
-            Err(payload) => {
-                if hpanic::is_cancel(payload.as_ref()) {
-                    resume_unwind(payload);
-                }
-                let err = PanicError {
-                    message: hpanic::payload_message(payload.as_ref()),
-                    location: hpanic::take_location(),
-                    greenlet: task.id,
-                };
-                *task.error.borrow_mut() = Some(Error::Panicked(Arc::new(err)));
-            }
-        }
-        task.state.set(State::Dead);
-    }
+    move || *value.borrow_mut() = Some(f())
 }
 
 /// Spawns `f` as a new greenlet on the current thread's hub.
@@ -236,11 +191,6 @@ pub fn spawn_later<T: 'static, F: FnOnce() -> T + 'static>(delay: Duration, f: F
     let g = Builder::new().build(f);
     g.start_later(delay);
     g
-}
-
-/// Spawns a fire-and-forget greenlet.
-pub(crate) fn spawn_detached(f: Box<dyn FnOnce()>) -> Result<()> {
-    Builder::new().spawn(f).map(|_| ())
 }
 
 impl<T: 'static> Greenlet<T> {
@@ -443,7 +393,7 @@ impl AnyGreenlet {
         let Some(body) = self.task.pending.borrow_mut().take() else {
             return Ok(());
         };
-        install(&self.task, body)
+        hub::spawn::install(&self.task, body)
     }
 
     /// Waits until the greenlet has finished, however it finished (gevent's
@@ -584,19 +534,81 @@ impl AnyGreenlet {
     /// died and its links are being run (then the link never runs).
     /// Returns false if it had run (or started) or was unknown.
     pub fn unlink(&self, id: LinkId) -> bool {
-        let mut links = self.task.links.borrow_mut();
-        let before = links.len();
-        links.retain(|l| l.id != id.0);
-        links.len() != before
+        let Some(links) = Links::of(&self.task) else {
+            return false;
+        };
+        let mut list = links.list.borrow_mut();
+        let before = list.len();
+        list.retain(|l| l.id != id.0);
+        list.len() != before
     }
 
     fn add_link(&self, when: LinkWhen, callback: Box<dyn FnOnce(AnyGreenlet)>) -> LinkId {
         let id = with_hub(|h| h.next_task_id());
-        self.task.links.borrow_mut().push(Link { id, when, callback });
+        Links::get_or_add(&self.task)
+            .list
+            .borrow_mut()
+            .push(Link { id, when, callback });
         if self.ready() {
             run_links(&self.task);
         }
         LinkId(id)
+    }
+}
+
+/// A callback registered with `link`, `link_value` or `link_exception`.
+struct Link {
+    id: u64,
+    when: LinkWhen,
+    callback: Box<dyn FnOnce(AnyGreenlet)>,
+}
+
+/// Which outcomes trigger a link.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LinkWhen {
+    Always,
+    Success,
+    Failure,
+}
+
+/// A greenlet's links, kept in its task's slot for the layers above the
+/// kernel, and the exit hook that starts them when the task ends (gevent's
+/// model: the greenlet schedules its links; the hub knows nothing of them).
+struct Links {
+    task: std::rc::Weak<Task>,
+    list: RefCell<Vec<Link>>,
+}
+
+impl Links {
+    /// The links of `task`, if it ever had one.
+    fn of(task: &Task) -> Option<Rc<Links>> {
+        let upper = task.upper.borrow();
+        upper.as_ref().and_then(|u| u.clone().downcast::<Links>().ok())
+    }
+
+    /// The links of `task`, created (with their exit hook, unless the task
+    /// is already dead) on first use.
+    fn get_or_add(task: &Rc<Task>) -> Rc<Links> {
+        if let Some(links) = Links::of(task) {
+            return links;
+        }
+        let links = Rc::new(Links {
+            task: Rc::downgrade(task),
+            list: RefCell::new(Vec::new()),
+        });
+        *task.upper.borrow_mut() = Some(links.clone());
+        if task.state.get() != State::Dead {
+            task.add_exit_hook(links.clone());
+        }
+        links
+    }
+}
+
+impl ExitHook for Links {
+    fn task_exited(&self, _task_id: u64) {
+        if let Some(task) = self.task.upgrade() {
+            run_links(&task);
+        }
     }
 }
 
@@ -610,7 +622,7 @@ impl AnyGreenlet {
 /// it starts. So a link removed with [`AnyGreenlet::unlink`] before its
 /// turn (by an earlier callback or anyone else) never runs, and a
 /// callback that blocks does not hold the links after it.
-pub(crate) fn run_links(task: &Rc<Task>) {
+fn run_links(task: &Rc<Task>) {
     if has_due_link(task) {
         spawn_link_runner(task);
     }
@@ -629,20 +641,21 @@ fn triggers(when: LinkWhen, ok: bool) -> bool {
 /// True if a registered link of the dead `task` is still to run.
 fn has_due_link(task: &Task) -> bool {
     let ok = task.successful.get();
-    task.links.borrow().iter().any(|l| triggers(l.when, ok))
+    Links::of(task).is_some_and(|links| links.list.borrow().iter().any(|l| triggers(l.when, ok)))
 }
 
 /// Removes and returns the first link of the dead `task` that its outcome
 /// triggers; the links before it, which it does not trigger, are dropped.
 fn take_due_link(task: &Task) -> Option<Link> {
     let ok = task.successful.get();
+    let links = Links::of(task)?;
     loop {
         let link = {
-            let mut links = task.links.borrow_mut();
-            if links.is_empty() {
+            let mut list = links.list.borrow_mut();
+            if list.is_empty() {
                 return None;
             }
-            links.remove(0)
+            list.remove(0)
         };
         if triggers(link.when, ok) {
             return Some(link);
@@ -656,7 +669,7 @@ fn take_due_link(task: &Task) -> Option<Link> {
 /// (after logging) if no stack could be allocated.
 fn spawn_link_runner(task: &Rc<Task>) -> bool {
     let task = task.clone();
-    match spawn_detached(Box::new(move || run_due_links(task))) {
+    match hub::spawn::spawn_detached(Box::new(move || run_due_links(task))) {
         Ok(()) => true,
         Err(e) => {
             tracing::error!("zgreen: cannot run a link callback: {e}");

@@ -5,7 +5,7 @@
 //!
 //! * A started `Timeout` belongs to the greenlet that started it. When it
 //!   expires, that greenlet's current blocking call (or its next one)
-//!   returns `Err(Error::Timeout(..))` whose [`TimeoutError::id`] is the
+//!   returns `Err(Error::Timeout(..))` whose [`TimeoutError::id`](crate::error::TimeoutError::id) is the
 //!   scope's [`id`](Timeout::id); [`Timeout::is`] tells whether an error is
 //!   this scope's.
 //! * Expiry is sticky while the scope is active: every later blocking call
@@ -23,32 +23,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result, TimeoutError};
-use crate::hub::task::Task;
-use crate::hub::{self, TimerAction, TimerId, with_hub};
+use crate::error::{Error, Result};
+use crate::hub::interrupt::TimeoutState;
+use crate::hub::{self, TimerAction, with_hub};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-/// The shared state of a timeout scope.
-pub(crate) struct TimeoutState {
-    id: u64,
-    after: Duration,
-    payload: Option<Arc<dyn std::error::Error + Send + Sync>>,
-    owner: std::cell::RefCell<Weak<Task>>,
-    pub(crate) fired: Cell<bool>,
-    timer: Cell<Option<TimerId>>,
-}
-
-impl TimeoutState {
-    /// The error blocking calls return once this scope expired.
-    pub(crate) fn error(&self) -> Error {
-        Error::Timeout(TimeoutError {
-            id: self.id,
-            after: self.after,
-            payload: self.payload.clone(),
-        })
-    }
-}
 
 /// A timeout scope (gevent's `Timeout`).
 ///
@@ -183,7 +162,7 @@ impl Timeout {
         matches!(err, Error::Timeout(t) if t.id == self.state.id)
     }
 
-    /// The scope's id (as found in [`TimeoutError::id`]).
+    /// The scope's id (as found in [`TimeoutError::id`](crate::error::TimeoutError::id)).
     pub fn id(&self) -> u64 {
         self.state.id
     }

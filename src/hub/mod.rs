@@ -7,11 +7,29 @@
 //! the "root context" (plain `main()`), whenever the root blocks: a root
 //! `join`, `sleep` or `recv` runs the loop until the root is woken, exactly
 //! like gevent's main greenlet.
+//!
+//! # The kernel
+//!
+//! `hub/` is the bottom layer of zgreen: it imports only `error` (and,
+//! where needed, `sys`), never the layers above it. The whole life of a
+//! task lives here — created on a pooled stack and started (`spawn.rs`),
+//! parked and woken (`task.rs`: waiters and wait queues), interrupted by a
+//! kill or a timeout scope (`interrupt.rs`), finished with its panic caught
+//! and reported (`panic.rs`, `settings.rs`). The layers above hook into it
+//! instead of being called by it: a greenlet's links are an [`ExitHook`]
+//! that `greenlet.rs` registers on the task, and so is a ZeroMQ socket's
+//! claim on a partial message. `config` is the public façade of
+//! `settings.rs`.
+//!
+//! [`ExitHook`]: task::ExitHook
 
+pub(crate) mod interrupt;
 mod io;
 pub(crate) mod monitor;
 pub(crate) mod panic;
 mod remote;
+pub(crate) mod settings;
+pub(crate) mod spawn;
 mod stacks;
 pub(crate) mod task;
 mod timers;
@@ -405,27 +423,27 @@ impl Hub {
         } else if task.state.get() == State::Dead {
             let coro = task.coro.borrow_mut().take();
             if let Some(coro) = coro {
-                let max_idle = crate::config::stack_pool_max();
+                let max_idle = settings::stack_pool_max();
                 self.stacks.borrow_mut().put(coro, task.stack_bytes, max_idle);
             }
             self.finish(&task);
         }
     }
 
-    /// Reports, wakes joiners, runs links and frees per-greenlet state of a
-    /// task that just died.
+    /// Reports, frees per-greenlet state, wakes joiners and runs the exit
+    /// hooks (the greenlet layer's links among them) of a task that just
+    /// died.
     pub(crate) fn finish(&self, task: &Rc<Task>) {
         if let Some(Error::Panicked(p)) = &*task.error.borrow() {
-            crate::config::report_panic(p);
+            settings::report_panic(p);
         } else if let Some(e @ Error::StackOverflow { .. }) = &*task.error.borrow() {
-            crate::config::report_failure(task, e);
+            settings::report_failure(task, e);
         }
         task.scopes.borrow_mut().clear();
-        task.run_exit_hooks();
         let locals = std::mem::take(&mut *task.locals.borrow_mut());
         drop(locals);
         task.joiners.notify_all();
-        crate::greenlet::run_links(task);
+        task.run_exit_hooks();
     }
 
     /// Unwinds coroutines whose tasks were dropped while suspended.
@@ -526,7 +544,7 @@ impl Hub {
                     }
                 }
                 RemoteMsg::Spawn(f) => {
-                    if let Err(e) = crate::greenlet::spawn_detached(f) {
+                    if let Err(e) = spawn::spawn_detached(f) {
                         tracing::error!("zgreen hub: cannot spawn a greenlet sent from another thread: {e}");
                     }
                 }

@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::interrupt::TimeoutState;
 use crate::error::Error;
-use crate::timeout::TimeoutState;
 
 /// A coroutine whose stack comes from the hub's pool.
 pub(crate) type Gen = generator::Generator<'static, (), ()>;
@@ -30,13 +30,6 @@ pub(crate) enum State {
     Dead,
 }
 
-/// A callback registered with `link`, `link_value` or `link_exception`.
-pub(crate) struct Link {
-    pub id: u64,
-    pub when: LinkWhen,
-    pub callback: Box<dyn FnOnce(crate::greenlet::AnyGreenlet)>,
-}
-
 /// Something that must run when a task ends, however it ends (returns,
 /// panics, is killed, or is dropped while suspended): a socket the task
 /// owns a partial message of gives that message up, for example.
@@ -50,14 +43,6 @@ pub(crate) trait ExitHook {
 
 /// The exit hooks of one task, with its id.
 pub(crate) type OrphanHooks = (u64, Vec<Rc<dyn ExitHook>>);
-
-/// Which outcomes trigger a link.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LinkWhen {
-    Always,
-    Success,
-    Failure,
-}
 
 /// The core of a greenlet (or of the root context, id 0, which has no
 /// coroutine of its own).
@@ -88,7 +73,9 @@ pub(crate) struct Task {
     pub error: RefCell<Option<Error>>,
     pub successful: Cell<bool>,
     pub joiners: WaitQueue,
-    pub links: RefCell<Vec<Link>>,
+    /// State the layers above the kernel keep per task (the greenlet
+    /// layer's links); the kernel never looks inside.
+    pub upper: RefCell<Option<Rc<dyn Any>>>,
     /// Greenlet-local values, keyed by the address of their `Local`.
     pub locals: RefCell<Vec<(usize, Box<dyn Any>)>>,
     /// Run once when the task ends (see [`ExitHook`]).
@@ -113,7 +100,7 @@ impl Task {
             error: RefCell::new(None),
             successful: Cell::new(false),
             joiners: WaitQueue::default(),
-            links: RefCell::new(Vec::new()),
+            upper: RefCell::new(None),
             locals: RefCell::new(Vec::new()),
             exit_hooks: RefCell::new(Vec::new()),
         }
