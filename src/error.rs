@@ -64,6 +64,7 @@ pub enum Error {
     #[error("{0}")]
     Closed(&'static str),
     /// An error from libzmq (never `EAGAIN`: that only parks the greenlet).
+    #[cfg(feature = "zmq")]
     #[error("zmq: {0}")]
     Zmq(zmq::Error),
     /// A socket's message cycle was interrupted (a REQ socket waiting for
@@ -110,6 +111,7 @@ impl Error {
     }
 }
 
+#[cfg(feature = "zmq")]
 impl From<zmq::Error> for Error {
     fn from(err: zmq::Error) -> Self {
         Error::Zmq(err)

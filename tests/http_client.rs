@@ -1,5 +1,6 @@
 //! The green HTTP client against the green server on the same hub:
 //! GET/POST, chunked responses, concurrency, timeouts, errors.
+#![cfg(feature = "http")]
 
 use std::time::{Duration, Instant};
 

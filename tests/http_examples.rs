@@ -6,6 +6,7 @@
 //! The example binaries are built by `cargo test` / `cargo nextest` (not
 //! by `cargo test --test http_examples` alone): a missing binary fails
 //! the test. Every child runs under a deadline.
+#![cfg(feature = "http")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -6,6 +6,7 @@
 //! Each test runs the server on its own thread (its own hub) and talks to
 //! it with blocking `std::net::TcpStream`s, every read bounded by a
 //! timeout.
+#![cfg(feature = "http")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -4,6 +4,7 @@
 //!
 //! The server runs on its own thread; the clients are blocking
 //! `tungstenite` clients over `std::net::TcpStream`, every read bounded.
+#![cfg(feature = "http")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

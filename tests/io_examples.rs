@@ -7,6 +7,7 @@
 //! Every child runs under a deadline and is killed if it overstays; its
 //! stdout and stderr are drained by threads, so a chatty child never
 //! blocks on a full pipe.
+#![cfg(all(feature = "net", feature = "process"))]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};

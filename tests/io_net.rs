@@ -2,6 +2,7 @@
 //! connect refused, every kind of timeout and interruption, Unix and UDP
 //! sockets, and `Read`/`Write` interop. Every test is bounded by a
 //! `Timeout` scope; all traffic stays on the loopback interface.
+#![cfg(feature = "net")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::Shutdown;

@@ -3,6 +3,7 @@
 //! timeouts and interrupts, and the same again with SIGCHLD reaping instead
 //! of pidfds (in a re-executed copy of this test binary). Every test is
 //! bounded by a `Timeout` scope.
+#![cfg(feature = "process")]
 
 use std::cell::Cell;
 use std::io::Read;

@@ -4,6 +4,7 @@
 //! descriptor hygiene, and 100 000 round trips without loss. Every test is
 //! bounded by a `Timeout` scope, which also bounds the children (a parent
 //! that gives up kills its child on the way out).
+#![cfg(all(feature = "process", feature = "zmq"))]
 
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};

@@ -1,6 +1,7 @@
 //! `StreamServer`: many concurrent echo connections with every byte
 //! checked, the connection limit in both overflow modes, graceful stop and
 //! serve_forever. Every test is bounded by a `Timeout` scope.
+#![cfg(feature = "net")]
 
 use std::cell::Cell;
 use std::io::Read;

@@ -1,6 +1,7 @@
 //! `wait_read`, `wait_write` and `select` on raw descriptors (pipes, and
 //! sockets that green types already registered). Every test is bounded by
 //! a `Timeout` scope.
+#![cfg(all(feature = "net", feature = "process"))]
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;

@@ -4,6 +4,7 @@
 //! (`cargo --config .cargo/curve.toml`, which sets `ZGREEN_CURVE_BUILD`)
 //! they fail when it is missing; in the default (vendored) build they
 //! check instead that CURVE is refused with the build hint.
+#![cfg(feature = "zmq")]
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;

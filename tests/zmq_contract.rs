@@ -7,6 +7,7 @@
 //! termination on the hub, `close`, an interrupted frame-by-frame
 //! receive, and `try_*` calls that park. Every test is bounded: a lost
 //! wakeup fails it.
+#![cfg(feature = "zmq")]
 
 use std::cell::RefCell;
 use std::rc::Rc;

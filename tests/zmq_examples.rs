@@ -7,6 +7,7 @@
 //! --examples` before the tests run; this file only runs them, each under
 //! a deadline. A missing or stale binary fails the test: it is never
 //! skipped.
+#![cfg(feature = "zmq")]
 
 use std::time::Duration;
 

@@ -13,6 +13,7 @@
 //! Every test is bounded: a `Timeout` scope on the test's thread, default
 //! timeouts on green sockets, `RCVTIMEO`/`SNDTIMEO` on blocking ones and
 //! deadlines on child processes.
+#![cfg(feature = "zmq")]
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

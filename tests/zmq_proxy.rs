@@ -3,6 +3,7 @@
 //! Multipart messages must arrive whole and in order through both, over
 //! every transport, and the proxy must stay killable. Every test runs
 //! under a `Timeout` scope.
+#![cfg(feature = "zmq")]
 
 use std::time::Duration;
 

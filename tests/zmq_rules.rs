@@ -1,6 +1,7 @@
 //! One test per ZeroMQ readiness rule (DESIGN.md), plus interruption.
 //! Every test runs under a `Timeout` scope, so a lost wakeup fails the
 //! test instead of hanging it.
+#![cfg(feature = "zmq")]
 
 use std::cell::Cell;
 use std::rc::Rc;

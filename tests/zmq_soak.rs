@@ -16,6 +16,7 @@
 //!
 //! `ZGREEN_SOAK_RUNS` sets the number of runs (default 150),
 //! `ZGREEN_SOAK_SEED` the first seed; the `--ignored` test runs 3000.
+#![cfg(feature = "zmq")]
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;

@@ -29,7 +29,7 @@ if ! command -v wrk >/dev/null; then
     fi
 fi
 [ -x benches/peers/.venv/bin/python ] || bash benches/peers/setup.sh
-cargo build --release --example wsgi_server -q
+cargo build --release --features http --example wsgi_server -q
 cargo build --release -p http-bench -q
 
 declare -A cmd=(

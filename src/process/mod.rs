@@ -32,6 +32,7 @@ mod child;
 mod pipe;
 mod reap;
 pub mod relay;
+#[cfg(feature = "zmq")]
 pub mod relay_zmq;
 
 pub use self::child::{Child, Command};

@@ -40,7 +40,7 @@ fi
 
 echo "--- building zchat and the websocket example"
 cargo build -q -p zgreen-chat --bin zchat
-cargo build -q -p zgreen --example websocket
+cargo build -q -p zgreen --features http --example websocket
 
 mkdir -p target/browser-artifacts
 echo "--- running tests/browser/test_chat.py"
