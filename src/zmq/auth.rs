@@ -108,23 +108,8 @@ pub fn set_curve_client(sock: &Socket, pair: &KeyPair, server: &PublicKey) -> Re
 /// green sockets do not expose theirs yet. libzmq builds without draft
 /// options refuse it with `EINVAL`.
 pub fn set_zap_enforce_domain(sock: &mut zmq::Socket, enforce: bool) -> Result<()> {
-    let value: i32 = enforce.into();
-    // SAFETY: `sock` is a live socket; the option value is an int
-    // of the size passed, which libzmq copies.
-    let rc = unsafe {
-        zmq_sys::zmq_setsockopt(
-            sock.as_mut_ptr(),
-            ZMQ_ZAP_ENFORCE_DOMAIN,
-            (&value as *const i32).cast(),
-            std::mem::size_of::<i32>(),
-        )
-    };
-    if rc == -1 {
-        // SAFETY: zmq_errno only reads the calling thread's errno.
-        Err(Error::Zmq(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })))
-    } else {
-        Ok(())
-    }
+    // SAFETY: `sock` is a live socket, borrowed mutably on this thread.
+    Ok(unsafe { super::ffi::set_int_option(sock.as_mut_ptr(), ZMQ_ZAP_ENFORCE_DOMAIN, enforce.into()) }?)
 }
 
 /// Which CURVE client keys are accepted.

@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, Once, OnceLock};
 use std::time::Duration;
 
-use super::Socket;
-use crate::error::{Error, Result};
+use super::{Socket, ffi};
+use crate::error::Result;
 
 /// An owned `zmq_ctx_new` handle.
 ///
@@ -21,20 +21,6 @@ struct RawContext {
 unsafe impl Send for RawContext {}
 // SAFETY: as above; every method only passes the pointer to libzmq.
 unsafe impl Sync for RawContext {}
-
-/// `zmq_ctx_term`, which waits for every socket's LINGER.
-///
-/// # Safety
-/// `ptr` is a live context that nothing uses any more, terminated once.
-unsafe fn terminate(ptr: *mut c_void) {
-    loop {
-        // SAFETY: the caller's contract.
-        let rc = unsafe { zmq_sys::zmq_ctx_term(ptr) };
-        if rc == 0 || last_error() != zmq::Error::EINTR {
-            return;
-        }
-    }
-}
 
 impl Drop for RawContext {
     /// Terminating waits for the sockets' LINGER (a second by default):
@@ -51,7 +37,7 @@ impl Drop for RawContext {
             term_off_hub(ContextPtr(self.ptr));
         } else {
             // SAFETY: `ptr` is live (invariant) and this is its last use.
-            unsafe { terminate(self.ptr) };
+            unsafe { ffi::ctx_term(self.ptr) };
         }
     }
 }
@@ -90,7 +76,7 @@ fn term_off_hub(ctx: ContextPtr) {
             let ctx = ctx;
             // SAFETY: the last handle of the context was dropped: nothing
             // else uses it, and only this thread terminates it.
-            unsafe { terminate(ctx.0) };
+            unsafe { ffi::ctx_term(ctx.0) };
             let (count, ended) = &TERMS_IN_FLIGHT;
             *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
             ended.notify_all();
@@ -100,7 +86,7 @@ fn term_off_hub(ctx: ContextPtr) {
         tracing::warn!("zgreen zmq: no thread for the context's termination ({e}): terminating on the hub");
         // SAFETY: the thread was not started, so its closure never ran
         // and this is the only termination.
-        unsafe { terminate(ptr) };
+        unsafe { ffi::ctx_term(ptr) };
     }
 }
 
@@ -136,11 +122,6 @@ fn raw_type(kind: zmq::SocketType) -> i32 {
         zmq::XSUB => 10,
         zmq::STREAM => 11,
     }
-}
-
-fn last_error() -> zmq::Error {
-    // SAFETY: zmq_errno only reads the calling thread's errno.
-    zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })
 }
 
 /// A ZeroMQ context (thread-safe, cheap to clone).
@@ -182,10 +163,7 @@ impl Default for Context {
 impl Context {
     /// A new context with libzmq's defaults (one I/O thread, 1023 sockets).
     pub fn new() -> Context {
-        // SAFETY: zmq_ctx_new has no preconditions; a null result is
-        // handled below.
-        let ptr = unsafe { zmq_sys::zmq_ctx_new() };
-        assert!(!ptr.is_null(), "zgreen: zmq_ctx_new failed: {}", last_error());
+        let ptr = ffi::ctx_new().unwrap_or_else(|e| panic!("zgreen: zmq_ctx_new failed: {e}"));
         Context {
             raw: Arc::new(RawContext { ptr }),
         }
@@ -206,44 +184,34 @@ impl Context {
     }
 
     fn set(&self, option: u32, value: i32) -> Result<()> {
-        // SAFETY: live context (invariant); libzmq validates the option.
-        let rc = unsafe { zmq_sys::zmq_ctx_set(self.raw.ptr, option as _, value) };
-        if rc == -1 {
-            Err(Error::Zmq(last_error()))
-        } else {
-            Ok(())
-        }
+        // SAFETY: live context (invariant).
+        Ok(unsafe { ffi::ctx_set(self.raw.ptr, option, value) }?)
     }
 
     fn get(&self, option: u32) -> Result<i32> {
-        // SAFETY: live context (invariant); libzmq validates the option.
-        let rc = unsafe { zmq_sys::zmq_ctx_get(self.raw.ptr, option as _) };
-        if rc == -1 {
-            Err(Error::Zmq(last_error()))
-        } else {
-            Ok(rc)
-        }
+        // SAFETY: live context (invariant).
+        Ok(unsafe { ffi::ctx_get(self.raw.ptr, option) }?)
     }
 
     /// Sets the number of libzmq I/O threads (before the first socket).
     pub fn set_io_threads(&self, n: i32) -> Result<()> {
-        self.set(zmq_sys::ZMQ_IO_THREADS, n)
+        self.set(ffi::CTX_IO_THREADS, n)
     }
 
     /// The number of libzmq I/O threads.
     pub fn io_threads(&self) -> Result<i32> {
-        self.get(zmq_sys::ZMQ_IO_THREADS)
+        self.get(ffi::CTX_IO_THREADS)
     }
 
     /// Sets the most sockets this context allows (libzmq's default is
     /// 1023; set it before creating sockets).
     pub fn set_max_sockets(&self, n: i32) -> Result<()> {
-        self.set(zmq_sys::ZMQ_MAX_SOCKETS, n)
+        self.set(ffi::CTX_MAX_SOCKETS, n)
     }
 
     /// The most sockets this context allows.
     pub fn max_sockets(&self) -> Result<i32> {
-        self.get(zmq_sys::ZMQ_MAX_SOCKETS)
+        self.get(ffi::CTX_MAX_SOCKETS)
     }
 
     /// Creates a green socket of type `kind`, registered with the current
@@ -251,11 +219,8 @@ impl Context {
     /// [`DEFAULT_LINGER_MS`](super::DEFAULT_LINGER_MS) (libzmq's default
     /// of "forever" can freeze a program at exit).
     pub fn socket(&self, kind: zmq::SocketType) -> Result<Socket> {
-        // SAFETY: live context (invariant); a null result is an error.
-        let ptr = unsafe { zmq_sys::zmq_socket(self.raw.ptr, raw_type(kind)) };
-        if ptr.is_null() {
-            return Err(Error::Zmq(last_error()));
-        }
+        // SAFETY: live context (invariant).
+        let ptr = unsafe { ffi::socket(self.raw.ptr, raw_type(kind)) }?;
         // SAFETY: `ptr` is a socket just created and owned by nobody else;
         // the zmq::Socket takes sole ownership (it closes it on drop), and
         // the green socket keeps this context alive for as long.

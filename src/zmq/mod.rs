@@ -25,6 +25,7 @@
 
 pub mod auth;
 mod context;
+mod ffi;
 pub mod keys;
 mod monitor;
 mod poller;

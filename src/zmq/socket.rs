@@ -215,9 +215,9 @@ impl Deref for Socket {
 impl Inner {
     /// Stops this socket's monitor (`zmq_socket_monitor(s, NULL, 0)`).
     pub(crate) fn stop_monitor(&self) {
-        // SAFETY: `raw` is valid while `self` lives (invariant); a null
-        // endpoint is libzmq's documented way to stop monitoring.
-        unsafe { zmq_sys::zmq_socket_monitor(self.raw, std::ptr::null(), 0) };
+        // SAFETY: `raw` is valid while `self` lives (invariant), and this
+        // runs on the socket's thread.
+        unsafe { super::ffi::stop_monitor(self.raw) };
     }
 
     /// The turn of direction `dir`.
@@ -341,22 +341,9 @@ impl Socket {
     /// set).
     pub fn set_zap_enforce_domain(&self, value: bool) -> Result<()> {
         const ZMQ_ZAP_ENFORCE_DOMAIN: i32 = 93;
-        let v: i32 = value.into();
-        // SAFETY: `raw` is valid while the socket lives (invariant); libzmq
-        // reads an int from the pointer we pass with its exact size.
-        let rc = unsafe {
-            zmq_sys::zmq_setsockopt(
-                self.inner.raw,
-                ZMQ_ZAP_ENFORCE_DOMAIN,
-                (&v as *const i32).cast(),
-                std::mem::size_of::<i32>(),
-            )
-        };
-        if rc == -1 {
-            // SAFETY: zmq_errno only reads this thread's errno.
-            return Err(Error::Zmq(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })));
-        }
-        Ok(())
+        // SAFETY: `raw` is valid while the socket lives (invariant), and
+        // this runs on the socket's thread.
+        Ok(unsafe { super::ffi::set_int_option(self.inner.raw, ZMQ_ZAP_ENFORCE_DOMAIN, value.into()) }?)
     }
 
     /// Sets `ZMQ_ROUTER_MANDATORY` (and remembers it: a mandatory ROUTER

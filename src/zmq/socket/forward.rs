@@ -12,81 +12,10 @@
 //! the message to the green API, which parks, reports errors and keeps the
 //! partial-message bookkeeping as every other send and receive does.
 
-use std::ffi::c_void;
-
 use super::{Dir, Socket};
 use crate::error::{Error, Result};
 use crate::hub;
-
-/// A `zmq_msg_t` owned by this file, closed on drop.
-struct RawMsg(zmq_sys::zmq_msg_t);
-
-impl RawMsg {
-    fn new() -> RawMsg {
-        // SAFETY: an all-zero `zmq_msg_t` is plain bytes (an opaque array
-        // in zmq_sys); `zmq_msg_init` then makes it a valid empty message
-        // and cannot fail.
-        let mut msg = RawMsg(unsafe { std::mem::zeroed() });
-        // SAFETY: `msg.0` is writable storage for a `zmq_msg_t`.
-        unsafe { zmq_sys::zmq_msg_init(&mut msg.0) };
-        msg
-    }
-
-    /// Receives the next frame without waiting; `Ok(false)` on `EAGAIN`.
-    fn recv(&mut self, sock: *mut c_void) -> std::result::Result<bool, zmq::Error> {
-        // SAFETY: `self.0` is an initialized message (its old content is
-        // released by libzmq); `sock` is a live socket of this thread.
-        let rc = unsafe { zmq_sys::zmq_msg_recv(&mut self.0, sock, zmq_sys::ZMQ_DONTWAIT as i32) };
-        match rc {
-            -1 => match errno() {
-                zmq::Error::EAGAIN => Ok(false),
-                e => Err(e),
-            },
-            _ => Ok(true),
-        }
-    }
-
-    /// Sends the frame without waiting. On success libzmq takes the
-    /// payload and leaves an empty message; on failure the frame is
-    /// still here.
-    fn send(&mut self, sock: *mut c_void, more: bool) -> std::result::Result<(), zmq::Error> {
-        let flags = zmq_sys::ZMQ_DONTWAIT as i32 | if more { zmq_sys::ZMQ_SNDMORE as i32 } else { 0 };
-        // SAFETY: as in `recv`.
-        let rc = unsafe { zmq_sys::zmq_msg_send(&mut self.0, sock, flags) };
-        if rc == -1 { Err(errno()) } else { Ok(()) }
-    }
-
-    fn more(&self) -> bool {
-        // SAFETY: `self.0` is an initialized message; libzmq only reads it
-        // (the const-incorrect signature takes `*mut`).
-        unsafe { zmq_sys::zmq_msg_more(&self.0 as *const _ as *mut _) != 0 }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        let ptr = &self.0 as *const _ as *mut zmq_sys::zmq_msg_t;
-        // SAFETY: `ptr` is an initialized message; libzmq only reads it.
-        let (data, len) = unsafe { (zmq_sys::zmq_msg_data(ptr), zmq_sys::zmq_msg_size(ptr)) };
-        if len == 0 {
-            return &[];
-        }
-        // SAFETY: libzmq guarantees `len` readable bytes at `data` while
-        // the message is neither sent, received into nor closed, which
-        // the borrow of `self` ensures.
-        unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }
-    }
-}
-
-impl Drop for RawMsg {
-    fn drop(&mut self) {
-        // SAFETY: `self.0` is an initialized message, closed once here.
-        unsafe { zmq_sys::zmq_msg_close(&mut self.0) };
-    }
-}
-
-fn errno() -> zmq::Error {
-    // SAFETY: `zmq_errno` only reads this thread's errno.
-    zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })
-}
+use crate::zmq::ffi::RawMsg;
 
 /// Moves up to `max_msgs` whole messages from `src` to `dst` without
 /// copying their frames; returns the frames and bytes moved. `Ok(None)`
@@ -102,7 +31,9 @@ pub(crate) fn forward_messages(src: &Socket, dst: &Socket, max_msgs: usize) -> R
     let mut moved = (0u64, 0u64);
     let mut msg = RawMsg::new();
     for _ in 0..max_msgs {
-        match msg.recv(src.inner.raw) {
+        // SAFETY: `raw` is the live socket of `src` (see `Inner`), on its
+        // own thread.
+        match unsafe { msg.recv(src.inner.raw) } {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
@@ -115,7 +46,8 @@ pub(crate) fn forward_messages(src: &Socket, dst: &Socket, max_msgs: usize) -> R
             let more = msg.more();
             moved.0 += 1;
             moved.1 += msg.bytes().len() as u64;
-            if msg.send(dst.inner.raw, more).is_err() {
+            // SAFETY: as above, for `dst`.
+            if unsafe { msg.send(dst.inner.raw, more) }.is_err() {
                 finish_green(src, dst, Some(msg.bytes()), more, !first, &mut moved)?;
                 return Ok(Some(moved));
             }
@@ -127,7 +59,8 @@ pub(crate) fn forward_messages(src: &Socket, dst: &Socket, max_msgs: usize) -> R
             first = false;
             // The rest of a message is already here (atomic delivery); if
             // not, the green receive waits for it or reports the error.
-            if msg.recv(src.inner.raw) != Ok(true) {
+            // SAFETY: as above.
+            if unsafe { msg.recv(src.inner.raw) } != Ok(true) {
                 finish_green(src, dst, None, true, true, &mut moved)?;
                 return Ok(Some(moved));
             }

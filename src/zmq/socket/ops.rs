@@ -6,20 +6,14 @@ use std::time::Duration;
 use super::{Dir, Inner, MultipartGuard, Socket};
 use crate::error::{Error, Result};
 use crate::hub::Deadline;
+use crate::zmq::ffi;
 
-/// `zmq_send` of a byte slice: libzmq copies it into a message of its own
-/// (the `zmq` crate would first build a `Message` and close it after).
+/// One frame of a byte slice, copied by libzmq (`ffi::send_bytes`).
 fn send_raw(inner: &Inner, data: &[u8], flags: i32) -> std::result::Result<bool, zmq::Error> {
     // SAFETY: `raw` is the live socket of `sock` (see `Inner`), used on
-    // its own thread; libzmq reads `data.len()` bytes from `data` during
-    // the call only.
-    let rc = unsafe { zmq_sys::zmq_send(inner.raw, data.as_ptr().cast(), data.len(), flags | zmq::DONTWAIT) };
-    if rc == -1 {
-        // SAFETY: `zmq_errno` only reads this thread's errno.
-        Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
-    } else {
-        Ok(flags & zmq::SNDMORE != 0)
-    }
+    // its own thread.
+    unsafe { ffi::send_bytes(inner.raw, data, flags | zmq::DONTWAIT) }?;
+    Ok(flags & zmq::SNDMORE != 0)
 }
 
 impl Socket {
