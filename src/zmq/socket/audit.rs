@@ -30,16 +30,9 @@ pub(super) struct Seen {
     epoch: u64,
 }
 
-/// True if `fd` is readable right now (non-blocking `poll`).
+/// True if `fd` is readable right now (a `poll` that never blocks).
 fn fd_readable(fd: RawFd) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd on the stack; timeout 0 never blocks.
-    let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
-    rc > 0 && pfd.revents & libc::POLLIN != 0
+    crate::sys::poll_now(&[(fd, true, false)]).is_ok_and(|r| r[0].readable)
 }
 
 /// Arms the next audit of the socket behind `weak` after `period`.
