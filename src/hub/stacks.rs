@@ -72,7 +72,7 @@ impl StackPool {
             Ok(mut g) => {
                 g.set_local_data(std::ptr::from_ref(&COROUTINE_MARK).cast_mut());
                 self.live += 1;
-                Ok(release_sentinel_page(g, stack_bytes))
+                Ok(release_sentinel_page(g, stack_bytes).0)
             }
             Err(payload) => Err(Error::StackAlloc {
                 stack_bytes,
@@ -126,11 +126,15 @@ const STACK_SENTINEL: usize = 0xDEAD_BEEF;
 /// resident and holds exactly the sentinel, so a miscalculation can only
 /// make this a no-op. Since the sentinel is gone afterwards, coroutines are
 /// never dropped directly but through [`retire`], whose drop skips the
-/// sentinel check.
-fn release_sentinel_page(coro: Gen, stack_bytes: usize) -> Gen {
+/// sentinel check. Returns whether the page was found and released: this
+/// relies on `generator`'s private stack layout, which the test
+/// `generator_stack_layout_is_the_one_the_sentinel_release_expects`
+/// checks, so an update of `generator` that changes it fails loudly.
+fn release_sentinel_page(coro: Gen, stack_bytes: usize) -> (Gen, bool) {
     let page = page_size();
     let raw = coro.into_raw();
     let top = (raw as usize | (page - 1)) + 1;
+    let mut released = false;
     if let Some(bottom) = top.checked_sub(stack_bytes) {
         let mut resident = 0u8;
         // SAFETY: mincore only inspects the page table for one page; an
@@ -144,13 +148,14 @@ fn release_sentinel_page(coro: Gen, stack_bytes: usize) -> Gen {
             if words.iter().all(|w| *w == STACK_SENTINEL) {
                 // SAFETY: the page belongs to this coroutine's stack, which
                 // has not run yet: only the sentinel lives there.
-                unsafe { libc::madvise(bottom as *mut libc::c_void, page, libc::MADV_DONTNEED) };
+                let rc = unsafe { libc::madvise(bottom as *mut libc::c_void, page, libc::MADV_DONTNEED) };
+                released = rc == 0;
             }
         }
     }
     // SAFETY: `raw` came from `into_raw` just above and is reconstructed
     // once, with the same type.
-    unsafe { Gen::from_raw(raw) }
+    (unsafe { Gen::from_raw(raw) }, released)
 }
 
 fn page_size() -> usize {
@@ -166,4 +171,29 @@ fn page_size() -> usize {
 pub(crate) fn retire(mut coro: Gen) {
     coro.init_code(|| {});
     drop(coro);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `release_sentinel_page` reads `generator`'s private stack layout
+    /// (its header in the top page, eight sentinel words at the bottom of
+    /// the stack). If an update of `generator` changes that layout, the
+    /// release silently becomes a no-op and every parked greenlet costs a
+    /// page more: this test makes that a failure instead.
+    #[test]
+    fn generator_stack_layout_is_the_one_the_sentinel_release_expects() {
+        for stack_bytes in [16 * 1024, 64 * 1024, 256 * 1024] {
+            let words = stack_bytes / std::mem::size_of::<usize>();
+            let g: Gen = generator::Gn::<()>::new_opt(words, || {});
+            let (g, released) = release_sentinel_page(g, stack_bytes);
+            retire(g);
+            assert!(
+                released,
+                "the sentinel page of a fresh {stack_bytes}-byte generator stack was not found: \
+                 `generator`'s stack layout changed (see release_sentinel_page)"
+            );
+        }
+    }
 }
