@@ -39,6 +39,8 @@ pub(crate) struct Ready {
     pub readable: bool,
     /// A write would not block (room, or an error).
     pub writable: bool,
+    /// The fd reported an error (`POLLERR`), or is not open (`POLLNVAL`).
+    pub error: bool,
 }
 
 /// The current readiness of `fds` (a `poll(2)` with a zero timeout: never
@@ -67,12 +69,16 @@ pub(crate) fn poll_now(fds: &[(RawFd, bool, bool)]) -> io::Result<Vec<Ready>> {
         .zip(fds)
         .map(|(p, &(_, r, w))| {
             if p.revents & libc::POLLNVAL != 0 {
-                return Ready::default();
+                return Ready {
+                    error: true,
+                    ..Ready::default()
+                };
             }
             let broken = p.revents & (libc::POLLERR | libc::POLLHUP) != 0;
             Ready {
                 readable: r && (broken || p.revents & (libc::POLLIN | libc::POLLRDHUP) != 0),
                 writable: w && (broken || p.revents & libc::POLLOUT != 0),
+                error: p.revents & libc::POLLERR != 0,
             }
         })
         .collect())

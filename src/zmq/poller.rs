@@ -194,33 +194,18 @@ impl Poller {
     }
 }
 
-/// Non-blocking readiness of a raw fd.
+/// Non-blocking readiness of a raw fd (a hang-up or an error counts as
+/// ready in the wanted directions, and an error is also `POLLERR`).
 fn poll_fd(fd: RawFd, want: zmq::PollEvents) -> Result<zmq::PollEvents> {
-    let mut events = 0;
-    if want.contains(zmq::POLLIN) {
-        events |= libc::POLLIN;
-    }
-    if want.contains(zmq::POLLOUT) {
-        events |= libc::POLLOUT;
-    }
-    let mut pfd = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd on the stack, timeout 0 (never blocks).
-    let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
-    if rc < 0 {
-        return Err(Error::from(std::io::Error::last_os_error()));
-    }
+    let r = crate::sys::poll_now(&[(fd, want.contains(zmq::POLLIN), want.contains(zmq::POLLOUT))])?[0];
     let mut got = zmq::PollEvents::empty();
-    if pfd.revents & (libc::POLLIN | libc::POLLHUP) != 0 && want.contains(zmq::POLLIN) {
+    if r.readable {
         got |= zmq::POLLIN;
     }
-    if pfd.revents & libc::POLLOUT != 0 && want.contains(zmq::POLLOUT) {
+    if r.writable {
         got |= zmq::POLLOUT;
     }
-    if pfd.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
+    if r.error {
         got |= zmq::POLLERR;
     }
     Ok(got)
