@@ -428,6 +428,20 @@ impl Socket {
     /// every later operation fail with that error. libzmq's socket object
     /// is freed when the last handle is dropped (its options stay readable
     /// until then). Closing twice is a no-op.
+    ///
+    /// ```
+    /// use zgreen::Error;
+    /// let ctx = zgreen::zmq::Context::new();
+    /// let pull = ctx.socket(zmq::PULL).unwrap();
+    /// pull.bind("inproc://doc-close").unwrap();
+    /// let p = pull.clone();
+    /// let waiter = zgreen::spawn(move || p.recv_bytes(0)); // parks: nothing sent
+    /// zgreen::sleep(std::time::Duration::from_millis(5)).unwrap();
+    /// pull.close().unwrap();
+    /// assert!(matches!(waiter.get().unwrap(), Err(Error::SocketClosed)));
+    /// // The address is free again.
+    /// ctx.socket(zmq::PULL).unwrap().bind("inproc://doc-close").unwrap();
+    /// ```
     pub fn close(&self) -> Result<()> {
         if self.inner.closed.replace(true) {
             return Ok(());
@@ -465,6 +479,17 @@ impl Socket {
     /// Green `zmq_poll` on this one socket: waits until one of `events` is
     /// ready or `timeout` passes; returns the ready events (empty on
     /// timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let ctx = zgreen::zmq::Context::new();
+    /// let (a, b) = (ctx.socket(zmq::PAIR).unwrap(), ctx.socket(zmq::PAIR).unwrap());
+    /// a.bind("inproc://doc-poll").unwrap();
+    /// b.connect("inproc://doc-poll").unwrap();
+    /// assert!(b.poll(zmq::POLLIN, Some(Duration::from_millis(5))).unwrap().is_empty());
+    /// a.send("x", 0).unwrap();
+    /// assert!(b.poll(zmq::POLLIN, None).unwrap().contains(zmq::POLLIN));
+    /// ```
     pub fn poll(&self, events: zmq::PollEvents, timeout: Option<Duration>) -> Result<zmq::PollEvents> {
         let mut poller = super::Poller::new();
         poller.add_socket(self, events);

@@ -81,6 +81,20 @@ impl Socket {
 
     /// Sends all `frames` as one multipart message. Other greenlets'
     /// sends on this socket wait until the last frame is out.
+    ///
+    /// ```
+    /// let ctx = zgreen::zmq::Context::new();
+    /// let router = ctx.socket(zmq::ROUTER).unwrap();
+    /// let dealer = ctx.socket(zmq::DEALER).unwrap();
+    /// dealer.set_identity(b"d1").unwrap();
+    /// router.bind("inproc://doc-multipart").unwrap();
+    /// dealer.connect("inproc://doc-multipart").unwrap();
+    /// dealer.send_multipart(["", "request"], 0).unwrap();
+    /// let parts = router.recv_multipart(0).unwrap(); // the ROUTER adds the peer's id
+    /// assert_eq!(parts, vec![b"d1".to_vec(), vec![], b"request".to_vec()]);
+    /// router.send_multipart([&b"d1"[..], b"", b"reply"], 0).unwrap();
+    /// assert_eq!(dealer.recv_multipart(0).unwrap(), vec![vec![], b"reply".to_vec()]);
+    /// ```
     pub fn send_multipart<I, T>(&self, frames: I, flags: i32) -> Result<()>
     where
         I: IntoIterator<Item = T>,
@@ -164,6 +178,16 @@ impl Socket {
 
     /// Tries to receive one frame without parking: `Ok(None)` if none is
     /// waiting, or another greenlet is in the middle of a message.
+    ///
+    /// ```
+    /// let ctx = zgreen::zmq::Context::new();
+    /// let (a, b) = (ctx.socket(zmq::PAIR).unwrap(), ctx.socket(zmq::PAIR).unwrap());
+    /// a.bind("inproc://doc-try-recv").unwrap();
+    /// b.connect("inproc://doc-try-recv").unwrap();
+    /// assert!(b.try_recv_msg(0).unwrap().is_none());
+    /// assert!(a.try_send("hi", 0).unwrap());
+    /// assert_eq!(&b.try_recv_msg(0).unwrap().unwrap()[..], b"hi");
+    /// ```
     pub fn try_recv_msg(&self, flags: i32) -> Result<Option<zmq::Message>> {
         let mut msg = zmq::Message::new();
         match self.recv_frame(&mut msg, flags | zmq::DONTWAIT, None, true) {
