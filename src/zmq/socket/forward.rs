@@ -51,8 +51,6 @@ pub(crate) fn forward_messages(src: &Socket, dst: &Socket, max_msgs: usize) -> R
                 finish_green(src, dst, Some(msg.bytes()), more, !first, &mut moved)?;
                 return Ok(Some(moved));
             }
-            src.inner.calls.set(src.inner.calls.get().wrapping_add(2));
-            dst.inner.calls.set(dst.inner.calls.get().wrapping_add(2));
             if !more {
                 break;
             }
@@ -68,6 +66,8 @@ pub(crate) fn forward_messages(src: &Socket, dst: &Socket, max_msgs: usize) -> R
     }
     // Wake other waiters these operations may have hidden an edge from,
     // and count the frames for fairness, as each green operation does.
+    src.inner.count_calls(moved.0 + 1);
+    dst.inner.count_calls(moved.0 + 1);
     src.inner.wake_ready();
     dst.inner.wake_ready();
     super::count_ops(2 * moved.0 as usize);
