@@ -74,6 +74,15 @@ impl Deadline {
         }
     }
 
+    /// At `at`; the error message reports the time that was left when the
+    /// call began.
+    pub(crate) fn at(at: Instant) -> Deadline {
+        Deadline {
+            at,
+            after: at.saturating_duration_since(Instant::now()),
+        }
+    }
+
     /// `None` stays `None`.
     pub(crate) fn from_timeout(timeout: Option<Duration>) -> Option<Deadline> {
         timeout.map(Deadline::after)
