@@ -12,7 +12,7 @@ use zgreen::queue::Queue;
 
 fn producer(data_source: Queue<String>) -> zgreen::Result<()> {
     loop {
-        let _ = data_source.put_nowait("Hello World".to_string());
+        let _ = data_source.try_put("Hello World".to_string());
         zgreen::sleep(Duration::from_millis(250))?;
     }
 }

@@ -17,7 +17,7 @@ fn worker(tasks: Queue<u32>, n: &str) -> zgreen::Result<()> {
 
 fn boss(tasks: Queue<u32>) {
     for i in 1..25 {
-        tasks.put_nowait(i).expect("an unbounded queue is never full");
+        tasks.try_put(i).expect("an unbounded queue is never full");
     }
 }
 

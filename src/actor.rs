@@ -13,7 +13,7 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::greenlet::{Builder, Greenlet};
@@ -157,9 +157,14 @@ impl<M: 'static> Address<M> {
         self.inbox.put_timeout(message, timeout)
     }
 
+    /// [`send`](Self::send), giving up at `deadline`.
+    pub fn send_deadline(&self, message: M, deadline: Instant) -> std::result::Result<(), PutError<M>> {
+        self.inbox.put_deadline(message, deadline)
+    }
+
     /// Sends `message` if that needs no waiting.
     pub fn try_send(&self, message: M) -> std::result::Result<(), TryPutError<M>> {
-        self.inbox.put_nowait(message)
+        self.inbox.try_put(message)
     }
 
     /// Asks the actor to stop once it has handled the messages already in

@@ -60,9 +60,11 @@ pub enum Error {
     /// An operating-system error.
     #[error("{0}")]
     Io(Arc<std::io::Error>),
-    /// The other side of a channel, queue or relay is gone.
+    /// What the call works on is closed, shut down or gone: a queue that
+    /// was shut down, a stopped server, a relay or WebSocket peer that
+    /// went away. [`Closed`] says which.
     #[error("{0}")]
-    Closed(&'static str),
+    Closed(Closed),
     /// An error from libzmq (never `EAGAIN`: that only parks the greenlet).
     #[cfg(feature = "zmq")]
     #[error("zmq: {0}")]
@@ -72,12 +74,20 @@ pub enum Error {
     /// and the socket cannot be used any more: close it and open a new one
     /// (the Lazy Pirate pattern).
     #[error("socket needs a reset: {0}")]
-    NeedsReset(&'static str),
+    NeedsReset(ResetReason),
     /// The ZeroMQ socket was closed with `Socket::close` (by this greenlet
     /// or another one sharing the socket): every parked operation on it
     /// returns this, and so does every later one.
     #[error("zmq socket was closed")]
     SocketClosed,
+    /// The greenlet's value was already moved out with
+    /// [`Greenlet::take`](crate::Greenlet::take).
+    #[error("the greenlet's value was taken")]
+    ValueTaken,
+    /// A socket monitor sent an event that does not have the documented
+    /// two-frame layout.
+    #[error("malformed socket monitor event")]
+    MalformedMonitorEvent,
     /// A failure reported by user code (for example the payload handed to
     /// `AsyncResult::set_error`, or the result of a thread-pool job that
     /// failed).
@@ -96,6 +106,22 @@ impl Error {
         matches!(self, Error::Killed)
     }
 
+    /// True if the error is [`Error::Closed`] (of any kind).
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Error::Closed(_))
+    }
+
+    /// An [`Error::Failed`] carrying just a message, for user code that
+    /// has no error type of its own.
+    ///
+    /// ```
+    /// let e = zgreen::Error::other("no such user");
+    /// assert_eq!(e.to_string(), "no such user");
+    /// ```
+    pub fn other(message: impl Into<String>) -> Error {
+        Error::Failed(Arc::new(Message(message.into())))
+    }
+
     /// Wraps any error as [`Error::Failed`].
     pub fn failed<E: std::error::Error + Send + Sync + 'static>(err: E) -> Error {
         Error::Failed(Arc::new(err))
@@ -110,6 +136,69 @@ impl Error {
         }
     }
 }
+
+/// What [`Error::Closed`] reports as closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum Closed {
+    /// The queue (or an actor's mailbox) was shut down
+    /// (`Queue::shutdown`), and nothing is left to take.
+    #[error("the queue is shut down")]
+    QueueShutDown,
+    /// The [`StreamServer`](crate::net::StreamServer) was stopped.
+    #[error("the StreamServer was stopped")]
+    ServerStopped,
+    /// The peer closed the connection (a relay's other end, at a message
+    /// boundary), or reset it.
+    #[error("the peer closed the connection")]
+    Peer,
+    /// The peer closed the connection in the middle of a message (a relay
+    /// message, an HTTP request body): what was read of it is dropped.
+    #[error("the peer closed the connection in the middle of a message")]
+    PeerMidMessage,
+    /// The WebSocket is closed.
+    #[error("the WebSocket is closed")]
+    WebSocket,
+    /// The WebSocket's close handshake has begun: nothing more can be sent.
+    #[error("the WebSocket is closing")]
+    WebSocketClosing,
+    /// The WebSocket peer did not answer the close handshake in time.
+    #[error("the WebSocket close handshake timed out")]
+    CloseHandshakeTimedOut,
+    /// The WebSocket peer read too slowly: its outbound queue overflowed
+    /// and it was disconnected.
+    #[error("the WebSocket client was too slow and was disconnected")]
+    SlowConsumer,
+    /// The WebSocket peer went silent for longer than the idle timeout.
+    #[error("the WebSocket peer went silent")]
+    PeerSilent,
+}
+
+/// Why a ZeroMQ socket reports [`Error::NeedsReset`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResetReason {
+    /// A REQ socket's wait for its reply was interrupted (killed, timed
+    /// out): the lock-step cycle is broken.
+    #[error("a REQ socket's wait for its reply was interrupted")]
+    ReplyInterrupted,
+    /// A multipart send failed after some of its frames were sent: the
+    /// peer would see a torn message.
+    #[error("a multipart send failed after some of its frames were sent")]
+    MultipartCut,
+}
+
+/// The payload of [`Error::other`].
+#[derive(Debug)]
+struct Message(String);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Message {}
 
 #[cfg(feature = "zmq")]
 impl From<zmq::Error> for Error {
@@ -185,3 +274,109 @@ impl fmt::Display for PanicError {
 }
 
 impl std::error::Error for PanicError {}
+
+/// Why a `try_send` (of a ZeroMQ socket) sent nothing; the payload is
+/// handed back.
+pub enum TrySendError<T> {
+    /// The socket cannot take it now without waiting: its high-water mark
+    /// is reached, it has no peer yet, or another greenlet is in the
+    /// middle of a multipart message.
+    Full(T),
+    /// The send failed for good (a closed socket, a libzmq error, a kill).
+    Failed(T, Error),
+}
+
+impl<T> TrySendError<T> {
+    /// The payload that was not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            TrySendError::Full(t) | TrySendError::Failed(t, _) => t,
+        }
+    }
+
+    /// True for [`TrySendError::Full`].
+    pub fn is_full(&self) -> bool {
+        matches!(self, TrySendError::Full(_))
+    }
+}
+
+impl<T> fmt::Debug for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("Full(..)"),
+            TrySendError::Failed(_, e) => f.debug_tuple("Failed").field(&"..").field(e).finish(),
+        }
+    }
+}
+
+impl<T> fmt::Display for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("the socket cannot take the message without waiting"),
+            TrySendError::Failed(_, e) => e.fmt(f),
+        }
+    }
+}
+
+impl<T> std::error::Error for TrySendError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TrySendError::Full(_) => None,
+            TrySendError::Failed(_, e) => Some(e),
+        }
+    }
+}
+
+/// Why a `try_recv` (of a ZeroMQ socket, a monitor or a WebSocket) got
+/// nothing.
+#[derive(Clone, Debug)]
+pub enum TryRecvError {
+    /// Nothing can be received without waiting (nothing has arrived, or
+    /// another greenlet is in the middle of a multipart message).
+    Empty,
+    /// The receive failed for good (closed, a libzmq error, a kill).
+    Failed(Error),
+}
+
+impl TryRecvError {
+    /// True for [`TryRecvError::Empty`].
+    pub fn is_empty(&self) -> bool {
+        matches!(self, TryRecvError::Empty)
+    }
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryRecvError::Empty => f.write_str("nothing to receive without waiting"),
+            TryRecvError::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for TryRecvError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TryRecvError::Empty => None,
+            TryRecvError::Failed(e) => Some(e),
+        }
+    }
+}
+
+impl From<Error> for TryRecvError {
+    fn from(e: Error) -> TryRecvError {
+        TryRecvError::Failed(e)
+    }
+}
+
+impl TryRecvError {
+    /// `Empty` as `Ok(None)`, the value as `Ok(Some(..))`, `Failed` as its
+    /// error: for loops that drain whatever is waiting.
+    pub fn optional<T>(r: std::result::Result<T, TryRecvError>) -> Result<Option<T>> {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(TryRecvError::Empty) => Ok(None),
+            Err(TryRecvError::Failed(e)) => Err(e),
+        }
+    }
+}

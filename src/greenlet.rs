@@ -6,7 +6,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::hub::task::{ExitHook, State, Task};
@@ -215,29 +215,38 @@ impl<T: 'static> Greenlet<T> {
     where
         T: Clone,
     {
-        self.get_deadline(None)
+        self.get_until(None)
     }
 
-    /// [`get`](Self::get) with a deadline: `Err(Error::Timeout)` if the
-    /// greenlet is still running after `timeout`.
+    /// [`get`](Self::get), failing with `Error::Timeout` if the greenlet
+    /// is still running after `timeout`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T>
     where
         T: Clone,
     {
-        self.get_deadline(Some(Deadline::after(timeout)))
+        self.get_until(Some(Deadline::after(timeout)))
     }
 
-    fn get_deadline(&self, d: Option<Deadline>) -> Result<T>
+    /// [`get`](Self::get), failing with `Error::Timeout` if the greenlet
+    /// is still running at `deadline`.
+    pub fn get_deadline(&self, deadline: Instant) -> Result<T>
     where
         T: Clone,
     {
-        self.any.join_deadline(d)?;
+        self.get_until(Some(Deadline::at(deadline)))
+    }
+
+    fn get_until(&self, d: Option<Deadline>) -> Result<T>
+    where
+        T: Clone,
+    {
+        self.any.join_until(d)?;
         match &*self.value.borrow() {
             Some(v) => Ok(v.clone()),
             None => Err(self
                 .any
                 .exception()
-                .unwrap_or(Error::Closed("the greenlet's value was taken"))),
+                .unwrap_or(Error::ValueTaken)),
         }
     }
 
@@ -251,7 +260,7 @@ impl<T: 'static> Greenlet<T> {
         Err(self
             .any
             .exception()
-            .unwrap_or(Error::Closed("the greenlet's value was taken")))
+            .unwrap_or(Error::ValueTaken))
     }
 
     /// The value, if the greenlet finished successfully (does not block).
@@ -403,15 +412,21 @@ impl AnyGreenlet {
     /// timeout scope expires, and with [`Error::JoinSelf`] when a greenlet
     /// joins itself.
     pub fn join(&self) -> Result<()> {
-        self.join_deadline(None)
+        self.join_until(None)
     }
 
-    /// [`join`](Self::join) with a deadline.
+    /// [`join`](Self::join), failing with `Error::Timeout` after
+    /// `timeout`.
     pub fn join_timeout(&self, timeout: Duration) -> Result<()> {
-        self.join_deadline(Some(Deadline::after(timeout)))
+        self.join_until(Some(Deadline::after(timeout)))
     }
 
-    pub(crate) fn join_deadline(&self, d: Option<Deadline>) -> Result<()> {
+    /// [`join`](Self::join), failing with `Error::Timeout` at `deadline`.
+    pub fn join_deadline(&self, deadline: Instant) -> Result<()> {
+        self.join_until(Some(Deadline::at(deadline)))
+    }
+
+    pub(crate) fn join_until(&self, d: Option<Deadline>) -> Result<()> {
         hub::check_interrupt()?;
         if self.task.state.get() == State::Dead {
             return Ok(());
@@ -432,21 +447,27 @@ impl AnyGreenlet {
     /// that has not started yet never runs. Killing the current greenlet
     /// only marks it and returns at once.
     pub fn kill(&self) -> Result<()> {
-        self.kill_nowait();
-        if Rc::ptr_eq(&self.task, &hub::current_task()) {
-            return Ok(());
-        }
-        self.join()
+        self.kill_until(None)
     }
 
     /// [`kill`](Self::kill), waiting at most `timeout` for the greenlet to
-    /// die.
+    /// die (then `Error::Timeout`; the kill stays requested).
     pub fn kill_timeout(&self, timeout: Duration) -> Result<()> {
+        self.kill_until(Some(Deadline::after(timeout)))
+    }
+
+    /// [`kill`](Self::kill), waiting until `deadline` at the latest for the
+    /// greenlet to die.
+    pub fn kill_deadline(&self, deadline: Instant) -> Result<()> {
+        self.kill_until(Some(Deadline::at(deadline)))
+    }
+
+    fn kill_until(&self, d: Option<Deadline>) -> Result<()> {
         self.kill_nowait();
         if Rc::ptr_eq(&self.task, &hub::current_task()) {
             return Ok(());
         }
-        self.join_timeout(timeout)
+        self.join_until(d)
     }
 
     /// Requests the kill without waiting (gevent's `kill(block=False)`).
@@ -726,7 +747,7 @@ pub fn idle() -> Result<()> {
 /// Options for [`joinall_with`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct JoinAll {
-    timeout: Option<Duration>,
+    deadline: Option<Deadline>,
     raise_error: bool,
     count: Option<usize>,
 }
@@ -740,7 +761,14 @@ impl JoinAll {
     /// Stop waiting after `timeout` (then the finished ones are returned,
     /// without an error, as gevent does).
     pub fn timeout(mut self, timeout: Duration) -> JoinAll {
-        self.timeout = Some(timeout);
+        self.deadline = Some(Deadline::after(timeout));
+        self
+    }
+
+    /// Stop waiting at `deadline` (then the finished ones are returned,
+    /// without an error).
+    pub fn deadline(mut self, deadline: Instant) -> JoinAll {
+        self.deadline = Some(Deadline::at(deadline));
         self
     }
 
@@ -783,7 +811,7 @@ where
 {
     let all: Vec<AnyGreenlet> = greenlets.into_iter().map(Into::into).collect();
     let want = opts.count.unwrap_or(all.len()).min(all.len());
-    let deadline = Deadline::from_timeout(opts.timeout);
+    let deadline = opts.deadline;
     hub::check_interrupt()?;
     let me = hub::current_task();
     loop {
@@ -818,11 +846,30 @@ where
     I: IntoIterator,
     I::Item: Into<AnyGreenlet>,
 {
-    killall_timeout(greenlets, None)
+    killall_until(greenlets, None)
 }
 
-/// [`killall`], waiting at most `timeout` (if given) for them to die.
-pub fn killall_timeout<I>(greenlets: I, timeout: Option<Duration>) -> Result<()>
+/// [`killall`], failing with `Error::Timeout` if some are still alive
+/// after `timeout` (their kills stay requested).
+pub fn killall_timeout<I>(greenlets: I, timeout: Duration) -> Result<()>
+where
+    I: IntoIterator,
+    I::Item: Into<AnyGreenlet>,
+{
+    killall_until(greenlets, Some(Deadline::after(timeout)))
+}
+
+/// [`killall`], failing with `Error::Timeout` if some are still alive at
+/// `deadline`.
+pub fn killall_deadline<I>(greenlets: I, deadline: Instant) -> Result<()>
+where
+    I: IntoIterator,
+    I::Item: Into<AnyGreenlet>,
+{
+    killall_until(greenlets, Some(Deadline::at(deadline)))
+}
+
+pub(crate) fn killall_until<I>(greenlets: I, deadline: Option<Deadline>) -> Result<()>
 where
     I: IntoIterator,
     I::Item: Into<AnyGreenlet>,
@@ -833,14 +880,14 @@ where
         g.kill_nowait();
     }
     let others: Vec<AnyGreenlet> = all.into_iter().filter(|g| !Rc::ptr_eq(&g.task, &me)).collect();
-    let mut opts = JoinAll::new();
-    if let Some(t) = timeout {
-        opts = opts.timeout(t);
-    }
+    let opts = JoinAll {
+        deadline,
+        ..JoinAll::new()
+    };
     let n = others.len();
     let done = joinall_with(others, opts)?;
     if done.len() < n {
-        return Err(hub::deadline_error(Deadline::from_timeout(timeout)));
+        return Err(hub::deadline_error(deadline));
     }
     Ok(())
 }

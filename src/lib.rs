@@ -59,16 +59,18 @@ pub mod zmq;
 
 use std::time::Duration;
 
-pub use crate::error::{Error, PanicError, Result, TimeoutError};
+pub use crate::error::{Closed, Error, PanicError, ResetReason, Result, TimeoutError, TryRecvError, TrySendError};
 pub use crate::greenlet::{
     AnyGreenlet, Builder, Greenlet, JoinAll, LinkId, Run, current, idle, joinall, joinall_with, killall,
-    killall_timeout, sleep, spawn, spawn_later, try_spawn,
+    killall_deadline, killall_timeout, sleep, spawn, spawn_later, try_spawn,
 };
 pub use crate::hub::HubHandle;
 pub use crate::hub::monitor::BlockingReport;
 pub use crate::signal::{SignalHandler, signal_handler};
 pub use crate::timeout::{Timeout, with_timeout, with_timeout_or};
-pub use crate::wait::{IWait, Tagged, WaitToken, Waitable, iwait, wait};
+pub use crate::wait::{
+    IWait, Tagged, WaitToken, Waitable, iwait, iwait_deadline, iwait_timeout, wait, wait_deadline, wait_timeout,
+};
 
 /// A handle that wakes this thread's hub from other threads (and runs
 /// closures on it with [`HubHandle::spawn`]).

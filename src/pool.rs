@@ -123,9 +123,9 @@ impl GroupCore {
         self.members.borrow().values().cloned().collect()
     }
 
-    fn kill(&self, timeout: Option<Duration>) -> Result<()> {
+    fn kill(&self, deadline: Option<Deadline>) -> Result<()> {
         let all = self.snapshot();
-        crate::greenlet::killall_timeout(all.iter(), timeout)?;
+        crate::greenlet::killall_until(all.iter(), deadline)?;
         for g in &all {
             self.remove(g.id());
         }
@@ -169,42 +169,6 @@ impl Drop for ExitHook {
         let _ =
             try_with_hub(|h| h.add_timer(Instant::now(), TimerAction::Call(Box::new(move || exit.leave()))));
     }
-}
-
-/// Writes the dispatchers `map`, `imap` and `imap_unordered` of a group
-/// type (each with the doc comment given before its name) over the
-/// [`GroupCore`] at `self.<path>`, so that their bounds are written once.
-macro_rules! dispatchers {
-    (
-        $($field:ident).+;
-        $(#[$map_doc:meta])* map;
-        $(#[$imap_doc:meta])* imap;
-        $(#[$unordered_doc:meta])* imap_unordered;
-    ) => {
-        dispatchers!(@one [$($field).+] $(#[$map_doc])* map -> Result<Vec<R>>:
-            |core, f, items| IMap::new(core, f, items, true).collect());
-        dispatchers!(@one [$($field).+] $(#[$imap_doc])* imap -> IMap<R>:
-            |core, f, items| IMap::new(core, f, items, true));
-        dispatchers!(@one [$($field).+] $(#[$unordered_doc])* imap_unordered -> IMap<R>:
-            |core, f, items| IMap::new(core, f, items, false));
-    };
-    (
-        @one [$($field:ident).+] $(#[$doc:meta])* $name:ident -> $ret:ty:
-        |$core:ident, $f:ident, $items:ident| $body:expr
-    ) => {
-        $(#[$doc])*
-        pub fn $name<I, F, R>(&self, $f: F, $items: I) -> $ret
-        where
-            I: IntoIterator,
-            I::IntoIter: 'static,
-            I::Item: 'static,
-            F: Fn(I::Item) -> R + 'static,
-            R: 'static,
-        {
-            let $core = &self.$($field).+;
-            $body
-        }
-    };
 }
 
 /// A collection of greenlets managed and joined together (gevent's
@@ -318,6 +282,12 @@ impl Group {
         self.core.join(Some(Deadline::after(timeout)))
     }
 
+    /// [`join`](Self::join), giving up with `Error::Timeout` at
+    /// `deadline`.
+    pub fn join_deadline(&self, deadline: Instant) -> Result<()> {
+        self.core.join(Some(Deadline::at(deadline)))
+    }
+
     /// Kills every member and waits for them to die (gevent's `kill`).
     pub fn kill(&self) -> Result<()> {
         self.core.kill(None)
@@ -325,7 +295,12 @@ impl Group {
 
     /// [`kill`](Self::kill), waiting at most `timeout` for them to die.
     pub fn kill_timeout(&self, timeout: Duration) -> Result<()> {
-        self.core.kill(Some(timeout))
+        self.core.kill(Some(Deadline::after(timeout)))
+    }
+
+    /// [`kill`](Self::kill), waiting until `deadline` at the latest.
+    pub fn kill_deadline(&self, deadline: Instant) -> Result<()> {
+        self.core.kill(Some(Deadline::at(deadline)))
     }
 
     /// Kills one member, waits for it to die and removes it.
@@ -336,23 +311,49 @@ impl Group {
         Ok(())
     }
 
-    dispatchers! {
-        core;
-        /// Runs `f` on every item, each in its own member greenlet, and
-        /// returns the results in input order; the first failure (a panic, a
-        /// kill) is returned as the error. Greenlets still running then go on
-        /// in the group.
-        map;
-        /// Runs `f` on every item, each in its own member greenlet, and yields
-        /// the results in input order as they become available.
-        ///
-        /// A group has no bound: every item gets its greenlet at the first
-        /// `next`. For long inputs use a [`Pool`], which keeps at most its size
-        /// running and pulls the next item only when there is room.
-        imap;
-        /// Like [`imap`](Self::imap), but yields results in the order the
-        /// greenlets finish.
-        imap_unordered;
+    /// Runs `f` on every item, each in its own member greenlet, and
+    /// returns the results in input order; the first failure (a panic, a
+    /// kill) is returned as the error. Greenlets still running then go on
+    /// in the group.
+    pub fn map<I, F, R>(&self, f: F, items: I) -> Result<Vec<R>>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: 'static,
+        F: Fn(I::Item) -> R + 'static,
+        R: 'static,
+    {
+        IMap::new(&self.core, f, items, true).collect()
+    }
+
+    /// Runs `f` on every item, each in its own member greenlet, and yields
+    /// the results in input order as they become available.
+    ///
+    /// A group has no bound: every item gets its greenlet at the first
+    /// `next`. For long inputs use a [`Pool`], which keeps at most its size
+    /// running and pulls the next item only when there is room.
+    pub fn imap<I, F, R>(&self, f: F, items: I) -> IMap<R>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: 'static,
+        F: Fn(I::Item) -> R + 'static,
+        R: 'static,
+    {
+        IMap::new(&self.core, f, items, true)
+    }
+
+    /// Like [`imap`](Self::imap), but yields results in the order the
+    /// greenlets finish.
+    pub fn imap_unordered<I, F, R>(&self, f: F, items: I) -> IMap<R>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: 'static,
+        F: Fn(I::Item) -> R + 'static,
+        R: 'static,
+    {
+        IMap::new(&self.core, f, items, false)
     }
 
     /// Runs `f` in a member greenlet and waits for its result (directly in
@@ -463,6 +464,17 @@ impl Pool {
         self.group.spawn_with(Builder::new(), f)
     }
 
+    /// [`spawn`](Self::spawn), giving up with `Error::Timeout` if no room
+    /// frees up by `deadline`.
+    pub fn spawn_deadline<T: 'static>(
+        &self,
+        deadline: Instant,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Result<Greenlet<T>> {
+        self.group.core.acquire(Some(Deadline::at(deadline)))?;
+        self.group.spawn_with(Builder::new(), f)
+    }
+
     /// [`spawn`](Self::spawn) with a [`Builder`] (name, stack size).
     pub fn spawn_with<T: 'static>(
         &self,
@@ -512,6 +524,12 @@ impl Pool {
         self.sem().wait(Some(Deadline::after(timeout)))
     }
 
+    /// [`wait_available`](Self::wait_available), giving up with
+    /// `Error::Timeout` at `deadline`.
+    pub fn wait_available_deadline(&self, deadline: Instant) -> Result<()> {
+        self.sem().wait(Some(Deadline::at(deadline)))
+    }
+
     /// Removes a greenlet from the pool without killing it (its room is
     /// freed). Returns false if it was not a member.
     pub fn discard(&self, g: impl Into<AnyGreenlet>) -> bool {
@@ -549,6 +567,12 @@ impl Pool {
         self.group.join_timeout(timeout)
     }
 
+    /// [`join`](Self::join), giving up with `Error::Timeout` at
+    /// `deadline`.
+    pub fn join_deadline(&self, deadline: Instant) -> Result<()> {
+        self.group.join_deadline(deadline)
+    }
+
     /// Kills every member and waits for them to die.
     pub fn kill(&self) -> Result<()> {
         self.group.kill()
@@ -559,20 +583,51 @@ impl Pool {
         self.group.kill_timeout(timeout)
     }
 
+    /// [`kill`](Self::kill), waiting until `deadline` at the latest.
+    pub fn kill_deadline(&self, deadline: Instant) -> Result<()> {
+        self.group.kill_deadline(deadline)
+    }
+
     /// Kills one member, waits for it to die and removes it.
     pub fn killone(&self, g: impl Into<AnyGreenlet>) -> Result<()> {
         self.group.killone(g)
     }
 
-    dispatchers! {
-        group.core;
-        /// [`Group::map`], at most [`size`](Self::size) items at a time.
-        map;
-        /// [`Group::imap`], at most [`size`](Self::size) items at a time.
-        imap;
-        /// [`Group::imap_unordered`], at most [`size`](Self::size) items at a
-        /// time.
-        imap_unordered;
+    /// [`Group::map`], at most [`size`](Self::size) items at a time.
+    pub fn map<I, F, R>(&self, f: F, items: I) -> Result<Vec<R>>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: 'static,
+        F: Fn(I::Item) -> R + 'static,
+        R: 'static,
+    {
+        IMap::new(&self.group.core, f, items, true).collect()
+    }
+
+    /// [`Group::imap`], at most [`size`](Self::size) items at a time.
+    pub fn imap<I, F, R>(&self, f: F, items: I) -> IMap<R>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: 'static,
+        F: Fn(I::Item) -> R + 'static,
+        R: 'static,
+    {
+        IMap::new(&self.group.core, f, items, true)
+    }
+
+    /// [`Group::imap_unordered`], at most [`size`](Self::size) items at a
+    /// time.
+    pub fn imap_unordered<I, F, R>(&self, f: F, items: I) -> IMap<R>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: 'static,
+        F: Fn(I::Item) -> R + 'static,
+        R: 'static,
+    {
+        IMap::new(&self.group.core, f, items, false)
     }
 
     /// Runs `f` in a member greenlet (parking while the pool is full) and

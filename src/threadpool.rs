@@ -10,11 +10,11 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::error::{Error, PanicError, Result};
+use crate::error::{Error, Result};
 use crate::hub::{self, Deadline, HubHandle, RemoteSlot, with_hub};
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -148,22 +148,31 @@ impl<T> ThreadResult<T> {
     /// Waits for the job's result. A panic in the job comes back as
     /// [`Error::Panicked`].
     pub fn get(self) -> Result<T> {
-        self.get_deadline(None)
+        self.get_until(None)
     }
 
     /// [`get`](Self::get) with a deadline; on timeout the handle is lost
     /// but the job still runs to completion.
     pub fn get_timeout(self, timeout: Duration) -> Result<T> {
-        self.get_deadline(Some(Deadline::after(timeout)))
+        self.get_until(Some(Deadline::after(timeout)))
     }
 
-    fn get_deadline(self, d: Option<Deadline>) -> Result<T> {
+    /// [`get`](Self::get), failing with `Error::Timeout` at `deadline` (the
+    /// job still runs to completion).
+    pub fn get_deadline(self, deadline: Instant) -> Result<T> {
+        self.get_until(Some(Deadline::at(deadline)))
+    }
+
+    fn get_until(self, d: Option<Deadline>) -> Result<T> {
         hub::check_interrupt()?;
         loop {
-            let taken = match self.result.lock() {
-                Ok(mut r) => r.take(),
-                Err(_) => return Err(Error::Closed("thread-pool result lock poisoned")),
-            };
+            // A poisoned lock still holds a whole `Option`: the job's
+            // panic is caught before the result is stored.
+            let taken = self
+                .result
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
             if let Some(r) = taken {
                 return r.map_err(panic_error);
             }
@@ -180,9 +189,5 @@ impl<T> Drop for ThreadResult<T> {
 }
 
 fn panic_error(payload: Box<dyn Any + Send>) -> Error {
-    Error::Panicked(Arc::new(PanicError {
-        message: hub::panic::payload_message(payload.as_ref()),
-        location: None,
-        greenlet: hub::current_task().id,
-    }))
+    hub::panic::error(payload.as_ref(), hub::current_task().id)
 }

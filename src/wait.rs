@@ -3,13 +3,13 @@
 
 use std::fmt;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::Result;
 use crate::greenlet::{AnyGreenlet, Greenlet};
 use crate::hub::task::Waiter;
 use crate::hub::{self, Deadline, Wake};
-use crate::queue::{Channel, LifoQueue, PriorityQueue, Queue};
+use crate::queue::{GenericQueue, Order};
 use crate::sync::{AsyncResult, BoundedSemaphore, Event, Semaphore};
 
 /// An opaque token that wakes one waiting greenlet; handed to
@@ -76,23 +76,14 @@ impl<T> Waitable for AsyncResult<T> {
     }
 }
 
-macro_rules! waitable_queue {
-    ($name:ident, $bound:path) => {
-        impl<T: $bound> Waitable for $name<T> {
-            fn is_ready(&self) -> bool {
-                self.ready_for_get()
-            }
-            fn subscribe(&self, token: &WaitToken) {
-                $name::subscribe(self, &token.0);
-            }
-        }
-    };
+impl<T, O: Order<T>> Waitable for GenericQueue<T, O> {
+    fn is_ready(&self) -> bool {
+        self.ready_for_get()
+    }
+    fn subscribe(&self, token: &WaitToken) {
+        GenericQueue::subscribe(self, &token.0);
+    }
 }
-
-waitable_queue!(Queue, Sized);
-waitable_queue!(LifoQueue, Sized);
-waitable_queue!(PriorityQueue, Ord);
-waitable_queue!(Channel, Sized);
 
 impl Waitable for Semaphore {
     fn is_ready(&self) -> bool {
@@ -162,12 +153,39 @@ impl<W: Waitable + ?Sized> Waitable for Box<W> {
 ///         Ok(())
 ///     });
 /// }
-/// let order: Vec<&str> = zgreen::iwait([Tagged("slow", &slow), Tagged("fast", &fast)], None)
+/// let order: Vec<&str> = zgreen::iwait([Tagged("slow", &slow), Tagged("fast", &fast)])
 ///     .map(|r| r.unwrap().0)
 ///     .collect();
 /// assert_eq!(order, ["fast", "slow"]);
 /// ```
-pub fn iwait<I>(objects: I, timeout: Option<Duration>) -> IWait<I::Item>
+pub fn iwait<I>(objects: I) -> IWait<I::Item>
+where
+    I: IntoIterator,
+    I::Item: Waitable,
+{
+    iwait_until(objects, None)
+}
+
+/// [`iwait`], ending (without an error) once `timeout` has passed: the
+/// objects not ready by then are not yielded.
+pub fn iwait_timeout<I>(objects: I, timeout: Duration) -> IWait<I::Item>
+where
+    I: IntoIterator,
+    I::Item: Waitable,
+{
+    iwait_until(objects, Some(Deadline::after(timeout)))
+}
+
+/// [`iwait`], ending (without an error) at `deadline`.
+pub fn iwait_deadline<I>(objects: I, deadline: Instant) -> IWait<I::Item>
+where
+    I: IntoIterator,
+    I::Item: Waitable,
+{
+    iwait_until(objects, Some(Deadline::at(deadline)))
+}
+
+fn iwait_until<I>(objects: I, deadline: Option<Deadline>) -> IWait<I::Item>
 where
     I: IntoIterator,
     I::Item: Waitable,
@@ -176,34 +194,61 @@ where
     IWait {
         left: pending.len(),
         pending,
-        deadline: Deadline::from_timeout(timeout),
+        deadline,
         expired: false,
         ended: false,
     }
 }
 
-/// Waits until every object is ready, or `timeout` passes, and returns
-/// the ready ones in the order given (gevent's `wait`). A timeout is not
-/// an error here: fewer objects come back. A kill or an expired `Timeout`
-/// scope is.
+/// Waits until every object is ready and returns them in the order they
+/// became ready (gevent's `wait`). A kill or an expired `Timeout` scope is
+/// an error.
 ///
 /// ```
 /// let a = zgreen::spawn(|| 1);
 /// let b = zgreen::spawn(|| 2);
-/// let done = zgreen::wait([&a, &b], None).unwrap();
+/// let done = zgreen::wait([&a, &b]).unwrap();
 /// assert_eq!(done.len(), 2);
 /// ```
-pub fn wait<I>(objects: I, timeout: Option<Duration>) -> Result<Vec<I::Item>>
+pub fn wait<I>(objects: I) -> Result<Vec<I::Item>>
 where
     I: IntoIterator,
     I::Item: Waitable,
 {
-    let mut it = iwait(objects, timeout);
-    let mut ready = Vec::new();
-    for r in it.by_ref() {
-        ready.push(r?);
-    }
-    Ok(ready)
+    iwait(objects).collect()
+}
+
+/// [`wait`], returning after `timeout` with the objects ready by then.
+/// Reaching the timeout is not an error here (gevent's `wait(timeout=)`):
+/// fewer objects come back. This is the one `_timeout` call that does not
+/// fail on its own timeout, because reporting which objects are ready is
+/// its whole job.
+///
+/// ```
+/// use std::time::Duration;
+/// use zgreen::sync::Event;
+///
+/// let (never, now) = (Event::new(), Event::new());
+/// now.set();
+/// let ready = zgreen::wait_timeout([&never, &now], Duration::from_millis(5)).unwrap();
+/// assert_eq!(ready.len(), 1);
+/// ```
+pub fn wait_timeout<I>(objects: I, timeout: Duration) -> Result<Vec<I::Item>>
+where
+    I: IntoIterator,
+    I::Item: Waitable,
+{
+    iwait_timeout(objects, timeout).collect()
+}
+
+/// [`wait`], returning at `deadline` with the objects ready by then (not
+/// an error, as for [`wait_timeout`]).
+pub fn wait_deadline<I>(objects: I, deadline: Instant) -> Result<Vec<I::Item>>
+where
+    I: IntoIterator,
+    I::Item: Waitable,
+{
+    iwait_deadline(objects, deadline).collect()
 }
 
 /// Pairs a value (a tag, an index, a name) with a waitable, so that

@@ -342,7 +342,7 @@ fn channel_put_nowait_hands_over_without_switching() {
             zgreen::spawn(move || ch.get())
         };
         zgreen::sleep(ms(5))?;
-        ch.put_nowait("y").expect("a getter waits");
+        ch.try_put("y").expect("a getter waits");
         assert!(!getter.ready(), "put_nowait must not switch to the getter");
         assert_eq!(getter.get_timeout(ms(500))??, "y");
         Ok(())

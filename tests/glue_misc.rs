@@ -40,7 +40,7 @@ fn iwait_yields_in_completion_order_over_mixed_waitables() {
             let (evt, res, q, g) = (evt.clone(), res.clone(), q.clone(), g.clone());
             zgreen::spawn(move || -> Result<()> {
                 zgreen::sleep(ms(1))?;
-                q.put_nowait(1).unwrap();
+                q.try_put(1).unwrap();
                 zgreen::sleep(ms(1))?;
                 res.set(2);
                 g.join()?;
@@ -55,7 +55,7 @@ fn iwait_yields_in_completion_order_over_mixed_waitables() {
             Tagged("queue", Box::new(q.clone())),
             Tagged("greenlet", Box::new(g.clone())),
         ];
-        let order: Vec<&str> = zgreen::iwait(objects, None).map(|r| r.unwrap().0).collect();
+        let order: Vec<&str> = zgreen::iwait(objects).map(|r| r.unwrap().0).collect();
         assert_eq!(order, ["queue", "result", "greenlet", "event"]);
         Ok(())
     });
@@ -69,7 +69,7 @@ fn iwait_timeout_stops_early_and_wait_returns_the_ready_ones() {
         let got: Vec<_> = zgreen::iwait([fast.any(), slow.any()], Some(ms(10))).collect();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].as_ref().unwrap().id(), fast.id());
-        let ready = zgreen::wait([fast.any(), slow.any()], Some(ms(5)))?;
+        let ready = zgreen::wait_timeout([fast.any(), slow.any()], ms(5))?;
         assert_eq!(ready, [fast.any()]);
         slow.kill()?;
         Ok(())
@@ -82,7 +82,7 @@ fn iwait_reports_interruption_once() {
         let never = Event::new();
         let _keep_alive = zgreen::spawn(|| zgreen::sleep(ms(100)));
         let t = zgreen::Timeout::start_new(ms(5));
-        let mut it = zgreen::iwait([&never], None);
+        let mut it = zgreen::iwait([&never]);
         assert!(t.is(&it.next().unwrap().unwrap_err()));
         assert!(it.next().is_none());
         Ok(())
@@ -100,7 +100,7 @@ fn wait_on_a_semaphore() {
                 sem.release();
             });
         }
-        assert_eq!(zgreen::wait([&sem], None)?.len(), 1);
+        assert_eq!(zgreen::wait([&sem])?.len(), 1);
         assert_eq!(sem.available_permits(), 1);
         Ok(())
     });

@@ -94,14 +94,14 @@ fn priority_queue_is_stable_for_equal_keys() {
 fn nowait_errors_hand_the_item_back() {
     bounded(|| {
         let q = Queue::bounded(1);
-        assert_eq!(q.get_nowait().unwrap_err(), TryGetError::Empty);
-        q.put_nowait("a").unwrap();
+        assert_eq!(q.try_get().unwrap_err(), TryGetError::Empty);
+        q.try_put("a").unwrap();
         assert!(q.is_full());
-        let err = q.put_nowait("b").unwrap_err();
+        let err = q.try_put("b").unwrap_err();
         assert!(err.is_full());
         assert_eq!(err.to_string(), "the queue is full");
         assert_eq!(err.into_inner(), "b");
-        assert_eq!(q.get_nowait().unwrap(), "a");
+        assert_eq!(q.try_get().unwrap(), "a");
         Ok(())
     });
 }
@@ -195,10 +195,10 @@ fn getters_are_served_first_come_first_served() {
             .collect();
         zgreen::sleep(ms(5))?;
         for item in 0..5 {
-            q.put_nowait(item * 10).unwrap();
+            q.try_put(item * 10).unwrap();
         }
         // A newcomer that never waited cannot take an item from them.
-        assert_eq!(q.get_nowait().unwrap_err(), TryGetError::Empty);
+        assert_eq!(q.try_get().unwrap_err(), TryGetError::Empty);
         zgreen::joinall(getters.iter())?;
         assert_eq!(*order.borrow(), [(0, 0), (1, 10), (2, 20), (3, 30), (4, 40)]);
         Ok(())
@@ -219,7 +219,7 @@ fn putters_are_served_first_come_first_served() {
         zgreen::sleep(ms(5))?;
         assert_eq!(q.waiting_putters(), 4);
         // A newcomer cannot overtake the waiting putters.
-        assert!(q.put_nowait(99).unwrap_err().is_full());
+        assert!(q.try_put(99).unwrap_err().is_full());
         let got: Vec<i32> = (0..5).map(|_| q.get().unwrap()).collect();
         assert_eq!(got, [0, 1, 2, 3, 4]);
         zgreen::joinall(putters.iter())?;
@@ -269,7 +269,7 @@ fn a_served_getter_keeps_its_item_even_if_killed_in_the_same_turn() {
             zgreen::spawn(move || q.get())
         };
         zgreen::sleep(ms(5))?;
-        q.put_nowait(5).unwrap();
+        q.try_put(5).unwrap();
         g.kill_nowait();
         // The item was handed over before the kill: nothing is lost.
         assert_eq!(g.get()?.unwrap(), 5);
@@ -322,10 +322,10 @@ fn shutdown_drain_keeps_items_and_wakes_everyone() {
         assert!(q.shutdown(ShutdownMode::Drain).is_empty());
         assert!(q.is_shut_down());
         assert_eq!(blocked_putter.get()?, Err((true, 3)));
-        assert!(q.put_nowait(4).unwrap_err().is_shut_down());
+        assert!(q.try_put(4).unwrap_err().is_shut_down());
         assert_eq!(q.get()?, 1);
         assert_eq!(q.get()?, 2);
-        assert_eq!(q.get_nowait().unwrap_err(), TryGetError::ShutDown);
+        assert_eq!(q.try_get().unwrap_err(), TryGetError::ShutDown);
         assert!(matches!(q.get(), Err(Error::Closed(SHUT_DOWN))));
 
         let empty: Queue<u8> = Queue::new();
@@ -354,7 +354,7 @@ fn shutdown_immediate_returns_the_items() {
         zgreen::sleep(ms(5))?;
         assert_eq!(q.shutdown(ShutdownMode::Immediate), [0, 1, 2]);
         assert!(q.is_empty());
-        assert!(matches!(q.get_nowait(), Err(TryGetError::ShutDown)));
+        assert!(matches!(q.try_get(), Err(TryGetError::ShutDown)));
         joiner.get()??;
         Ok(())
     });
@@ -365,7 +365,7 @@ fn channel_is_a_rendezvous() {
     bounded(|| {
         let ch = Channel::new();
         assert!(ch.is_full());
-        assert!(matches!(ch.put_nowait("z"), Err(TryPutError::Full("z"))));
+        assert!(matches!(ch.try_put("z"), Err(TryPutError::Full("z"))));
         let putter = {
             let ch = ch.clone();
             zgreen::spawn(move || ch.put("x").map_err(Error::from))
@@ -382,7 +382,7 @@ fn channel_is_a_rendezvous() {
             zgreen::spawn(move || ch.get())
         };
         zgreen::sleep(ms(5))?;
-        ch.put_nowait("y").unwrap();
+        ch.try_put("y").unwrap();
         assert_eq!(getter.get()??, "y");
         assert!(ch.get_timeout(ms(5)).unwrap_err().is_timeout());
         Ok(())
@@ -413,7 +413,7 @@ fn wait_and_iwait_see_queues() {
             let b = b.clone();
             zgreen::spawn(move || {
                 zgreen::sleep(ms(5)).unwrap();
-                b.put_nowait(2).unwrap();
+                b.try_put(2).unwrap();
             });
         }
         let first: Vec<&str> =
@@ -424,7 +424,7 @@ fn wait_and_iwait_see_queues() {
         assert_eq!(first, ["b"]);
         assert_eq!(b.get()?, 2);
         a.put(1)?;
-        assert_eq!(zgreen::wait([&a], None)?.len(), 1);
+        assert_eq!(zgreen::wait([&a])?.len(), 1);
         Ok(())
     });
 }
@@ -463,7 +463,7 @@ proptest! {
             let full = maxsize.is_some_and(|n| m_fifo.len() >= n);
             match op {
                 NowaitOp::Put(x) => {
-                    for r in [fifo.put_nowait(x), lifo.put_nowait(x), prio.put_nowait(x)] {
+                    for r in [fifo.try_put(x), lifo.try_put(x), prio.try_put(x)] {
                         match r {
                             Ok(()) => prop_assert!(!full),
                             Err(e) => {
@@ -480,10 +480,10 @@ proptest! {
                 }
                 NowaitOp::Get => {
                     let want = |v: Option<u8>| v.ok_or(TryGetError::Empty);
-                    prop_assert_eq!(fifo.get_nowait(), want(m_fifo.pop_front()));
-                    prop_assert_eq!(lifo.get_nowait(), want(m_lifo.pop()));
+                    prop_assert_eq!(fifo.try_get(), want(m_fifo.pop_front()));
+                    prop_assert_eq!(lifo.try_get(), want(m_lifo.pop()));
                     let min = m_prio.iter().enumerate().min_by_key(|(_, v)| **v).map(|(i, _)| i);
-                    prop_assert_eq!(prio.get_nowait(), want(min.map(|i| m_prio.remove(i))));
+                    prop_assert_eq!(prio.try_get(), want(min.map(|i| m_prio.remove(i))));
                 }
             }
             prop_assert_eq!(fifo.len(), m_fifo.len());
@@ -575,7 +575,7 @@ proptest! {
             for w in &workers {
                 w.get()??;
             }
-            while let Ok(item) = q.get_nowait() {
+            while let Ok(item) = q.try_get() {
                 taken.borrow_mut().push((usize::MAX, item));
             }
             let taken = taken.borrow().clone();

@@ -126,7 +126,7 @@ fn async_result_value_reaches_every_getter() {
         zgreen::sleep(ms(2))?;
         assert!(!a.ready());
         assert!(
-            a.get_nowait().unwrap_err().is_timeout(),
+            a.try_get().unwrap_err().is_timeout(),
             "gevent's get_nowait raises Timeout"
         );
         a.set(String::from("Hello!"));

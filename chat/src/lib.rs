@@ -436,10 +436,10 @@ impl Chat {
             if let Some(user) = users.get(uid) {
                 let q = &user.queue;
                 if q.is_full() {
-                    let _ = q.get_nowait(); // drop the oldest
+                    let _ = q.try_get(); // drop the oldest
                     self.count(|s| s.dropped += 1);
                 }
-                let _ = q.put_nowait(msg.clone());
+                let _ = q.try_put(msg.clone());
             }
         }
         room.messages.push_back(msg);
@@ -467,7 +467,7 @@ impl Chat {
             Ok(m) => out.push(m),
             Err(_) => return Ok(out),
         }
-        while let Ok(m) = q.get_nowait() {
+        while let Ok(m) = q.try_get() {
             out.push(m);
         }
         Ok(out)

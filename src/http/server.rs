@@ -15,7 +15,7 @@ use super::local::RequestScope;
 use super::request::Request;
 use super::response::{Body, Response, reason_phrase};
 use super::wire::{self, Wire, WireError, has_token};
-use crate::error::{Error, Result};
+use crate::error::{Closed, Error, Result};
 use crate::hub::{Deadline, panic as hub_panic};
 use crate::net::{StreamServer, TcpListener, TcpStream, ToSocketAddrs};
 
@@ -393,7 +393,7 @@ fn read_request(
         WireError::Malformed(_) => Ok(Reject(400)),
         WireError::TooLarge => Ok(Reject(413)),
         WireError::Timeout => Ok(Reject(408)),
-        WireError::Eof => Err(Error::Closed("the client closed in the middle of a request body")),
+        WireError::Eof => Err(Error::Closed(Closed::PeerMidMessage)),
         WireError::Io(e) => Err(e),
     })?;
 
@@ -515,7 +515,9 @@ fn respond(wire: Wire, req: Request, keep_alive: bool, shared: &Shared) -> Resul
             drop(req);
             let Wire { stream, buf } = wire;
             let Ok(stream) = Rc::try_unwrap(stream) else {
-                return Err(Error::Closed("the upgraded stream is still shared"));
+                return Err(Error::Io(std::sync::Arc::new(std::io::Error::other(
+                    "the upgraded stream is still shared",
+                ))));
             };
             // The upgraded protocol sees no HTTP write timeout.
             stream.set_write_timeout(None);
@@ -570,7 +572,7 @@ fn respond(wire: Wire, req: Request, keep_alive: bool, shared: &Shared) -> Resul
                         req.path,
                         hub_panic::payload_message(&*payload)
                     );
-                    Err(Error::Closed("the streamed body panicked"))
+                    Err(hub_panic::error(&*payload, crate::hub::current_task().id))
                 });
                 watcher.kill_nowait();
                 sent?;

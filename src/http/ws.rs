@@ -12,7 +12,7 @@
 //! at once in one write (up to 64 KiB), so a burst costs one system call,
 //! not one per message. The queue never grows past its bound: a `send`
 //! finding it full waits at most [`WsConfig::send_timeout`] for the
-//! writer to make room, a `try_send` not at all, and a client that has
+//! writer to make room, a `send_or_disconnect` not at all, and a client that has
 //! not made room by then is too slow and is disconnected.
 //!
 //! A broadcaster encodes a message once with [`PreparedMessage`]; each
@@ -31,10 +31,10 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 
 use super::wire::has_token;
 use super::{Request, Response};
-use crate::error::{Error, Result};
+use crate::error::{Closed, Error, Result, TryRecvError};
 use crate::greenlet::Greenlet;
 use crate::net::TcpStream;
-use crate::queue::{Queue, ShutdownMode};
+use crate::queue::{Queue, ShutdownMode, TryGetError};
 use crate::sync::Event;
 
 /// The settings of an upgraded connection.
@@ -51,7 +51,7 @@ pub struct WsConfig {
     /// Most bytes waiting to be written to the client (same rule).
     pub send_queue_bytes: usize,
     /// How long a `send` waits for room in a full send queue before the
-    /// client is disconnected ([`try_send`](WebSocket::try_send) does not
+    /// client is disconnected ([`send_or_disconnect`](WebSocket::send_or_disconnect) does not
     /// wait).
     pub send_timeout: Duration,
     /// Received messages buffered for [`WebSocket::recv`]; when full, the
@@ -218,7 +218,7 @@ impl Link {
         let deadline = wait.map(|w| Instant::now() + w);
         loop {
             if self.done.get() {
-                return Err(Error::Closed("the WebSocket is closed"));
+                return Err(Error::Closed(Closed::WebSocket));
             }
             if !self.over(frame.as_slice().len(), if control { 16 } else { 0 }) {
                 break;
@@ -234,16 +234,14 @@ impl Link {
                 );
                 self.update(|s| s.dropped_slow = true);
                 self.disconnect();
-                return Err(Error::Closed(
-                    "the WebSocket client was too slow and was disconnected",
-                ));
+                return Err(Error::Closed(Closed::SlowConsumer));
             }
             self.drained.clear();
             self.drained.wait_timeout(left)?;
         }
         let len = frame.as_slice().len();
-        if self.out.put_nowait(Out::Frame(frame)).is_err() {
-            return Err(Error::Closed("the WebSocket is closed"));
+        if self.out.try_put(Out::Frame(frame)).is_err() {
+            return Err(Error::Closed(Closed::WebSocket));
         }
         self.update(|s| {
             s.queued_messages += 1;
@@ -387,6 +385,22 @@ impl WebSocket {
         self.link.incoming.get_timeout(timeout)
     }
 
+    /// [`recv`](Self::recv), giving up with `Error::Timeout` at
+    /// `deadline`.
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<Message> {
+        self.link.incoming.get_deadline(deadline)
+    }
+
+    /// The next message if one has arrived: [`TryRecvError::Empty`] if
+    /// not, `Failed(Error::Closed(Closed::WebSocket))` once the connection
+    /// is closed and every message received before was taken.
+    pub fn try_recv(&self) -> std::result::Result<Message, TryRecvError> {
+        self.link.incoming.try_get().map_err(|e| match e {
+            TryGetError::Empty => TryRecvError::Empty,
+            TryGetError::ShutDown => TryRecvError::Failed(Error::Closed(Closed::WebSocket)),
+        })
+    }
+
     /// Queues `msg` for the client. Returns at once while the send queue
     /// has room; when it is full, waits up to
     /// [`WsConfig::send_timeout`] for the client to take some, and
@@ -398,8 +412,9 @@ impl WebSocket {
 
     /// [`send`](Self::send) without waiting: a full send queue
     /// disconnects the client at once (for broadcasters that must never
-    /// wait for one slow client).
-    pub fn try_send(&self, msg: Message) -> Result<()> {
+    /// wait for one slow client). Not a `try_send`: it never hands the
+    /// message back, it drops the client.
+    pub fn send_or_disconnect(&self, msg: Message) -> Result<()> {
         self.queue(msg, None)
     }
 
@@ -411,9 +426,9 @@ impl WebSocket {
         )
     }
 
-    /// [`try_send`](Self::try_send) of a message encoded once for many
-    /// clients.
-    pub fn try_send_prepared(&self, msg: &PreparedMessage) -> Result<()> {
+    /// [`send_or_disconnect`](Self::send_or_disconnect) of a message
+    /// encoded once for many clients.
+    pub fn send_prepared_or_disconnect(&self, msg: &PreparedMessage) -> Result<()> {
         self.queue_frame(FrameBytes::Shared(msg.frame.clone()), None)
     }
 
@@ -423,7 +438,7 @@ impl WebSocket {
 
     fn queue_frame(&self, frame: FrameBytes, wait: Option<Duration>) -> Result<()> {
         if self.link.we_closed.get() {
-            return Err(Error::Closed("the WebSocket is closing"));
+            return Err(Error::Closed(Closed::WebSocketClosing));
         }
         self.link.enqueue(frame, wait, false)
     }
@@ -541,7 +556,7 @@ fn read_loop(mut proto: tungstenite::WebSocket<ReaderIo>, link: &Rc<Link>) {
     // Orderly end: the writer sends what is queued (a close reply), then
     // shuts the socket down.
     link.incoming.shutdown(ShutdownMode::Drain);
-    let _ = link.out.put_nowait(Out::Shutdown);
+    let _ = link.out.try_put(Out::Shutdown);
 }
 
 /// On each read tick: pings a quiet client, drops one silent for too
@@ -553,11 +568,11 @@ fn keep_alive(link: &Link) -> Result<()> {
         .get()
         .is_some_and(|t| t.elapsed() >= cfg.close_timeout)
     {
-        return Err(Error::Closed("close handshake timed out"));
+        return Err(Error::Closed(Closed::CloseHandshakeTimedOut));
     }
     let quiet = link.last_heard.get().elapsed();
     if quiet >= cfg.idle_timeout {
-        return Err(Error::Closed("the client went silent"));
+        return Err(Error::Closed(Closed::PeerSilent));
     }
     if quiet >= cfg.ping_interval
         && link.last_ping.get().elapsed() >= cfg.ping_interval
@@ -581,7 +596,7 @@ fn write_loop(link: &Link) {
         let mut count = 1;
         let mut joined = false;
         while batch.len().max(first.as_slice().len()) < WRITE_BATCH {
-            match link.out.get_nowait() {
+            match link.out.try_get() {
                 Ok(Out::Frame(next)) => {
                     if batch.is_empty() {
                         batch.extend_from_slice(first.as_slice());

@@ -413,11 +413,7 @@ impl Hub {
                     stack_bytes: task.stack_bytes,
                 }
             } else {
-                Error::Panicked(Arc::new(crate::error::PanicError {
-                    message: panic::payload_message(payload.as_ref()),
-                    location: None,
-                    greenlet: task.id,
-                }))
+                panic::error(payload.as_ref(), task.id)
             };
             *task.error.borrow_mut() = Some(err);
             task.successful.set(false);

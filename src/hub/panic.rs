@@ -73,3 +73,14 @@ pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> String {
 pub(crate) fn is_cancel(payload: &(dyn Any + Send)) -> bool {
     payload.downcast_ref::<generator::Error>().is_some()
 }
+
+/// The [`Error::Panicked`](crate::Error::Panicked) for a panic payload
+/// caught in greenlet `greenlet`, with the location the hook recorded (if
+/// the panic was raised under [`quietly`] or in a greenlet body).
+pub(crate) fn error(payload: &(dyn Any + Send), greenlet: u64) -> crate::Error {
+    crate::Error::Panicked(std::sync::Arc::new(crate::error::PanicError {
+        message: payload_message(payload),
+        location: take_location(),
+        greenlet,
+    }))
+}

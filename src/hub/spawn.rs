@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::task::{State, Task};
 use super::{panic as hpanic, with_hub};
-use crate::error::{Error, PanicError, Result};
+use crate::error::Result;
 
 /// A new task (unstarted, no coroutine yet) with a fresh id.
 pub(crate) fn new_task(name: Option<Arc<str>>, stack_bytes: usize) -> Rc<Task> {
@@ -50,12 +50,7 @@ pub(crate) fn task_body<B: FnOnce() + 'static>(body: B) -> impl FnOnce() + 'stat
                 if hpanic::is_cancel(payload.as_ref()) {
                     resume_unwind(payload);
                 }
-                let err = PanicError {
-                    message: hpanic::payload_message(payload.as_ref()),
-                    location: hpanic::take_location(),
-                    greenlet: task.id,
-                };
-                *task.error.borrow_mut() = Some(Error::Panicked(Arc::new(err)));
+                *task.error.borrow_mut() = Some(hpanic::error(payload.as_ref(), task.id));
             }
         }
         task.state.set(State::Dead);

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::{TcpListener, TcpStream, ToSocketAddrs};
-use crate::error::{Error, Result};
+use crate::error::{Closed, Error, Result};
 use crate::greenlet::{AnyGreenlet, Builder, JoinAll};
 use crate::hub;
 use crate::pool::{Group, Pool};
@@ -243,7 +243,7 @@ impl StreamServer {
     /// `Error::Closed` if the server was stopped.
     pub fn start(&self) -> Result<()> {
         if self.inner.stopped.get() {
-            return Err(Error::Closed("the StreamServer was stopped"));
+            return Err(Error::Closed(Closed::ServerStopped));
         }
         if self.started() {
             return Ok(());
@@ -253,7 +253,7 @@ impl StreamServer {
             .listener
             .borrow()
             .clone()
-            .ok_or(Error::Closed("the StreamServer was stopped"))?;
+            .ok_or(Error::Closed(Closed::ServerStopped))?;
         // The loop holds the server: a started server runs until stopped,
         // even if every handle is dropped (as in gevent).
         let inner = self.inner.clone();

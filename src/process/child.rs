@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::path::Path;
 use std::process::{ExitStatus, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::pipe::{ChildStderr, ChildStdin, ChildStdout, PipeReader};
 use super::reap::ExitWatch;
@@ -252,8 +252,16 @@ impl Child {
     }
 
     /// The exit status if the child has exited (reaping it), without
-    /// waiting.
-    pub fn try_wait(&self) -> Result<Option<ExitStatus>> {
+    /// waiting: [`TryWaitError::Running`] while it runs.
+    pub fn try_wait(&self) -> std::result::Result<ExitStatus, TryWaitError> {
+        match self.poll_status() {
+            Ok(Some(s)) => Ok(s),
+            Ok(None) => Err(TryWaitError::Running),
+            Err(e) => Err(TryWaitError::Failed(e)),
+        }
+    }
+
+    fn poll_status(&self) -> Result<Option<ExitStatus>> {
         if let Some(s) = self.status.get() {
             return Ok(Some(s));
         }
@@ -269,19 +277,25 @@ impl Child {
     /// first: drop [`stdin`](Self::stdin) yourself if the child reads it to
     /// the end.
     pub fn wait(&self) -> Result<ExitStatus> {
-        self.wait_deadline(None)
+        self.wait_until(None)
     }
 
     /// [`wait`](Self::wait), failing with `Error::Timeout` if the child is
     /// still running after `timeout` (it is left running).
     pub fn wait_timeout(&self, timeout: Duration) -> Result<ExitStatus> {
-        self.wait_deadline(Some(Deadline::after(timeout)))
+        self.wait_until(Some(Deadline::after(timeout)))
     }
 
-    fn wait_deadline(&self, deadline: Option<Deadline>) -> Result<ExitStatus> {
+    /// [`wait`](Self::wait), failing with `Error::Timeout` if the child is
+    /// still running at `deadline`.
+    pub fn wait_deadline(&self, deadline: Instant) -> Result<ExitStatus> {
+        self.wait_until(Some(Deadline::at(deadline)))
+    }
+
+    fn wait_until(&self, deadline: Option<Deadline>) -> Result<ExitStatus> {
         hub::check_interrupt()?;
         loop {
-            if let Some(s) = self.try_wait()? {
+            if let Some(s) = self.poll_status()? {
                 return Ok(s);
             }
             self.watch.wait(deadline)?;
@@ -292,7 +306,7 @@ impl Child {
     /// the pidfd where there is one, so the signal can never reach a
     /// process that reused the pid.
     pub fn signal(&self, signal: i32) -> Result<()> {
-        if self.try_wait()?.is_some() {
+        if self.poll_status()?.is_some() {
             return Ok(());
         }
         let r = match self.watch.pidfd() {
@@ -378,6 +392,33 @@ impl Drop for Helpers {
     fn drop(&mut self) {
         for g in &self.0 {
             g.kill_nowait();
+        }
+    }
+}
+
+/// Why [`Child::try_wait`] returned no status.
+#[derive(Clone, Debug)]
+pub enum TryWaitError {
+    /// The child is still running.
+    Running,
+    /// Asking the kernel failed.
+    Failed(Error),
+}
+
+impl fmt::Display for TryWaitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryWaitError::Running => f.write_str("the child is still running"),
+            TryWaitError::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for TryWaitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TryWaitError::Running => None,
+            TryWaitError::Failed(e) => Some(e),
         }
     }
 }

@@ -35,6 +35,6 @@ pub mod relay;
 #[cfg(feature = "zmq")]
 pub mod relay_zmq;
 
-pub use self::child::{Child, Command};
+pub use self::child::{Child, Command, TryWaitError};
 pub use self::pipe::{ChildStderr, ChildStdin, ChildStdout, PipeReader, PipeWriter};
 pub use std::process::{ExitStatus, Output, Stdio};

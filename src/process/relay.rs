@@ -55,7 +55,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Child;
-use crate::error::{Error, Result};
+use crate::error::{Closed, Error, Result};
 use crate::hub::{self, Deadline};
 use crate::net::UnixStream;
 use crate::sync::Lock;
@@ -321,15 +321,20 @@ impl Relay {
     /// [`RelayError::Oversized`] (nothing sent) if its JSON exceeds the
     /// maximum, and with `Error::Closed` once the other end is gone.
     pub fn put<T: Serialize + ?Sized>(&self, msg: &T) -> Result<()> {
-        self.put_deadline(msg, None)
+        self.put_until(msg, None)
     }
 
     /// [`put`](Self::put), failing with `Error::Timeout` after `timeout`.
     pub fn put_timeout<T: Serialize + ?Sized>(&self, msg: &T, timeout: Duration) -> Result<()> {
-        self.put_deadline(msg, Some(Deadline::after(timeout)))
+        self.put_until(msg, Some(Deadline::after(timeout)))
     }
 
-    fn put_deadline<T: Serialize + ?Sized>(&self, msg: &T, deadline: Option<Deadline>) -> Result<()> {
+    /// [`put`](Self::put), failing with `Error::Timeout` at `deadline`.
+    pub fn put_deadline<T: Serialize + ?Sized>(&self, msg: &T, deadline: Instant) -> Result<()> {
+        self.put_until(msg, Some(Deadline::at(deadline)))
+    }
+
+    fn put_until<T: Serialize + ?Sized>(&self, msg: &T, deadline: Option<Deadline>) -> Result<()> {
         hub::check_interrupt()?;
         let json = serde_json::to_vec(msg).map_err(|e| {
             relay_error(RelayError::Serialize {
@@ -393,15 +398,20 @@ impl Relay {
     /// [`RelayError::Oversized`] for a frame above the maximum (the channel
     /// is then closed for reading).
     pub fn get<T: DeserializeOwned>(&self) -> Result<T> {
-        self.get_deadline(None)
+        self.get_until(None)
     }
 
     /// [`get`](Self::get), failing with `Error::Timeout` after `timeout`.
     pub fn get_timeout<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T> {
-        self.get_deadline(Some(Deadline::after(timeout)))
+        self.get_until(Some(Deadline::after(timeout)))
     }
 
-    fn get_deadline<T: DeserializeOwned>(&self, deadline: Option<Deadline>) -> Result<T> {
+    /// [`get`](Self::get), failing with `Error::Timeout` at `deadline`.
+    pub fn get_deadline<T: DeserializeOwned>(&self, deadline: Instant) -> Result<T> {
+        self.get_until(Some(Deadline::at(deadline)))
+    }
+
+    fn get_until<T: DeserializeOwned>(&self, deadline: Option<Deadline>) -> Result<T> {
         hub::check_interrupt()?;
         let _guard = lock(&self.read_lock, deadline)?;
         loop {
@@ -462,10 +472,8 @@ impl Relay {
         // A peer that exits with unread data in its socket resets the
         // connection instead of closing it: the same thing for us.
         match r.map_err(peer_gone)? {
-            0 if partial => Err(Error::Closed(
-                "relay: the other end closed in the middle of a message",
-            )),
-            0 => Err(Error::Closed("relay: the other end closed the channel")),
+            0 if partial => Err(Error::Closed(Closed::PeerMidMessage)),
+            0 => Err(Error::Closed(Closed::Peer)),
             _ => Ok(()),
         }
     }
@@ -487,7 +495,7 @@ fn peer_gone(e: Error) -> Error {
                 std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
             ) =>
         {
-            Error::Closed("relay: the other end is gone")
+            Error::Closed(Closed::Peer)
         }
         _ => e,
     }
@@ -498,8 +506,8 @@ fn lock(lock: &Lock, deadline: Option<Deadline>) -> Result<crate::sync::LockGuar
     match deadline {
         None => lock.acquire(),
         Some(d) => match lock.try_acquire() {
-            Some(g) => Ok(g),
-            None => lock
+            Ok(g) => Ok(g),
+            Err(_) => lock
                 .acquire_timeout(d.at.saturating_duration_since(Instant::now()))
                 .map_err(|e| match e {
                     Error::Timeout(t) if t.id == 0 => hub::deadline_error(Some(d)),
@@ -677,10 +685,15 @@ impl RelayChild {
         self.child.wait_timeout(timeout)
     }
 
+    /// [`join`](Self::join), failing with `Error::Timeout` at `deadline`.
+    pub fn join_deadline(&self, deadline: Instant) -> Result<ExitStatus> {
+        self.child.wait_deadline(deadline)
+    }
+
     /// The child's exit code, once it has exited normally (`None` while it
     /// runs, or if a signal ended it).
     pub fn exit_code(&self) -> Option<i32> {
-        self.child.try_wait().ok().flatten().and_then(|s| s.code())
+        self.child.try_wait().ok().and_then(|s| s.code())
     }
 
     /// Asks the child to stop (`SIGTERM`); [`join`](Self::join) to reap it.

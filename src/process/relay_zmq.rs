@@ -28,7 +28,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -127,6 +127,12 @@ impl ZmqRelay {
         self.socket.send_timeout(json, 0, timeout)
     }
 
+    /// [`put`](Self::put), failing with `Error::Timeout` at `deadline`.
+    pub fn put_deadline<T: Serialize + ?Sized>(&self, msg: &T, deadline: Instant) -> Result<()> {
+        let json = self.encode(msg)?;
+        self.socket.send_deadline(json, 0, deadline)
+    }
+
     fn encode<T: Serialize + ?Sized>(&self, msg: &T) -> Result<Vec<u8>> {
         let json = serde_json::to_vec(msg).map_err(|e| {
             relay_error(RelayError::Serialize {
@@ -154,6 +160,12 @@ impl ZmqRelay {
     /// [`get`](Self::get), failing with `Error::Timeout` after `timeout`.
     pub fn get_timeout<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T> {
         let frames = self.socket.recv_multipart_timeout(0, timeout)?;
+        self.decode(frames)
+    }
+
+    /// [`get`](Self::get), failing with `Error::Timeout` at `deadline`.
+    pub fn get_deadline<T: DeserializeOwned>(&self, deadline: Instant) -> Result<T> {
+        let frames = self.socket.recv_multipart_deadline(0, deadline)?;
         self.decode(frames)
     }
 

@@ -6,14 +6,27 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::rc::Rc;
 
-use super::error::{PutError, SHUT_DOWN, ShutdownMode, TaskDoneError, TryGetError, TryPutError};
-use crate::error::{Error, Result};
+use super::error::{PutError, ShutdownMode, TaskDoneError, TryGetError, TryPutError};
+use crate::error::{Closed, Error, Result};
 use crate::hub::task::{WaitQueue, Waiter};
 use crate::hub::{self, Deadline};
 use crate::sync::handoff::Handoff;
 
-/// The order a queue hands its items out in.
-pub(super) trait Store<T> {
+/// The order a [`GenericQueue`](super::GenericQueue) hands its items out
+/// in: [`Fifo`], [`Lifo`], [`Priority`] or [`Rendezvous`]. Sealed: these
+/// four are the only ones.
+pub trait Order<T>: Store<T> {}
+
+impl<T, S: Store<T>> Order<T> for S {}
+
+/// What an order does (not nameable outside the crate, which seals
+/// [`Order`]).
+pub trait Store<T>: Default {
+    /// The queue type's name, for `Debug`.
+    const NAME: &'static str;
+    /// The capacity every queue of this order has (`Some(0)` for a
+    /// rendezvous), or `None` when the constructor decides.
+    const FIXED_MAXSIZE: Option<usize> = None;
     fn push(&mut self, item: T);
     fn pop(&mut self) -> Option<T>;
     fn peek(&self) -> Option<&T>;
@@ -21,8 +34,9 @@ pub(super) trait Store<T> {
     fn drain_all(&mut self) -> Vec<T>;
 }
 
-/// First in, first out.
-pub(super) struct Fifo<T>(VecDeque<T>);
+/// First in, first out: the order of [`Queue`](super::Queue).
+#[derive(Debug)]
+pub struct Fifo<T>(VecDeque<T>);
 
 impl<T> Default for Fifo<T> {
     fn default() -> Self {
@@ -31,6 +45,7 @@ impl<T> Default for Fifo<T> {
 }
 
 impl<T> Store<T> for Fifo<T> {
+    const NAME: &'static str = "Queue";
     fn push(&mut self, item: T) {
         self.0.push_back(item);
     }
@@ -48,8 +63,9 @@ impl<T> Store<T> for Fifo<T> {
     }
 }
 
-/// Last in, first out.
-pub(super) struct Lifo<T>(Vec<T>);
+/// Last in, first out: the order of [`LifoQueue`](super::LifoQueue).
+#[derive(Debug)]
+pub struct Lifo<T>(Vec<T>);
 
 impl<T> Default for Lifo<T> {
     fn default() -> Self {
@@ -58,6 +74,7 @@ impl<T> Default for Lifo<T> {
 }
 
 impl<T> Store<T> for Lifo<T> {
+    const NAME: &'static str = "LifoQueue";
     fn push(&mut self, item: T) {
         self.0.push(item);
     }
@@ -75,22 +92,25 @@ impl<T> Store<T> for Lifo<T> {
     }
 }
 
-/// Smallest first; equal items in the order they were put.
-pub(super) struct Prio<T> {
+/// Smallest first, equal items in the order they were put: the order of
+/// [`PriorityQueue`](super::PriorityQueue).
+#[derive(Debug)]
+pub struct Priority<T> {
     heap: BinaryHeap<Reverse<(T, u64)>>,
     seq: u64,
 }
 
-impl<T: Ord> Default for Prio<T> {
+impl<T: Ord> Default for Priority<T> {
     fn default() -> Self {
-        Prio {
+        Priority {
             heap: BinaryHeap::new(),
             seq: 0,
         }
     }
 }
 
-impl<T: Ord> Store<T> for Prio<T> {
+impl<T: Ord> Store<T> for Priority<T> {
+    const NAME: &'static str = "PriorityQueue";
     fn push(&mut self, item: T) {
         self.seq += 1;
         self.heap.push(Reverse((item, self.seq)));
@@ -110,6 +130,37 @@ impl<T: Ord> Store<T> for Prio<T> {
             out.push(t);
         }
         out
+    }
+}
+
+/// No buffer at all, every put meets a get: the order of
+/// [`Channel`](super::Channel).
+#[derive(Debug)]
+pub struct Rendezvous<T>(Fifo<T>);
+
+impl<T> Default for Rendezvous<T> {
+    fn default() -> Self {
+        Rendezvous(Fifo::default())
+    }
+}
+
+impl<T> Store<T> for Rendezvous<T> {
+    const NAME: &'static str = "Channel";
+    const FIXED_MAXSIZE: Option<usize> = Some(0);
+    fn push(&mut self, item: T) {
+        self.0.push(item);
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop()
+    }
+    fn peek(&self) -> Option<&T> {
+        self.0.peek()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn drain_all(&mut self) -> Vec<T> {
+        self.0.drain_all()
     }
 }
 
@@ -141,7 +192,7 @@ impl<T, S: Store<T> + Default> Core<T, S> {
     pub(super) fn new(maxsize: Option<usize>) -> Rc<Core<T, S>> {
         Rc::new(Core {
             store: RefCell::new(S::default()),
-            maxsize,
+            maxsize: S::FIXED_MAXSIZE.or(maxsize),
             getters: Handoff::default(),
             putters: Handoff::default(),
             unfinished: Cell::new(0),
@@ -258,12 +309,12 @@ impl<T, S: Store<T>> Core<T, S> {
         hub::check_interrupt()?;
         match self.try_get() {
             Ok(item) => return Ok(item),
-            Err(TryGetError::ShutDown) => return Err(Error::Closed(SHUT_DOWN)),
+            Err(TryGetError::ShutDown) => return Err(Error::Closed(Closed::QueueShutDown)),
             Err(TryGetError::Empty) => {}
         }
         match self.getters.wait(None, d) {
             Ok(Some(item)) => Ok(item),
-            Ok(None) => Err(Error::Closed(SHUT_DOWN)),
+            Ok(None) => Err(Error::Closed(Closed::QueueShutDown)),
             Err((e, _)) => Err(e),
         }
     }
@@ -331,6 +382,6 @@ impl<T, S: Store<T>> Core<T, S> {
 fn shut_down<T>(item: T) -> PutError<T> {
     PutError {
         item,
-        error: Error::Closed(SHUT_DOWN),
+        error: Error::Closed(Closed::QueueShutDown),
     }
 }

@@ -3,11 +3,7 @@
 
 use std::fmt;
 
-use crate::error::Error;
-
-/// The message of the `Error::Closed` that getters receive from a queue
-/// that is shut down (and empty, in [`ShutdownMode::Drain`]).
-pub const SHUT_DOWN: &str = "the queue is shut down";
+use crate::error::{Closed, Error};
 
 /// How [`Queue::shutdown`](super::Queue::shutdown) treats the items still queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -21,7 +17,7 @@ pub enum ShutdownMode {
     Immediate,
 }
 
-/// Why `put_nowait` failed; the item is handed back.
+/// Why `try_put` failed; the item is handed back.
 pub enum TryPutError<T> {
     /// The queue is full (gevent's `Full`).
     Full(T),
@@ -61,7 +57,7 @@ impl<T> fmt::Display for TryPutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TryPutError::Full(_) => f.write_str("the queue is full"),
-            TryPutError::ShutDown(_) => f.write_str(SHUT_DOWN),
+            TryPutError::ShutDown(_) => fmt::Display::fmt(&Closed::QueueShutDown, f),
         }
     }
 }
@@ -72,12 +68,12 @@ impl<T> From<TryPutError<T>> for Error {
     fn from(e: TryPutError<T>) -> Error {
         match e {
             TryPutError::Full(_) => Error::failed(TryPutError::Full(())),
-            TryPutError::ShutDown(_) => Error::Closed(SHUT_DOWN),
+            TryPutError::ShutDown(_) => Error::Closed(Closed::QueueShutDown),
         }
     }
 }
 
-/// Why `get_nowait` failed.
+/// Why `try_get` failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TryGetError {
     /// The queue is empty (gevent's `Empty`).
@@ -90,7 +86,7 @@ impl fmt::Display for TryGetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TryGetError::Empty => f.write_str("the queue is empty"),
-            TryGetError::ShutDown => f.write_str(SHUT_DOWN),
+            TryGetError::ShutDown => fmt::Display::fmt(&Closed::QueueShutDown, f),
         }
     }
 }
@@ -101,7 +97,7 @@ impl From<TryGetError> for Error {
     fn from(e: TryGetError) -> Error {
         match e {
             TryGetError::Empty => Error::failed(TryGetError::Empty),
-            TryGetError::ShutDown => Error::Closed(SHUT_DOWN),
+            TryGetError::ShutDown => Error::Closed(Closed::QueueShutDown),
         }
     }
 }
@@ -137,7 +133,7 @@ impl<T> PutError<T> {
 
     /// True if the queue is shut down.
     pub fn is_shut_down(&self) -> bool {
-        matches!(self.error, Error::Closed(_))
+        matches!(self.error, Error::Closed(Closed::QueueShutDown))
     }
 }
 

@@ -1,13 +1,14 @@
 //! Queues between greenlets (gevent's `gevent.queue`): [`Queue`] (FIFO),
 //! [`LifoQueue`], [`PriorityQueue`] and the rendezvous [`Channel`].
 //!
-//! All four share one implementation and one API:
+//! All four are one type, [`GenericQueue`], with one API; they differ in
+//! the [`Order`] they hand items out in:
 //!
 //! * `put` / `get` park the calling greenlet while the queue is full /
-//!   empty; `put_timeout` / `get_timeout` give up after a duration;
-//!   `put_nowait` / `get_nowait` never park and fail with
-//!   [`TryPutError::Full`] / [`TryGetError::Empty`] instead. Every failed
-//!   put hands its item back.
+//!   empty; `put_timeout` / `get_timeout` give up after a duration and
+//!   `put_deadline` / `get_deadline` at an instant; `try_put` / `try_get`
+//!   never park and fail with [`TryPutError::Full`] / [`TryGetError::Empty`]
+//!   instead. Every failed put hands its item back.
 //! * Waiting getters and putters are served first come, first served: an
 //!   item put while getters wait goes straight to the one that has waited
 //!   longest, and the space freed by a `get` goes to the putter that has
@@ -19,7 +20,8 @@
 //!   `JoinableQueue`): `join` waits until every item put has been marked
 //!   done.
 //! * `shutdown` closes the queue: later puts fail, parked putters get
-//!   their items back, parked getters wake with `Error::Closed`. With
+//!   their items back, parked getters wake with
+//!   `Error::Closed(Closed::QueueShutDown)`. With
 //!   [`ShutdownMode::Drain`] the items already queued can still be taken;
 //!   with [`ShutdownMode::Immediate`] they are returned by `shutdown`
 //!   itself. Nothing is lost either way.
@@ -32,172 +34,201 @@ mod error;
 
 use std::fmt;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use self::core::{Core, Fifo, Lifo, Prio};
-pub use self::error::{PutError, SHUT_DOWN, ShutdownMode, TaskDoneError, TryGetError, TryPutError};
+use self::core::Core;
+pub use self::core::{Fifo, Lifo, Order, Priority, Rendezvous};
+pub use self::error::{PutError, ShutdownMode, TaskDoneError, TryGetError, TryPutError};
 use crate::error::Result;
 use crate::hub::Deadline;
 use crate::hub::task::Waiter;
 
-macro_rules! queue_api {
-    ($name:ident, $store:ident, $bound:path) => {
-        impl<T> Clone for $name<T> {
-            fn clone(&self) -> Self {
-                $name {
-                    core: self.core.clone(),
-                }
-            }
+/// A queue between greenlets whose items come out in the order `O`:
+/// [`Queue`] ([`Fifo`]), [`LifoQueue`] ([`Lifo`]), [`PriorityQueue`]
+/// ([`Priority`]) or [`Channel`] ([`Rendezvous`]). Use those names; this
+/// type is where their shared methods live.
+///
+/// A cheap `Rc` handle: clones share the queue.
+pub struct GenericQueue<T, O> {
+    core: Rc<Core<T, O>>,
+}
+
+impl<T, O> Clone for GenericQueue<T, O> {
+    fn clone(&self) -> Self {
+        GenericQueue {
+            core: self.core.clone(),
         }
+    }
+}
 
-        impl<T: $bound> fmt::Debug for $name<T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($name))
-                    .field("len", &self.len())
-                    .field("maxsize", &self.core.maxsize)
-                    .field("getters", &self.waiting_getters())
-                    .field("putters", &self.waiting_putters())
-                    .field("shut_down", &self.is_shut_down())
-                    .finish()
-            }
+impl<T, O: Order<T>> fmt::Debug for GenericQueue<T, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(O::NAME)
+            .field("len", &self.len())
+            .field("maxsize", &self.core.maxsize)
+            .field("getters", &self.waiting_getters())
+            .field("putters", &self.waiting_putters())
+            .field("shut_down", &self.is_shut_down())
+            .finish()
+    }
+}
+
+impl<T, O: Order<T>> GenericQueue<T, O> {
+    fn with_maxsize(maxsize: Option<usize>) -> Self {
+        GenericQueue {
+            core: Core::new(maxsize),
         }
+    }
 
-        impl<T: $bound> $name<T> {
-            /// Puts `item`, parking while the queue is full. Fails, handing
-            /// the item back, if the caller is killed, its `Timeout` scope
-            /// expires, or the queue is shut down.
-            ///
-            /// On a channel (size 0), `put` returns only once a getter has
-            /// taken the item and run: handing it to a waiting getter
-            /// switches to that getter first.
-            pub fn put(&self, item: T) -> std::result::Result<(), PutError<T>> {
-                self.core.put(item, None)
-            }
+    /// Puts `item`, parking while the queue is full. Fails, handing the
+    /// item back, if the caller is killed, its `Timeout` scope expires, or
+    /// the queue is shut down.
+    ///
+    /// On a channel (size 0), `put` returns only once a getter has taken
+    /// the item and run: handing it to a waiting getter switches to that
+    /// getter first.
+    pub fn put(&self, item: T) -> std::result::Result<(), PutError<T>> {
+        self.core.put(item, None)
+    }
 
-            /// [`put`](Self::put), giving up after `timeout` (then the
-            /// error is `Error::Timeout`, gevent's `Full`).
-            pub fn put_timeout(&self, item: T, timeout: Duration) -> std::result::Result<(), PutError<T>> {
-                self.core.put(item, Some(Deadline::after(timeout)))
-            }
+    /// [`put`](Self::put), giving up after `timeout` (then the error is
+    /// `Error::Timeout`, gevent's `Full`).
+    pub fn put_timeout(&self, item: T, timeout: Duration) -> std::result::Result<(), PutError<T>> {
+        self.core.put(item, Some(Deadline::after(timeout)))
+    }
 
-            /// Puts `item` if that needs no waiting. Never parks, not even on
-            /// a channel with a waiting getter: the getter gets the item
-            /// and runs later (gevent's `Channel.put_nowait` switches to it
-            /// first; zgreen's `*_nowait` calls never switch).
-            pub fn put_nowait(&self, item: T) -> std::result::Result<(), TryPutError<T>> {
-                self.core.try_put(item)
-            }
+    /// [`put`](Self::put), giving up with `Error::Timeout` at `deadline`.
+    pub fn put_deadline(&self, item: T, deadline: Instant) -> std::result::Result<(), PutError<T>> {
+        self.core.put(item, Some(Deadline::at(deadline)))
+    }
 
-            /// Takes the next item, parking while the queue is empty. Fails
-            /// with `Killed` or a timeout error if the caller is killed or
-            /// its `Timeout` scope expires, and with
-            /// `Error::Closed(SHUT_DOWN)` once the queue is shut down (and
-            /// drained).
-            pub fn get(&self) -> Result<T> {
-                self.core.get(None)
-            }
+    /// Puts `item` if that needs no waiting (gevent's `put_nowait`).
+    /// Never parks, not even on a channel with a waiting getter: the
+    /// getter gets the item and runs later (gevent's `Channel.put_nowait`
+    /// switches to it first; zgreen's `try_*` calls never switch).
+    pub fn try_put(&self, item: T) -> std::result::Result<(), TryPutError<T>> {
+        self.core.try_put(item)
+    }
 
-            /// [`get`](Self::get), giving up with `Error::Timeout` (gevent's
-            /// `Empty`) after `timeout`.
-            pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
-                self.core.get(Some(Deadline::after(timeout)))
-            }
+    /// Takes the next item, parking while the queue is empty. Fails with
+    /// `Killed` or a timeout error if the caller is killed or its
+    /// `Timeout` scope expires, and with
+    /// `Error::Closed(Closed::QueueShutDown)` once the queue is shut down
+    /// (and drained).
+    pub fn get(&self) -> Result<T> {
+        self.core.get(None)
+    }
 
-            /// Takes the next item if that needs no waiting.
-            pub fn get_nowait(&self) -> std::result::Result<T, TryGetError> {
-                self.core.try_get()
-            }
+    /// [`get`](Self::get), giving up with `Error::Timeout` (gevent's
+    /// `Empty`) after `timeout`.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
+        self.core.get(Some(Deadline::after(timeout)))
+    }
 
-            /// A copy of the item the next `get` would return, without
-            /// taking it (and without waiting).
-            pub fn peek(&self) -> Option<T>
-            where
-                T: Clone,
-            {
-                self.core.peek()
-            }
+    /// [`get`](Self::get), giving up with `Error::Timeout` at `deadline`.
+    pub fn get_deadline(&self, deadline: Instant) -> Result<T> {
+        self.core.get(Some(Deadline::at(deadline)))
+    }
 
-            /// Items queued now (a channel's is always 0).
-            pub fn len(&self) -> usize {
-                self.core.len()
-            }
+    /// Takes the next item if that needs no waiting (gevent's
+    /// `get_nowait`).
+    pub fn try_get(&self) -> std::result::Result<T, TryGetError> {
+        self.core.try_get()
+    }
 
-            /// True if no item is queued (gevent's `empty()`).
-            pub fn is_empty(&self) -> bool {
-                self.core.len() == 0
-            }
+    /// A copy of the item the next `get` would return, without taking it
+    /// (and without waiting).
+    pub fn peek(&self) -> Option<T>
+    where
+        T: Clone,
+    {
+        self.core.peek()
+    }
 
-            /// True if the queue holds `maxsize` items (gevent's `full()`):
-            /// never, for an unbounded queue; always, for a channel, even
-            /// while a getter waits (a channel never holds an item, and its
-            /// `put` always waits for the rendezvous).
-            pub fn is_full(&self) -> bool {
-                !self.core.has_room()
-            }
+    /// Items queued now (a channel's is always 0).
+    pub fn len(&self) -> usize {
+        self.core.len()
+    }
 
-            /// The most items the queue holds; `None` if unbounded.
-            pub fn maxsize(&self) -> Option<usize> {
-                self.core.maxsize
-            }
+    /// True if no item is queued (gevent's `empty()`).
+    pub fn is_empty(&self) -> bool {
+        self.core.len() == 0
+    }
 
-            /// Greenlets parked in `get`.
-            pub fn waiting_getters(&self) -> usize {
-                self.core.getters.len()
-            }
+    /// True if the queue holds `maxsize` items (gevent's `full()`): never,
+    /// for an unbounded queue; always, for a channel, even while a getter
+    /// waits (a channel never holds an item, and its `put` always waits
+    /// for the rendezvous).
+    pub fn is_full(&self) -> bool {
+        !self.core.has_room()
+    }
 
-            /// Greenlets parked in `put`.
-            pub fn waiting_putters(&self) -> usize {
-                self.core.putters.len()
-            }
+    /// The most items the queue holds; `None` if unbounded.
+    pub fn maxsize(&self) -> Option<usize> {
+        self.core.maxsize
+    }
 
-            /// Marks one item taken with `get` as processed (for
-            /// [`join`](Self::join)). Fails if every item is already marked.
-            pub fn task_done(&self) -> std::result::Result<(), TaskDoneError> {
-                self.core.task_done()
-            }
+    /// Greenlets parked in `get`.
+    pub fn waiting_getters(&self) -> usize {
+        self.core.getters.len()
+    }
 
-            /// Items put and not yet marked with
-            /// [`task_done`](Self::task_done).
-            pub fn unfinished_tasks(&self) -> usize {
-                self.core.unfinished.get()
-            }
+    /// Greenlets parked in `put`.
+    pub fn waiting_putters(&self) -> usize {
+        self.core.putters.len()
+    }
 
-            /// Waits until every item put has been marked with
-            /// [`task_done`](Self::task_done).
-            pub fn join(&self) -> Result<()> {
-                self.core.join(None)
-            }
+    /// Marks one item taken with `get` as processed (for
+    /// [`join`](Self::join)). Fails if every item is already marked.
+    pub fn task_done(&self) -> std::result::Result<(), TaskDoneError> {
+        self.core.task_done()
+    }
 
-            /// [`join`](Self::join), giving up with `Error::Timeout` after
-            /// `timeout`.
-            pub fn join_timeout(&self, timeout: Duration) -> Result<()> {
-                self.core.join(Some(Deadline::after(timeout)))
-            }
+    /// Items put and not yet marked with [`task_done`](Self::task_done).
+    pub fn unfinished_tasks(&self) -> usize {
+        self.core.unfinished.get()
+    }
 
-            /// Shuts the queue down: later puts fail with their item handed
-            /// back, parked putters wake with their item handed back, parked
-            /// getters wake with `Error::Closed(SHUT_DOWN)`. Returns the
-            /// queued items in [`ShutdownMode::Immediate`] (they also stop
-            /// counting for `join`); in [`ShutdownMode::Drain`] they stay
-            /// and getters keep taking them until the queue is empty.
-            pub fn shutdown(&self, mode: ShutdownMode) -> Vec<T> {
-                self.core.shutdown(mode)
-            }
+    /// Waits until every item put has been marked with
+    /// [`task_done`](Self::task_done).
+    pub fn join(&self) -> Result<()> {
+        self.core.join(None)
+    }
 
-            /// True once [`shutdown`](Self::shutdown) was called.
-            pub fn is_shut_down(&self) -> bool {
-                self.core.shut_down.get()
-            }
+    /// [`join`](Self::join), giving up with `Error::Timeout` after
+    /// `timeout`.
+    pub fn join_timeout(&self, timeout: Duration) -> Result<()> {
+        self.core.join(Some(Deadline::after(timeout)))
+    }
 
-            pub(crate) fn ready_for_get(&self) -> bool {
-                self.core.ready_for_get()
-            }
+    /// [`join`](Self::join), giving up with `Error::Timeout` at
+    /// `deadline`.
+    pub fn join_deadline(&self, deadline: Instant) -> Result<()> {
+        self.core.join(Some(Deadline::at(deadline)))
+    }
 
-            pub(crate) fn subscribe(&self, w: &Waiter) {
-                self.core.subscribe(w)
-            }
-        }
-    };
+    /// Shuts the queue down: later puts fail with their item handed back,
+    /// parked putters wake with their item handed back, parked getters
+    /// wake with `Error::Closed(Closed::QueueShutDown)`. Returns the queued
+    /// items in [`ShutdownMode::Immediate`] (they also stop counting for
+    /// `join`); in [`ShutdownMode::Drain`] they stay and getters keep
+    /// taking them until the queue is empty.
+    pub fn shutdown(&self, mode: ShutdownMode) -> Vec<T> {
+        self.core.shutdown(mode)
+    }
+
+    /// True once [`shutdown`](Self::shutdown) was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.core.shut_down.get()
+    }
+
+    pub(crate) fn ready_for_get(&self) -> bool {
+        self.core.ready_for_get()
+    }
+
+    pub(crate) fn subscribe(&self, w: &Waiter) {
+        self.core.subscribe(w)
+    }
 }
 
 /// A first-in, first-out queue (gevent's `Queue`, also joinable like its
@@ -225,11 +256,7 @@ macro_rules! queue_api {
 /// }
 /// assert_eq!(worker.get().unwrap().unwrap(), vec![0, 1, 2, 3, 4]);
 /// ```
-pub struct Queue<T> {
-    core: Rc<Core<T, Fifo<T>>>,
-}
-
-queue_api!(Queue, Fifo, Sized);
+pub type Queue<T> = GenericQueue<T, Fifo<T>>;
 
 impl<T> Default for Queue<T> {
     fn default() -> Self {
@@ -240,18 +267,14 @@ impl<T> Default for Queue<T> {
 impl<T> Queue<T> {
     /// An unbounded queue.
     pub fn new() -> Queue<T> {
-        Queue {
-            core: Core::new(None),
-        }
+        Queue::with_maxsize(None)
     }
 
     /// A queue that holds at most `maxsize` items (`put` parks beyond).
     /// `bounded(0)` is a [`Channel`]-like rendezvous queue (its `put`
     /// also switches to the getter it feeds).
     pub fn bounded(maxsize: usize) -> Queue<T> {
-        Queue {
-            core: Core::new(Some(maxsize)),
-        }
+        Queue::with_maxsize(Some(maxsize))
     }
 }
 
@@ -262,15 +285,11 @@ impl<T> Queue<T> {
 ///
 /// let q = LifoQueue::new();
 /// for i in 1..=3 {
-///     q.put_nowait(i).unwrap();
+///     q.try_put(i).unwrap();
 /// }
 /// assert_eq!(q.get().unwrap(), 3);
 /// ```
-pub struct LifoQueue<T> {
-    core: Rc<Core<T, Lifo<T>>>,
-}
-
-queue_api!(LifoQueue, Lifo, Sized);
+pub type LifoQueue<T> = GenericQueue<T, Lifo<T>>;
 
 impl<T> Default for LifoQueue<T> {
     fn default() -> Self {
@@ -281,16 +300,12 @@ impl<T> Default for LifoQueue<T> {
 impl<T> LifoQueue<T> {
     /// An unbounded LIFO queue.
     pub fn new() -> LifoQueue<T> {
-        LifoQueue {
-            core: Core::new(None),
-        }
+        LifoQueue::with_maxsize(None)
     }
 
     /// A LIFO queue that holds at most `maxsize` items.
     pub fn bounded(maxsize: usize) -> LifoQueue<T> {
-        LifoQueue {
-            core: Core::new(Some(maxsize)),
-        }
+        LifoQueue::with_maxsize(Some(maxsize))
     }
 }
 
@@ -303,16 +318,12 @@ impl<T> LifoQueue<T> {
 ///
 /// let q = PriorityQueue::new();
 /// for (prio, job) in [(2, "later"), (1, "first"), (2, "last")] {
-///     q.put_nowait((prio, job)).unwrap();
+///     q.try_put((prio, job)).unwrap();
 /// }
 /// assert_eq!(q.get().unwrap(), (1, "first"));
 /// assert_eq!(q.get().unwrap(), (2, "last")); // tuples compare whole
 /// ```
-pub struct PriorityQueue<T> {
-    core: Rc<Core<T, Prio<T>>>,
-}
-
-queue_api!(PriorityQueue, Prio, Ord);
+pub type PriorityQueue<T> = GenericQueue<T, Priority<T>>;
 
 impl<T: Ord> Default for PriorityQueue<T> {
     fn default() -> Self {
@@ -323,16 +334,12 @@ impl<T: Ord> Default for PriorityQueue<T> {
 impl<T: Ord> PriorityQueue<T> {
     /// An unbounded priority queue.
     pub fn new() -> PriorityQueue<T> {
-        PriorityQueue {
-            core: Core::new(None),
-        }
+        PriorityQueue::with_maxsize(None)
     }
 
     /// A priority queue that holds at most `maxsize` items.
     pub fn bounded(maxsize: usize) -> PriorityQueue<T> {
-        PriorityQueue {
-            core: Core::new(Some(maxsize)),
-        }
+        PriorityQueue::with_maxsize(Some(maxsize))
     }
 }
 
@@ -340,8 +347,8 @@ impl<T: Ord> PriorityQueue<T> {
 /// `put` waits until a getter takes its item, a `get` until a putter
 /// offers one. As in gevent, a `put` to a waiting getter switches to that
 /// getter and returns only after it has run (until it blocks or ends).
-/// `put_nowait` succeeds only if a getter is already waiting; unlike
-/// gevent's, it returns without switching (zgreen's `*_nowait` calls never
+/// `try_put` succeeds only if a getter is already waiting; unlike
+/// gevent's, it returns without switching (zgreen's `try_*` calls never
 /// park). [`is_full`](Self::is_full) and [`is_empty`](Self::is_empty) are
 /// always true, as gevent's `full()` and `empty()`.
 ///
@@ -354,11 +361,7 @@ impl<T: Ord> PriorityQueue<T> {
 /// ch.put("hello").unwrap(); // returns once the greenlet took it
 /// assert_eq!(g.get().unwrap().unwrap(), "hello");
 /// ```
-pub struct Channel<T> {
-    core: Rc<Core<T, Fifo<T>>>,
-}
-
-queue_api!(Channel, Fifo, Sized);
+pub type Channel<T> = GenericQueue<T, Rendezvous<T>>;
 
 impl<T> Default for Channel<T> {
     fn default() -> Self {
@@ -369,8 +372,6 @@ impl<T> Default for Channel<T> {
 impl<T> Channel<T> {
     /// A new channel.
     pub fn new() -> Channel<T> {
-        Channel {
-            core: Core::new(Some(0)),
-        }
+        Channel::with_maxsize(Some(0))
     }
 }

@@ -6,9 +6,10 @@ use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::RemoteLink;
+use super::error::TryGetError;
 use crate::error::{Error, Result};
 use crate::hub::task::{WaitQueue, Waiter};
 use crate::hub::{self, Deadline, HubHandle, Wake};
@@ -171,20 +172,21 @@ impl<T> AsyncResult<T> {
 
     /// Waits until an outcome is stored, without reading it.
     pub fn wait(&self) -> Result<()> {
-        self.wait_deadline(None)
+        self.wait_until(None)
     }
 
-    /// Waits at most `timeout`; returns whether an outcome is stored
-    /// (`Ok(false)` on timeout, as gevent's `wait(timeout)`).
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool> {
-        match self.wait_deadline(Some(Deadline::after(timeout))) {
-            Ok(()) => Ok(true),
-            Err(Error::Timeout(t)) if t.id == 0 => Ok(false),
-            Err(e) => Err(e),
-        }
+    /// [`wait`](Self::wait), failing with `Error::Timeout` after `timeout`
+    /// (gevent's `wait(timeout)` returns `None` instead).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
+        self.wait_until(Some(Deadline::after(timeout)))
     }
 
-    fn wait_deadline(&self, d: Option<Deadline>) -> Result<()> {
+    /// [`wait`](Self::wait), failing with `Error::Timeout` at `deadline`.
+    pub fn wait_deadline(&self, deadline: Instant) -> Result<()> {
+        self.wait_until(Some(Deadline::at(deadline)))
+    }
+
+    fn wait_until(&self, d: Option<Deadline>) -> Result<()> {
         hub::check_interrupt()?;
         loop {
             if self.state.is_ready() {
@@ -214,24 +216,42 @@ impl<T: Clone> AsyncResult<T> {
     /// error. Fails with `Killed` or a timeout error if the caller is
     /// killed or its `Timeout` scope expires first.
     pub fn get(&self) -> Result<T> {
-        self.get_deadline(None)
+        self.get_until(None)
     }
 
     /// [`get`](Self::get), failing with `Error::Timeout` after `timeout`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
-        self.get_deadline(Some(Deadline::after(timeout)))
+        self.get_until(Some(Deadline::after(timeout)))
     }
 
-    fn get_deadline(&self, d: Option<Deadline>) -> Result<T> {
-        self.wait_deadline(d)?;
+    /// [`get`](Self::get), failing with `Error::Timeout` at `deadline`.
+    pub fn get_deadline(&self, deadline: Instant) -> Result<T> {
+        self.get_until(Some(Deadline::at(deadline)))
+    }
+
+    fn get_until(&self, d: Option<Deadline>) -> Result<T> {
+        self.wait_until(d)?;
         self.peek().expect("an outcome is stored once wait returns")
     }
 
-    /// The outcome if it is stored, without blocking; otherwise
-    /// `Err(Error::Timeout)` with a zero duration (gevent's
-    /// `get_nowait`, which raises `Timeout`).
-    pub fn get_nowait(&self) -> Result<T> {
-        self.peek().unwrap_or_else(|| Err(hub::deadline_error(None)))
+    /// The outcome if it is stored, without blocking (gevent's
+    /// `get_nowait`): the value, [`TryGetError::Empty`] while nothing is
+    /// stored, or [`TryGetError::Failed`] with the stored error.
+    ///
+    /// ```
+    /// use zgreen::sync::{AsyncResult, TryGetError};
+    ///
+    /// let r = AsyncResult::new();
+    /// assert!(matches!(r.try_get(), Err(TryGetError::Empty)));
+    /// r.set(7);
+    /// assert_eq!(r.try_get().unwrap(), 7);
+    /// ```
+    pub fn try_get(&self) -> std::result::Result<T, TryGetError> {
+        match self.peek() {
+            None => Err(TryGetError::Empty),
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(TryGetError::Failed(e)),
+        }
     }
 
     /// The value, if a value (not an error) is stored.

@@ -6,7 +6,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::RemoteLink;
 use crate::error::Result;
@@ -146,21 +146,22 @@ impl Event {
 
     /// Waits until the flag is raised. Returns at once if it is.
     pub fn wait(&self) -> Result<()> {
-        self.wait_deadline(None).map(|_| ())
+        self.wait_until(None)
     }
 
-    /// Waits at most `timeout` for the flag; returns whether it is raised
-    /// (`Ok(false)` on timeout, as gevent's `wait(timeout)` does). Kills and
-    /// `Timeout` scopes are still errors.
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool> {
-        match self.wait_deadline(Some(Deadline::after(timeout))) {
-            Ok(()) => Ok(true),
-            Err(crate::Error::Timeout(t)) if t.id == 0 => Ok(false),
-            Err(e) => Err(e),
-        }
+    /// [`wait`](Self::wait), failing with `Error::Timeout` after `timeout`
+    /// (gevent's `wait(timeout)` returns `False` instead; here a timeout
+    /// is an error, as for every `_timeout` call).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
+        self.wait_until(Some(Deadline::after(timeout)))
     }
 
-    fn wait_deadline(&self, d: Option<Deadline>) -> Result<()> {
+    /// [`wait`](Self::wait), failing with `Error::Timeout` at `deadline`.
+    pub fn wait_deadline(&self, deadline: Instant) -> Result<()> {
+        self.wait_until(Some(Deadline::at(deadline)))
+    }
+
+    fn wait_until(&self, d: Option<Deadline>) -> Result<()> {
         hub::check_interrupt()?;
         loop {
             if self.is_set() {

@@ -4,8 +4,9 @@
 use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::error::TryAcquireError;
 use super::handoff::Handoff;
 use super::semaphore::{SemState, SemaphoreGuard};
 use crate::error::Result;
@@ -69,27 +70,30 @@ impl Lock {
 
     /// Takes the lock, parking while another greenlet holds it.
     pub fn acquire(&self) -> Result<LockGuard> {
-        self.acquire_deadline(None)
+        self.acquire_until(None)
     }
 
     /// [`acquire`](Self::acquire), giving up with `Error::Timeout` after
     /// `timeout`.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<LockGuard> {
-        self.acquire_deadline(Some(Deadline::after(timeout)))
+        self.acquire_until(Some(Deadline::after(timeout)))
     }
 
-    fn acquire_deadline(&self, d: Option<Deadline>) -> Result<LockGuard> {
-        self.state.acquire(d)?;
-        Ok(LockGuard {
-            _permit: SemaphoreGuard::new(&self.state),
-        })
+    /// [`acquire`](Self::acquire), giving up with `Error::Timeout` at
+    /// `deadline`.
+    pub fn acquire_deadline(&self, deadline: Instant) -> Result<LockGuard> {
+        self.acquire_until(Some(Deadline::at(deadline)))
     }
 
-    /// Takes the lock if it is free right now.
-    pub fn try_acquire(&self) -> Option<LockGuard> {
-        self.state.try_acquire().then(|| LockGuard {
-            _permit: SemaphoreGuard::new(&self.state),
-        })
+    fn acquire_until(&self, d: Option<Deadline>) -> Result<LockGuard> {
+        let _permit = self.state.guard(d)?;
+        Ok(LockGuard { _permit })
+    }
+
+    /// Takes the lock if it is free right now (never parks).
+    pub fn try_acquire(&self) -> std::result::Result<LockGuard, TryAcquireError> {
+        let _permit = self.state.try_guard()?;
+        Ok(LockGuard { _permit })
     }
 
     /// True while some greenlet holds the lock.
@@ -192,18 +196,24 @@ impl RLock {
     /// Takes the lock: at once if it is free or already the caller's,
     /// otherwise parking until its owner has dropped every guard.
     pub fn acquire(&self) -> Result<RLockGuard> {
-        self.acquire_deadline(None)
+        self.acquire_until(None)
     }
 
     /// [`acquire`](Self::acquire), giving up with `Error::Timeout` after
     /// `timeout`.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<RLockGuard> {
-        self.acquire_deadline(Some(Deadline::after(timeout)))
+        self.acquire_until(Some(Deadline::after(timeout)))
     }
 
-    fn acquire_deadline(&self, d: Option<Deadline>) -> Result<RLockGuard> {
+    /// [`acquire`](Self::acquire), giving up with `Error::Timeout` at
+    /// `deadline`.
+    pub fn acquire_deadline(&self, deadline: Instant) -> Result<RLockGuard> {
+        self.acquire_until(Some(Deadline::at(deadline)))
+    }
+
+    fn acquire_until(&self, d: Option<Deadline>) -> Result<RLockGuard> {
         hub::check_interrupt()?;
-        if let Some(g) = self.try_acquire() {
+        if let Ok(g) = self.try_acquire() {
             return Ok(g);
         }
         let me = hub::current_task().id;
@@ -212,19 +222,19 @@ impl RLock {
         Ok(self.guard())
     }
 
-    /// Takes the lock if it is free or already the caller's.
-    pub fn try_acquire(&self) -> Option<RLockGuard> {
+    /// Takes the lock if it is free or already the caller's (never parks).
+    pub fn try_acquire(&self) -> std::result::Result<RLockGuard, TryAcquireError> {
         let me = hub::current_task().id;
         let st = &self.state;
         match st.owner.get() {
             Some(owner) if owner == me => st.count.set(st.count.get() + 1),
-            Some(_) => return None,
+            Some(_) => return Err(TryAcquireError),
             None => {
                 st.owner.set(Some(me));
                 st.count.set(1);
             }
         }
-        Some(self.guard())
+        Ok(self.guard())
     }
 
     fn guard(&self) -> RLockGuard {

@@ -19,6 +19,7 @@
 //! an [`AsyncResultSender`], which wake the hub.
 
 mod async_result;
+mod error;
 mod event;
 pub(crate) mod handoff;
 mod lock;
@@ -27,6 +28,7 @@ mod semaphore;
 use std::rc::Rc;
 
 pub use self::async_result::{AsyncResult, AsyncResultSender};
+pub use self::error::{TryAcquireError, TryGetError};
 pub use self::event::{Event, EventSetter};
 pub use self::lock::{Lock, LockGuard, RLock, RLockGuard};
 pub(crate) use self::semaphore::SemState;

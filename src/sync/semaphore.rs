@@ -4,8 +4,9 @@
 use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::error::TryAcquireError;
 use super::handoff::Handoff;
 use crate::error::Result;
 use crate::hub::task::WaitQueue;
@@ -85,6 +86,21 @@ impl SemState {
 
     fn waiting(&self) -> usize {
         self.queue.len()
+    }
+
+    /// A permit taken now, as a guard.
+    pub(crate) fn try_guard(self: &Rc<Self>) -> std::result::Result<SemaphoreGuard, TryAcquireError> {
+        if self.try_acquire() {
+            Ok(SemaphoreGuard::new(self))
+        } else {
+            Err(TryAcquireError)
+        }
+    }
+
+    /// A permit taken with [`acquire`](Self::acquire), as a guard.
+    pub(crate) fn guard(self: &Rc<Self>, deadline: Option<Deadline>) -> Result<SemaphoreGuard> {
+        self.acquire(deadline)?;
+        Ok(SemaphoreGuard::new(self))
     }
 }
 
@@ -166,23 +182,28 @@ impl Semaphore {
     /// Takes a permit, parking while there is none. Fails with `Killed` or
     /// a timeout if the caller is killed or its `Timeout` scope expires.
     pub fn acquire(&self) -> Result<SemaphoreGuard> {
-        self.acquire_deadline(None)
+        self.acquire_until(None)
     }
 
     /// [`acquire`](Self::acquire), giving up with `Error::Timeout` after
     /// `timeout`.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<SemaphoreGuard> {
-        self.acquire_deadline(Some(Deadline::after(timeout)))
+        self.acquire_until(Some(Deadline::after(timeout)))
     }
 
-    fn acquire_deadline(&self, d: Option<Deadline>) -> Result<SemaphoreGuard> {
-        self.state.acquire(d)?;
-        Ok(SemaphoreGuard::new(&self.state))
+    /// [`acquire`](Self::acquire), giving up with `Error::Timeout` at
+    /// `deadline`.
+    pub fn acquire_deadline(&self, deadline: Instant) -> Result<SemaphoreGuard> {
+        self.acquire_until(Some(Deadline::at(deadline)))
     }
 
-    /// Takes a permit if one is free right now.
-    pub fn try_acquire(&self) -> Option<SemaphoreGuard> {
-        self.state.try_acquire().then(|| SemaphoreGuard::new(&self.state))
+    fn acquire_until(&self, d: Option<Deadline>) -> Result<SemaphoreGuard> {
+        self.state.guard(d)
+    }
+
+    /// Takes a permit if one is free right now (never parks).
+    pub fn try_acquire(&self) -> std::result::Result<SemaphoreGuard, TryAcquireError> {
+        self.state.try_guard()
     }
 
     /// Adds a permit (hands it to the longest waiter, if any).
@@ -211,9 +232,15 @@ impl Semaphore {
         self.state.wait(None)
     }
 
-    /// [`wait`](Self::wait) with a timeout.
+    /// [`wait`](Self::wait), giving up with `Error::Timeout` after
+    /// `timeout`.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
         self.state.wait(Some(Deadline::after(timeout)))
+    }
+
+    /// [`wait`](Self::wait), giving up with `Error::Timeout` at `deadline`.
+    pub fn wait_deadline(&self, deadline: Instant) -> Result<()> {
+        self.state.wait(Some(Deadline::at(deadline)))
     }
 }
 
@@ -256,23 +283,28 @@ impl BoundedSemaphore {
 
     /// Takes a permit, parking while there is none.
     pub fn acquire(&self) -> Result<SemaphoreGuard> {
-        self.acquire_deadline(None)
+        self.acquire_until(None)
     }
 
     /// [`acquire`](Self::acquire), giving up with `Error::Timeout` after
     /// `timeout`.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<SemaphoreGuard> {
-        self.acquire_deadline(Some(Deadline::after(timeout)))
+        self.acquire_until(Some(Deadline::after(timeout)))
     }
 
-    fn acquire_deadline(&self, d: Option<Deadline>) -> Result<SemaphoreGuard> {
-        self.state.acquire(d)?;
-        Ok(SemaphoreGuard::new(&self.state))
+    /// [`acquire`](Self::acquire), giving up with `Error::Timeout` at
+    /// `deadline`.
+    pub fn acquire_deadline(&self, deadline: Instant) -> Result<SemaphoreGuard> {
+        self.acquire_until(Some(Deadline::at(deadline)))
     }
 
-    /// Takes a permit if one is free right now.
-    pub fn try_acquire(&self) -> Option<SemaphoreGuard> {
-        self.state.try_acquire().then(|| SemaphoreGuard::new(&self.state))
+    fn acquire_until(&self, d: Option<Deadline>) -> Result<SemaphoreGuard> {
+        self.state.guard(d)
+    }
+
+    /// Takes a permit if one is free right now (never parks).
+    pub fn try_acquire(&self) -> std::result::Result<SemaphoreGuard, TryAcquireError> {
+        self.state.try_guard()
     }
 
     /// Gives back a permit taken with a guard that was
@@ -307,9 +339,15 @@ impl BoundedSemaphore {
         self.state.wait(None)
     }
 
-    /// [`wait`](Self::wait) with a timeout.
+    /// [`wait`](Self::wait), giving up with `Error::Timeout` after
+    /// `timeout`.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
         self.state.wait(Some(Deadline::after(timeout)))
+    }
+
+    /// [`wait`](Self::wait), giving up with `Error::Timeout` at `deadline`.
+    pub fn wait_deadline(&self, deadline: Instant) -> Result<()> {
+        self.state.wait(Some(Deadline::at(deadline)))
     }
 }
 

@@ -1,10 +1,10 @@
 //! Socket monitor events as a green stream (`zmq_socket_monitor`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::Socket;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TryRecvError};
 
 /// One socket monitor event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,16 +71,20 @@ impl Monitor {
         parse(self.pair.recv_multipart(0)?)
     }
 
-    /// Waits at most `timeout` for the next event.
+    /// [`recv`](Self::recv), failing with `Error::Timeout` after
+    /// `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<MonitorEvent> {
         parse(self.pair.recv_multipart_timeout(0, timeout)?)
     }
 
-    /// The next event if one is waiting.
-    pub fn try_recv(&self) -> Result<Option<MonitorEvent>> {
-        let Some(first) = self.pair.try_recv_msg(0)? else {
-            return Ok(None);
-        };
+    /// [`recv`](Self::recv), failing with `Error::Timeout` at `deadline`.
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<MonitorEvent> {
+        parse(self.pair.recv_multipart_deadline(0, deadline)?)
+    }
+
+    /// The next event if one is waiting ([`TryRecvError::Empty`] if not).
+    pub fn try_recv(&self) -> std::result::Result<MonitorEvent, TryRecvError> {
+        let first = self.pair.try_recv_msg(0)?;
         let mut frames = vec![first.to_vec()];
         let mut more = first.get_more();
         while more {
@@ -88,13 +92,13 @@ impl Monitor {
             more = m.get_more();
             frames.push(m.to_vec());
         }
-        parse(frames).map(Some)
+        Ok(parse(frames)?)
     }
 }
 
 /// Two frames: `u16 event | u32 value` (native endian), then the endpoint.
 fn parse(frames: Vec<Vec<u8>>) -> Result<MonitorEvent> {
-    let malformed = Error::Closed("malformed socket monitor message");
+    let malformed = Error::MalformedMonitorEvent;
     if frames.len() != 2 || frames[0].len() != 6 {
         return Err(malformed);
     }

@@ -2,7 +2,7 @@
 //! and `zmq_proxy_steerable`).
 
 use super::{Poller, Socket};
-use crate::error::Result;
+use crate::error::{Result, TryRecvError};
 
 /// Messages forwarded per side before the other side gets a turn.
 const BATCH: usize = 256;
@@ -102,7 +102,7 @@ fn run(
     loop {
         let mut progressed = false;
         if let Some(ctl) = control {
-            while let Some(cmd) = ctl.try_recv_msg(0)? {
+            while let Some(cmd) = TryRecvError::optional(ctl.try_recv_msg(0))? {
                 // Drop any further frames of a malformed multipart command.
                 let mut more = cmd.get_more();
                 while more {
@@ -170,7 +170,7 @@ fn forward(src: &Socket, dst: &Socket, capture: Option<&Socket>) -> Result<((u64
     }
     let (mut frames, mut bytes) = (0u64, 0u64);
     for _ in 0..BATCH {
-        let Some(mut msg) = src.try_recv_msg(0)? else {
+        let Some(mut msg) = TryRecvError::optional(src.try_recv_msg(0))? else {
             break;
         };
         loop {

@@ -77,7 +77,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ResetReason, Result};
 use crate::hub::task::WaitQueue;
 use crate::hub::{self, Deadline, IoRegistration};
 
@@ -135,7 +135,7 @@ pub(crate) struct Inner {
     reg: IoRegistration,
     send_turn: Rc<Turn>,
     recv_turn: Rc<Turn>,
-    needs_reset: Cell<Option<&'static str>>,
+    needs_reset: Cell<Option<ResetReason>>,
     closed: Cell<bool>,
     /// Endpoints set up through this handle's `bind` (true) and `connect`
     /// (false), ended by `close`.

@@ -193,7 +193,8 @@ pub fn run(opts: &ClientOptions) -> Result<ClientReport, String> {
     let connected = shared
         .all_connected
         .wait_timeout(opts.timeout)
-        .map_err(|e| e.to_string())?;
+        .map(|()| true)
+        .or_else(|e| if e.is_timeout() { Ok(false) } else { Err(e.to_string()) })?;
     shared.check()?;
     if !connected {
         return Err(format!(
@@ -210,7 +211,8 @@ pub fn run(opts: &ClientOptions) -> Result<ClientReport, String> {
     let done = shared
         .all_done
         .wait_timeout(opts.timeout)
-        .map_err(|e| e.to_string())?;
+        .map(|()| true)
+        .or_else(|e| if e.is_timeout() { Ok(false) } else { Err(e.to_string()) })?;
     let elapsed = start.elapsed();
     let cpu = CpuTime::now().since(cpu_start);
     shared.check()?;

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{Dir, FAIRNESS_OPS, Inner, OPS_SINCE_YIELD};
-use crate::error::{Error, Result};
+use crate::error::{Error, ResetReason, Result};
 use crate::hub::{self, Deadline};
 
 /// First pause of a send that a mandatory ROUTER refused for a full peer.
@@ -119,7 +119,7 @@ impl Inner {
     /// it may never get, so it needs a reset.
     fn fail_parked(&self, dir: Dir, err: Error) -> Error {
         if dir == Dir::Recv && self.kind == zmq::REQ && matches!(err, Error::Killed | Error::Timeout(_)) {
-            self.mark_reset("a REQ socket's wait for its reply was interrupted");
+            self.mark_reset(ResetReason::ReplyInterrupted);
         }
         self.fail(dir, err)
     }
@@ -133,7 +133,7 @@ impl Inner {
                 // libzmq holds the unfinished message and would append the
                 // next frame to it; it drops it when the socket closes, so
                 // the peer never sees a part of it.
-                self.mark_reset("a multipart send failed after some of its frames were sent");
+                self.mark_reset(ResetReason::MultipartCut);
                 turn.release();
             }
             Dir::Recv => {
@@ -172,7 +172,7 @@ impl Inner {
 
     /// Marks the socket unusable and wakes every parked greenlet so that
     /// each sees [`Error::NeedsReset`] at once.
-    pub(super) fn mark_reset(&self, why: &'static str) {
+    pub(super) fn mark_reset(&self, why: ResetReason) {
         if self.needs_reset.get().is_none() {
             self.needs_reset.set(Some(why));
             self.wake_all();

@@ -1,10 +1,10 @@
 //! The public send and receive calls of [`Socket`]; each frame goes
 //! through [`Inner::run_op`](super::Inner) in `core.rs`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Dir, Inner, MultipartGuard, Socket};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TryRecvError, TrySendError};
 use crate::hub::Deadline;
 use crate::zmq::ffi;
 
@@ -14,6 +14,11 @@ fn send_raw(inner: &Inner, data: &[u8], flags: i32) -> std::result::Result<bool,
     // its own thread.
     unsafe { ffi::send_bytes(inner.raw, data, flags | zmq::DONTWAIT) }?;
     Ok(flags & zmq::SNDMORE != 0)
+}
+
+/// The frames of a multipart message as byte vectors.
+fn to_vecs(msgs: Vec<zmq::Message>) -> Vec<Vec<u8>> {
+    msgs.into_iter().map(|m| m.to_vec()).collect()
 }
 
 impl Socket {
@@ -30,15 +35,21 @@ impl Socket {
         self.send_frame(data.as_ref(), flags, Some(Deadline::after(timeout)), true)
     }
 
-    /// Tries to send one frame without parking: `Ok(false)` if the socket
-    /// cannot take it now (no room, or another greenlet is in the middle
-    /// of a message). A `false` for a later frame of the caller's own
-    /// message leaves that message open: send the frame again.
-    pub fn try_send(&self, data: impl AsRef<[u8]>, flags: i32) -> Result<bool> {
+    /// [`send`](Self::send) with a deadline for this call.
+    pub fn send_deadline(&self, data: impl AsRef<[u8]>, flags: i32, deadline: Instant) -> Result<()> {
+        self.send_frame(data.as_ref(), flags, Some(Deadline::at(deadline)), true)
+    }
+
+    /// Tries to send one frame without parking. [`TrySendError::Full`]
+    /// hands `data` back if the socket cannot take it now (no room, or
+    /// another greenlet is in the middle of a message); a `Full` for a
+    /// later frame of the caller's own message leaves that message open:
+    /// send the frame again.
+    pub fn try_send<T: AsRef<[u8]>>(&self, data: T, flags: i32) -> std::result::Result<(), TrySendError<T>> {
         match self.send_frame(data.as_ref(), flags | zmq::DONTWAIT, None, true) {
-            Ok(()) => Ok(true),
-            Err(Error::Zmq(zmq::Error::EAGAIN)) => Ok(false),
-            Err(e) => Err(e),
+            Ok(()) => Ok(()),
+            Err(Error::Zmq(zmq::Error::EAGAIN)) => Err(TrySendError::Full(data)),
+            Err(e) => Err(TrySendError::Failed(data, e)),
         }
     }
 
@@ -101,7 +112,7 @@ impl Socket {
         T: AsRef<[u8]>,
     {
         let deadline = self.deadline(Dir::Send, flags);
-        self.send_multipart_deadline(frames, flags, deadline)
+        self.send_multipart_until(frames, flags, deadline)
     }
 
     /// [`send_multipart`](Self::send_multipart) with a timeout for the
@@ -111,10 +122,20 @@ impl Socket {
         I: IntoIterator<Item = T>,
         T: AsRef<[u8]>,
     {
-        self.send_multipart_deadline(frames, flags, Some(Deadline::after(timeout)))
+        self.send_multipart_until(frames, flags, Some(Deadline::after(timeout)))
     }
 
-    fn send_multipart_deadline<I, T>(&self, frames: I, flags: i32, deadline: Option<Deadline>) -> Result<()>
+    /// [`send_multipart`](Self::send_multipart) with a deadline for the
+    /// whole message.
+    pub fn send_multipart_deadline<I, T>(&self, frames: I, flags: i32, deadline: Instant) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        self.send_multipart_until(frames, flags, Some(Deadline::at(deadline)))
+    }
+
+    fn send_multipart_until<I, T>(&self, frames: I, flags: i32, deadline: Option<Deadline>) -> Result<()>
     where
         I: IntoIterator<Item = T>,
         T: AsRef<[u8]>,
@@ -148,6 +169,11 @@ impl Socket {
         self.recv_frame(msg, flags, Some(Deadline::after(timeout)), true)
     }
 
+    /// [`recv`](Self::recv) with a deadline for this call.
+    pub fn recv_deadline(&self, msg: &mut zmq::Message, flags: i32, deadline: Instant) -> Result<()> {
+        self.recv_frame(msg, flags, Some(Deadline::at(deadline)), true)
+    }
+
     /// Receives one frame as a new `zmq::Message` (zero-copy).
     pub fn recv_msg(&self, flags: i32) -> Result<zmq::Message> {
         let mut msg = zmq::Message::new();
@@ -176,52 +202,50 @@ impl Socket {
         Ok(msg.len())
     }
 
-    /// Tries to receive one frame without parking: `Ok(None)` if none is
-    /// waiting, or another greenlet is in the middle of a message.
+    /// Tries to receive one frame without parking:
+    /// [`TryRecvError::Empty`] if none is waiting, or another greenlet is
+    /// in the middle of a message.
     ///
     /// ```
     /// let ctx = zgreen::zmq::Context::new();
     /// let (a, b) = (ctx.socket(zmq::PAIR).unwrap(), ctx.socket(zmq::PAIR).unwrap());
     /// a.bind("inproc://doc-try-recv").unwrap();
     /// b.connect("inproc://doc-try-recv").unwrap();
-    /// assert!(b.try_recv_msg(0).unwrap().is_none());
-    /// assert!(a.try_send("hi", 0).unwrap());
-    /// assert_eq!(&b.try_recv_msg(0).unwrap().unwrap()[..], b"hi");
+    /// assert!(b.try_recv_msg(0).unwrap_err().is_empty());
+    /// a.try_send("hi", 0).unwrap();
+    /// assert_eq!(&b.try_recv_msg(0).unwrap()[..], b"hi");
     /// ```
-    pub fn try_recv_msg(&self, flags: i32) -> Result<Option<zmq::Message>> {
+    pub fn try_recv_msg(&self, flags: i32) -> std::result::Result<zmq::Message, TryRecvError> {
         let mut msg = zmq::Message::new();
         match self.recv_frame(&mut msg, flags | zmq::DONTWAIT, None, true) {
-            Ok(()) => Ok(Some(msg)),
-            Err(Error::Zmq(zmq::Error::EAGAIN)) => Ok(None),
-            Err(e) => Err(e),
+            Ok(()) => Ok(msg),
+            Err(Error::Zmq(zmq::Error::EAGAIN)) => Err(TryRecvError::Empty),
+            Err(e) => Err(TryRecvError::Failed(e)),
         }
     }
 
     /// Receives a whole multipart message as byte vectors.
     pub fn recv_multipart(&self, flags: i32) -> Result<Vec<Vec<u8>>> {
-        Ok(self
-            .recv_multipart_msgs(flags)?
-            .into_iter()
-            .map(|m| m.to_vec())
-            .collect())
+        Ok(to_vecs(self.recv_multipart_msgs(flags)?))
     }
 
     /// Receives a whole multipart message as `zmq::Message`s (zero-copy).
     pub fn recv_multipart_msgs(&self, flags: i32) -> Result<Vec<zmq::Message>> {
         let deadline = self.deadline(Dir::Recv, flags);
-        self.recv_multipart_deadline(flags, deadline)
+        self.recv_multipart_until(flags, deadline)
     }
 
     /// [`recv_multipart`](Self::recv_multipart) with a timeout.
     pub fn recv_multipart_timeout(&self, flags: i32, timeout: Duration) -> Result<Vec<Vec<u8>>> {
-        Ok(self
-            .recv_multipart_deadline(flags, Some(Deadline::after(timeout)))?
-            .into_iter()
-            .map(|m| m.to_vec())
-            .collect())
+        Ok(to_vecs(self.recv_multipart_until(flags, Some(Deadline::after(timeout)))?))
     }
 
-    fn recv_multipart_deadline(&self, flags: i32, deadline: Option<Deadline>) -> Result<Vec<zmq::Message>> {
+    /// [`recv_multipart`](Self::recv_multipart) with a deadline.
+    pub fn recv_multipart_deadline(&self, flags: i32, deadline: Instant) -> Result<Vec<Vec<u8>>> {
+        Ok(to_vecs(self.recv_multipart_until(flags, Some(Deadline::at(deadline)))?))
+    }
+
+    fn recv_multipart_until(&self, flags: i32, deadline: Option<Deadline>) -> Result<Vec<zmq::Message>> {
         let _guard = MultipartGuard {
             inner: &self.inner,
             dir: Dir::Recv,
