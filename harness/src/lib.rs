@@ -1,0 +1,44 @@
+//! Helpers shared by the tests, benchmarks and demo binaries of the zgreen
+//! workspace, so that each exists once:
+//!
+//! - [`ChildGuard`]: a `std::process::Child` that is killed and reaped when
+//!   it drops, whatever failed, with bounded waits ([`wait_timeout`],
+//!   [`stop`] with a grace period, [`kill`]) and [`stop_all`] for a group;
+//!   [`die_with_parent`] makes a child SIGKILLed when its parent dies.
+//! - [`Lines`]: a child's output read by a thread, as lines with timeouts,
+//!   so a chatty child never blocks on a full pipe.
+//! - [`Watchdog`]: aborts the process if a test body overruns its limit,
+//!   even when the body is stuck in a blocking call.
+//! - [`ms`]: `Duration::from_millis`, short.
+//!
+//! It depends on std and libc (for signals and `PR_SET_PDEATHSIG`) only,
+//! not on zgreen, so every crate of the workspace can use it.
+//!
+//! ```
+//! use std::process::Command;
+//! use zgreen_harness::{ChildGuard, ms};
+//!
+//! let mut child = ChildGuard::spawn(Command::new("sleep").arg("30")).unwrap();
+//! assert_eq!(child.wait_timeout(ms(10)).unwrap(), None, "still sleeping");
+//! drop(child); // SIGKILLed and reaped here
+//! ```
+//!
+//! [`wait_timeout`]: ChildGuard::wait_timeout
+//! [`stop`]: ChildGuard::stop
+//! [`kill`]: ChildGuard::kill
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+mod child;
+mod lines;
+mod watchdog;
+
+use std::time::Duration;
+
+pub use child::{ChildGuard, KILL_REAPED_WITHIN, die_with_parent, stop_all};
+pub use lines::{LineError, Lines};
+pub use watchdog::Watchdog;
+
+/// `n` milliseconds.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
