@@ -3,10 +3,7 @@
 use std::time::{Duration, Instant};
 
 use zgreen::{Error, Timeout};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use zgreen_harness::ms;
 
 #[derive(Debug)]
 struct TooLong;

@@ -11,16 +11,10 @@ use std::time::Duration;
 use zgreen::queue::Channel;
 use zgreen::sync::Event;
 use zgreen::{AnyGreenlet, Error, LinkId, Result};
+use zgreen_harness::ms;
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn bounded(f: impl FnOnce() -> Result<()>) {
-    zgreen::with_timeout(LIMIT, f).expect("test body failed or overran its time limit");
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+mod common;
+use common::bounded;
 
 type Log = Rc<RefCell<Vec<&'static str>>>;
 

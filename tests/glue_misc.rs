@@ -10,16 +10,10 @@ use zgreen::local::Local;
 use zgreen::queue::Queue;
 use zgreen::sync::{AsyncResult, Event, Semaphore};
 use zgreen::{Error, Result, Tagged};
+use zgreen_harness::ms;
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn bounded(f: impl FnOnce() -> Result<()>) {
-    zgreen::with_timeout(LIMIT, f).expect("test body failed or overran its time limit");
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+mod common;
+use common::bounded;
 
 // ------------------------------------------------------------ wait/iwait
 

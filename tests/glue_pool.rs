@@ -8,16 +8,10 @@ use std::time::Duration;
 
 use zgreen::pool::{Group, Pool};
 use zgreen::{Error, Result};
+use zgreen_harness::ms;
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn bounded(f: impl FnOnce() -> Result<()>) {
-    zgreen::with_timeout(LIMIT, f).expect("test body failed or overran its time limit");
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+mod common;
+use common::bounded;
 
 #[test]
 fn group_add_join_and_membership() {

@@ -13,15 +13,14 @@ use zgreen::queue::{
     Channel, LifoQueue, PriorityQueue, Queue, SHUT_DOWN, ShutdownMode, TryGetError, TryPutError,
 };
 use zgreen::{Error, Result};
+use zgreen_harness::ms;
+
+mod common;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
 fn bounded(f: impl FnOnce() -> Result<()>) {
-    zgreen::with_timeout(LIMIT, f).expect("test body failed or overran its time limit");
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
+    common::bounded_by(LIMIT, f);
 }
 
 #[test]

@@ -8,16 +8,10 @@ use std::time::{Duration, Instant};
 
 use zgreen::sync::{AsyncResult, BoundedSemaphore, Event, Lock, RLock, Semaphore};
 use zgreen::{Error, Result};
+use zgreen_harness::ms;
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn bounded(f: impl FnOnce() -> Result<()>) {
-    zgreen::with_timeout(LIMIT, f).expect("test body failed or overran its time limit");
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+mod common;
+use common::{BODY_LIMIT as LIMIT, bounded};
 
 #[derive(Debug)]
 struct Boom;

@@ -110,15 +110,16 @@ impl ChildGuard {
         }
     }
 
-    /// Kills the child with SIGKILL (continuing it first, should it be
-    /// stopped) and reaps it; waits at most [`KILL_REAPED_WITHIN`].
-    /// Returns the exit status, or `None` if it was not reaped in time.
+    /// Kills the child with SIGKILL (and SIGCONT, should it be stopped:
+    /// it cannot run again, but a stopped process is sure to die) and
+    /// reaps it; waits at most [`KILL_REAPED_WITHIN`]. Returns the exit
+    /// status, or `None` if it was not reaped in time.
     pub fn kill(&mut self) -> Option<ExitStatus> {
         if let Ok(Some(status)) = self.try_wait() {
             return Some(status);
         }
-        let _ = self.signal(libc::SIGCONT);
         let _ = self.child.kill();
+        let _ = self.signal(libc::SIGCONT);
         self.wait_timeout(KILL_REAPED_WITHIN).ok().flatten()
     }
 
