@@ -64,24 +64,13 @@ fn mdp_client<'a>(
     retries: &'a str,
     extra: &[&'a str],
 ) -> Vec<&'a str> {
-    let mut args = vec![
-        "mdp",
-        "--connect",
-        ep,
-        "--service",
-        "echo",
-        "--count",
+    let mut args = load_args(
+        &["mdp", "--connect", ep, "--service", "echo"],
         count,
-        "--concurrency",
         "2",
-        "--timeout-ms",
         timeout_ms,
-        "--retries",
         retries,
-        "--progress-ms",
-        "0",
-        "--json",
-    ];
+    );
     args.extend_from_slice(extra);
     args
 }
