@@ -13,7 +13,7 @@ use zgreen::{Error, Result, Tagged};
 use zgreen_harness::ms;
 
 mod common;
-use common::bounded;
+use common::{bounded, spawn_with};
 
 // ------------------------------------------------------------ wait/iwait
 
@@ -26,10 +26,7 @@ fn iwait_yields_in_completion_order_over_mixed_waitables() {
         // A causal chain, so the order does not depend on timing: the queue
         // gets an item, then the result is set, which lets the greenlet
         // finish, and only then is the event set.
-        let g = {
-            let res = res.clone();
-            zgreen::spawn(move || res.wait())
-        };
+        let g = spawn_with(&res, move |res| res.wait());
         {
             let (evt, res, q, g) = (evt.clone(), res.clone(), q.clone(), g.clone());
             zgreen::spawn(move || -> Result<()> {

@@ -9,7 +9,7 @@
 //!   so a chatty child never blocks on a full pipe.
 //! - [`Watchdog`]: aborts the process if a test body overruns its limit,
 //!   even when the body is stuck in a blocking call.
-//! - [`ms`]: `Duration::from_millis`, short.
+//! - [`ms`]: `Duration::from_millis`, short; [`Fail`], a test's own error.
 //!
 //! It depends on std and libc (for signals and `PR_SET_PDEATHSIG`) only,
 //! not on zgreen, so every crate of the workspace can use it.
@@ -41,4 +41,29 @@ pub use watchdog::Watchdog;
 /// `n` milliseconds.
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
+}
+
+/// A test's own error (for `Error::failed`, `Timeout::with_error` and the
+/// like): displays as its text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fail(pub &'static str);
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Fail {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_displays_its_text() {
+        let e: Box<dyn std::error::Error> = Box::new(Fail("boom"));
+        assert_eq!(e.to_string(), "boom");
+        assert_eq!(ms(3), Duration::from_millis(3));
+    }
 }

@@ -286,3 +286,13 @@ pub fn bounded_by(limit: Duration, f: impl FnOnce() -> zgreen::Result<()>) {
     let _watchdog = zgreen_harness::Watchdog::arm(limit + WATCHDOG_GRACE, what);
     zgreen::with_timeout(limit, f).expect("test body failed or overran its time limit");
 }
+
+/// Spawns `f` with its own clone of `shared` (a queue, an event, a
+/// lock...), the test's other handle staying with the caller.
+pub fn spawn_with<S: Clone + 'static, T: 'static>(
+    shared: &S,
+    f: impl FnOnce(S) -> T + 'static,
+) -> zgreen::Greenlet<T> {
+    let shared = shared.clone();
+    zgreen::spawn(move || f(shared))
+}

@@ -543,13 +543,18 @@ impl Progress {
     }
 }
 
+/// How many of `procs` still run.
+fn alive(procs: &[Proc]) -> usize {
+    procs
+        .iter()
+        .filter(|p| matches!(p.child.try_wait(), Ok(None)))
+        .count()
+}
+
 /// One live progress line (rewritten in place on a terminal).
 fn print_progress(p: &Progress, started: Instant, workers: &[Proc], total_workers: usize, tty: bool) {
     let t = started.elapsed().as_secs_f64();
-    let alive = workers
-        .iter()
-        .filter(|w| matches!(w.child.try_wait(), Ok(None)))
-        .count();
+    let alive = alive(workers);
     let line = format!(
         "[{t:5.1}s] sent {:>6} answered {:>6} lost {} retries {} | workers alive {alive}/{} | {:.0} req/s",
         p.sent,
@@ -738,10 +743,7 @@ fn run_pubsub(a: &Args) -> Result<i32, String> {
             );
             println!("{}{line}", if tty { "\r" } else { "" });
         }
-        let alive = subs
-            .iter()
-            .filter(|p| matches!(p.child.try_wait(), Ok(None)))
-            .count();
+        let alive = alive(&subs);
         let line = format!(
             "[{:5.1}s] publisher {} | subscribers alive {alive}/{}",
             started.elapsed().as_secs_f64(),
