@@ -116,6 +116,18 @@ impl Proc {
         format!("----- {} log -----\n{}\n-----", self.name, self.log())
     }
 
+    /// The last JSON line the process printed.
+    ///
+    /// # Panics
+    /// If there is none (with the log).
+    pub fn last_json(&self) -> serde_json::Value {
+        self.log()
+            .lines()
+            .rev()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .unwrap_or_else(|| panic!("no JSON line\n{}", self.dump()))
+    }
+
     /// The JSON summary the process printed last (a line with `sent`).
     ///
     /// # Panics

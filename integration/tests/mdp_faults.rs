@@ -64,16 +64,8 @@ fn sigkill_worker_mid_request_every_request_answered_once() {
     // SIGKILL lands in the middle of a request.
     std::thread::sleep(Duration::from_millis(700));
     victim.kill();
-    let status = client
-        .wait_exit(Duration::from_secs(60))
-        .expect("client finishes");
-    let log = client.log();
-    let summary: serde_json::Value = log
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("{}", client.dump()));
-    assert_eq!(Proc::code(status), 0, "{}", client.dump());
+    let (code, summary) = client.finish(Duration::from_secs(60));
+    assert_eq!(code, 0, "{}", client.dump());
     assert_exactly_once(&summary, 60, &client, &broker);
     assert!(
         field(&summary, "retries") >= 1,

@@ -278,40 +278,31 @@ fn streamer_moves_every_message() {
     assert!(pull.log().contains("\"messages\":500"), "{}", pull.dump());
 }
 
+/// `zclient sub` on `be`: `count` messages (0: until `timeout_ms` of
+/// silence), a JSON summary.
+fn subscriber(be: &str, count: &str, timeout_ms: &str, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "sub",
+        "--connect",
+        be,
+        "--count",
+        count,
+        "--timeout-ms",
+        timeout_ms,
+    ];
+    args.extend_from_slice(extra);
+    args.push("--json");
+    Proc::start("zclient", &args)
+}
+
 #[test]
 fn forwarder_slow_subscriber_does_not_slow_a_fast_one_and_restart_resubscribes() {
     let (fe, _) = endpoint();
     let (be, _) = endpoint();
     let dev_args = ["forwarder", "--frontend", &fe, "--backend", &be];
     let mut dev = Proc::start("zbroker", &dev_args);
-    let mut fast = Proc::start(
-        "zclient",
-        &[
-            "sub",
-            "--connect",
-            &be,
-            "--count",
-            "0",
-            "--timeout-ms",
-            "3000",
-            "--json",
-        ],
-    );
-    let mut slow = Proc::start(
-        "zclient",
-        &[
-            "sub",
-            "--connect",
-            &be,
-            "--count",
-            "0",
-            "--timeout-ms",
-            "3000",
-            "--delay-ms",
-            "20",
-            "--json",
-        ],
-    );
+    let mut fast = subscriber(&be, "0", "3000", &[]);
+    let mut slow = subscriber(&be, "0", "3000", &["--delay-ms", "20"]);
     std::thread::sleep(Duration::from_millis(500));
     // About 1000 messages of 10 kB a second for 3 s (30 MB, more than the
     // socket buffers hold): easy for the fast subscriber, 20 times too
@@ -339,23 +330,13 @@ fn forwarder_slow_subscriber_does_not_slow_a_fast_one_and_restart_resubscribes()
         .wait_exit(Duration::from_secs(20))
         .expect("fast subscriber stops after silence");
     assert_eq!(Proc::code(fast_done), 0);
-    let fast_v: serde_json::Value = fast
-        .log()
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("{}", fast.dump()));
+    let fast_v = fast.last_json();
     slow.signal(libc::SIGTERM);
     let slow_done = slow
         .wait_exit(Duration::from_secs(5))
         .expect("slow subscriber stops on SIGTERM");
     assert_eq!(Proc::code(slow_done), 0);
-    let slow_v: serde_json::Value = slow
-        .log()
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("{}", slow.dump()));
+    let slow_v = slow.last_json();
     // The fast one got everything, in order, while the slow one lost
     // messages at its high-water mark instead of holding anyone back.
     assert_eq!(field(&fast_v, "messages"), 3000, "fast: {fast_v}, slow: {slow_v}");
@@ -373,19 +354,7 @@ fn forwarder_slow_subscriber_does_not_slow_a_fast_one_and_restart_resubscribes()
 
     // Restart: a subscriber that stays connected gets messages again
     // (ZeroMQ re-sends its subscription on reconnect).
-    let mut sub = Proc::start(
-        "zclient",
-        &[
-            "sub",
-            "--connect",
-            &be,
-            "--count",
-            "5",
-            "--timeout-ms",
-            "20000",
-            "--json",
-        ],
-    );
+    let mut sub = subscriber(&be, "5", "20000", &[]);
     std::thread::sleep(Duration::from_millis(300));
     dev.kill();
     std::thread::sleep(Duration::from_millis(300));
