@@ -34,10 +34,7 @@ fn curve() -> bool {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zgreen-auth-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    zgreen_harness::fresh_temp_dir("zgreen-auth", name)
 }
 
 /// A REP server set up by `setup` (options apply at bind time) and bound

@@ -9,7 +9,8 @@
 //!   so a chatty child never blocks on a full pipe.
 //! - [`Watchdog`]: aborts the process if a test body overruns its limit,
 //!   even when the body is stuck in a blocking call.
-//! - [`ms`]: `Duration::from_millis`, short; [`Fail`], a test's own error.
+//! - [`ms`]: `Duration::from_millis`, short; [`Fail`], a test's own error;
+//!   [`fresh_temp_dir`], an empty directory of the test's own.
 //!
 //! It depends on std and libc (for signals and `PR_SET_PDEATHSIG`) only,
 //! not on zgreen, so every crate of the workspace can use it.
@@ -32,6 +33,7 @@ mod child;
 mod lines;
 mod watchdog;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use child::{ChildGuard, KILL_REAPED_WITHIN, die_with_parent, stop_all};
@@ -41,6 +43,18 @@ pub use watchdog::Watchdog;
 /// `n` milliseconds.
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
+}
+
+/// An empty directory `<temp>/<prefix>-<pid>-<name>`, made afresh (what
+/// a previous run left there is removed).
+///
+/// # Panics
+/// If it cannot be created.
+pub fn fresh_temp_dir(prefix: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
 }
 
 /// A test's own error (for `Error::failed`, `Timeout::with_error` and the
@@ -65,5 +79,15 @@ mod tests {
         let e: Box<dyn std::error::Error> = Box::new(Fail("boom"));
         assert_eq!(e.to_string(), "boom");
         assert_eq!(ms(3), Duration::from_millis(3));
+    }
+
+    #[test]
+    fn fresh_temp_dir_is_empty_each_time() {
+        let dir = fresh_temp_dir("zgreen-harness", "fresh");
+        std::fs::write(dir.join("left-over"), b"x").unwrap();
+        let again = fresh_temp_dir("zgreen-harness", "fresh");
+        assert_eq!(again, dir);
+        assert_eq!(std::fs::read_dir(&again).unwrap().count(), 0);
+        std::fs::remove_dir_all(&again).unwrap();
     }
 }

@@ -26,10 +26,7 @@ fn curve() -> bool {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zgreen-security-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    zgreen_harness::fresh_temp_dir("zgreen-security", name)
 }
 
 /// `zkeys generate` into `dir`; the public key printed.
