@@ -206,7 +206,7 @@ fn ip_allow_list_rejects_other_addresses() {
     let auth = Authenticator::start(&ctx, AuthConfig::new().allow_ip("10.9.9.9")).unwrap();
     let (srv, ep) = zap_server(&ctx, "global");
     let mon = monitor(&srv);
-    let c = client_to(&ctx, &ep);
+    let _c = client_to(&ctx, &ep);
     let ev = wait_for(&mon, &FAILED, WITHIN).expect("address not allowed");
     assert_eq!(ev.value, 400);
     assert_eq!(auth.stats().denied, 1);
@@ -219,7 +219,7 @@ fn domains_are_enforced_by_the_handler() {
     let (good, good_ep) = zap_server(&ctx, "ok");
     let (bad, bad_ep) = zap_server(&ctx, "other");
     let mon = monitor(&bad);
-    let c = client_to(&ctx, &bad_ep);
+    let _c = client_to(&ctx, &bad_ep);
     let ev = wait_for(&mon, &FAILED, WITHIN).expect("unknown domain");
     assert_eq!(ev.value, 400);
     let c = client_to(&ctx, &good_ep);
