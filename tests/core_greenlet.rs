@@ -6,12 +6,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use zgreen::{Error, Greenlet, JoinAll, Timeout};
+use zgreen_harness::ms;
 
 const BOUND: Duration = Duration::from_secs(20);
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 #[test]
 fn spawn_returns_value_and_state() {

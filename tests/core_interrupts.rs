@@ -4,10 +4,7 @@
 use std::time::{Duration, Instant};
 
 use zgreen::{Error, Greenlet, JoinAll, Timeout};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use zgreen_harness::ms;
 
 fn long() -> Duration {
     Duration::from_secs(100)

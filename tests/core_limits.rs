@@ -127,19 +127,23 @@ fn child_entry() {
     }
 }
 
-#[test]
-fn map_count_limit_gives_a_clear_error() {
-    let out = run_child("map_count");
+/// The `live=` count of the child's `LIMIT live=` line.
+fn live_at_the_limit(out: &str) -> usize {
     let line = out
         .lines()
         .find(|l| l.contains("LIMIT live="))
         .expect("no LIMIT line");
-    let live: usize = line
-        .split_whitespace()
+    line.split_whitespace()
         .find_map(|w| w.strip_prefix("live="))
         .unwrap()
         .parse()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn map_count_limit_gives_a_clear_error() {
+    let out = run_child("map_count");
+    let live = live_at_the_limit(&out);
     // Two mappings per live stack; the limit is read from the kernel.
     let max_maps: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .unwrap()
@@ -156,16 +160,7 @@ fn map_count_limit_gives_a_clear_error() {
 #[test]
 fn address_space_limit_gives_a_clear_error() {
     let out = run_child("rlimit_as");
-    let line = out
-        .lines()
-        .find(|l| l.contains("LIMIT live="))
-        .expect("no LIMIT line");
-    let live: usize = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("live="))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let live = live_at_the_limit(&out);
     // 256 MiB of room, 1 MiB + a guard page per stack.
     assert!((100..=256).contains(&live), "live={live}");
     assert!(out.contains("RECOVERED"), "{out}");

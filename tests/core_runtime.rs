@@ -5,12 +5,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use zgreen::{Error, Timeout};
+use zgreen_harness::ms;
 
 const BOUND: Duration = Duration::from_secs(20);
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 #[test]
 fn signal_handler_runs_in_a_greenlet_and_can_kill() {

@@ -3,19 +3,10 @@
 use std::time::{Duration, Instant};
 
 use zgreen::{Error, Timeout};
+use zgreen_harness::{Fail, ms};
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-#[derive(Debug)]
-struct TooLong;
-impl std::fmt::Display for TooLong {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("too long")
-    }
-}
-impl std::error::Error for TooLong {}
+/// The test's own error.
+const TOO_LONG: Fail = Fail("too long");
 
 #[test]
 fn scope_interrupts_a_sleep_at_the_right_time() {
@@ -30,10 +21,10 @@ fn scope_interrupts_a_sleep_at_the_right_time() {
 
 #[test]
 fn custom_error_payload() {
-    let t = Timeout::with_error(ms(10), TooLong).start();
+    let t = Timeout::with_error(ms(10), TOO_LONG).start();
     let err = zgreen::sleep(Duration::from_secs(10)).unwrap_err();
     assert!(t.is(&err));
-    assert!(err.timeout_payload::<TooLong>().is_some());
+    assert_eq!(err.timeout_payload::<Fail>(), Some(&TOO_LONG));
     assert_eq!(err.to_string(), "too long");
 }
 

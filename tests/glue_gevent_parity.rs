@@ -11,16 +11,10 @@ use std::time::Duration;
 use zgreen::queue::Channel;
 use zgreen::sync::Event;
 use zgreen::{AnyGreenlet, Error, LinkId, Result};
+use zgreen_harness::ms;
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn bounded(f: impl FnOnce() -> Result<()>) {
-    zgreen::with_timeout(LIMIT, f).expect("test body failed or overran its time limit");
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+mod common;
+use common::{bounded, spawn_with};
 
 type Log = Rc<RefCell<Vec<&'static str>>>;
 
@@ -36,16 +30,8 @@ fn log() -> Log {
 fn event_set_then_clear_at_once_still_releases_every_waiter() {
     bounded(|| {
         let evt = Event::new();
-        let plain: Vec<_> = (0..3)
-            .map(|_| {
-                let evt = evt.clone();
-                zgreen::spawn(move || evt.wait())
-            })
-            .collect();
-        let timed = {
-            let evt = evt.clone();
-            zgreen::spawn(move || evt.wait_timeout(ms(300)))
-        };
+        let plain: Vec<_> = (0..3).map(|_| spawn_with(&evt, move |evt| evt.wait())).collect();
+        let timed = spawn_with(&evt, move |evt| evt.wait_timeout(ms(300)));
         zgreen::sleep(ms(5))?;
         evt.set();
         evt.clear();
@@ -69,10 +55,7 @@ fn event_remote_set_then_clear_still_releases_the_waiter() {
     bounded(|| {
         let evt = Event::new();
         let setter = evt.setter();
-        let waiter = {
-            let evt = evt.clone();
-            zgreen::spawn(move || evt.wait())
-        };
+        let waiter = spawn_with(&evt, move |evt| evt.wait());
         zgreen::sleep(ms(5))?;
         std::thread::spawn(move || setter.set())
             .join()
@@ -91,10 +74,7 @@ fn event_remote_set_then_clear_still_releases_the_waiter() {
 fn event_waiter_woken_and_killed_in_one_turn_keeps_the_wakeup() {
     bounded(|| {
         let evt = Event::new();
-        let waiter = {
-            let evt = evt.clone();
-            zgreen::spawn(move || (evt.wait(), zgreen::sleep(ms(1))))
-        };
+        let waiter = spawn_with(&evt, move |evt| (evt.wait(), zgreen::sleep(ms(1))));
         zgreen::sleep(ms(5))?;
         evt.set();
         evt.clear();
@@ -114,10 +94,7 @@ fn event_wait_still_times_out_and_is_killed() {
         assert!(!evt.wait_timeout(ms(10))?);
         let scoped = zgreen::with_timeout(ms(10), || evt.wait());
         assert!(scoped.unwrap_err().is_timeout());
-        let waiter = {
-            let evt = evt.clone();
-            zgreen::spawn(move || evt.wait())
-        };
+        let waiter = spawn_with(&evt, move |evt| evt.wait());
         zgreen::sleep(ms(5))?;
         waiter.kill()?;
         assert!(matches!(waiter.get()?, Err(Error::Killed)));
@@ -316,10 +293,9 @@ fn channel_putter_killed_by_the_getter_it_fed_keeps_the_success() {
             })
         };
         zgreen::sleep(ms(5))?;
-        let putter = {
-            let ch = ch.clone();
-            zgreen::spawn(move || (ch.put(7).map_err(Error::from), zgreen::sleep(ms(1))))
-        };
+        let putter = spawn_with(&ch, move |ch| {
+            (ch.put(7).map_err(Error::from), zgreen::sleep(ms(1)))
+        });
         *putter_slot.borrow_mut() = Some(putter.any());
         assert_eq!(getter.get_timeout(ms(500))??, 7);
         let (put, next) = putter.get_timeout(ms(500))?;
@@ -337,10 +313,7 @@ fn channel_putter_killed_by_the_getter_it_fed_keeps_the_success() {
 fn channel_put_nowait_hands_over_without_switching() {
     bounded(|| {
         let ch = Channel::new();
-        let getter = {
-            let ch = ch.clone();
-            zgreen::spawn(move || ch.get())
-        };
+        let getter = spawn_with(&ch, move |ch| ch.get());
         zgreen::sleep(ms(5))?;
         ch.try_put("y").expect("a getter waits");
         assert!(!getter.ready(), "put_nowait must not switch to the getter");
@@ -356,10 +329,7 @@ fn channel_is_always_full_and_empty() {
     bounded(|| {
         let ch = Channel::new();
         assert!(ch.is_full() && ch.is_empty());
-        let getter = {
-            let ch = ch.clone();
-            zgreen::spawn(move || ch.get())
-        };
+        let getter = spawn_with(&ch, move |ch| ch.get());
         zgreen::sleep(ms(5))?;
         assert_eq!(ch.waiting_getters(), 1);
         assert!(ch.is_full() && ch.is_empty());

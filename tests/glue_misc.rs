@@ -10,16 +10,10 @@ use zgreen::local::Local;
 use zgreen::queue::Queue;
 use zgreen::sync::{AsyncResult, Event, Semaphore};
 use zgreen::{Error, Result, Tagged};
+use zgreen_harness::ms;
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn bounded(f: impl FnOnce() -> Result<()>) {
-    zgreen::with_timeout(LIMIT, f).expect("test body failed or overran its time limit");
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+mod common;
+use common::{bounded, spawn_with};
 
 // ------------------------------------------------------------ wait/iwait
 
@@ -32,10 +26,7 @@ fn iwait_yields_in_completion_order_over_mixed_waitables() {
         // A causal chain, so the order does not depend on timing: the queue
         // gets an item, then the result is set, which lets the greenlet
         // finish, and only then is the event set.
-        let g = {
-            let res = res.clone();
-            zgreen::spawn(move || res.wait())
-        };
+        let g = spawn_with(&res, move |res| res.wait());
         {
             let (evt, res, q, g) = (evt.clone(), res.clone(), q.clone(), g.clone());
             zgreen::spawn(move || -> Result<()> {

@@ -8,16 +8,10 @@ use std::time::Duration;
 
 use zgreen::pool::{Group, Pool};
 use zgreen::{Error, Result};
+use zgreen_harness::ms;
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn bounded(f: impl FnOnce() -> Result<()>) {
-    zgreen::with_timeout(LIMIT, f).expect("test body failed or overran its time limit");
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+mod common;
+use common::{bounded, spawn_with};
 
 #[test]
 fn group_add_join_and_membership() {
@@ -316,10 +310,7 @@ fn pool_spawn_in_a_killed_greenlet_fails() {
     bounded(|| {
         let pool = Pool::new(1);
         pool.spawn(|| zgreen::sleep(ms(50)))?;
-        let waiter = {
-            let pool = pool.clone();
-            zgreen::spawn(move || pool.spawn(|| ()).map(drop))
-        };
+        let waiter = spawn_with(&pool, move |pool| pool.spawn(|| ()).map(drop));
         zgreen::sleep(ms(2))?;
         waiter.kill()?;
         assert!(matches!(waiter.get()?, Err(Error::Killed)));

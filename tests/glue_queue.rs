@@ -13,15 +13,15 @@ use zgreen::queue::{
     Channel, LifoQueue, PriorityQueue, Queue, SHUT_DOWN, ShutdownMode, TryGetError, TryPutError,
 };
 use zgreen::{Error, Result};
+use zgreen_harness::ms;
+
+mod common;
+use common::spawn_with;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
 fn bounded(f: impl FnOnce() -> Result<()>) {
-    zgreen::with_timeout(LIMIT, f).expect("test body failed or overran its time limit");
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
+    common::bounded_by(LIMIT, f);
 }
 
 #[test]
@@ -110,10 +110,7 @@ fn nowait_errors_hand_the_item_back() {
 fn get_blocks_until_put() {
     bounded(|| {
         let q = Queue::new();
-        let getter = {
-            let q = q.clone();
-            zgreen::spawn(move || q.get())
-        };
+        let getter = spawn_with(&q, move |q| q.get());
         zgreen::sleep(ms(10))?;
         assert!(!getter.ready());
         assert_eq!(q.waiting_getters(), 1);
@@ -211,10 +208,7 @@ fn putters_are_served_first_come_first_served() {
         let q = Queue::bounded(1);
         q.put(0)?;
         let putters: Vec<_> = (1..=4)
-            .map(|i| {
-                let q = q.clone();
-                zgreen::spawn(move || q.put(i).map_err(Error::from))
-            })
+            .map(|i| spawn_with(&q, move |q| q.put(i).map_err(Error::from)))
             .collect();
         zgreen::sleep(ms(5))?;
         assert_eq!(q.waiting_putters(), 4);
@@ -231,10 +225,7 @@ fn putters_are_served_first_come_first_served() {
 fn kill_and_timeout_scope_interrupt_waiters() {
     bounded(|| {
         let q: Queue<u32> = Queue::new();
-        let g = {
-            let q = q.clone();
-            zgreen::spawn(move || q.get())
-        };
+        let g = spawn_with(&q, move |q| q.get());
         zgreen::sleep(ms(5))?;
         g.kill()?;
         assert!(matches!(g.get()?, Err(Error::Killed)));
@@ -264,10 +255,7 @@ fn kill_and_timeout_scope_interrupt_waiters() {
 fn a_served_getter_keeps_its_item_even_if_killed_in_the_same_turn() {
     bounded(|| {
         let q = Queue::new();
-        let g = {
-            let q = q.clone();
-            zgreen::spawn(move || q.get())
-        };
+        let g = spawn_with(&q, move |q| q.get());
         zgreen::sleep(ms(5))?;
         q.try_put(5).unwrap();
         g.kill_nowait();
@@ -314,10 +302,9 @@ fn shutdown_drain_keeps_items_and_wakes_everyone() {
         let q = Queue::bounded(2);
         q.put(1)?;
         q.put(2)?;
-        let blocked_putter = {
-            let q = q.clone();
-            zgreen::spawn(move || q.put(3).map_err(|e| (e.is_shut_down(), e.into_inner())))
-        };
+        let blocked_putter = spawn_with(&q, move |q| {
+            q.put(3).map_err(|e| (e.is_shut_down(), e.into_inner()))
+        });
         zgreen::sleep(ms(5))?;
         assert!(q.shutdown(ShutdownMode::Drain).is_empty());
         assert!(q.is_shut_down());
@@ -347,10 +334,7 @@ fn shutdown_immediate_returns_the_items() {
         for i in 0..3 {
             q.put(i)?;
         }
-        let joiner = {
-            let q = q.clone();
-            zgreen::spawn(move || q.join())
-        };
+        let joiner = spawn_with(&q, move |q| q.join());
         zgreen::sleep(ms(5))?;
         assert_eq!(q.shutdown(ShutdownMode::Immediate), [0, 1, 2]);
         assert!(q.is_empty());
@@ -366,10 +350,7 @@ fn channel_is_a_rendezvous() {
         let ch = Channel::new();
         assert!(ch.is_full());
         assert!(matches!(ch.try_put("z"), Err(TryPutError::Full("z"))));
-        let putter = {
-            let ch = ch.clone();
-            zgreen::spawn(move || ch.put("x").map_err(Error::from))
-        };
+        let putter = spawn_with(&ch, move |ch| ch.put("x").map_err(Error::from));
         zgreen::sleep(ms(5))?;
         assert!(!putter.ready(), "a put waits for a getter");
         assert_eq!(ch.peek(), Some("x"));
@@ -377,10 +358,7 @@ fn channel_is_a_rendezvous() {
         assert_eq!(ch.get()?, "x");
         putter.get()??;
 
-        let getter = {
-            let ch = ch.clone();
-            zgreen::spawn(move || ch.get())
-        };
+        let getter = spawn_with(&ch, move |ch| ch.get());
         zgreen::sleep(ms(5))?;
         ch.try_put("y").unwrap();
         assert_eq!(getter.get()??, "y");

@@ -8,25 +8,13 @@ use std::time::{Duration, Instant};
 
 use zgreen::sync::{AsyncResult, BoundedSemaphore, Event, Lock, RLock, Semaphore};
 use zgreen::{Error, Result};
+use zgreen_harness::{Fail, ms};
 
-const LIMIT: Duration = Duration::from_secs(20);
+mod common;
+use common::{BODY_LIMIT as LIMIT, bounded, spawn_with};
 
-fn bounded(f: impl FnOnce() -> Result<()>) {
-    zgreen::with_timeout(LIMIT, f).expect("test body failed or overran its time limit");
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-#[derive(Debug)]
-struct Boom;
-impl std::fmt::Display for Boom {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("boom")
-    }
-}
-impl std::error::Error for Boom {}
+/// The test's own error.
+const BOOM: Fail = Fail("boom");
 
 // ---------------------------------------------------------------- Event
 
@@ -75,10 +63,7 @@ fn event_wait_returns_at_once_while_set_and_blocks_after_clear() {
 fn event_wait_honours_kill_and_timeout_scopes() {
     bounded(|| {
         let evt = Event::new();
-        let g = {
-            let evt = evt.clone();
-            zgreen::spawn(move || evt.wait())
-        };
+        let g = spawn_with(&evt, move |evt| evt.wait());
         zgreen::sleep(ms(2))?;
         g.kill()?;
         assert!(matches!(g.get()?, Err(Error::Killed)));
@@ -93,10 +78,7 @@ fn event_wait_honours_kill_and_timeout_scopes() {
 fn event_set_from_another_thread() {
     bounded(|| {
         let evt = Event::new();
-        let waiter = {
-            let evt = evt.clone();
-            zgreen::spawn(move || evt.wait())
-        };
+        let waiter = spawn_with(&evt, move |evt| evt.wait());
         zgreen::sleep(ms(2))?;
         // The setter is created after a greenlet started waiting.
         let setter = evt.setter();
@@ -117,12 +99,7 @@ fn event_set_from_another_thread() {
 fn async_result_value_reaches_every_getter() {
     bounded(|| {
         let a = AsyncResult::new();
-        let getters: Vec<_> = (0..3)
-            .map(|_| {
-                let a = a.clone();
-                zgreen::spawn(move || a.get())
-            })
-            .collect();
+        let getters: Vec<_> = (0..3).map(|_| spawn_with(&a, move |a| a.get())).collect();
         zgreen::sleep(ms(2))?;
         assert!(!a.ready());
         assert!(
@@ -144,14 +121,9 @@ fn async_result_value_reaches_every_getter() {
 fn async_result_error_propagates_to_every_getter() {
     bounded(|| {
         let a: AsyncResult<u32> = AsyncResult::new();
-        let getters: Vec<_> = (0..3)
-            .map(|_| {
-                let a = a.clone();
-                zgreen::spawn(move || a.get())
-            })
-            .collect();
+        let getters: Vec<_> = (0..3).map(|_| spawn_with(&a, move |a| a.get())).collect();
         zgreen::sleep(ms(2))?;
-        a.set_error(Error::failed(Boom));
+        a.set_error(Error::failed(BOOM));
         for g in &getters {
             let err = g.get()?.unwrap_err();
             assert_eq!(err.to_string(), "boom");
@@ -333,10 +305,7 @@ fn a_released_permit_goes_to_the_waiter_not_a_newcomer() {
     bounded(|| {
         let sem = Semaphore::new(1);
         let held = sem.acquire()?;
-        let waiter = {
-            let sem = sem.clone();
-            zgreen::spawn(move || sem.acquire().map(|g| g.forget()))
-        };
+        let waiter = spawn_with(&sem, move |sem| sem.acquire().map(|g| g.forget()));
         zgreen::sleep(ms(2))?;
         assert_eq!(sem.waiting(), 1);
         drop(held);
@@ -356,18 +325,12 @@ fn semaphore_acquire_timeout_kill_and_wait() {
         let held = sem.acquire()?;
         assert!(sem.acquire_timeout(ms(5)).unwrap_err().is_timeout());
         assert_eq!(sem.waiting(), 0);
-        let g = {
-            let sem = sem.clone();
-            zgreen::spawn(move || sem.acquire().map(drop))
-        };
+        let g = spawn_with(&sem, move |sem| sem.acquire().map(drop));
         zgreen::sleep(ms(2))?;
         g.kill()?;
         assert!(matches!(g.get()?, Err(Error::Killed)));
         assert!(sem.wait_timeout(ms(5)).unwrap_err().is_timeout());
-        let w = {
-            let sem = sem.clone();
-            zgreen::spawn(move || sem.wait())
-        };
+        let w = spawn_with(&sem, move |sem| sem.wait());
         zgreen::sleep(ms(2))?;
         drop(held);
         w.get()??;
@@ -430,14 +393,8 @@ fn rlock_waiters_time_out_and_get_killed() {
     bounded(|| {
         let lock = RLock::new();
         let _held = lock.acquire()?;
-        let timed = {
-            let lock = lock.clone();
-            zgreen::spawn(move || lock.acquire_timeout(ms(5)).map(drop))
-        };
-        let killed = {
-            let lock = lock.clone();
-            zgreen::spawn(move || lock.acquire().map(drop))
-        };
+        let timed = spawn_with(&lock, move |lock| lock.acquire_timeout(ms(5)).map(drop));
+        let killed = spawn_with(&lock, move |lock| lock.acquire().map(drop));
         assert!(timed.get()?.unwrap_err().is_timeout());
         killed.kill()?;
         assert!(matches!(killed.get()?, Err(Error::Killed)));

@@ -12,10 +12,7 @@ use std::time::{Duration, Instant};
 
 use zgreen::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 use zgreen::{Error, Timeout};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use zgreen_harness::ms;
 
 fn bound() -> Timeout {
     Timeout::start_new(Duration::from_secs(30))

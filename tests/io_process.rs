@@ -14,10 +14,7 @@ use std::time::{Duration, Instant};
 
 use zgreen::process::Command;
 use zgreen::{Error, Timeout};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use zgreen_harness::ms;
 
 fn bound() -> Timeout {
     Timeout::start_new(Duration::from_secs(60))

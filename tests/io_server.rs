@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 
 use zgreen::net::{Overflow, StreamServer, TcpStream};
 use zgreen::{Error, Timeout};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use zgreen_harness::ms;
 
 fn echo(conn: TcpStream, _peer: SocketAddr) -> zgreen::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];

@@ -9,10 +9,7 @@ use std::time::{Duration, Instant};
 
 use zgreen::net::{Selected, TcpListener, TcpStream, select, wait_read, wait_write};
 use zgreen::{Error, Timeout};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use zgreen_harness::ms;
 
 fn bound() -> Timeout {
     Timeout::start_new(Duration::from_secs(30))

@@ -34,10 +34,7 @@ fn curve() -> bool {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zgreen-auth-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    zgreen_harness::fresh_temp_dir("zgreen-auth", name)
 }
 
 /// A REP server set up by `setup` (options apply at bind time) and bound
@@ -51,9 +48,26 @@ fn server(ctx: &Context, setup: impl FnOnce(&Socket)) -> (Socket, String) {
     (s, endpoint)
 }
 
+/// A [`server`] in ZAP domain `domain`.
+fn zap_server(ctx: &Context, domain: &str) -> (Socket, String) {
+    server(ctx, |s| s.set_zap_domain(domain).unwrap())
+}
+
+/// A PLAIN [`server`].
+fn plain_server(ctx: &Context) -> (Socket, String) {
+    server(ctx, |s| s.set_plain_server(true).unwrap())
+}
+
 fn client(ctx: &Context) -> Socket {
     let c = ctx.socket(zmq::REQ).unwrap();
     c.set_linger(0).unwrap();
+    c
+}
+
+/// A [`client`] connected to `endpoint`.
+fn client_to(ctx: &Context, endpoint: &str) -> Socket {
+    let c = client(ctx);
+    c.connect(endpoint).unwrap();
     c
 }
 
@@ -108,9 +122,7 @@ fn plain_good_password_is_accepted_with_user_id() {
     let file = dir.join("passwords");
     std::fs::write(&file, "# users\nadmin=s3cret\nbob=x=y\n").unwrap();
     let auth = Authenticator::start(&ctx, AuthConfig::new().password_file(&file).unwrap()).unwrap();
-    let (srv, ep) = server(&ctx, |s| {
-        s.set_plain_server(true).unwrap();
-    });
+    let (srv, ep) = plain_server(&ctx);
     for (user, password) in [("admin", "s3cret"), ("bob", "x=y")] {
         let c = client(&ctx);
         c.set_plain_username(Some(user)).unwrap();
@@ -131,9 +143,7 @@ fn plain_good_password_is_accepted_with_user_id() {
 fn plain_bad_password_is_rejected_with_400() {
     let ctx = Context::new();
     let auth = Authenticator::start(&ctx, AuthConfig::new().password("admin", "s3cret")).unwrap();
-    let (srv, ep) = server(&ctx, |s| {
-        s.set_plain_server(true).unwrap();
-    });
+    let (srv, ep) = plain_server(&ctx);
     let mon = monitor(&srv);
     for (user, password) in [("admin", "wrong"), ("nobody", "s3cret")] {
         let c = client(&ctx);
@@ -172,12 +182,9 @@ fn password_file_errors_name_the_line() {
 fn ip_deny_list_rejects_null_clients() {
     let ctx = Context::new();
     let auth = Authenticator::start(&ctx, AuthConfig::new().deny_ip("127.0.0.1")).unwrap();
-    let (srv, ep) = server(&ctx, |s| {
-        s.set_zap_domain("global").unwrap();
-    });
+    let (srv, ep) = zap_server(&ctx, "global");
     let mon = monitor(&srv);
-    let c = client(&ctx);
-    c.connect(&ep).unwrap();
+    let c = client_to(&ctx, &ep);
     let ev = wait_for(&mon, &FAILED, WITHIN).expect("denied address");
     assert_eq!(
         (ev.event, ev.value),
@@ -188,8 +195,7 @@ fn ip_deny_list_rejects_null_clients() {
 
     // The allow list wins over the deny list.
     auth.update(|config| *config = AuthConfig::new().allow_ip("127.0.0.1").deny_ip("127.0.0.1"));
-    let c = client(&ctx);
-    c.connect(&ep).unwrap();
+    let c = client_to(&ctx, &ep);
     assert!(ping(&srv, &c, WITHIN).is_some());
     assert_eq!(auth.stats().accepted, 1);
 }
@@ -198,12 +204,9 @@ fn ip_deny_list_rejects_null_clients() {
 fn ip_allow_list_rejects_other_addresses() {
     let ctx = Context::new();
     let auth = Authenticator::start(&ctx, AuthConfig::new().allow_ip("10.9.9.9")).unwrap();
-    let (srv, ep) = server(&ctx, |s| {
-        s.set_zap_domain("global").unwrap();
-    });
+    let (srv, ep) = zap_server(&ctx, "global");
     let mon = monitor(&srv);
-    let c = client(&ctx);
-    c.connect(&ep).unwrap();
+    let _c = client_to(&ctx, &ep);
     let ev = wait_for(&mon, &FAILED, WITHIN).expect("address not allowed");
     assert_eq!(ev.value, 400);
     assert_eq!(auth.stats().denied, 1);
@@ -213,19 +216,13 @@ fn ip_allow_list_rejects_other_addresses() {
 fn domains_are_enforced_by_the_handler() {
     let ctx = Context::new();
     let auth = Authenticator::start(&ctx, AuthConfig::new().domain("ok")).unwrap();
-    let (good, good_ep) = server(&ctx, |s| {
-        s.set_zap_domain("ok").unwrap();
-    });
-    let (bad, bad_ep) = server(&ctx, |s| {
-        s.set_zap_domain("other").unwrap();
-    });
+    let (good, good_ep) = zap_server(&ctx, "ok");
+    let (bad, bad_ep) = zap_server(&ctx, "other");
     let mon = monitor(&bad);
-    let c = client(&ctx);
-    c.connect(&bad_ep).unwrap();
+    let _c = client_to(&ctx, &bad_ep);
     let ev = wait_for(&mon, &FAILED, WITHIN).expect("unknown domain");
     assert_eq!(ev.value, 400);
-    let c = client(&ctx);
-    c.connect(&good_ep).unwrap();
+    let c = client_to(&ctx, &good_ep);
     assert!(ping(&good, &c, WITHIN).is_some());
     assert_eq!((auth.stats().accepted, auth.stats().denied), (1, 1));
 }
@@ -262,9 +259,7 @@ fn malformed_zap_requests_get_500_and_the_handler_keeps_serving() {
     assert_eq!(auth.stats().malformed, cases.len() as u64);
 
     // Real handshakes still work.
-    let (srv, ep) = server(&ctx, |s| {
-        s.set_plain_server(true).unwrap();
-    });
+    let (srv, ep) = plain_server(&ctx);
     let c = client(&ctx);
     c.set_plain_username(Some("u")).unwrap();
     c.set_plain_password(Some("p")).unwrap();
@@ -305,16 +300,13 @@ fn blocked_or_garbage_handler_fails_the_handshake_in_time_without_stalling_other
         // Meanwhile: a NULL socket pair in the same context, and a PLAIN
         // exchange in another context with a working handler.
         let (plain, plain_ep) = server(&ctx, |_| {});
-        let other = client(&ctx);
-        other.connect(&plain_ep).unwrap();
+        let other = client_to(&ctx, &plain_ep);
         for _ in 0..20 {
             assert!(ping(&plain, &other, WITHIN).is_some());
         }
         let ctx2 = Context::new();
         let _auth2 = Authenticator::start(&ctx2, AuthConfig::new().password("u", "p")).unwrap();
-        let (srv2, ep2) = server(&ctx2, |s| {
-            s.set_plain_server(true).unwrap();
-        });
+        let (srv2, ep2) = plain_server(&ctx2);
         let c2 = client(&ctx2);
         c2.set_plain_username(Some("u")).unwrap();
         c2.set_plain_password(Some("p")).unwrap();
@@ -448,6 +440,17 @@ struct CurveSetup {
     mon: Monitor,
 }
 
+impl CurveSetup {
+    /// A CURVE client with `keys` that expects server key `server`,
+    /// connected to the server.
+    fn curve_client(&self, keys: &KeyPair, server: &PublicKey) -> Socket {
+        let c = client(&self.ctx);
+        auth::set_curve_client(&c, keys, server).unwrap();
+        c.connect(&self.ep).unwrap();
+        c
+    }
+}
+
 fn curve_setup(name: &str) -> CurveSetup {
     let ctx = Context::new();
     let dir = temp_dir(name);
@@ -478,9 +481,7 @@ fn curve_allowed_key_is_accepted() {
         return;
     }
     let s = curve_setup("curve-ok");
-    let c = client(&s.ctx);
-    auth::set_curve_client(&c, &s.client_keys, &s.server_keys.public).unwrap();
-    c.connect(&s.ep).unwrap();
+    let c = s.curve_client(&s.client_keys, &s.server_keys.public);
     let mut msg = ping(&s.srv, &c, WITHIN).expect("allowed key");
     assert_eq!(msg.gets("User-Id"), Some(s.client_keys.public.to_z85().as_str()));
     assert_eq!(s.auth.stats().accepted, 1);
@@ -493,9 +494,7 @@ fn curve_unknown_key_is_rejected_with_400_until_reloaded() {
     }
     let s = curve_setup("curve-unknown");
     let stranger = KeyPair::generate().unwrap();
-    let c = client(&s.ctx);
-    auth::set_curve_client(&c, &stranger, &s.server_keys.public).unwrap();
-    c.connect(&s.ep).unwrap();
+    let c = s.curve_client(&stranger, &s.server_keys.public);
     let ev = wait_for(&s.mon, &FAILED, WITHIN).expect("unknown key");
     assert_eq!(
         (ev.event, ev.value),
@@ -507,9 +506,7 @@ fn curve_unknown_key_is_rejected_with_400_until_reloaded() {
     // Adding its key file and reloading lets it in.
     stranger.public.save(s.dir.join("stranger.key")).unwrap();
     assert_eq!(s.auth.reload_curve().unwrap(), 2);
-    let c = client(&s.ctx);
-    auth::set_curve_client(&c, &stranger, &s.server_keys.public).unwrap();
-    c.connect(&s.ep).unwrap();
+    let c = s.curve_client(&stranger, &s.server_keys.public);
     assert!(ping(&s.srv, &c, WITHIN).is_some());
     assert_eq!(s.auth.stats().reloads, 1);
 }
@@ -542,9 +539,7 @@ fn curve_wrong_server_key_fails_the_handshake() {
     }
     let s = curve_setup("curve-wrong-server");
     let imposter = KeyPair::generate().unwrap();
-    let c = client(&s.ctx);
-    auth::set_curve_client(&c, &s.client_keys, &imposter.public).unwrap();
-    c.connect(&s.ep).unwrap();
+    let c = s.curve_client(&s.client_keys, &imposter.public);
     assert!(wait_for(&s.mon, &FAILED, WITHIN).is_some());
     assert!(ping(&s.srv, &c, Duration::from_millis(200)).is_none());
     assert_eq!(s.auth.stats().requests, 0, "the server never got as far as ZAP");

@@ -15,14 +15,11 @@ use std::time::{Duration, Instant};
 
 use zgreen::zmq::{Context, Socket};
 use zgreen::{Error, Greenlet, Timeout};
+use zgreen_harness::ms;
 
 const BOUND: Duration = Duration::from_secs(30);
 /// How long a greenlet that should have been woken may take.
 const PROMPTLY: Duration = Duration::from_secs(2);
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 fn push_pull(ctx: &Context, ep: &str) -> (Socket, Socket) {
     let push = ctx.socket(zmq::PUSH).unwrap();

@@ -9,12 +9,9 @@ use std::time::{Duration, Instant};
 
 use zgreen::zmq::{Context, Socket};
 use zgreen::{Error, Timeout};
+use zgreen_harness::ms;
 
 const BOUND: Duration = Duration::from_secs(60);
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 fn pair(ctx: &Context, a: zmq::SocketType, b: zmq::SocketType, ep: &str) -> (Socket, Socket) {
     let x = ctx.socket(a).unwrap();

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use zgreen::zmq::{Context, Poller, Socket};
 use zgreen::{AnyGreenlet, Error, Timeout};
+use zgreen_harness::ms;
 
 /// SplitMix64: a small seeded generator, so a failing seed replays.
 struct Rng(u64);
@@ -255,10 +256,6 @@ fn spawn_receiver(rng_seed: u64, sock: Socket, flow: Rc<Flow>, mode: RecvMode) -
         }
     })
     .any()
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
 }
 
 /// The greenlets of one flow, and how to make more of them.

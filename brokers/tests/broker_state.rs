@@ -42,6 +42,12 @@ impl Harness {
             out: Vec::new(),
         }
     }
+    /// Each of `workers` sends READY for service `echo`.
+    fn ready_echo_workers(&mut self, workers: &[&[u8]]) {
+        for w in workers {
+            self.send(peer(w, mdp::ready(b"echo")));
+        }
+    }
     fn send(&mut self, frames: Frames) -> Vec<Frames> {
         self.b.handle(self.now, &frames, &mut self.out);
         std::mem::take(&mut self.out)
@@ -152,8 +158,7 @@ fn malformed_messages_are_dropped_and_counted_without_output() {
 #[test]
 fn heartbeats_and_worker_expiry() {
     let mut h = Harness::new();
-    h.send(peer(b"w1", mdp::ready(b"echo")));
-    h.send(peer(b"w2", mdp::ready(b"echo")));
+    h.ready_echo_workers(&[b"w1", b"w2"]);
     let out = h.advance(100);
     assert_eq!(out.len(), 2, "one heartbeat per worker");
     assert!(out.contains(&mdp::signal_to_worker(b"w1", mdp::HEARTBEAT)));
@@ -200,8 +205,7 @@ fn services_are_bounded() {
 #[test]
 fn unroutable_request_is_requeued_to_another_worker() {
     let mut h = Harness::new();
-    h.send(peer(b"w1", mdp::ready(b"echo")));
-    h.send(peer(b"w2", mdp::ready(b"echo")));
+    h.ready_echo_workers(&[b"w1", b"w2"]);
     let out = h.send(peer(b"c", mdp::client_request(b"echo", &[b"x"])));
     assert_eq!(out.len(), 1);
     // The ROUTER could not deliver it to w1 (gone): w1 is forgotten and

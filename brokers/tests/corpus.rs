@@ -27,7 +27,9 @@ fn unescape(field: &str) -> Vec<u8> {
     out
 }
 
-fn replay(file: &str, parse: impl Fn(&[Vec<u8>]) -> Result<(), Malformed>) -> usize {
+/// Replays corpus `file` through `parse` and checks that it held at least
+/// `min_cases` cases.
+fn replay<T>(file: &str, min_cases: usize, parse: impl Fn(&[Vec<u8>]) -> Result<T, Malformed>) {
     let path = format!("{}/tests/corpus/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap();
     let mut n = 0;
@@ -39,7 +41,7 @@ fn replay(file: &str, parse: impl Fn(&[Vec<u8>]) -> Result<(), Malformed>) -> us
         let mut fields = line.split(" | ").map(str::trim);
         let expected = fields.next().unwrap();
         let frames: Vec<Vec<u8>> = fields.map(unescape).collect();
-        let got = parse(&frames);
+        let got = parse(&frames).map(|_| ());
         let got_reason = match &got {
             Ok(()) => "ok",
             Err(e) => e.reason(),
@@ -50,55 +52,40 @@ fn replay(file: &str, parse: impl Fn(&[Vec<u8>]) -> Result<(), Malformed>) -> us
         }
         n += 1;
     }
-    n
+    assert!(n >= min_cases, "{file}: {n} cases");
 }
 
 #[test]
 fn broker_inbound_corpus() {
     let limits = Limits::default();
-    let n = replay("broker_inbound.txt", |f| {
-        mdp::parse_broker_inbound(f, &limits).map(|_| ())
+    replay("broker_inbound.txt", 39, |f| {
+        mdp::parse_broker_inbound(f, &limits)
     });
-    assert!(n >= 39, "{n} cases");
 }
 
 #[test]
 fn worker_inbound_corpus() {
     let limits = Limits::default();
-    assert!(
-        replay("worker_inbound.txt", |f| mdp::parse_worker_inbound(f, &limits)
-            .map(|_| ()))
-            >= 15
-    );
+    replay("worker_inbound.txt", 15, |f| {
+        mdp::parse_worker_inbound(f, &limits)
+    });
 }
 
 #[test]
 fn client_reply_corpus() {
     let limits = Limits::default();
-    assert!(
-        replay("client_reply.txt", |f| mdp::parse_client_reply(f, &limits)
-            .map(|_| ()))
-            >= 6
-    );
+    replay("client_reply.txt", 6, |f| mdp::parse_client_reply(f, &limits));
 }
 
 #[test]
 fn ppp_corpora() {
     let limits = Limits::default();
-    assert!(
-        replay("ppp_queue.txt", |f| ppp::parse_queue_inbound(f, &limits)
-            .map(|_| ()))
-            >= 12
-    );
-    assert!(
-        replay("ppp_worker.txt", |f| ppp::parse_worker_inbound(f, &limits)
-            .map(|_| ()))
-            >= 8
-    );
+    replay("ppp_queue.txt", 12, |f| ppp::parse_queue_inbound(f, &limits));
+    replay("ppp_worker.txt", 8, |f| ppp::parse_worker_inbound(f, &limits));
 }
 
 #[test]
 fn lb_corpus() {
     let limits = Limits::default();
-    assert!(replay("lb_backend.txt", |f| lb::parse_backend(f, &limits).map(|_| ())) >= 8);
+    replay("lb_backend.txt", 8, |f| lb::parse_backend(f, &limits));
 }

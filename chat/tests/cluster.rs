@@ -6,56 +6,41 @@
 //!
 //! Every child is killed when its handle drops; every wait is bounded.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::thread;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tungstenite::Message as M;
 use zgreen::http::Client;
+use zgreen_harness::{ChildGuard, Lines};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
+/// A child process with its stdout as lines; killed when it drops.
 struct Proc {
-    child: Child,
-    lines: Receiver<String>,
+    child: ChildGuard,
+    lines: Lines,
 }
 
 impl Proc {
     fn start(program: &PathBuf, args: &[&str]) -> Proc {
-        let mut child = Command::new(program)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
+        let mut child = ChildGuard::spawn(
+            Command::new(program)
+                .args(args)
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        )
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let lines = child.stdout_lines().unwrap();
         Proc { child, lines }
     }
 
     fn line(&self) -> String {
-        self.lines.recv_timeout(DEADLINE).expect("a line from the child")
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.lines.next(DEADLINE).expect("a line from the child")
     }
 }
 
@@ -150,7 +135,7 @@ impl Cluster {
                     break;
                 }
                 assert!(started.elapsed() < DEADLINE, "backbone not up: {status}");
-                thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(Duration::from_millis(50));
             }
         }
         c
@@ -320,21 +305,12 @@ fn two_servers_share_rooms_through_zchat_forwarder() {
     conversation(&c);
     // SIGTERM stops a server gracefully: exit status 0, soon.
     let (server, _) = &mut c.servers[0];
-    let pid = i32::try_from(server.child.id()).unwrap();
-    // SAFETY: kill(2) only sends a signal, to our own child that was not
-    // waited for yet (so the pid cannot have been reused).
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "still running after SIGTERM"
-        );
-        thread::sleep(Duration::from_millis(20));
-    };
+    server.child.signal(libc::SIGTERM).unwrap();
+    let status = server
+        .child
+        .wait_timeout(Duration::from_secs(5))
+        .unwrap()
+        .expect("still running after SIGTERM");
     assert!(status.success(), "{status}");
 }
 

@@ -3,13 +3,14 @@
 //! when the test thread dies), free ports, raw ZeroMQ peers, deadlines.
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub use zgreen_brokers::procs::{free_port, metric, scrape};
+use zgreen_harness::{ChildGuard, die_with_parent};
 
 /// The path of a workspace binary, `target/<profile>/<name>`.
 ///
@@ -23,14 +24,14 @@ pub fn bin(name: &str) -> PathBuf {
     }
 }
 
-/// A running binary; SIGKILLed and reaped on drop.
+/// A running binary; SIGKILLed and reaped on drop (its [`ChildGuard`]
+/// does it), and when the test thread dies.
 #[derive(Debug)]
 pub struct Proc {
     /// A name for messages.
     pub name: String,
-    child: Child,
+    child: ChildGuard,
     log: PathBuf,
-    status: Option<ExitStatus>,
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -65,52 +66,28 @@ impl Proc {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        // SAFETY: runs in the child between fork and exec; prctl(2) is
-        // async-signal-safe and touches no parent memory.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let child = cmd
-            .spawn()
+        let child = ChildGuard::spawn(die_with_parent(&mut cmd))
             .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
         Proc {
             name: format!("{program}#{n}"),
             child,
             log,
-            status: None,
         }
     }
 
     /// The process id.
     pub fn pid(&self) -> i32 {
-        self.child.id() as i32
+        self.child.pid() as i32
     }
 
-    /// Sends `signal`.
+    /// Sends `signal` (nothing once the process has been reaped).
     pub fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.pid(), signal) };
+        let _ = self.child.signal(signal);
     }
 
     /// Waits at most `timeout` for the process to exit.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        if self.status.is_some() {
-            return self.status;
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                self.status = Some(s);
-                return self.status;
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.child.wait_timeout(timeout).ok().flatten()
     }
 
     /// True while the process runs.
@@ -118,10 +95,10 @@ impl Proc {
         self.wait_exit(Duration::ZERO).is_none()
     }
 
-    /// SIGKILLs the process and reaps it.
+    /// SIGKILLs the process (continuing it first, should it be stopped)
+    /// and reaps it.
     pub fn kill(&mut self) {
-        self.signal(libc::SIGKILL);
-        let _ = self.wait_exit(Duration::from_secs(5));
+        let _ = self.child.kill();
     }
 
     /// Everything the process printed so far.
@@ -139,18 +116,49 @@ impl Proc {
         format!("----- {} log -----\n{}\n-----", self.name, self.log())
     }
 
+    /// The last JSON line the process printed.
+    ///
+    /// # Panics
+    /// If there is none (with the log).
+    pub fn last_json(&self) -> serde_json::Value {
+        self.log()
+            .lines()
+            .rev()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .unwrap_or_else(|| panic!("no JSON line\n{}", self.dump()))
+    }
+
+    /// The JSON summary the process printed last (a line with `sent`).
+    ///
+    /// # Panics
+    /// If there is none (with the log).
+    pub fn summary(&self) -> serde_json::Value {
+        self.log()
+            .lines()
+            .rev()
+            .find_map(|l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .ok()
+                    .filter(|v| v.get("sent").is_some())
+            })
+            .unwrap_or_else(|| panic!("no JSON summary\n{}", self.dump()))
+    }
+
+    /// Waits at most `timeout` for a client to finish; its exit code and
+    /// [`summary`](Self::summary).
+    ///
+    /// # Panics
+    /// If it is still running after `timeout` (with the log).
+    pub fn finish(&mut self, timeout: Duration) -> (i32, serde_json::Value) {
+        let Some(status) = self.wait_exit(timeout) else {
+            panic!("{} did not finish within {timeout:?}\n{}", self.name, self.dump());
+        };
+        (Proc::code(status), self.summary())
+    }
+
     /// The exit code, or the signal as `-signal`.
     pub fn code(status: ExitStatus) -> i32 {
         status.code().unwrap_or_else(|| -status.signal().unwrap_or(0))
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if self.status.is_none() {
-            self.signal(libc::SIGCONT);
-            self.kill();
-        }
     }
 }
 
@@ -238,6 +246,19 @@ impl Broker {
             self.metric("zgreen_live_workers", &labels) as usize == n
         })
     }
+
+    /// Waits (10 s at most) until `n` workers of `service` are
+    /// registered.
+    ///
+    /// # Panics
+    /// If they are not (with the broker's log).
+    pub fn expect_workers(&self, service: &str, n: usize) {
+        assert!(
+            self.wait_workers(service, n, Duration::from_secs(10)),
+            "{}",
+            self.proc.dump()
+        );
+    }
 }
 
 fn endpoint_fresh() -> String {
@@ -297,21 +318,36 @@ pub fn mdp_call(ctx: &zmq::Context, endpoint: &str, service: &[u8], body: &[&[u8
 /// returns its exit code and the JSON summary it printed (`--json`).
 pub fn run_client(args: &[&str], timeout: Duration) -> (i32, serde_json::Value, Proc) {
     let mut p = Proc::start("zclient", args);
-    let status = p.wait_exit(timeout);
-    let Some(status) = status else {
-        panic!("zclient did not finish within {timeout:?}\n{}", p.dump());
-    };
-    let summary = p
-        .log()
-        .lines()
-        .rev()
-        .find_map(|l| {
-            serde_json::from_str::<serde_json::Value>(l)
-                .ok()
-                .filter(|v| v.get("sent").is_some())
-        })
-        .unwrap_or_else(|| panic!("no JSON summary\n{}", p.dump()));
-    (Proc::code(status), summary, p)
+    let (code, summary) = p.finish(timeout);
+    (code, summary, p)
+}
+
+/// The arguments of a `zclient` load against `target` (the pattern and
+/// where to, `["lazy", "--connect", ep]` say): `count` requests from
+/// `concurrency` green clients, `timeout_ms` before each of `retries`
+/// retries, no progress lines, a JSON summary.
+pub fn load_args<'a>(
+    target: &[&'a str],
+    count: &'a str,
+    concurrency: &'a str,
+    timeout_ms: &'a str,
+    retries: &'a str,
+) -> Vec<&'a str> {
+    let mut args = target.to_vec();
+    args.extend([
+        "--count",
+        count,
+        "--concurrency",
+        concurrency,
+        "--timeout-ms",
+        timeout_ms,
+        "--retries",
+        retries,
+        "--progress-ms",
+        "0",
+        "--json",
+    ]);
+    args
 }
 
 /// A field of a JSON summary as u64.

@@ -29,24 +29,13 @@ fn client_args<'a>(
     timeout: &'a str,
     retries: &'a str,
 ) -> Vec<&'a str> {
-    vec![
-        "mdp",
-        "--connect",
-        ep,
-        "--service",
-        "echo",
-        "--count",
+    load_args(
+        &["mdp", "--connect", ep, "--service", "echo"],
         count,
-        "--concurrency",
         conc,
-        "--timeout-ms",
         timeout,
-        "--retries",
         retries,
-        "--progress-ms",
-        "0",
-        "--json",
-    ]
+    )
 }
 
 fn assert_exactly_once(summary: &serde_json::Value, count: u64, client: &Proc, broker: &Broker) {
@@ -75,16 +64,8 @@ fn sigkill_worker_mid_request_every_request_answered_once() {
     // SIGKILL lands in the middle of a request.
     std::thread::sleep(Duration::from_millis(700));
     victim.kill();
-    let status = client
-        .wait_exit(Duration::from_secs(60))
-        .expect("client finishes");
-    let log = client.log();
-    let summary: serde_json::Value = log
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("{}", client.dump()));
-    assert_eq!(Proc::code(status), 0, "{}", client.dump());
+    let (code, summary) = client.finish(Duration::from_secs(60));
+    assert_eq!(code, 0, "{}", client.dump());
     assert_exactly_once(&summary, 60, &client, &broker);
     assert!(
         field(&summary, "retries") >= 1,
@@ -133,16 +114,8 @@ fn sigstopped_worker_is_dropped_after_liveness_and_retry_succeeds_elsewhere() {
         "dropped after {dropped_after:?}"
     );
     assert!(broker.proc.log().contains("worker expired"));
-    let status = client
-        .wait_exit(Duration::from_secs(60))
-        .expect("client finishes");
-    let summary: serde_json::Value = client
-        .log()
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap();
-    assert_eq!(Proc::code(status), 0, "{}", client.dump());
+    let (code, summary) = client.finish(Duration::from_secs(60));
+    assert_eq!(code, 0, "{}", client.dump());
     assert_exactly_once(&summary, 30, &client, &broker);
     // SIGCONT: the worker comes back, is told to DISCONNECT (or finds the
     // broker silent) and registers again.
@@ -175,16 +148,8 @@ fn broker_restart_on_same_port_workers_reregister_clients_recover() {
         broker.proc.dump(),
         w1.dump()
     );
-    let status = client
-        .wait_exit(Duration::from_secs(60))
-        .expect("client finishes");
-    let summary: serde_json::Value = client
-        .log()
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap();
-    assert_eq!(Proc::code(status), 0, "{}", client.dump());
+    let (code, summary) = client.finish(Duration::from_secs(60));
+    assert_eq!(code, 0, "{}", client.dump());
     assert_eq!(field(&summary, "received"), 60, "{summary}");
     assert_eq!(field(&summary, "lost"), 0);
     assert_eq!(field(&summary, "mismatched"), 0);

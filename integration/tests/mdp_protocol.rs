@@ -58,11 +58,7 @@ fn golden_exchange_byte_for_byte() {
 fn mmi_200_404_501() {
     let broker = Broker::start(&["--heartbeat-ms", HB]);
     let _w = mdp_worker(&broker.endpoint, "echo", &["--heartbeat-ms", HB]);
-    assert!(
-        broker.wait_workers("echo", 1, Duration::from_secs(10)),
-        "{}",
-        broker.proc.dump()
-    );
+    broker.expect_workers("echo", 1);
     let ctx = zmq::Context::new();
     let call = |svc: &[u8], body: &[u8]| mdp_call(&ctx, &broker.endpoint, svc, &[body]).expect("mmi reply");
     assert_eq!(
@@ -98,11 +94,7 @@ fn malformed_input_is_dropped_counted_logged_and_harmless() {
         "10",
     ]);
     let _w = mdp_worker(&broker.endpoint, "echo", &["--heartbeat-ms", HB]);
-    assert!(
-        broker.wait_workers("echo", 1, Duration::from_secs(10)),
-        "{}",
-        broker.proc.dump()
-    );
+    broker.expect_workers("echo", 1);
     let ctx = zmq::Context::new();
     let big = vec![b'x'; 2048];
     let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![

@@ -5,18 +5,6 @@ use std::time::{Duration, Instant};
 
 use zgreen_integration::*;
 
-fn summary_of(p: &Proc) -> serde_json::Value {
-    p.log()
-        .lines()
-        .rev()
-        .find_map(|l| {
-            serde_json::from_str::<serde_json::Value>(l)
-                .ok()
-                .filter(|v| v.get("sent").is_some())
-        })
-        .unwrap_or_else(|| panic!("no summary\n{}", p.dump()))
-}
-
 /// A ROUTER server (raw, in this test) that swallows the first request,
 /// answers it late (after the retry arrived, to the first socket) and
 /// answers everything else at once.
@@ -30,22 +18,7 @@ fn lazy_pirate_survives_a_swallowed_reply_and_never_matches_a_late_one() {
     server.bind(&ep).unwrap();
     let mut client = Proc::start(
         "zclient",
-        &[
-            "lazy",
-            "--connect",
-            &ep,
-            "--count",
-            "5",
-            "--concurrency",
-            "1",
-            "--timeout-ms",
-            "300",
-            "--retries",
-            "3",
-            "--progress-ms",
-            "0",
-            "--json",
-        ],
+        &load_args(&["lazy", "--connect", &ep], "5", "1", "300", "3"),
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut swallowed: Option<Vec<Vec<u8>>> = None;
@@ -67,9 +40,9 @@ fn lazy_pirate_survives_a_swallowed_reply_and_never_matches_a_late_one() {
         server.send_multipart(&req, 0).unwrap();
         served += 1;
     }
-    let status = client.wait_exit(Duration::from_secs(5)).expect("no stuck REQ");
-    let s = summary_of(&client);
-    assert_eq!(Proc::code(status), 0, "{}", client.dump());
+    // No stuck REQ: it finishes within 5 s.
+    let (code, s) = client.finish(Duration::from_secs(5));
+    assert_eq!(code, 0, "{}", client.dump());
     assert_eq!(field(&s, "received"), 5, "{s}");
     assert_eq!(field(&s, "retries"), 1, "{s}");
     assert_eq!(field(&s, "lost"), 0);
@@ -90,22 +63,7 @@ fn lazy_pirate_gives_up_after_retries_with_a_clear_error() {
     server.bind(&ep).unwrap(); // never answers
     let t = Instant::now();
     let (code, s, client) = run_client(
-        &[
-            "lazy",
-            "--connect",
-            &ep,
-            "--count",
-            "2",
-            "--concurrency",
-            "1",
-            "--timeout-ms",
-            "200",
-            "--retries",
-            "2",
-            "--progress-ms",
-            "0",
-            "--json",
-        ],
+        &load_args(&["lazy", "--connect", &ep], "2", "1", "200", "2"),
         Duration::from_secs(20),
     );
     assert_eq!(code, 1, "{}", client.dump());
@@ -146,22 +104,7 @@ fn ppp_queue_restart_workers_reconnect_with_backoff() {
     let _w2 = Proc::start("zworker", &wargs);
     let lazy = |count: &str| {
         run_client(
-            &[
-                "lazy",
-                "--connect",
-                &fe,
-                "--count",
-                count,
-                "--concurrency",
-                "2",
-                "--timeout-ms",
-                "500",
-                "--retries",
-                "10",
-                "--progress-ms",
-                "0",
-                "--json",
-            ],
+            &load_args(&["lazy", "--connect", &fe], count, "2", "500", "10"),
             Duration::from_secs(60),
         )
     };
@@ -229,22 +172,7 @@ fn ppp_queue_drops_a_hung_worker() {
     );
     let _ok = Proc::start("zworker", &["ppp", "--connect", &be, "--heartbeat-ms", "100"]);
     let (code, s, c) = run_client(
-        &[
-            "lazy",
-            "--connect",
-            &fe,
-            "--count",
-            "30",
-            "--concurrency",
-            "2",
-            "--timeout-ms",
-            "500",
-            "--retries",
-            "5",
-            "--progress-ms",
-            "0",
-            "--json",
-        ],
+        &load_args(&["lazy", "--connect", &fe], "30", "2", "500", "5"),
         Duration::from_secs(60),
     );
     assert_eq!(code, 0, "{}", c.dump());
@@ -261,30 +189,12 @@ fn lb_broker_routes_to_workers_and_survives_one_dying() {
     let _w2 = Proc::start("zworker", &["lb", "--connect", &be, "--delay-ms", "50"]);
     let mut client = Proc::start(
         "zclient",
-        &[
-            "lazy",
-            "--connect",
-            &fe,
-            "--count",
-            "40",
-            "--concurrency",
-            "2",
-            "--timeout-ms",
-            "500",
-            "--retries",
-            "5",
-            "--progress-ms",
-            "0",
-            "--json",
-        ],
+        &load_args(&["lazy", "--connect", &fe], "40", "2", "500", "5"),
     );
     std::thread::sleep(Duration::from_millis(500));
     victim.kill();
-    let status = client
-        .wait_exit(Duration::from_secs(60))
-        .expect("client finishes");
-    let s = summary_of(&client);
-    assert_eq!(Proc::code(status), 0, "{}", client.dump());
+    let (code, s) = client.finish(Duration::from_secs(60));
+    assert_eq!(code, 0, "{}", client.dump());
     assert_eq!(field(&s, "received"), 40, "{s}");
     assert_eq!(field(&s, "mismatched"), 0);
 }
@@ -368,40 +278,31 @@ fn streamer_moves_every_message() {
     assert!(pull.log().contains("\"messages\":500"), "{}", pull.dump());
 }
 
+/// `zclient sub` on `be`: `count` messages (0: until `timeout_ms` of
+/// silence), a JSON summary.
+fn subscriber(be: &str, count: &str, timeout_ms: &str, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "sub",
+        "--connect",
+        be,
+        "--count",
+        count,
+        "--timeout-ms",
+        timeout_ms,
+    ];
+    args.extend_from_slice(extra);
+    args.push("--json");
+    Proc::start("zclient", &args)
+}
+
 #[test]
 fn forwarder_slow_subscriber_does_not_slow_a_fast_one_and_restart_resubscribes() {
     let (fe, _) = endpoint();
     let (be, _) = endpoint();
     let dev_args = ["forwarder", "--frontend", &fe, "--backend", &be];
     let mut dev = Proc::start("zbroker", &dev_args);
-    let mut fast = Proc::start(
-        "zclient",
-        &[
-            "sub",
-            "--connect",
-            &be,
-            "--count",
-            "0",
-            "--timeout-ms",
-            "3000",
-            "--json",
-        ],
-    );
-    let mut slow = Proc::start(
-        "zclient",
-        &[
-            "sub",
-            "--connect",
-            &be,
-            "--count",
-            "0",
-            "--timeout-ms",
-            "3000",
-            "--delay-ms",
-            "20",
-            "--json",
-        ],
-    );
+    let mut fast = subscriber(&be, "0", "3000", &[]);
+    let mut slow = subscriber(&be, "0", "3000", &["--delay-ms", "20"]);
     std::thread::sleep(Duration::from_millis(500));
     // About 1000 messages of 10 kB a second for 3 s (30 MB, more than the
     // socket buffers hold): easy for the fast subscriber, 20 times too
@@ -429,23 +330,13 @@ fn forwarder_slow_subscriber_does_not_slow_a_fast_one_and_restart_resubscribes()
         .wait_exit(Duration::from_secs(20))
         .expect("fast subscriber stops after silence");
     assert_eq!(Proc::code(fast_done), 0);
-    let fast_v: serde_json::Value = fast
-        .log()
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("{}", fast.dump()));
+    let fast_v = fast.last_json();
     slow.signal(libc::SIGTERM);
     let slow_done = slow
         .wait_exit(Duration::from_secs(5))
         .expect("slow subscriber stops on SIGTERM");
     assert_eq!(Proc::code(slow_done), 0);
-    let slow_v: serde_json::Value = slow
-        .log()
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("{}", slow.dump()));
+    let slow_v = slow.last_json();
     // The fast one got everything, in order, while the slow one lost
     // messages at its high-water mark instead of holding anyone back.
     assert_eq!(field(&fast_v, "messages"), 3000, "fast: {fast_v}, slow: {slow_v}");
@@ -463,19 +354,7 @@ fn forwarder_slow_subscriber_does_not_slow_a_fast_one_and_restart_resubscribes()
 
     // Restart: a subscriber that stays connected gets messages again
     // (ZeroMQ re-sends its subscription on reconnect).
-    let mut sub = Proc::start(
-        "zclient",
-        &[
-            "sub",
-            "--connect",
-            &be,
-            "--count",
-            "5",
-            "--timeout-ms",
-            "20000",
-            "--json",
-        ],
-    );
+    let mut sub = subscriber(&be, "5", "20000", &[]);
     std::thread::sleep(Duration::from_millis(300));
     dev.kill();
     std::thread::sleep(Duration::from_millis(300));

@@ -26,10 +26,7 @@ fn curve() -> bool {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zgreen-security-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    zgreen_harness::fresh_temp_dir("zgreen-security", name)
 }
 
 /// `zkeys generate` into `dir`; the public key printed.
@@ -64,24 +61,13 @@ fn mdp_client<'a>(
     retries: &'a str,
     extra: &[&'a str],
 ) -> Vec<&'a str> {
-    let mut args = vec![
-        "mdp",
-        "--connect",
-        ep,
-        "--service",
-        "echo",
-        "--count",
+    let mut args = load_args(
+        &["mdp", "--connect", ep, "--service", "echo"],
         count,
-        "--concurrency",
         "2",
-        "--timeout-ms",
         timeout_ms,
-        "--retries",
         retries,
-        "--progress-ms",
-        "0",
-        "--json",
-    ];
+    );
     args.extend_from_slice(extra);
     args
 }

@@ -1,17 +1,20 @@
-//! Helpers shared by the test files that run the built examples: where a
-//! binary is, and [`Running`], an example run under a deadline whose
-//! output is drained by threads (so a chatty child never blocks on a full
-//! pipe) and which is killed if it overstays.
+//! Helpers shared by the integration tests: [`bounded`], a test body
+//! under a time limit; and for the test files that run the built
+//! examples, where a binary is and [`Running`], an example run under a
+//! deadline whose output is drained by threads (so a chatty child never
+//! blocks on a full pipe) and which is killed if it overstays.
 
 // Each test file uses only some of these helpers.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use zgreen_harness::{ChildGuard, LineError, Lines};
 
 /// How long an example's pipes may stay open after it has ended (or been
 /// killed) before the test gives up reading them.
@@ -50,12 +53,12 @@ pub fn example_path(name: &str) -> PathBuf {
 
 /// A running example: its stdout as a stream of lines, its stderr
 /// collected by a thread (or inherited). Dropping it kills the child if it
-/// still runs.
+/// still runs (its [`ChildGuard`] does).
 pub struct Running {
     name: String,
-    child: Child,
+    child: ChildGuard,
     started: Instant,
-    lines: Receiver<String>,
+    lines: Lines,
     /// The stdout lines read so far.
     seen: Vec<String>,
     /// All of stderr, sent when the pipe closes; `None` when inherited.
@@ -118,24 +121,16 @@ impl Running {
     }
 
     fn spawn(name: &str, args: &[&str], stderr: Stdio) -> Running {
-        let mut child = Command::new(example_path(name))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = child.stderr.take().map(|mut pipe| {
+        let mut child = ChildGuard::spawn(
+            Command::new(example_path(name))
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(stderr),
+        )
+        .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
+        let lines = child.stdout_lines().expect("piped stdout");
+        let stderr = child.take_stderr().map(|mut pipe| {
             let (tx, all) = mpsc::channel();
             thread::spawn(move || {
                 let mut s = String::new();
@@ -161,7 +156,7 @@ impl Running {
 
     /// The example's process id.
     pub fn id(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     /// The stdout lines read so far.
@@ -172,16 +167,13 @@ impl Running {
     /// The next stdout line, or `None` once stdout is closed; kills the
     /// example and fails the test if none comes before `deadline`.
     pub fn next_line(&mut self, deadline: Instant) -> Option<String> {
-        match self
-            .lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
+        match self.lines.next_before(deadline) {
             Ok(line) => {
                 self.seen.push(line.clone());
                 Some(line)
             }
-            Err(RecvTimeoutError::Timeout) => self.fail("no line before the deadline"),
-            Err(RecvTimeoutError::Disconnected) => None,
+            Err(LineError::Timeout) => self.fail("no line before the deadline"),
+            Err(LineError::Closed) => None,
         }
     }
 
@@ -199,31 +191,28 @@ impl Running {
 
     /// The stdout lines printed since the last read, without waiting.
     pub fn printed_now(&mut self) -> Vec<String> {
-        let new: Vec<String> = self.lines.try_iter().collect();
+        let new = self.lines.ready();
         self.seen.extend(new.iter().cloned());
         new
     }
 
     /// Sends `signal` to the example.
     pub fn signal(&self, signal: i32) {
-        let pid = i32::try_from(self.child.id()).expect("pid fits in pid_t");
-        // SAFETY: kill(2) only sends a signal; `pid` is our own child, not
-        // yet waited for, so the pid cannot have been reused.
-        let rc = unsafe { libc::kill(pid, signal) };
-        assert_eq!(rc, 0, "kill {pid}: {}", std::io::Error::last_os_error());
+        let pid = self.child.pid();
+        if let Err(e) = self.child.signal(signal) {
+            panic!("kill {pid}: {e}");
+        }
     }
 
     /// Waits for the example to exit before `deadline` (polling
     /// `try_wait`) and reads the rest of its output; kills it and fails
     /// the test if it overstays.
     pub fn finish(mut self, deadline: Instant) -> Finished {
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() >= deadline => self.fail("still running at the deadline"),
-                Ok(None) => thread::sleep(Duration::from_millis(5)),
-                Err(e) => self.fail(&format!("try_wait failed: {e}")),
-            }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let status = match self.child.wait_timeout(left) {
+            Ok(Some(status)) => status,
+            Ok(None) => self.fail("still running at the deadline"),
+            Err(e) => self.fail(&format!("try_wait failed: {e}")),
         };
         match self.drain() {
             Ok(stderr) => Finished {
@@ -243,10 +232,10 @@ impl Running {
         let deadline = Instant::now() + PIPES_CLOSE_WITHIN;
         let left = || deadline.saturating_duration_since(Instant::now());
         loop {
-            match self.lines.recv_timeout(left()) {
+            match self.lines.next(left()) {
                 Ok(line) => self.seen.push(line),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {
+                Err(LineError::Closed) => break,
+                Err(LineError::Timeout) => {
                     return Err("stdout still open after the example ended".into());
                 }
             }
@@ -261,8 +250,7 @@ impl Running {
 
     /// Kills the example and fails the test with `why` and its output.
     fn fail(&mut self, why: &str) -> ! {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
         let stderr = self.drain().unwrap_or_else(|e| e);
         self.report(why, &stderr)
     }
@@ -276,12 +264,35 @@ impl Running {
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Never leave a child behind, whatever failed.
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// How long a test body may run under [`bounded`].
+pub const BODY_LIMIT: Duration = Duration::from_secs(20);
+
+/// How much longer than its limit a stuck body runs before the
+/// [`Watchdog`](zgreen_harness::Watchdog) aborts the test process.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs test body `f` within [`BODY_LIMIT`]; see [`bounded_by`].
+pub fn bounded(f: impl FnOnce() -> zgreen::Result<()>) {
+    bounded_by(BODY_LIMIT, f);
+}
+
+/// Runs test body `f` within `limit`, failing the test if it returns an
+/// error or overruns: `zgreen::with_timeout` interrupts it at its next
+/// green wait, and should it be stuck where no green timeout reaches (a
+/// blocking call, a busy loop), a watchdog aborts the test process
+/// [`WATCHDOG_GRACE`] later. A stuck test fails; it never hangs.
+pub fn bounded_by(limit: Duration, f: impl FnOnce() -> zgreen::Result<()>) {
+    let what = format!("test {}", thread::current().name().unwrap_or("body"));
+    let _watchdog = zgreen_harness::Watchdog::arm(limit + WATCHDOG_GRACE, what);
+    zgreen::with_timeout(limit, f).expect("test body failed or overran its time limit");
+}
+
+/// Spawns `f` with its own clone of `shared` (a queue, an event, a
+/// lock...), the test's other handle staying with the caller.
+pub fn spawn_with<S: Clone + 'static, T: 'static>(
+    shared: &S,
+    f: impl FnOnce(S) -> T + 'static,
+) -> zgreen::Greenlet<T> {
+    let shared = shared.clone();
+    zgreen::spawn(move || f(shared))
 }

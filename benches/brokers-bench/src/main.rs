@@ -20,7 +20,7 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,7 @@ use zgreen::zmq::{Context, Socket};
 use zgreen_brokers::cli;
 use zgreen_brokers::frames::{Frames, Limits, Malformed};
 use zgreen_brokers::load::{self, LoadConfig, Stats, Transport};
+use zgreen_harness::ChildGuard;
 
 #[derive(Parser, Debug)]
 #[command(name = "brokers-bench", version)]
@@ -352,32 +353,13 @@ impl Bins {
     }
 }
 
-/// Service processes, stopped with SIGTERM (then SIGKILL) on drop.
-struct Procs(Vec<Child>);
+/// Service processes, stopped together with SIGTERM (then SIGKILL after
+/// 3 s) on drop.
+struct Procs(Vec<ChildGuard>);
 
 impl Drop for Procs {
     fn drop(&mut self) {
-        for c in &self.0 {
-            // SAFETY: kill(2) on the pid of a child we started and have
-            // not reaped yet.
-            unsafe {
-                libc::kill(c.id() as libc::pid_t, libc::SIGTERM);
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(3);
-        for c in &mut self.0 {
-            loop {
-                match c.try_wait() {
-                    Ok(Some(_)) => break,
-                    Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-                    _ => {
-                        let _ = c.kill();
-                        let _ = c.wait();
-                        break;
-                    }
-                }
-            }
-        }
+        zgreen_harness::stop_all(&mut self.0, Duration::from_secs(3));
     }
 }
 
@@ -403,14 +385,15 @@ fn show(bin: &str, args: &[String]) -> String {
 
 fn start(bins: &Bins, procs: &mut Procs, cmds: &mut Vec<String>, bin: &str, args: Vec<String>) {
     cmds.push(show(bin, &args));
-    let child = Command::new(bins.path(bin))
-        .args(&args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+    let child = ChildGuard::spawn(
+        Command::new(bins.path(bin))
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
     procs.0.push(child);
 }
 
@@ -420,29 +403,21 @@ fn s(x: impl ToString) -> String {
 
 fn run_client(bins: &Bins, cmds: &mut Vec<String>, bin: &str, args: Vec<String>) -> serde_json::Value {
     cmds.push(show(bin, &args));
-    let mut child = Command::new(bins.path(bin))
-        .args(&args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            _ => {
-                eprintln!("client {bin} timed out: killed");
-                let _ = child.kill();
-                let _ = child.wait();
-                break;
-            }
-        }
+    let mut child = ChildGuard::spawn(
+        Command::new(bins.path(bin))
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    )
+    .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+    if !matches!(child.wait_timeout(Duration::from_secs(120)), Ok(Some(_))) {
+        eprintln!("client {bin} timed out: killed");
+        child.kill();
     }
     let mut out = String::new();
-    if let Some(mut o) = child.stdout.take() {
+    if let Some(mut o) = child.take_stdout() {
         let _ = std::io::Read::read_to_string(&mut o, &mut out);
     }
     serde_json::from_str(out.trim()).unwrap_or(serde_json::Value::Null)
@@ -592,10 +567,10 @@ fn run_one(bins: &Bins, a: &AllArgs, kind: Kind, round: usize) -> RunResult {
         }
     };
     let (broker_cpu, workers_cpu) = match kind {
-        Kind::Direct(_) => (f64::NAN, procs.0.iter().map(|c| proc_cpu_s(c.id())).sum::<f64>()),
+        Kind::Direct(_) => (f64::NAN, procs.0.iter().map(|c| proc_cpu_s(c.pid())).sum::<f64>()),
         _ => (
-            procs.0.first().map_or(f64::NAN, |c| proc_cpu_s(c.id())),
-            procs.0.iter().skip(1).map(|c| proc_cpu_s(c.id())).sum(),
+            procs.0.first().map_or(f64::NAN, |c| proc_cpu_s(c.pid())),
+            procs.0.iter().skip(1).map(|c| proc_cpu_s(c.pid())).sum(),
         ),
     };
     drop(procs);

@@ -2,11 +2,12 @@
 //! `clients` subcommand as another process against it, and prints every
 //! run and the medians as a markdown table.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use zgreen_harness::{ChildGuard, LineError};
 
 use crate::clients::ClientReport;
 use crate::peer::FlushMode;
@@ -60,41 +61,30 @@ pub struct RunOptions {
     pub timeout: Duration,
 }
 
-/// A child process, killed (by its pid) and reaped when dropped.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `exe <server subcommand>` on a free port and returns it with the
-/// address it printed.
-fn start_server(exe: &Path, opts: &RunOptions) -> Result<(KillOnDrop, String), String> {
-    let mut child = Command::new(exe)
-        .args(opts.server.args())
-        .args(["--addr", "127.0.0.1:0", "--max-clients"])
-        .arg(opts.clients.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let child = KillOnDrop(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout);
-        let mut first = String::new();
-        let _ = tx.send(lines.read_line(&mut first).map(|_| first));
-        // Keep reading, so that the server never blocks on a full pipe.
-        let _ = std::io::copy(&mut lines, &mut std::io::sink());
-    });
-    let line = rx
-        .recv_timeout(STARTUP_TIMEOUT)
-        .map_err(|_| format!("the server printed no address within {STARTUP_TIMEOUT:?}"))?
-        .map_err(|e| format!("reading the server's stdout: {e}"))?;
+/// Starts `exe <server_args> --addr 127.0.0.1:0 --max-clients
+/// <max_clients>` (a server subcommand and its options) and returns it,
+/// killed and reaped when dropped, with the address it printed. Its
+/// stdout is read to the end by a thread, so it never blocks on a full
+/// pipe.
+pub fn start_server(
+    exe: &Path,
+    server_args: &[&str],
+    max_clients: usize,
+) -> Result<(ChildGuard, String), String> {
+    let mut child = ChildGuard::spawn(
+        Command::new(exe)
+            .args(server_args)
+            .args(["--addr", "127.0.0.1:0", "--max-clients"])
+            .arg(max_clients.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
+    )
+    .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
+    let lines = child.stdout_lines().expect("stdout is piped");
+    let line = lines.next(STARTUP_TIMEOUT).map_err(|e| match e {
+        LineError::Timeout => format!("the server printed no address within {STARTUP_TIMEOUT:?}"),
+        LineError::Closed => "the server closed its stdout without printing its address".to_string(),
+    })?;
     let addr = line
         .trim()
         .strip_prefix("listening ")
@@ -105,7 +95,7 @@ fn start_server(exe: &Path, opts: &RunOptions) -> Result<(KillOnDrop, String), S
 /// Runs `exe clients` against `addr` and parses its JSON line; kills it if
 /// it outlives its own timeouts.
 fn run_clients(exe: &Path, addr: &str, opts: &RunOptions) -> Result<ClientReport, String> {
-    let mut child = KillOnDrop(
+    let mut child = ChildGuard::spawn(
         Command::new(exe)
             .args(["clients", "--addr", addr])
             .args(["--clients", &opts.clients.to_string()])
@@ -113,23 +103,17 @@ fn run_clients(exe: &Path, addr: &str, opts: &RunOptions) -> Result<ClientReport
             .args(["--size", &opts.size.to_string()])
             .args(["--timeout-s", &opts.timeout.as_secs().to_string()])
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("spawn {}: {e}", exe.display()))?,
-    );
+            .stdout(Stdio::piped()),
+    )
+    .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
     // Connecting, delivering and the stats each have `timeout`.
     let deadline = Instant::now() + opts.timeout * 3 + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.0.try_wait().map_err(|e| e.to_string())? {
-            break status;
-        }
-        if Instant::now() > deadline {
-            return Err("the clients process did not exit in time; killed".to_string());
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    let Some(status) = child.wait_timeout(timeout).map_err(|e| e.to_string())? else {
+        return Err("the clients process did not exit in time; killed".to_string());
     };
     let mut out = String::new();
-    if let Some(mut stdout) = child.0.stdout.take() {
+    if let Some(mut stdout) = child.take_stdout() {
         stdout.read_to_string(&mut out).map_err(|e| e.to_string())?;
     }
     if !status.success() {
@@ -156,7 +140,7 @@ pub fn run(opts: &RunOptions) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let mut reports = Vec::new();
     for i in 0..opts.runs {
-        let (server, addr) = start_server(&exe, opts)?;
+        let (server, addr) = start_server(&exe, opts.server.args(), opts.clients)?;
         let report = run_clients(&exe, &addr, opts).map_err(|e| format!("run {}: {e}", i + 1))?;
         drop(server);
         eprintln!("run {}: {}", i + 1, report.to_json());

@@ -2,49 +2,19 @@
 //! this process; every message must arrive intact and in order
 //! (`clients::run` checks each one), within a bounded time.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ws_bench::clients::{self, ClientOptions};
+use ws_bench::driver;
+use zgreen_harness::ChildGuard;
 
-/// The server process, killed when the test ends (passing or not).
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `ws-bench <subcommand> <extra>` and returns it with its address.
-fn start_server(subcommand: &str, extra: &[&str]) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ws-bench"))
-        .args([subcommand, "--addr", "127.0.0.1:0", "--max-clients", "64"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn ws-bench server");
-    let stdout = child.stdout.take().expect("piped");
-    let server = Server(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the server prints its address within 10 s");
-    let addr = line
-        .trim()
-        .strip_prefix("listening ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    (server, addr)
+/// Starts `ws-bench <subcommand> <extra>` and returns it (killed when the
+/// test ends, passing or not) with its address.
+fn start_server(subcommand: &str, extra: &[&str]) -> (ChildGuard, String) {
+    let args: Vec<&str> = [subcommand].iter().chain(extra).copied().collect();
+    driver::start_server(Path::new(env!("CARGO_BIN_EXE_ws-bench")), &args, 64)
+        .unwrap_or_else(|e| panic!("the server prints its address within 10 s: {e}"))
 }
 
 /// Runs 20 clients x 50 messages against `subcommand`'s server.

@@ -15,11 +15,12 @@
 //! processes (the child's stdin/stdout, the same framing: 4-byte
 //! big-endian length + JSON, std blocking I/O).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use serde_json::{Value, json};
+use zgreen_harness::ChildGuard;
 
 fn zerr(e: zgreen::Error) -> String {
     e.to_string()
@@ -79,29 +80,17 @@ fn cpu_secs(pid: u32) -> Option<f64> {
     Some(ticks / hz)
 }
 
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the server process and reads its port.
-fn start_server(mut cmd: Command) -> Result<(KillOnDrop, u16), String> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let child = KillOnDrop(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
+/// Starts the server process (killed and reaped when dropped) and reads
+/// its port.
+fn start_server(mut cmd: Command) -> Result<(ChildGuard, u16), String> {
+    let mut child = ChildGuard::spawn(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    )
+    .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    let lines = child.stdout_lines().ok_or("no stdout")?;
+    let line = lines.next_blocking().unwrap_or_default();
     let v: Value = serde_json::from_str(line.trim()).map_err(|e| format!("server said {line:?}: {e}"))?;
     let port = v["port"].as_u64().ok_or_else(|| format!("no port in {line:?}"))? as u16;
     Ok((child, port))
@@ -130,7 +119,7 @@ pub fn echo_bench(
         other => return Err(format!("echo: unknown server {other:?}")),
     };
     let (server_proc, port) = start_server(cmd)?;
-    let server_pid = server_proc.0.id();
+    let server_pid = server_proc.pid();
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     // Connect every client and do one round trip before the clock starts.
     let mut conns = Vec::new();

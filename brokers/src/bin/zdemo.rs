@@ -4,7 +4,6 @@
 
 use std::cell::RefCell;
 use std::io::Write;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::rc::Rc;
@@ -14,6 +13,7 @@ use clap::{Parser, ValueEnum};
 use zgreen::process::{Child, Command};
 use zgreen_brokers::cli;
 use zgreen_brokers::procs::{free_port, metric, scrape, sibling};
+use zgreen_harness::die_with_parent;
 
 const NAME: &str = "zdemo";
 
@@ -97,15 +97,7 @@ fn spawn(bin: &Path, args: &[String], name: &str, logs: &Path, pipe_out: bool) -
         let err = file.try_clone().map_err(|e| e.to_string())?;
         cmd.stdout(file).stderr(err);
     }
-    // SAFETY: the closure runs in the child between fork and exec and only
-    // calls prctl(2), which is async-signal-safe; it touches no memory of
-    // the parent.
-    unsafe {
-        cmd.as_std_mut().pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
+    die_with_parent(cmd.as_std_mut());
     let child = cmd
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
@@ -163,170 +155,272 @@ fn run(a: &Args) -> Result<i32, String> {
     if a.pattern == Pattern::Pubsub {
         return run_pubsub(a);
     }
-    let zbroker = sibling("zbroker")?;
-    let zworker = sibling("zworker")?;
-    let zclient = sibling("zclient")?;
-    let logs = log_dir(a)?;
-    let port = |what: &str| free_port().map_err(|e| format!("no free port for the {what}: {e}"));
-    let (p1, p2, pm) = (port("broker")?, port("backend")?, port("metrics")?);
-    let ep1 = format!("tcp://127.0.0.1:{p1}");
-    let ep2 = format!("tcp://127.0.0.1:{p2}");
-    let metrics_addr = format!("127.0.0.1:{pm}");
-    let hb = a.heartbeat_ms.to_string();
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-
-    let (broker_args, worker_args, client_args, label, service_label) = match a.pattern {
-        Pattern::Mdp => (
-            s(&[
-                "mdp",
-                "--bind",
-                &ep1,
-                "--heartbeat-ms",
-                &hb,
-                "--liveness",
-                "3",
-                "--metrics",
-                &metrics_addr,
-            ]),
-            s(&[
-                "mdp",
-                "--connect",
-                &ep1,
-                "--service",
-                "echo",
-                "--heartbeat-ms",
-                &hb,
-                "--reconnect-ms",
-                &hb,
-            ]),
-            s(&["mdp", "--connect", &ep1, "--service", "echo"]),
-            "7/MDP broker",
-            "service=\"echo\"",
-        ),
-        Pattern::Ppp => (
-            s(&[
-                "ppq",
-                "--frontend",
-                &ep1,
-                "--backend",
-                &ep2,
-                "--heartbeat-ms",
-                &hb,
-                "--metrics",
-                &metrics_addr,
-            ]),
-            s(&[
-                "ppp",
-                "--connect",
-                &ep2,
-                "--heartbeat-ms",
-                &hb,
-                "--reconnect-ms",
-                &hb,
-            ]),
-            s(&["lazy", "--connect", &ep1]),
-            "6/PPP queue",
-            "service=\"ppp\"",
-        ),
-        Pattern::Lb => (
-            s(&[
-                "lb",
-                "--frontend",
-                &ep1,
-                "--backend",
-                &ep2,
-                "--metrics",
-                &metrics_addr,
-            ]),
-            s(&["lb", "--connect", &ep2]),
-            s(&["lazy", "--connect", &ep1]),
-            "load-balancing broker",
-            "",
-        ),
-        Pattern::Pubsub => unreachable!("handled by run_pubsub"),
-    };
-
+    let plan = Plan::new(a)?;
+    let (broker, workers) = start_services(a, &plan)?;
+    wait_registered(a, &plan, &broker, &workers)?;
     println!(
-        "{NAME}: {label} + {} workers + a client with {} green clients, on 127.0.0.1 (logs in {})",
+        "{NAME}: {} workers registered; starting {} requests",
+        a.workers, a.count
+    );
+    let load = Load::start(a, &plan)?;
+    let reader = load.read_progress();
+    let status = load.drive(a, &workers);
+    let summary = load.summary(reader);
+    let text = scrape_metrics(&plan.metrics_addr);
+    let grace = Duration::from_secs(3);
+    let mut worker_codes = Vec::new();
+    for w in &workers {
+        worker_codes.push(stop(w, grace));
+    }
+    let broker_code = stop(&broker, grace);
+    let Some(sum) = summary else {
+        return Err(format!(
+            "the client ended ({status}) without a summary; see {}",
+            load.client.log.display()
+        ));
+    };
+    let ok = print_report(a, &plan, &load, &workers, &sum, &text);
+    print_shutdown(broker_code, &worker_codes);
+    Ok(verdict(a, &plan.logs, ok, &sum))
+}
+
+/// `v` as owned strings.
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+/// A free port on 127.0.0.1 for `what`.
+fn port(what: &str) -> Result<u16, String> {
+    free_port().map_err(|e| format!("no free port for the {what}: {e}"))
+}
+
+/// What the request-reply patterns start: binaries, ports, arguments.
+struct Plan {
+    zbroker: PathBuf,
+    zworker: PathBuf,
+    zclient: PathBuf,
+    logs: PathBuf,
+    metrics_addr: String,
+    broker_args: Vec<String>,
+    worker_args: Vec<String>,
+    client_args: Vec<String>,
+    /// What the broker is, for the first line.
+    label: &'static str,
+    /// The metrics label of the service, empty when the broker has none.
+    service_label: &'static str,
+}
+
+impl Plan {
+    fn new(a: &Args) -> Result<Plan, String> {
+        let zbroker = sibling("zbroker")?;
+        let zworker = sibling("zworker")?;
+        let zclient = sibling("zclient")?;
+        let logs = log_dir(a)?;
+        let (p1, p2, pm) = (port("broker")?, port("backend")?, port("metrics")?);
+        let ep1 = format!("tcp://127.0.0.1:{p1}");
+        let ep2 = format!("tcp://127.0.0.1:{p2}");
+        let metrics_addr = format!("127.0.0.1:{pm}");
+        let hb = a.heartbeat_ms.to_string();
+        let s = strings;
+        let (broker_args, worker_args, client_args, label, service_label) = match a.pattern {
+            Pattern::Mdp => (
+                s(&[
+                    "mdp",
+                    "--bind",
+                    &ep1,
+                    "--heartbeat-ms",
+                    &hb,
+                    "--liveness",
+                    "3",
+                    "--metrics",
+                    &metrics_addr,
+                ]),
+                s(&[
+                    "mdp",
+                    "--connect",
+                    &ep1,
+                    "--service",
+                    "echo",
+                    "--heartbeat-ms",
+                    &hb,
+                    "--reconnect-ms",
+                    &hb,
+                ]),
+                s(&["mdp", "--connect", &ep1, "--service", "echo"]),
+                "7/MDP broker",
+                "service=\"echo\"",
+            ),
+            Pattern::Ppp => (
+                s(&[
+                    "ppq",
+                    "--frontend",
+                    &ep1,
+                    "--backend",
+                    &ep2,
+                    "--heartbeat-ms",
+                    &hb,
+                    "--metrics",
+                    &metrics_addr,
+                ]),
+                s(&[
+                    "ppp",
+                    "--connect",
+                    &ep2,
+                    "--heartbeat-ms",
+                    &hb,
+                    "--reconnect-ms",
+                    &hb,
+                ]),
+                s(&["lazy", "--connect", &ep1]),
+                "6/PPP queue",
+                "service=\"ppp\"",
+            ),
+            Pattern::Lb => (
+                s(&[
+                    "lb",
+                    "--frontend",
+                    &ep1,
+                    "--backend",
+                    &ep2,
+                    "--metrics",
+                    &metrics_addr,
+                ]),
+                s(&["lb", "--connect", &ep2]),
+                s(&["lazy", "--connect", &ep1]),
+                "load-balancing broker",
+                "",
+            ),
+            Pattern::Pubsub => unreachable!("handled by run_pubsub"),
+        };
+        Ok(Plan {
+            zbroker,
+            zworker,
+            zclient,
+            logs,
+            metrics_addr,
+            broker_args,
+            worker_args,
+            client_args,
+            label,
+            service_label,
+        })
+    }
+}
+
+/// Says what runs, then starts the broker and the workers.
+fn start_services(a: &Args, plan: &Plan) -> Result<(Proc, Vec<Proc>), String> {
+    println!(
+        "{NAME}: {} + {} workers + a client with {} green clients, on 127.0.0.1 (logs in {})",
+        plan.label,
         a.workers,
         a.concurrency,
-        logs.display()
+        plan.logs.display()
     );
-    let broker = spawn(&zbroker, &broker_args, "broker", &logs, false)?;
+    let broker = spawn(&plan.zbroker, &plan.broker_args, "broker", &plan.logs, false)?;
     let mut workers = Vec::new();
     for i in 1..=a.workers {
-        let mut w = worker_args.clone();
-        w.extend(s(&["--delay-ms", &a.delay_ms.to_string()]));
-        workers.push(spawn(&zworker, &w, &format!("worker-{i}"), &logs, false)?);
+        let mut w = plan.worker_args.clone();
+        w.extend(strings(&["--delay-ms", &a.delay_ms.to_string()]));
+        workers.push(spawn(
+            &plan.zworker,
+            &w,
+            &format!("worker-{i}"),
+            &plan.logs,
+            false,
+        )?);
     }
-    let cleanup = |workers: &[Proc], broker: &Proc| {
-        for w in workers {
-            let _ = w.child.kill();
-        }
-        let _ = broker.child.kill();
-    };
+    Ok((broker, workers))
+}
 
-    // Wait until the broker knows every worker.
+/// Kills the workers and the broker (an early failure).
+fn cleanup(workers: &[Proc], broker: &Proc) {
+    for w in workers {
+        let _ = w.child.kill();
+    }
+    let _ = broker.child.kill();
+}
+
+/// The broker's metrics page, or an empty text.
+fn scrape_metrics(addr: &str) -> String {
+    let addr = addr.to_string();
+    zgreen::threadpool::apply(move || scrape(&addr).unwrap_or_default()).unwrap_or_default()
+}
+
+/// Waits until the broker knows every worker (or half a second, for a
+/// broker without a service label); kills everything on failure.
+fn wait_registered(a: &Args, plan: &Plan, broker: &Proc, workers: &[Proc]) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(Some(st)) = broker.child.try_wait() {
-            cleanup(&workers, &broker);
+            cleanup(workers, broker);
             return Err(format!(
                 "the broker exited at start ({st}); see {}",
                 broker.log.display()
             ));
         }
-        if service_label.is_empty() {
+        if plan.service_label.is_empty() {
             let _ = zgreen::sleep(Duration::from_millis(500));
-            break;
+            return Ok(());
         }
-        let addr = metrics_addr.clone();
-        let text = zgreen::threadpool::apply(move || scrape(&addr).unwrap_or_default()).unwrap_or_default();
-        if metric(&text, "zgreen_live_workers", service_label).unwrap_or(0.0) as usize >= a.workers {
-            break;
+        let text = scrape_metrics(&plan.metrics_addr);
+        if metric(&text, "zgreen_live_workers", plan.service_label).unwrap_or(0.0) as usize >= a.workers {
+            return Ok(());
         }
         if Instant::now() > deadline {
-            cleanup(&workers, &broker);
+            cleanup(workers, broker);
             return Err(format!(
                 "the workers did not all register within 10 s; see the logs in {}",
-                logs.display()
+                plan.logs.display()
             ));
         }
         let _ = zgreen::sleep(Duration::from_millis(50));
     }
-    println!(
-        "{NAME}: {} workers registered; starting {} requests",
-        a.workers, a.count
-    );
+}
 
-    let mut cargs = client_args.clone();
-    cargs.extend(s(&[
-        "--count",
-        &a.count.to_string(),
-        "--concurrency",
-        &a.concurrency.to_string(),
-        "--timeout-ms",
-        &a.timeout_ms.to_string(),
-        "--retries",
-        &a.retries.to_string(),
-        "--progress-ms",
-        "100",
-        "--progress-json",
-        "--json",
-    ]));
-    let client = spawn(&zclient, &cargs, "client", &logs, true)?;
-    let started = Instant::now();
-    let progress = Rc::new(RefCell::new(Progress::default()));
-    let kill_info: Rc<RefCell<Option<Kill>>> = Rc::new(RefCell::new(None));
+/// The client process and what its progress lines have told so far.
+struct Load {
+    client: Rc<Proc>,
+    started: Instant,
+    progress: Rc<RefCell<Progress>>,
+    kill_info: Rc<RefCell<Option<Kill>>>,
+}
 
-    // Read the client's progress lines (stderr) and summary (stdout).
-    let client = Rc::new(client);
-    let reader = {
+impl Load {
+    /// Starts the client process: `--count` requests, progress as JSON on
+    /// stderr every 100 ms, the summary as JSON on stdout.
+    fn start(a: &Args, plan: &Plan) -> Result<Load, String> {
+        let mut cargs = plan.client_args.clone();
+        cargs.extend(strings(&[
+            "--count",
+            &a.count.to_string(),
+            "--concurrency",
+            &a.concurrency.to_string(),
+            "--timeout-ms",
+            &a.timeout_ms.to_string(),
+            "--retries",
+            &a.retries.to_string(),
+            "--progress-ms",
+            "100",
+            "--progress-json",
+            "--json",
+        ]));
+        let client = spawn(&plan.zclient, &cargs, "client", &plan.logs, true)?;
+        Ok(Load {
+            client: Rc::new(client),
+            started: Instant::now(),
+            progress: Rc::new(RefCell::new(Progress::default())),
+            kill_info: Rc::new(RefCell::new(None)),
+        })
+    }
+
+    /// A greenlet that reads the client's stderr: progress lines update
+    /// [`Progress`], the other lines go to the client's log.
+    fn read_progress(&self) -> zgreen::Greenlet<zgreen::Result<()>> {
         let (client, progress, kill_info, log) = (
-            client.clone(),
-            progress.clone(),
-            kill_info.clone(),
-            client.log.clone(),
+            self.client.clone(),
+            self.progress.clone(),
+            self.kill_info.clone(),
+            self.client.log.clone(),
         );
         zgreen::spawn(move || -> zgreen::Result<()> {
             let Some(err) = client.child.stderr.as_ref() else {
@@ -345,25 +439,7 @@ fn run(a: &Args) -> Result<i32, String> {
                     let line: Vec<u8> = pending.drain(..=i).collect();
                     let parsed = serde_json::from_slice::<serde_json::Value>(&line).ok();
                     match parsed.filter(|v| v.get("progress").is_some()) {
-                        Some(v) => {
-                            let mut p = progress.borrow_mut();
-                            let get = |k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
-                            let received = get("received");
-                            let now = Instant::now();
-                            if received > p.received || p.last_growth.is_none() {
-                                p.last_growth = Some(now);
-                            } else if let (Some(since), Some((_, _, killed_at, _))) =
-                                (p.last_growth, *kill_info.borrow())
-                            {
-                                let stall = now.duration_since(since.max(killed_at));
-                                p.longest_stall_after_kill = p.longest_stall_after_kill.max(stall);
-                            }
-                            p.sent = get("sent");
-                            p.received = received;
-                            p.lost = get("lost");
-                            p.retries = get("retries");
-                            p.samples += 1;
-                        }
+                        Some(v) => progress.borrow_mut().update(&v, *kill_info.borrow()),
                         None => {
                             if let Some(f) = file.as_mut() {
                                 let _ = f.write_all(&line);
@@ -373,95 +449,139 @@ fn run(a: &Args) -> Result<i32, String> {
                 }
             }
         })
-    };
+    }
 
-    // Live progress; the SIGKILL half way.
-    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let mut last_print = Instant::now() - Duration::from_secs(1);
-    let status = loop {
-        if let Ok(Some(st)) = client.child.try_wait() {
-            break st;
-        }
-        let p = progress.borrow();
-        if !a.no_kill && kill_info.borrow().is_none() && p.received >= a.count / 2 && !workers.is_empty() {
-            let victim = 0;
-            let pid = workers[victim].child.id();
-            let _ = workers[victim].child.kill();
-            let t = started.elapsed().as_secs_f64();
-            *kill_info.borrow_mut() = Some((victim, pid, Instant::now(), unix_ms()));
-            let line = format!(
-                "[{t:5.1}s] SIGKILL {} (pid {pid}) after {} answers: the load goes on",
-                workers[victim].name, p.received
-            );
-            if tty {
-                println!("\r{line}\x1b[K");
-            } else {
-                println!("{line}");
+    /// Shows the live progress until the client exits, SIGKILLs a worker
+    /// half way (unless `--no-kill`) and kills the client after 120 s.
+    fn drive(&self, a: &Args, workers: &[Proc]) -> std::process::ExitStatus {
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let mut last_print = Instant::now() - Duration::from_secs(1);
+        let status = loop {
+            if let Ok(Some(st)) = self.client.child.try_wait() {
+                break st;
             }
-        }
-        let period = if tty {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_secs(1)
+            let p = self.progress.borrow();
+            if !a.no_kill
+                && self.kill_info.borrow().is_none()
+                && p.received >= a.count / 2
+                && !workers.is_empty()
+            {
+                self.kill_worker(workers, 0, p.received, tty);
+            }
+            let period = if tty {
+                Duration::from_millis(100)
+            } else {
+                Duration::from_secs(1)
+            };
+            if last_print.elapsed() >= period {
+                last_print = Instant::now();
+                print_progress(&p, self.started, workers, a.workers, tty);
+            }
+            drop(p);
+            if self.started.elapsed() > Duration::from_secs(120) {
+                let _ = self.client.child.kill();
+            }
+            let _ = zgreen::sleep(Duration::from_millis(50));
         };
-        if last_print.elapsed() >= period {
-            last_print = Instant::now();
-            let t = started.elapsed().as_secs_f64();
-            let alive = workers
-                .iter()
-                .filter(|w| matches!(w.child.try_wait(), Ok(None)))
-                .count();
-            let line = format!(
-                "[{t:5.1}s] sent {:>6} answered {:>6} lost {} retries {} | workers alive {alive}/{} | {:.0} req/s",
-                p.sent,
-                p.received,
-                p.lost,
-                p.retries,
-                a.workers,
-                p.received as f64 / t.max(1e-9)
-            );
-            if tty {
-                print!("\r{line}\x1b[K");
-            } else {
-                println!("{line}");
-            }
-            let _ = std::io::stdout().flush();
+        if tty {
+            println!();
         }
-        drop(p);
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = client.child.kill();
+        status
+    }
+
+    /// SIGKILLs `workers[victim]` and says so.
+    fn kill_worker(&self, workers: &[Proc], victim: usize, received: u64, tty: bool) {
+        let pid = workers[victim].child.id();
+        let _ = workers[victim].child.kill();
+        let t = self.started.elapsed().as_secs_f64();
+        *self.kill_info.borrow_mut() = Some((victim, pid, Instant::now(), unix_ms()));
+        let line = format!(
+            "[{t:5.1}s] SIGKILL {} (pid {pid}) after {received} answers: the load goes on",
+            workers[victim].name
+        );
+        if tty {
+            println!("\r{line}\x1b[K");
+        } else {
+            println!("{line}");
         }
-        let _ = zgreen::sleep(Duration::from_millis(50));
-    };
+    }
+
+    /// Waits (2 s at most) for the reader, then reads the client's
+    /// summary: the last JSON line of its stdout.
+    fn summary(&self, reader: zgreen::Greenlet<zgreen::Result<()>>) -> Option<serde_json::Value> {
+        let _ = reader.join_timeout(Duration::from_secs(2));
+        let mut out = Vec::new();
+        if let Some(o) = self.client.child.stdout.as_ref() {
+            o.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = o.recv_to_end(&mut out);
+        }
+        String::from_utf8_lossy(&out)
+            .lines()
+            .rev()
+            .find_map(|l| serde_json::from_str(l).ok())
+    }
+}
+
+impl Progress {
+    /// Takes in one progress line of the client; `kill` is the SIGKILL,
+    /// once done (stalls count from then on).
+    fn update(&mut self, v: &serde_json::Value, kill: Option<Kill>) {
+        let get = |k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
+        let received = get("received");
+        let now = Instant::now();
+        if received > self.received || self.last_growth.is_none() {
+            self.last_growth = Some(now);
+        } else if let (Some(since), Some((_, _, killed_at, _))) = (self.last_growth, kill) {
+            let stall = now.duration_since(since.max(killed_at));
+            self.longest_stall_after_kill = self.longest_stall_after_kill.max(stall);
+        }
+        self.sent = get("sent");
+        self.received = received;
+        self.lost = get("lost");
+        self.retries = get("retries");
+        self.samples += 1;
+    }
+}
+
+/// How many of `procs` still run.
+fn alive(procs: &[Proc]) -> usize {
+    procs
+        .iter()
+        .filter(|p| matches!(p.child.try_wait(), Ok(None)))
+        .count()
+}
+
+/// One live progress line (rewritten in place on a terminal).
+fn print_progress(p: &Progress, started: Instant, workers: &[Proc], total_workers: usize, tty: bool) {
+    let t = started.elapsed().as_secs_f64();
+    let alive = alive(workers);
+    let line = format!(
+        "[{t:5.1}s] sent {:>6} answered {:>6} lost {} retries {} | workers alive {alive}/{} | {:.0} req/s",
+        p.sent,
+        p.received,
+        p.lost,
+        p.retries,
+        total_workers,
+        p.received as f64 / t.max(1e-9)
+    );
     if tty {
-        println!();
+        print!("\r{line}\x1b[K");
+    } else {
+        println!("{line}");
     }
-    let _ = reader.join_timeout(Duration::from_secs(2));
-    let mut out = Vec::new();
-    if let Some(o) = client.child.stdout.as_ref() {
-        o.set_read_timeout(Some(Duration::from_secs(2)));
-        let _ = o.recv_to_end(&mut out);
-    }
-    let summary: Option<serde_json::Value> = String::from_utf8_lossy(&out)
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok());
+    let _ = std::io::stdout().flush();
+}
 
-    let addr = metrics_addr.clone();
-    let text = zgreen::threadpool::apply(move || scrape(&addr).unwrap_or_default()).unwrap_or_default();
-    let grace = Duration::from_secs(3);
-    let mut worker_codes = Vec::new();
-    for w in &workers {
-        worker_codes.push(stop(w, grace));
-    }
-    let broker_code = stop(&broker, grace);
-
-    let Some(sum) = summary else {
-        return Err(format!(
-            "the client ended ({status}) without a summary; see {}",
-            client.log.display()
-        ));
-    };
+/// The summary: requests, the kill and the recovery, throughput and
+/// latency, the broker's view. True when no request was lost.
+fn print_report(
+    a: &Args,
+    plan: &Plan,
+    load: &Load,
+    workers: &[Proc],
+    sum: &serde_json::Value,
+    text: &str,
+) -> bool {
     let get = |k: &str| sum.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
     let getf = |k: &str| sum.get(k).and_then(|x| x.as_f64()).unwrap_or(0.0);
     let (sent, received, lost, retries) = (get("sent"), get("received"), get("lost"), get("retries"));
@@ -473,9 +593,9 @@ fn run(a: &Args) -> Result<i32, String> {
     );
     println!("  lost              {lost}");
     println!("  retries           {retries}");
-    match *kill_info.borrow() {
+    match *load.kill_info.borrow() {
         Some((victim, pid, at, kill_unix)) => {
-            let t = at.duration_since(started).as_secs_f64();
+            let t = at.duration_since(load.started).as_secs_f64();
             println!(
                 "  worker killed     {} (pid {pid}) with SIGKILL at {t:.2} s",
                 workers[victim].name
@@ -491,7 +611,7 @@ fn run(a: &Args) -> Result<i32, String> {
             }
             println!(
                 "  longest stall     {:.2} s without any answer after the kill (the other workers kept serving)",
-                progress.borrow().longest_stall_after_kill.as_secs_f64()
+                load.progress.borrow().longest_stall_after_kill.as_secs_f64()
             );
         }
         None => println!("  worker killed     none (--no-kill, or the load ended first)"),
@@ -503,28 +623,38 @@ fn run(a: &Args) -> Result<i32, String> {
         getf("p99_ms"),
         getf("max_ms")
     );
-    if !service_label.is_empty() {
-        let live = metric(&text, "zgreen_live_workers", service_label).unwrap_or(-1.0);
-        let expired = metric(&text, "zgreen_workers_expired_total", "").unwrap_or(0.0);
+    if !plan.service_label.is_empty() {
+        let live = metric(text, "zgreen_live_workers", plan.service_label).unwrap_or(-1.0);
+        let expired = metric(text, "zgreen_workers_expired_total", "").unwrap_or(0.0);
         println!("  broker            {live} live workers at the end, {expired} expired by heartbeat");
     }
+    lost == 0 && received == a.count && sent == a.count && get("mismatched") == 0
+}
+
+/// The exit codes of broker and workers on SIGTERM.
+fn print_shutdown(broker_code: Option<i32>, worker_codes: &[Option<i32>]) {
     let show = |c: &Option<i32>| c.map_or("killed".to_string(), |c| c.to_string());
     println!(
         "  shutdown          on SIGTERM: broker exit {}, workers exit [{}]",
         show(&broker_code),
         worker_codes.iter().map(show).collect::<Vec<_>>().join(", ")
     );
-    let ok = lost == 0 && received == a.count && sent == a.count && mismatched == 0;
+}
+
+/// The last line, PASS or FAIL, and the exit code.
+fn verdict(a: &Args, logs: &Path, ok: bool, sum: &serde_json::Value) -> i32 {
+    let get = |k: &str| sum.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
+    let (received, lost) = (get("received"), get("lost"));
     if ok {
         println!("{NAME}: PASS: all {received} requests answered, none lost");
-        Ok(0)
+        0
     } else {
         println!(
             "{NAME}: FAIL: {lost} lost, {received} of {} answered (logs in {})",
             a.count,
             logs.display()
         );
-        Ok(1)
+        1
     }
 }
 
@@ -613,10 +743,7 @@ fn run_pubsub(a: &Args) -> Result<i32, String> {
             );
             println!("{}{line}", if tty { "\r" } else { "" });
         }
-        let alive = subs
-            .iter()
-            .filter(|p| matches!(p.child.try_wait(), Ok(None)))
-            .count();
+        let alive = alive(&subs);
         let line = format!(
             "[{:5.1}s] publisher {} | subscribers alive {alive}/{}",
             started.elapsed().as_secs_f64(),
