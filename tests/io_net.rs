@@ -184,6 +184,69 @@ fn read_write_and_accept_timeouts() {
     assert!(listener.accept_timeout(ms(20)).unwrap_err().is_timeout());
 }
 
+#[test]
+fn accept_and_connect_deadlines() {
+    let _t = bound();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let start = Instant::now();
+    let err = listener.accept_deadline(start + ms(30)).unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(start.elapsed() >= ms(25), "{:?}", start.elapsed());
+    // A deadline already past fails at once when nothing is queued...
+    let err = listener.accept_deadline(Instant::now()).unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    // ...and accepts what is.
+    let client = zgreen::spawn(move || TcpStream::connect_deadline(addr, Instant::now() + ms(2000)));
+    let (conn, peer) = listener.accept_deadline(Instant::now() + ms(2000)).unwrap();
+    let client = client.take().unwrap().unwrap();
+    assert_eq!(peer, client.local_addr().unwrap());
+    assert_eq!(conn.peer_addr().unwrap(), client.local_addr().unwrap());
+
+    let dir = std::env::temp_dir().join(format!("zgreen-io-net-dl-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("deadline.sock");
+    let _ = std::fs::remove_file(&path);
+    let ul = UnixListener::bind(&path).unwrap();
+    let start = Instant::now();
+    assert!(ul.accept_deadline(start + ms(30)).unwrap_err().is_timeout());
+    assert!(start.elapsed() >= ms(25));
+    let uc = UnixStream::connect_deadline(&path, Instant::now() + ms(2000)).unwrap();
+    let (us, _) = ul.accept_timeout(ms(2000)).unwrap();
+    uc.send_all(b"x").unwrap();
+    let mut b = [0u8; 1];
+    us.recv_exact(&mut b).unwrap();
+    assert_eq!(&b, b"x");
+    assert!(
+        format!("{ul:?}").starts_with("UnixListener { local: Some("),
+        "{ul:?}"
+    );
+    assert!(
+        format!("{us:?}").starts_with("UnixStream { local: Some("),
+        "{us:?}"
+    );
+    assert!(
+        format!("{listener:?}").contains(&format!("local: Some({addr})")),
+        "{listener:?}"
+    );
+    assert!(
+        format!("{conn:?}").contains(&format!("peer: Some({peer})")),
+        "{conn:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn connect_deadline_on_a_saturated_listener() {
+    let _t = bound();
+    let (l, _fillers) = saturated_listener();
+    let addr = l.local_addr().unwrap();
+    let start = Instant::now();
+    let err = TcpStream::connect_deadline(addr, start + ms(50)).unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(start.elapsed() >= ms(45) && start.elapsed() < Duration::from_secs(5));
+}
+
 /// A listener whose accept queue is full, so that further connects hang in
 /// SYN-SENT (the kernel drops their SYNs): the only way to make a loopback
 /// connect slow.

@@ -31,8 +31,9 @@ pub struct Common {
         global = true
     )]
     pub log_format: LogFormat,
-    /// Serve Prometheus metrics (text format) over HTTP on ADDR, for
-    /// example 127.0.0.1:9100. Off by default.
+    /// Serve Prometheus metrics (OpenMetrics text) over HTTP on ADDR at
+    /// GET /metrics, for example 127.0.0.1:9100 (port 0 picks a free
+    /// port, logged as "serving metrics"). Off by default.
     #[arg(long, value_name = "ADDR", env = "ZGREEN_METRICS", global = true)]
     pub metrics: Option<String>,
     /// LINGER of every socket, in milliseconds: at shutdown, unsent
@@ -125,13 +126,17 @@ pub fn init_logging(format: LogFormat) {
 
 /// Logging and the optional metrics endpoint, from the common flags.
 /// Exits with one line if the metrics address cannot be bound.
+///
+/// The endpoint is a greenlet on this thread's hub (see
+/// [`Metrics::serve`]): it answers while the program's greenlets run,
+/// from [`run_until_signal`] on.
 pub fn setup(name: &str, common: &Common) -> Option<Arc<Metrics>> {
     init_logging(common.log_format);
     let addr = common.metrics.as_deref()?;
     let metrics = Metrics::new();
     match metrics.serve(addr) {
-        Ok(local) => {
-            tracing::info!(%local, "serving metrics");
+        Ok(server) => {
+            tracing::info!(local = %server.local_addr(), "serving metrics");
             Some(metrics)
         }
         Err(e) => fail(name, format_args!("cannot serve metrics on {addr}: {e}")),

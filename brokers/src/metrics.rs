@@ -1,10 +1,10 @@
-//! Prometheus metrics and the tiny HTTP responder that serves them
-//! (`--metrics ADDR`).
+//! Prometheus metrics and the HTTP endpoint that serves them
+//! (`--metrics ADDR`), a [`zgreen::http`] server on the program's hub.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use zgreen::http::{HttpServer, Limits, Request, Response, Router};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -132,40 +132,53 @@ impl Metrics {
     }
 
     /// Binds `addr` now (so a bad address fails at start) and serves the
-    /// metrics to any HTTP GET from an OS thread.
-    pub fn serve(self: &Arc<Self>, addr: &str) -> std::io::Result<std::net::SocketAddr> {
-        let listener = TcpListener::bind(addr)?;
-        let local = listener.local_addr()?;
+    /// metrics over HTTP from a greenlet on the calling thread's hub (a
+    /// [`zgreen::http::HttpServer`] with [`limits`] and at most
+    /// [`MAX_CONNECTIONS`] connections): `GET /metrics` (and `HEAD`) is
+    /// answered with [`render`](Self::render) as [`CONTENT_TYPE`], another
+    /// method on `/metrics` with `405`, any other path with `404`.
+    ///
+    /// The server runs whenever the hub does, that is while the program's
+    /// greenlets wait on sockets, timers or joins; it keeps running after
+    /// the returned handle is dropped (stop it with
+    /// [`HttpServer::stop`]). A program that blocks its thread outside the
+    /// hub (as `zworker --hang-after` does on purpose) stops answering.
+    pub fn serve(self: &Arc<Self>, addr: &str) -> zgreen::Result<HttpServer> {
         let me = Arc::clone(self);
-        std::thread::Builder::new()
-            .name("metrics".into())
-            .spawn(move || {
-                for conn in listener.incoming().flatten() {
-                    let _ = respond(conn, &me);
-                }
-            })?;
-        Ok(local)
+        let router = Router::new().get("/metrics", move |_: &Request| {
+            Response::bytes(CONTENT_TYPE, me.render())
+        });
+        let server = HttpServer::bind(addr, router)?
+            .limits(limits())
+            .max_connections(MAX_CONNECTIONS);
+        server.start()?;
+        Ok(server)
     }
 }
 
-fn respond(mut conn: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(2)))?;
-    conn.set_write_timeout(Some(Duration::from_secs(2)))?;
-    let mut buf = [0u8; 4096];
-    let mut seen = Vec::new();
-    while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 16384 {
-        let n = conn.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        seen.extend_from_slice(&buf[..n]);
+/// The content type of `GET /metrics`: what `prometheus_client`'s text
+/// encoder writes is OpenMetrics 1.0 text (ending in `# EOF`).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Most metrics connections served at once; further ones wait in the
+/// listen backlog until one closes (so an idle or slow client holds a slot
+/// for at most [`limits`]'s timeouts).
+pub const MAX_CONNECTIONS: usize = 16;
+
+/// The limits of the metrics server: scrapers send a short head and no
+/// body, so heads are capped at 8 KiB and 32 fields, bodies at 1 KiB; a
+/// new connection must send its first byte within 5 s and each head must
+/// be complete 5 s after its first byte, an idle kept-alive connection is
+/// closed after 15 s, and a client that stops reading its response is
+/// dropped after 10 s.
+pub fn limits() -> Limits {
+    Limits {
+        max_header_bytes: 8 * 1024,
+        max_headers: 32,
+        max_body_bytes: 1024,
+        header_timeout: Duration::from_secs(5),
+        body_timeout: Duration::from_secs(5),
+        keep_alive_timeout: Duration::from_secs(15),
+        write_timeout: Duration::from_secs(10),
     }
-    let body = metrics.render();
-    write!(
-        conn,
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{}",
-        body.len(),
-        body
-    )
 }

@@ -36,6 +36,27 @@
 //! kill kind `Other`, each wrapping the zgreen [`Error`] (see
 //! [`io_error_into`], which unwraps it again).
 //!
+//! # Timeouts and deadlines
+//!
+//! Blocking calls follow the crate's naming scheme: `x()` blocks until
+//! done, `x_timeout(Duration)` gives up with `Error::Timeout` after the
+//! duration and `x_deadline(Instant)` at the instant:
+//! [`TcpListener::accept`], [`accept_timeout`](TcpListener::accept_timeout),
+//! [`accept_deadline`](TcpListener::accept_deadline) (and the same on
+//! [`UnixListener`]), [`TcpStream::connect`],
+//! [`connect_timeout`](TcpStream::connect_timeout),
+//! [`connect_deadline`](TcpStream::connect_deadline) (and on
+//! [`UnixStream`]).
+//!
+//! The exception is the sockets' reads and writes, which keep the
+//! standard library's convention so that `Read`/`Write` code runs
+//! unchanged (for [`UdpSocket`] too): [`set_read_timeout`](TcpStream::set_read_timeout) and
+//! [`set_write_timeout`](TcpStream::set_write_timeout) bound every later
+//! `recv`, `send`, `Read::read` and `Write::write` on the stream (each
+//! call gets the full timeout; `recv_exact` and `send_all` as a whole).
+//! For a one-off bound around any of them, use a
+//! [`Timeout`](crate::Timeout) scope.
+//!
 //! # Thread affinity
 //!
 //! Every socket is registered with the hub of the thread that created it

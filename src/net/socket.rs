@@ -1,8 +1,12 @@
-//! What the TCP and Unix socket types share besides the byte-stream API
-//! of `green_stream!` (in `evented.rs`): finishing a nonblocking connect,
-//! the streams' address accessors, `Debug`, and the whole listener API.
+//! What the TCP and Unix stream types share, written once: finishing a
+//! nonblocking connect, and the byte-stream operations (`recv`, `send`,
+//! ... on an [`Evented`] of a [`ByteStream`]). `TcpStream` and
+//! `UnixStream` each write out their public methods as one-line calls of
+//! these, so every public method has its own `pub fn` in `tcp.rs` or
+//! `unix.rs`.
 
-use std::io;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 
 use super::evented::Evented;
 use crate::error::Result;
@@ -35,105 +39,105 @@ impl<S: mio::event::Source> Evented<S> {
     }
 }
 
-/// `Debug` for a socket type: each named address (`None` where asking for
-/// it fails), then the fd: `socket_debug!(T, local: local_addr)`.
-macro_rules! socket_debug {
-    ($ty:ident, $($field:ident: $addr:ident),+) => {
-        impl std::fmt::Debug for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($ty))
-                    $(.field(stringify!($field), &self.$addr().ok()))+
-                    .field("fd", &std::os::fd::AsRawFd::as_raw_fd(self))
-                    .finish()
-            }
-        }
-    };
+/// A nonblocking `mio` byte-stream socket (`mio::net::TcpStream`,
+/// `mio::net::UnixStream`): one read or write attempt through `&self`.
+pub(crate) trait ByteStream: mio::event::Source + AsRawFd {
+    /// One `read(2)`; `WouldBlock` when nothing is queued.
+    fn read_once(&self, buf: &mut [u8]) -> io::Result<usize>;
+    /// One `write(2)`; `WouldBlock` when the send buffer is full.
+    fn write_once(&self, buf: &[u8]) -> io::Result<usize>;
 }
 
-/// What `TcpStream` and `UnixStream` share besides `green_stream!`:
-/// `stream_socket!(Stream, Addr)` writes `local_addr` and `peer_addr`
-/// (returning `Addr`), `take_error` and `Debug`. The stream has a field
-/// `io: Evented<S>` whose `S` has those three methods.
-macro_rules! stream_socket {
-    ($ty:ident, $addr:ty) => {
-        $crate::net::socket::socket_debug!($ty, local: local_addr, peer: peer_addr);
+impl ByteStream for mio::net::TcpStream {
+    fn read_once(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&mut &*self).read(buf)
+    }
 
-        impl $ty {
-            /// The local address.
-            pub fn local_addr(&self) -> $crate::Result<$addr> {
-                Ok(self.io.get_ref().local_addr()?)
-            }
-
-            /// The remote address.
-            pub fn peer_addr(&self) -> $crate::Result<$addr> {
-                Ok(self.io.get_ref().peer_addr()?)
-            }
-
-            /// The pending socket error (`SO_ERROR`), clearing it.
-            pub fn take_error(&self) -> $crate::Result<Option<std::io::Error>> {
-                Ok(self.io.get_ref().take_error()?)
-            }
-        }
-    };
+    fn write_once(&self, buf: &[u8]) -> io::Result<usize> {
+        (&mut &*self).write(buf)
+    }
 }
 
-/// The listener API shared by `TcpListener` and `UnixListener`:
-/// `green_listener!(Listener(MioListener) accepts Stream from Addr)`
-/// writes `Debug`, `from_mio` (registers the `mio` listener and gives it
-/// an accept queue of `DEFAULT_BACKLOG`), `local_addr`, `accept`,
-/// `accept_timeout` and `AsRawFd`/`AsFd`. The listener has a field
-/// `io: Evented<MioListener>` and a `set_backlog` method; the stream has a
-/// `from_mio`.
-macro_rules! green_listener {
-    ($ty:ident($mio:ty) accepts $stream:ident from $addr:ty) => {
-        $crate::net::socket::socket_debug!($ty, local: local_addr);
+impl ByteStream for mio::net::UnixStream {
+    fn read_once(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&mut &*self).read(buf)
+    }
 
-        impl $ty {
-            fn from_mio(l: $mio) -> $crate::Result<$ty> {
-                let l = $ty {
-                    io: $crate::net::evented::Evented::new(l, ::mio::Interest::READABLE)?,
-                };
-                l.set_backlog($crate::net::DEFAULT_BACKLOG)?;
-                Ok(l)
-            }
-
-            /// The bound address.
-            pub fn local_addr(&self) -> $crate::Result<$addr> {
-                Ok(self.io.get_ref().local_addr()?)
-            }
-
-            /// Waits for a connection.
-            pub fn accept(&self) -> $crate::Result<($stream, $addr)> {
-                self.accept_deadline(None)
-            }
-
-            /// [`accept`](Self::accept), failing with `Error::Timeout` after
-            /// `timeout`.
-            pub fn accept_timeout(&self, timeout: std::time::Duration) -> $crate::Result<($stream, $addr)> {
-                self.accept_deadline(Some($crate::hub::Deadline::after(timeout)))
-            }
-
-            fn accept_deadline(
-                &self,
-                deadline: Option<$crate::hub::Deadline>,
-            ) -> $crate::Result<($stream, $addr)> {
-                let (s, addr) = self.io.read_op(deadline, |l| l.accept())?;
-                Ok(($stream::from_mio(s)?, addr))
-            }
-        }
-
-        impl std::os::fd::AsRawFd for $ty {
-            fn as_raw_fd(&self) -> std::os::fd::RawFd {
-                std::os::fd::AsRawFd::as_raw_fd(self.io.get_ref())
-            }
-        }
-
-        impl std::os::fd::AsFd for $ty {
-            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-                std::os::fd::AsFd::as_fd(self.io.get_ref())
-            }
-        }
-    };
+    fn write_once(&self, buf: &[u8]) -> io::Result<usize> {
+        (&mut &*self).write(buf)
+    }
 }
 
-pub(crate) use {green_listener, socket_debug, stream_socket};
+/// The byte-stream operations of `TcpStream` and `UnixStream`; their
+/// public methods of the same names call these (see their docs).
+impl<S: ByteStream> Evented<S> {
+    /// Reads into `buf`, parking until at least one byte is available or
+    /// `deadline` passes; `Ok(0)` is end of file.
+    pub(crate) fn recv_deadline(&self, buf: &mut [u8], deadline: Option<Deadline>) -> Result<usize> {
+        let want = buf.len();
+        self.read_op_stream(deadline, want, |s| s.read_once(buf))
+    }
+
+    /// Reads exactly `buf.len()` bytes by `deadline`; end of file first is
+    /// an `UnexpectedEof` I/O error.
+    pub(crate) fn recv_exact_deadline(&self, buf: &mut [u8], deadline: Option<Deadline>) -> Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            let n = self.recv_deadline(&mut buf[done..], deadline)?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Appends up to `max` bytes to `buf`, read into its spare capacity
+    /// (nothing is zero-filled first), parking until at least one byte is
+    /// available or `deadline` passes.
+    #[cfg(any(feature = "http", feature = "process"))]
+    pub(crate) fn recv_append_deadline(
+        &self,
+        buf: &mut Vec<u8>,
+        max: usize,
+        deadline: Option<Deadline>,
+    ) -> Result<usize> {
+        buf.reserve(max);
+        self.read_op_stream(deadline, max, |s| {
+            let spare = buf.spare_capacity_mut();
+            let want = spare.len().min(max);
+            // SAFETY: `spare` is allocated, writable memory owned by `buf`
+            // and at least `want` bytes long; `recv` writes at most `want`
+            // bytes into it and does not keep the pointer.
+            let got = unsafe { libc::recv(s.as_raw_fd(), spare.as_mut_ptr().cast(), want, 0) };
+            if got < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let got = got as usize;
+            // SAFETY: the kernel initialized the first `got` bytes of the
+            // spare capacity, and `got <= want` fits in the capacity.
+            unsafe { buf.set_len(buf.len() + got) };
+            Ok(got)
+        })
+    }
+
+    /// Writes some of `buf`, parking until there is room or `deadline`
+    /// passes; returns how many bytes were written.
+    pub(crate) fn send_deadline(&self, buf: &[u8], deadline: Option<Deadline>) -> Result<usize> {
+        self.write_op(deadline, |s| s.write_once(buf))
+    }
+
+    /// Writes all of `buf` by `deadline`; on an error, an unknown prefix
+    /// may have been sent.
+    pub(crate) fn send_all_deadline(&self, buf: &[u8], deadline: Option<Deadline>) -> Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            let n = self.send_deadline(&buf[done..], deadline)?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+            }
+            done += n;
+        }
+        Ok(())
+    }
+}
