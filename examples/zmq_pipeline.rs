@@ -83,7 +83,7 @@ fn worker(receiver: Socket, sender: Socket) -> zgreen::Result<usize> {
 /// returns how many arrived, the sum of their workloads and the time taken.
 fn sink(receiver: Socket) -> zgreen::Result<(usize, u64, Duration)> {
     if receiver.recv_bytes(0)? != b"0" {
-        return Err(zgreen::Error::Closed(
+        return Err(zgreen::Error::other(
             "a result arrived before the start of the batch",
         ));
     }

@@ -38,7 +38,7 @@ fn serve(tasks: &Socket, mut pipe: UnixStream, control: &Socket) -> zgreen::Resu
         }
         if poller.revents(task_item).contains(zmq::POLLIN) {
             // Take every task that is waiting.
-            while let Some(task) = tasks.try_recv_msg(0)? {
+            while let Some(task) = zgreen::TryRecvError::optional(tasks.try_recv_msg(0))? {
                 println!("got {}", task.as_str().unwrap_or("?"));
             }
         }

@@ -36,7 +36,7 @@ fn worker(socket: Socket) -> zgreen::Result<()> {
 fn statistics(control: &Socket) -> zgreen::Result<ProxyStats> {
     control.send("STATISTICS", 0)?;
     let frames = control.recv_multipart(0)?;
-    ProxyStats::from_frames(&frames).ok_or(zgreen::Error::Closed("malformed STATISTICS reply"))
+    ProxyStats::from_frames(&frames).ok_or(zgreen::Error::other("malformed STATISTICS reply"))
 }
 
 fn main() -> zgreen::Result<()> {

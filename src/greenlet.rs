@@ -243,10 +243,7 @@ impl<T: 'static> Greenlet<T> {
         self.any.join_until(d)?;
         match &*self.value.borrow() {
             Some(v) => Ok(v.clone()),
-            None => Err(self
-                .any
-                .exception()
-                .unwrap_or(Error::ValueTaken)),
+            None => Err(self.any.exception().unwrap_or(Error::ValueTaken)),
         }
     }
 
@@ -257,10 +254,7 @@ impl<T: 'static> Greenlet<T> {
         if let Some(v) = self.value.borrow_mut().take() {
             return Ok(v);
         }
-        Err(self
-            .any
-            .exception()
-            .unwrap_or(Error::ValueTaken))
+        Err(self.any.exception().unwrap_or(Error::ValueTaken))
     }
 
     /// The value, if the greenlet finished successfully (does not block).

@@ -24,6 +24,47 @@
 //! Blocking calls return [`Result`]: timeouts ([`Timeout`], `*_timeout`
 //! methods) and kills surface as [`Error`] values at the blocking point,
 //! and a panic stays inside its greenlet.
+//!
+//! # One naming scheme for blocking calls
+//!
+//! Every type (greenlets, groups and pools, events, async results, locks,
+//! semaphores, queues and channels, actors, ZeroMQ sockets and monitors,
+//! listeners, child processes, relays, WebSockets, thread-pool results)
+//! names its blocking operations the same way:
+//!
+//! | form | meaning |
+//! |---|---|
+//! | `x(..)` | blocks: parks the greenlet (runs the hub, from the root) until done, killed, or an enclosing [`Timeout`] fires |
+//! | `x_timeout(.., Duration)` | the same, failing with [`Error::Timeout`] once the duration has passed |
+//! | `x_deadline(.., Instant)` | the same, failing with [`Error::Timeout`] at the instant |
+//! | `try_x(..)` | never parks; `Result<T, TryXError>`, whose error hands the payload back where there is one ([`queue::TryPutError`], [`TrySendError`]) |
+//!
+//! For example [`AnyGreenlet::join`] / `join_timeout` / `join_deadline`,
+//! [`queue::Queue::put`] / `put_timeout` / `put_deadline` / `try_put`,
+//! [`sync::Lock::acquire`] / ... / `try_acquire` →
+//! `Result<LockGuard, TryAcquireError>`. Errors are typed variants
+//! ([`Error::Closed`] with a [`Closed`] kind, [`Error::NeedsReset`] with a
+//! [`ResetReason`]), never free text to compare.
+//!
+//! Exceptions, each for a reason:
+//!
+//! * [`wait_timeout`] / [`iwait_timeout`] (and their `_deadline` forms)
+//!   return the objects ready by then instead of failing: reporting which
+//!   are ready is their whole job (gevent's `wait(timeout=)`).
+//! * [`JoinAll`]'s `timeout` / `deadline` options likewise return the
+//!   greenlets finished by then ([`joinall_with`]).
+//! * Green streams, pipes and UDP sockets implement std's `Read` / `Write`;
+//!   their timeouts are std's `set_read_timeout` / `set_write_timeout`
+//!   (a ZeroMQ socket's `set_recv_timeout` / `set_send_timeout` likewise
+//!   set a default deadline for calls without one).
+//! * [`sleep`] takes the time to sleep itself, so it has no `_timeout`.
+//! * [`try_spawn`] and [`AnyGreenlet::try_start`] are the fallible forms of
+//!   calls that never park (std's `try_reserve` sense): they fail only
+//!   with [`Error::StackAlloc`].
+//! * [`AnyGreenlet::kill_nowait`] requests a kill and returns (gevent's
+//!   `kill(block=False)`); it cannot fail, so it has no `try_` form.
+//! * `WebSocket::send_or_disconnect` does not wait for room in a full
+//!   send queue: it drops the slow client instead, so it is not a `try_`.
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 // Kernel and sys helpers serve the optional layers: in a build without some
@@ -59,7 +100,9 @@ pub mod zmq;
 
 use std::time::Duration;
 
-pub use crate::error::{Closed, Error, PanicError, ResetReason, Result, TimeoutError, TryRecvError, TrySendError};
+pub use crate::error::{
+    Closed, Error, PanicError, ResetReason, Result, TimeoutError, TryRecvError, TrySendError,
+};
 pub use crate::greenlet::{
     AnyGreenlet, Builder, Greenlet, JoinAll, LinkId, Run, current, idle, joinall, joinall_with, killall,
     killall_deadline, killall_timeout, sleep, spawn, spawn_later, try_spawn,
@@ -69,7 +112,8 @@ pub use crate::hub::monitor::BlockingReport;
 pub use crate::signal::{SignalHandler, signal_handler};
 pub use crate::timeout::{Timeout, with_timeout, with_timeout_or};
 pub use crate::wait::{
-    IWait, Tagged, WaitToken, Waitable, iwait, iwait_deadline, iwait_timeout, wait, wait_deadline, wait_timeout,
+    IWait, Tagged, WaitToken, Waitable, iwait, iwait_deadline, iwait_timeout, wait, wait_deadline,
+    wait_timeout,
 };
 
 /// A handle that wakes this thread's hub from other threads (and runs

@@ -9,9 +9,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use zgreen::queue::{
-    Channel, LifoQueue, PriorityQueue, Queue, SHUT_DOWN, ShutdownMode, TryGetError, TryPutError,
-};
+use zgreen::queue::{Channel, LifoQueue, PriorityQueue, Queue, ShutdownMode, TryGetError, TryPutError};
 use zgreen::{Error, Result};
 use zgreen_harness::ms;
 
@@ -313,7 +311,10 @@ fn shutdown_drain_keeps_items_and_wakes_everyone() {
         assert_eq!(q.get()?, 1);
         assert_eq!(q.get()?, 2);
         assert_eq!(q.try_get().unwrap_err(), TryGetError::ShutDown);
-        assert!(matches!(q.get(), Err(Error::Closed(SHUT_DOWN))));
+        assert!(matches!(
+            q.get(),
+            Err(Error::Closed(zgreen::Closed::QueueShutDown))
+        ));
 
         let empty: Queue<u8> = Queue::new();
         let getter = {
@@ -395,7 +396,7 @@ fn wait_and_iwait_see_queues() {
             });
         }
         let first: Vec<&str> =
-            zgreen::iwait([zgreen::Tagged("a", &a), zgreen::Tagged("b", &b)], Some(ms(500)))
+            zgreen::iwait_timeout([zgreen::Tagged("a", &a), zgreen::Tagged("b", &b)], ms(500))
                 .take(1)
                 .map(|r| r.unwrap().0)
                 .collect();

@@ -91,8 +91,8 @@ fn serve() -> (SocketAddr, mpsc::Receiver<Report>) {
                     let shared = PreparedMessage::new(Message::Binary(vec![1, 2, 3]));
                     for i in 0..BURST {
                         let queued = match i % 3 {
-                            0 => ws.try_send_prepared(&shared),
-                            1 => ws.try_send(Message::Text(format!("m{i}"))),
+                            0 => ws.send_prepared_or_disconnect(&shared),
+                            1 => ws.send_or_disconnect(Message::Text(format!("m{i}"))),
                             _ => ws.send_prepared(&PreparedMessage::new(Message::Text(format!("p{i}")))),
                         };
                         queued.unwrap();

@@ -374,7 +374,7 @@ fn run(seed: u64) -> Result<(usize, usize), String> {
     // Stop the senders, then let the receivers drain what was sent.
     for crew in &crews {
         let senders: Vec<_> = crew.senders.iter().map(|(_, _, g)| g.clone()).collect();
-        zgreen::killall_timeout(senders, Duration::from_secs(5)))
+        zgreen::killall_timeout(senders, Duration::from_secs(5))
             .map_err(|e| format!("{what}: senders did not stop: {e}"))?;
     }
     let drain_until = Instant::now() + Duration::from_secs(5);
@@ -389,7 +389,7 @@ fn run(seed: u64) -> Result<(usize, usize), String> {
     }
     zgreen::sleep(ms(10)).map_err(|e| e.to_string())?; // duplicates would show now
     for crew in &crews {
-        zgreen::killall_timeout(crew.all(), Duration::from_secs(5)))
+        zgreen::killall_timeout(crew.all(), Duration::from_secs(5))
             .map_err(|e| format!("{what}: greenlets did not stop: {e}"))?;
         for g in crew.all() {
             if let Some(e) = g.exception() {

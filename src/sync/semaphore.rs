@@ -153,7 +153,7 @@ impl From<OverReleaseError> for crate::Error {
 /// let sem = Semaphore::new(2);
 /// let a = sem.acquire().unwrap();
 /// let _b = sem.acquire().unwrap();
-/// assert!(sem.try_acquire().is_none());
+/// assert!(sem.try_acquire().is_err());
 /// drop(a);
 /// assert_eq!(sem.available_permits(), 1);
 /// ```

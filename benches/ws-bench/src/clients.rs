@@ -194,7 +194,13 @@ pub fn run(opts: &ClientOptions) -> Result<ClientReport, String> {
         .all_connected
         .wait_timeout(opts.timeout)
         .map(|()| true)
-        .or_else(|e| if e.is_timeout() { Ok(false) } else { Err(e.to_string()) })?;
+        .or_else(|e| {
+            if e.is_timeout() {
+                Ok(false)
+            } else {
+                Err(e.to_string())
+            }
+        })?;
     shared.check()?;
     if !connected {
         return Err(format!(
@@ -212,7 +218,13 @@ pub fn run(opts: &ClientOptions) -> Result<ClientReport, String> {
         .all_done
         .wait_timeout(opts.timeout)
         .map(|()| true)
-        .or_else(|e| if e.is_timeout() { Ok(false) } else { Err(e.to_string()) })?;
+        .or_else(|e| {
+            if e.is_timeout() {
+                Ok(false)
+            } else {
+                Err(e.to_string())
+            }
+        })?;
     let elapsed = start.elapsed();
     let cpu = CpuTime::now().since(cpu_start);
     shared.check()?;

@@ -110,7 +110,7 @@ fn spawn(bin: &Path, args: &[String], name: &str, logs: &Path, pipe_out: bool) -
 
 /// Stops `p` with SIGTERM, then SIGKILL after `grace`; returns its exit code.
 fn stop(p: &Proc, grace: Duration) -> Option<i32> {
-    if let Ok(Some(s)) = p.child.try_wait() {
+    if let Ok(s) = p.child.try_wait() {
         return s.code();
     }
     let _ = p.child.signal(libc::SIGTERM);
@@ -351,7 +351,7 @@ fn scrape_metrics(addr: &str) -> String {
 fn wait_registered(a: &Args, plan: &Plan, broker: &Proc, workers: &[Proc]) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Ok(Some(st)) = broker.child.try_wait() {
+        if let Ok(st) = broker.child.try_wait() {
             cleanup(workers, broker);
             return Err(format!(
                 "the broker exited at start ({st}); see {}",
@@ -457,7 +457,7 @@ impl Load {
         let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
         let mut last_print = Instant::now() - Duration::from_secs(1);
         let status = loop {
-            if let Ok(Some(st)) = self.client.child.try_wait() {
+            if let Ok(st) = self.client.child.try_wait() {
                 break st;
             }
             let p = self.progress.borrow();
@@ -547,7 +547,7 @@ impl Progress {
 fn alive(procs: &[Proc]) -> usize {
     procs
         .iter()
-        .filter(|p| matches!(p.child.try_wait(), Ok(None)))
+        .filter(|p| matches!(p.child.try_wait(), Err(zgreen::process::TryWaitError::Running)))
         .count()
 }
 
@@ -725,8 +725,8 @@ fn run_pubsub(a: &Args) -> Result<i32, String> {
     let mut killed = None;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     loop {
-        let pub_done = matches!(publisher.child.try_wait(), Ok(Some(_)));
-        let subs_done = subs.iter().all(|p| matches!(p.child.try_wait(), Ok(Some(_))));
+        let pub_done = publisher.child.try_wait().is_ok();
+        let subs_done = subs.iter().all(|p| p.child.try_wait().is_ok());
         if pub_done && subs_done {
             break;
         }

@@ -237,12 +237,16 @@ impl Socket {
 
     /// [`recv_multipart`](Self::recv_multipart) with a timeout.
     pub fn recv_multipart_timeout(&self, flags: i32, timeout: Duration) -> Result<Vec<Vec<u8>>> {
-        Ok(to_vecs(self.recv_multipart_until(flags, Some(Deadline::after(timeout)))?))
+        Ok(to_vecs(
+            self.recv_multipart_until(flags, Some(Deadline::after(timeout)))?,
+        ))
     }
 
     /// [`recv_multipart`](Self::recv_multipart) with a deadline.
     pub fn recv_multipart_deadline(&self, flags: i32, deadline: Instant) -> Result<Vec<Vec<u8>>> {
-        Ok(to_vecs(self.recv_multipart_until(flags, Some(Deadline::at(deadline)))?))
+        Ok(to_vecs(
+            self.recv_multipart_until(flags, Some(Deadline::at(deadline)))?,
+        ))
     }
 
     fn recv_multipart_until(&self, flags: i32, deadline: Option<Deadline>) -> Result<Vec<zmq::Message>> {
