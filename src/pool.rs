@@ -602,7 +602,7 @@ impl Pool {
         F: Fn(I::Item) -> R + 'static,
         R: 'static,
     {
-        IMap::new(&self.group.core, f, items, true).collect()
+        self.group.map(f, items)
     }
 
     /// [`Group::imap`], at most [`size`](Self::size) items at a time.
@@ -614,7 +614,7 @@ impl Pool {
         F: Fn(I::Item) -> R + 'static,
         R: 'static,
     {
-        IMap::new(&self.group.core, f, items, true)
+        self.group.imap(f, items)
     }
 
     /// [`Group::imap_unordered`], at most [`size`](Self::size) items at a
@@ -627,7 +627,7 @@ impl Pool {
         F: Fn(I::Item) -> R + 'static,
         R: 'static,
     {
-        IMap::new(&self.group.core, f, items, false)
+        self.group.imap_unordered(f, items)
     }
 
     /// Runs `f` in a member greenlet (parking while the pool is full) and

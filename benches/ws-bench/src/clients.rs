@@ -190,17 +190,7 @@ pub fn run(opts: &ClientOptions) -> Result<ClientReport, String> {
             .collect(),
     );
 
-    let connected = shared
-        .all_connected
-        .wait_timeout(opts.timeout)
-        .map(|()| true)
-        .or_else(|e| {
-            if e.is_timeout() {
-                Ok(false)
-            } else {
-                Err(e.to_string())
-            }
-        })?;
+    let connected = set_within(&shared.all_connected, opts.timeout)?;
     shared.check()?;
     if !connected {
         return Err(format!(
@@ -214,17 +204,7 @@ pub fn run(opts: &ClientOptions) -> Result<ClientReport, String> {
     let cpu_start = CpuTime::now();
     let start = Instant::now();
     shared.go.set();
-    let done = shared
-        .all_done
-        .wait_timeout(opts.timeout)
-        .map(|()| true)
-        .or_else(|e| {
-            if e.is_timeout() {
-                Ok(false)
-            } else {
-                Err(e.to_string())
-            }
-        })?;
+    let done = set_within(&shared.all_done, opts.timeout)?;
     let elapsed = start.elapsed();
     let cpu = CpuTime::now().since(cpu_start);
     shared.check()?;
@@ -323,5 +303,15 @@ fn client(i: usize, shared: &Shared) -> Result<(), String> {
             Ok(_) => {}
             Err(e) => return Err(format!("read after {seq} of {} messages: {e}", opts.messages)),
         }
+    }
+}
+
+/// Waits at most `timeout` for `event`: `Ok(false)` if this wait's own
+/// timeout passed first, an error for anything else (a kill, a scope).
+fn set_within(event: &zgreen::sync::Event, timeout: Duration) -> Result<bool, String> {
+    match event.wait_timeout(timeout) {
+        Ok(()) => Ok(true),
+        Err(zgreen::Error::Timeout(t)) if t.id == 0 => Ok(false),
+        Err(e) => Err(e.to_string()),
     }
 }
