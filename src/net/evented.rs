@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use mio::unix::SourceFd;
 
 use crate::error::Result;
-use crate::hub::task::Waiter;
+use crate::hub::task::{WaitQueue, Waiter};
 use crate::hub::{self, Deadline, IoRegistration};
 
 /// After this many operations in a row that did not park, the next one
@@ -102,8 +102,34 @@ impl<S: mio::event::Source> Evented<S> {
     /// Runs `op` until it does not return `WouldBlock`, parking until the
     /// source is readable in between (or `deadline` passes: then
     /// `Err(Error::Timeout)`).
+    #[inline]
     pub(crate) fn read_op<R>(
         &self,
+        deadline: Option<Deadline>,
+        op: impl FnMut(&S) -> io::Result<R>,
+    ) -> Result<R> {
+        let e = &self.reg.entry;
+        self.retry_op(&e.readable, &e.readers, deadline, op)
+    }
+
+    /// Like [`read_op`](Self::read_op), for the write direction.
+    #[inline]
+    pub(crate) fn write_op<R>(
+        &self,
+        deadline: Option<Deadline>,
+        op: impl FnMut(&S) -> io::Result<R>,
+    ) -> Result<R> {
+        let e = &self.reg.entry;
+        self.retry_op(&e.writable, &e.writers, deadline, op)
+    }
+
+    /// The loop of `read_op` and `write_op`: `ready` and `waiters` are the
+    /// direction's edge flag and wait queue.
+    #[inline]
+    fn retry_op<R>(
+        &self,
+        ready: &Cell<bool>,
+        waiters: &WaitQueue,
         deadline: Option<Deadline>,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Result<R> {
@@ -112,9 +138,11 @@ impl<S: mio::event::Source> Evented<S> {
             match op(&self.source) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Nothing ran since the failed attempt: no edge is lost.
-                    self.reg.entry.readable.set(false);
+                    ready.set(false);
                     self.streak.set(0);
-                    self.reg.wait_readable(deadline)?;
+                    while !ready.get() {
+                        waiters.wait(deadline)?;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.into()),
@@ -152,27 +180,6 @@ impl<S: mio::event::Source> Evented<S> {
             self.drained.set(true);
         }
         Ok(n)
-    }
-
-    /// Like [`read_op`](Self::read_op), for the write direction.
-    pub(crate) fn write_op<R>(
-        &self,
-        deadline: Option<Deadline>,
-        mut op: impl FnMut(&S) -> io::Result<R>,
-    ) -> Result<R> {
-        self.enter()?;
-        loop {
-            match op(&self.source) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.reg.entry.writable.set(false);
-                    self.streak.set(0);
-                    self.reg.wait_writable(deadline)?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-                Ok(r) => return Ok(r),
-            }
-        }
     }
 
     /// Parks until the source has reported writability at least once since

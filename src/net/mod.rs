@@ -64,8 +64,10 @@
 
 mod dns;
 pub(crate) mod evented;
+mod listener;
 mod server;
 mod socket;
+mod stream;
 mod tcp;
 mod udp;
 mod unix;
@@ -75,8 +77,11 @@ use std::io;
 use std::sync::Arc;
 
 pub use self::dns::{ToSocketAddrs, lookup_host};
+pub use self::listener::{Incoming, Listener};
 pub use self::server::{ConnectionResult, Overflow, StreamServer};
-pub use self::tcp::{Incoming, TcpListener, TcpStream};
+pub use self::socket::{Family, Tcp, Unix};
+pub use self::stream::Stream;
+pub use self::tcp::{TcpListener, TcpStream};
 pub use self::udp::UdpSocket;
 pub use self::unix::{UnixListener, UnixStream};
 pub use self::wait::{Selected, select, wait_read, wait_write};

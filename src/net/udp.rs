@@ -9,7 +9,6 @@ use std::time::Duration;
 use super::ToSocketAddrs;
 use super::evented::Evented;
 use crate::error::Result;
-use crate::hub;
 
 /// A UDP socket whose `recv`/`send` park the calling greenlet.
 ///
@@ -47,17 +46,7 @@ fn first(addr: impl ToSocketAddrs) -> Result<SocketAddr> {
 impl UdpSocket {
     /// Binds to the first address that works.
     pub fn bind(addr: impl ToSocketAddrs) -> Result<UdpSocket> {
-        hub::check_interrupt()?;
-        let mut last = None;
-        for a in addr.to_socket_addrs()? {
-            match mio::net::UdpSocket::bind(a) {
-                Ok(s) => return UdpSocket::from_mio(s),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last
-            .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind to"))
-            .into())
+        UdpSocket::from_mio(super::tcp::bind_first(addr, mio::net::UdpSocket::bind)?)
     }
 
     /// Wraps a bound standard-library socket (switched to nonblocking).
