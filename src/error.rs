@@ -252,7 +252,8 @@ impl fmt::Display for TimeoutError {
 }
 
 /// A panic caught at a greenlet boundary.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("greenlet #{greenlet} panicked{}: {message}", location.as_deref().map(|l| format!(" at {l}")).unwrap_or_default())]
 pub struct PanicError {
     /// The panic message (`&str` and `String` payloads; others are
     /// described as opaque).
@@ -263,27 +264,18 @@ pub struct PanicError {
     pub greenlet: u64,
 }
 
-impl fmt::Display for PanicError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "greenlet #{} panicked", self.greenlet)?;
-        if let Some(loc) = &self.location {
-            write!(f, " at {loc}")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for PanicError {}
-
 /// Why a `try_send` (of a ZeroMQ socket) sent nothing; the payload is
 /// handed back.
+#[derive(thiserror::Error)]
 pub enum TrySendError<T> {
     /// The socket cannot take it now without waiting: its high-water mark
     /// is reached, it has no peer yet, or another greenlet is in the
     /// middle of a multipart message.
+    #[error("the socket cannot take the message without waiting")]
     Full(T),
     /// The send failed for good (a closed socket, a libzmq error, a kill).
-    Failed(T, Error),
+    #[error("{1}")]
+    Failed(T, #[source] Error),
 }
 
 impl<T> TrySendError<T> {
@@ -309,57 +301,23 @@ impl<T> fmt::Debug for TrySendError<T> {
     }
 }
 
-impl<T> fmt::Display for TrySendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrySendError::Full(_) => f.write_str("the socket cannot take the message without waiting"),
-            TrySendError::Failed(_, e) => e.fmt(f),
-        }
-    }
-}
-
-impl<T> std::error::Error for TrySendError<T> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            TrySendError::Full(_) => None,
-            TrySendError::Failed(_, e) => Some(e),
-        }
-    }
-}
-
 /// Why a `try_recv` (of a ZeroMQ socket, a monitor or a WebSocket) got
 /// nothing.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum TryRecvError {
     /// Nothing can be received without waiting (nothing has arrived, or
     /// another greenlet is in the middle of a multipart message).
+    #[error("nothing to receive without waiting")]
     Empty,
     /// The receive failed for good (closed, a libzmq error, a kill).
-    Failed(Error),
+    #[error("{0}")]
+    Failed(#[source] Error),
 }
 
 impl TryRecvError {
     /// True for [`TryRecvError::Empty`].
     pub fn is_empty(&self) -> bool {
         matches!(self, TryRecvError::Empty)
-    }
-}
-
-impl fmt::Display for TryRecvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TryRecvError::Empty => f.write_str("nothing to receive without waiting"),
-            TryRecvError::Failed(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for TryRecvError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            TryRecvError::Empty => None,
-            TryRecvError::Failed(e) => Some(e),
-        }
     }
 }
 

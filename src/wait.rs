@@ -10,7 +10,7 @@ use crate::greenlet::{AnyGreenlet, Greenlet};
 use crate::hub::task::Waiter;
 use crate::hub::{self, Deadline, Wake};
 use crate::queue::{GenericQueue, Order};
-use crate::sync::{AsyncResult, BoundedSemaphore, Event, Semaphore};
+use crate::sync::{AsyncResult, Event, GenericSemaphore, SemaphoreKind};
 
 /// An opaque token that wakes one waiting greenlet; handed to
 /// [`Waitable::subscribe`].
@@ -85,16 +85,7 @@ impl<T, O: Order<T>> Waitable for GenericQueue<T, O> {
     }
 }
 
-impl Waitable for Semaphore {
-    fn is_ready(&self) -> bool {
-        self.available_permits() > 0
-    }
-    fn subscribe(&self, token: &WaitToken) {
-        self.state.available.push(token.0.clone());
-    }
-}
-
-impl Waitable for BoundedSemaphore {
+impl<K: SemaphoreKind> Waitable for GenericSemaphore<K> {
     fn is_ready(&self) -> bool {
         self.available_permits() > 0
     }

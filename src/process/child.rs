@@ -397,28 +397,12 @@ impl Drop for Helpers {
 }
 
 /// Why [`Child::try_wait`] returned no status.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum TryWaitError {
     /// The child is still running.
+    #[error("the child is still running")]
     Running,
     /// Asking the kernel failed.
-    Failed(Error),
-}
-
-impl fmt::Display for TryWaitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TryWaitError::Running => f.write_str("the child is still running"),
-            TryWaitError::Failed(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for TryWaitError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            TryWaitError::Running => None,
-            TryWaitError::Failed(e) => Some(e),
-        }
-    }
+    #[error("{0}")]
+    Failed(#[source] Error),
 }

@@ -85,11 +85,12 @@ pub type RelayFn = fn(Relay) -> Result<()>;
 
 /// Relay-specific failures, carried by [`Error::Failed`]; see
 /// [`RelayError::of`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RelayError {
     /// A frame's payload was not valid JSON for the requested type. The
     /// frame was consumed: the next `get` reads the next message.
+    #[error("relay: malformed message: {detail}")]
     Malformed {
         /// What serde_json said.
         detail: String,
@@ -97,6 +98,7 @@ pub enum RelayError {
     /// A message larger than the maximum. On `put`, nothing was sent; on
     /// `get`, the channel cannot be resynchronised and is closed for
     /// reading.
+    #[error("relay: message of {bytes} bytes exceeds the maximum of {max} bytes")]
     Oversized {
         /// The message's size in bytes.
         bytes: usize,
@@ -104,36 +106,21 @@ pub enum RelayError {
         max: usize,
     },
     /// A message could not be serialised.
+    #[error("relay: cannot serialise message: {detail}")]
     Serialize {
         /// What serde_json said.
         detail: String,
     },
     /// [`spawn`] was asked for a function that was never [`register`]ed.
+    #[error(
+        "relay: no function named {name:?} is registered (call relay::register before \
+         relay::dispatch, at the start of main)"
+    )]
     NotRegistered {
         /// The name asked for.
         name: String,
     },
 }
-
-impl fmt::Display for RelayError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RelayError::Malformed { detail } => write!(f, "relay: malformed message: {detail}"),
-            RelayError::Oversized { bytes, max } => write!(
-                f,
-                "relay: message of {bytes} bytes exceeds the maximum of {max} bytes"
-            ),
-            RelayError::Serialize { detail } => write!(f, "relay: cannot serialise message: {detail}"),
-            RelayError::NotRegistered { name } => write!(
-                f,
-                "relay: no function named {name:?} is registered (call relay::register before \
-                 relay::dispatch, at the start of main)"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for RelayError {}
 
 impl RelayError {
     /// The relay error inside `err`, if it is one.

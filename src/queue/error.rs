@@ -18,10 +18,13 @@ pub enum ShutdownMode {
 }
 
 /// Why `try_put` failed; the item is handed back.
+#[derive(thiserror::Error)]
 pub enum TryPutError<T> {
     /// The queue is full (gevent's `Full`).
+    #[error("the queue is full")]
     Full(T),
     /// The queue is shut down.
+    #[error("{}", Closed::QueueShutDown)]
     ShutDown(T),
 }
 
@@ -53,17 +56,6 @@ impl<T> fmt::Debug for TryPutError<T> {
     }
 }
 
-impl<T> fmt::Display for TryPutError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TryPutError::Full(_) => f.write_str("the queue is full"),
-            TryPutError::ShutDown(_) => fmt::Display::fmt(&Closed::QueueShutDown, f),
-        }
-    }
-}
-
-impl<T> std::error::Error for TryPutError<T> {}
-
 impl<T> From<TryPutError<T>> for Error {
     fn from(e: TryPutError<T>) -> Error {
         match e {
@@ -74,24 +66,15 @@ impl<T> From<TryPutError<T>> for Error {
 }
 
 /// Why `try_get` failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TryGetError {
     /// The queue is empty (gevent's `Empty`).
+    #[error("the queue is empty")]
     Empty,
     /// The queue is shut down and (in [`ShutdownMode::Drain`]) empty.
+    #[error("{}", Closed::QueueShutDown)]
     ShutDown,
 }
-
-impl fmt::Display for TryGetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TryGetError::Empty => f.write_str("the queue is empty"),
-            TryGetError::ShutDown => fmt::Display::fmt(&Closed::QueueShutDown, f),
-        }
-    }
-}
-
-impl std::error::Error for TryGetError {}
 
 impl From<TryGetError> for Error {
     fn from(e: TryGetError) -> Error {
@@ -104,8 +87,11 @@ impl From<TryGetError> for Error {
 
 /// Why a blocking `put` failed (its own timeout, a kill, an expired
 /// `Timeout` scope, or a shutdown); the item is handed back.
+#[derive(thiserror::Error)]
+#[error("put failed: {error}")]
 pub struct PutError<T> {
     pub(super) item: T,
+    #[source]
     pub(super) error: Error,
 }
 
@@ -145,18 +131,6 @@ impl<T> fmt::Debug for PutError<T> {
     }
 }
 
-impl<T> fmt::Display for PutError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "put failed: {}", self.error)
-    }
-}
-
-impl<T> std::error::Error for PutError<T> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
-    }
-}
-
 impl<T> From<PutError<T>> for Error {
     fn from(e: PutError<T>) -> Error {
         e.error
@@ -164,16 +138,9 @@ impl<T> From<PutError<T>> for Error {
 }
 
 /// `task_done` was called more times than items were put.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("task_done() called too many times")]
 pub struct TaskDoneError;
-
-impl fmt::Display for TaskDoneError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("task_done() called too many times")
-    }
-}
-
-impl std::error::Error for TaskDoneError {}
 
 impl From<TaskDoneError> for Error {
     fn from(e: TaskDoneError) -> Error {

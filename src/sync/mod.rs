@@ -32,7 +32,10 @@ pub use self::error::{TryAcquireError, TryGetError};
 pub use self::event::{Event, EventSetter};
 pub use self::lock::{Lock, LockGuard, RLock, RLockGuard};
 pub(crate) use self::semaphore::SemState;
-pub use self::semaphore::{BoundedSemaphore, OverReleaseError, Semaphore, SemaphoreGuard};
+pub use self::semaphore::{
+    Bounded, BoundedSemaphore, GenericSemaphore, OverReleaseError, Semaphore, SemaphoreGuard, SemaphoreKind,
+    Unbounded,
+};
 
 use crate::hub::{RemoteSlot, try_with_hub, with_hub};
 

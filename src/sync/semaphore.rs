@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -106,7 +107,8 @@ impl SemState {
 
 /// Releasing a [`BoundedSemaphore`] (or a [`Lock`](super::Lock)) more
 /// times than it was acquired.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("semaphore released too many times (bound {bound})")]
 pub struct OverReleaseError {
     bound: usize,
 }
@@ -118,21 +120,14 @@ impl OverReleaseError {
     }
 }
 
-impl fmt::Display for OverReleaseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "semaphore released too many times (bound {})", self.bound)
-    }
-}
-
-impl std::error::Error for OverReleaseError {}
-
 impl From<OverReleaseError> for crate::Error {
     fn from(e: OverReleaseError) -> crate::Error {
         crate::Error::failed(e)
     }
 }
 
-/// A counting semaphore (gevent's `Semaphore`).
+/// A counting semaphore (gevent's `Semaphore`): the unbounded
+/// [`GenericSemaphore`].
 ///
 /// [`acquire`](Self::acquire) takes a permit, parking the calling greenlet
 /// while there is none; the returned guard gives it back when dropped.
@@ -157,59 +152,117 @@ impl From<OverReleaseError> for crate::Error {
 /// drop(a);
 /// assert_eq!(sem.available_permits(), 1);
 /// ```
-#[derive(Clone)]
-pub struct Semaphore {
-    pub(crate) state: Rc<SemState>,
+pub type Semaphore = GenericSemaphore<Unbounded>;
+
+/// A semaphore whose permits can never exceed their initial number
+/// (gevent's `BoundedSemaphore`): releasing more often than acquiring is
+/// an [`OverReleaseError`], not a silent extra permit.
+///
+/// # Examples
+///
+/// ```
+/// use zgreen::sync::BoundedSemaphore;
+///
+/// let sem = BoundedSemaphore::new(1);
+/// sem.acquire().unwrap().forget();
+/// sem.release().unwrap();
+/// assert!(sem.release().is_err());
+/// ```
+pub type BoundedSemaphore = GenericSemaphore<Bounded>;
+
+/// Whether a semaphore's permits are bounded: [`Unbounded`] (a
+/// [`Semaphore`]) or [`Bounded`] (a [`BoundedSemaphore`]). Sealed.
+pub trait SemaphoreKind: sealed::Sealed + 'static {
+    /// The type's name, for `Debug`.
+    #[doc(hidden)]
+    const NAME: &'static str;
 }
 
-impl fmt::Debug for Semaphore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Semaphore")
-            .field("permits", &self.state.permits())
-            .field("waiting", &self.state.waiting())
-            .finish()
+/// The kind of a [`Semaphore`]: `release` may add permits beyond the
+/// initial number.
+#[derive(Debug)]
+pub enum Unbounded {}
+
+/// The kind of a [`BoundedSemaphore`]: `release` fails rather than exceed
+/// the initial number of permits.
+#[derive(Debug)]
+pub enum Bounded {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Unbounded {}
+    impl Sealed for super::Bounded {}
+}
+
+impl SemaphoreKind for Unbounded {
+    const NAME: &'static str = "Semaphore";
+}
+
+impl SemaphoreKind for Bounded {
+    const NAME: &'static str = "BoundedSemaphore";
+}
+
+/// A counting semaphore of either kind: use it as [`Semaphore`] or
+/// [`BoundedSemaphore`]. The methods here are common to both; `new`,
+/// `release` (and the bounded one's `bound`) are on each kind's own
+/// `impl`.
+///
+/// A handle: clones share the same permits. It is not `Send`: it belongs
+/// to the thread whose greenlets use it.
+pub struct GenericSemaphore<K: SemaphoreKind> {
+    pub(crate) state: Rc<SemState>,
+    kind: PhantomData<K>,
+}
+
+impl<K: SemaphoreKind> Clone for GenericSemaphore<K> {
+    fn clone(&self) -> Self {
+        GenericSemaphore {
+            state: self.state.clone(),
+            kind: PhantomData,
+        }
     }
 }
 
-impl Semaphore {
-    /// A semaphore with `permits` permits.
-    pub fn new(permits: usize) -> Semaphore {
-        Semaphore {
-            state: SemState::new(permits, None),
+impl<K: SemaphoreKind> fmt::Debug for GenericSemaphore<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct(K::NAME);
+        d.field("permits", &self.state.permits());
+        if let Some(bound) = self.state.bound {
+            d.field("bound", &bound);
+        }
+        d.field("waiting", &self.state.waiting()).finish()
+    }
+}
+
+impl<K: SemaphoreKind> GenericSemaphore<K> {
+    fn with_state(state: Rc<SemState>) -> GenericSemaphore<K> {
+        GenericSemaphore {
+            state,
+            kind: PhantomData,
         }
     }
 
     /// Takes a permit, parking while there is none. Fails with `Killed` or
     /// a timeout if the caller is killed or its `Timeout` scope expires.
     pub fn acquire(&self) -> Result<SemaphoreGuard> {
-        self.acquire_until(None)
+        self.state.guard(None)
     }
 
     /// [`acquire`](Self::acquire), giving up with `Error::Timeout` after
     /// `timeout`.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<SemaphoreGuard> {
-        self.acquire_until(Some(Deadline::after(timeout)))
+        self.state.guard(Some(Deadline::after(timeout)))
     }
 
     /// [`acquire`](Self::acquire), giving up with `Error::Timeout` at
     /// `deadline`.
     pub fn acquire_deadline(&self, deadline: Instant) -> Result<SemaphoreGuard> {
-        self.acquire_until(Some(Deadline::at(deadline)))
-    }
-
-    fn acquire_until(&self, d: Option<Deadline>) -> Result<SemaphoreGuard> {
-        self.state.guard(d)
+        self.state.guard(Some(Deadline::at(deadline)))
     }
 
     /// Takes a permit if one is free right now (never parks).
     pub fn try_acquire(&self) -> std::result::Result<SemaphoreGuard, TryAcquireError> {
         self.state.try_guard()
-    }
-
-    /// Adds a permit (hands it to the longest waiter, if any).
-    pub fn release(&self) {
-        // Unbounded: cannot fail.
-        let _ = self.state.release();
     }
 
     /// Free permits right now (gevent's `counter`).
@@ -244,67 +297,23 @@ impl Semaphore {
     }
 }
 
-/// A semaphore whose permits can never exceed their initial number
-/// (gevent's `BoundedSemaphore`): releasing more often than acquiring is
-/// an [`OverReleaseError`], not a silent extra permit.
-///
-/// # Examples
-///
-/// ```
-/// use zgreen::sync::BoundedSemaphore;
-///
-/// let sem = BoundedSemaphore::new(1);
-/// sem.acquire().unwrap().forget();
-/// sem.release().unwrap();
-/// assert!(sem.release().is_err());
-/// ```
-#[derive(Clone)]
-pub struct BoundedSemaphore {
-    pub(crate) state: Rc<SemState>,
-}
+impl GenericSemaphore<Unbounded> {
+    /// A semaphore with `permits` permits.
+    pub fn new(permits: usize) -> Semaphore {
+        GenericSemaphore::with_state(SemState::new(permits, None))
+    }
 
-impl fmt::Debug for BoundedSemaphore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BoundedSemaphore")
-            .field("permits", &self.state.permits())
-            .field("bound", &self.state.bound)
-            .field("waiting", &self.state.waiting())
-            .finish()
+    /// Adds a permit (hands it to the longest waiter, if any).
+    pub fn release(&self) {
+        // Unbounded: cannot fail.
+        let _ = self.state.release();
     }
 }
 
-impl BoundedSemaphore {
+impl GenericSemaphore<Bounded> {
     /// A semaphore with `permits` permits, which is also its bound.
     pub fn new(permits: usize) -> BoundedSemaphore {
-        BoundedSemaphore {
-            state: SemState::new(permits, Some(permits)),
-        }
-    }
-
-    /// Takes a permit, parking while there is none.
-    pub fn acquire(&self) -> Result<SemaphoreGuard> {
-        self.acquire_until(None)
-    }
-
-    /// [`acquire`](Self::acquire), giving up with `Error::Timeout` after
-    /// `timeout`.
-    pub fn acquire_timeout(&self, timeout: Duration) -> Result<SemaphoreGuard> {
-        self.acquire_until(Some(Deadline::after(timeout)))
-    }
-
-    /// [`acquire`](Self::acquire), giving up with `Error::Timeout` at
-    /// `deadline`.
-    pub fn acquire_deadline(&self, deadline: Instant) -> Result<SemaphoreGuard> {
-        self.acquire_until(Some(Deadline::at(deadline)))
-    }
-
-    fn acquire_until(&self, d: Option<Deadline>) -> Result<SemaphoreGuard> {
-        self.state.guard(d)
-    }
-
-    /// Takes a permit if one is free right now (never parks).
-    pub fn try_acquire(&self) -> std::result::Result<SemaphoreGuard, TryAcquireError> {
-        self.state.try_guard()
+        GenericSemaphore::with_state(SemState::new(permits, Some(permits)))
     }
 
     /// Gives back a permit taken with a guard that was
@@ -317,37 +326,6 @@ impl BoundedSemaphore {
     /// The bound (initial number of permits).
     pub fn bound(&self) -> usize {
         self.state.bound.unwrap_or(0)
-    }
-
-    /// Free permits right now.
-    pub fn available_permits(&self) -> usize {
-        self.state.permits()
-    }
-
-    /// True if an `acquire` would park.
-    pub fn locked(&self) -> bool {
-        self.state.permits() == 0
-    }
-
-    /// Greenlets parked in `acquire`.
-    pub fn waiting(&self) -> usize {
-        self.state.waiting()
-    }
-
-    /// Waits until a permit is free, without taking it.
-    pub fn wait(&self) -> Result<()> {
-        self.state.wait(None)
-    }
-
-    /// [`wait`](Self::wait), giving up with `Error::Timeout` after
-    /// `timeout`.
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
-        self.state.wait(Some(Deadline::after(timeout)))
-    }
-
-    /// [`wait`](Self::wait), giving up with `Error::Timeout` at `deadline`.
-    pub fn wait_deadline(&self, deadline: Instant) -> Result<()> {
-        self.state.wait(Some(Deadline::at(deadline)))
     }
 }
 
