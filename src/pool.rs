@@ -34,6 +34,7 @@ type Thunk<R> = Box<dyn FnOnce() -> R>;
 /// # Invariant
 /// For a pool, every entry of `members` holds one permit of `limit`; the
 /// permit is released exactly when the entry is removed.
+#[derive(Default)]
 struct GroupCore {
     members: RefCell<BTreeMap<u64, AnyGreenlet>>,
     /// Woken whenever a member leaves.
@@ -42,11 +43,11 @@ struct GroupCore {
 }
 
 impl GroupCore {
-    fn new(limit: Option<usize>) -> Rc<GroupCore> {
+    /// The core of a pool: at most `size` members.
+    fn with_limit(size: usize) -> Rc<GroupCore> {
         Rc::new(GroupCore {
-            members: RefCell::new(BTreeMap::new()),
-            changed: WaitQueue::default(),
-            limit: limit.map(|n| SemState::new(n, Some(n))),
+            limit: Some(SemState::new(size, Some(size))),
+            ..GroupCore::default()
         })
     }
 
@@ -190,7 +191,7 @@ impl Drop for ExitHook {
 /// assert_eq!(a.get().unwrap() + b.get().unwrap(), 3);
 /// assert_eq!(group.map(|n: u32| n * 10, 0..3).unwrap(), vec![0, 10, 20]);
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Group {
     core: Rc<GroupCore>,
 }
@@ -201,18 +202,10 @@ impl fmt::Debug for Group {
     }
 }
 
-impl Default for Group {
-    fn default() -> Self {
-        Group::new()
-    }
-}
-
 impl Group {
     /// An empty group.
     pub fn new() -> Group {
-        Group {
-            core: GroupCore::new(None),
-        }
+        Group::default()
     }
 
     /// Spawns `f` as a member. If no stack can be allocated the greenlet
@@ -432,7 +425,7 @@ impl Pool {
         assert!(size > 0, "a Pool needs a size of at least 1");
         Pool {
             group: Group {
-                core: GroupCore::new(Some(size)),
+                core: GroupCore::with_limit(size),
             },
             size,
         }

@@ -109,19 +109,17 @@ fn select_deadline(
     let check = || -> Result<Selected> {
         let ready = sys::poll_now(&wanted)?;
         let (r, w) = ready.split_at(readers.len());
+        // The indices (within its own list) of each fd that is ready.
+        let ready = |list: &[sys::Ready], pick: fn(&sys::Ready) -> bool| {
+            list.iter()
+                .enumerate()
+                .filter(|(_, x)| pick(x))
+                .map(|(i, _)| i)
+                .collect()
+        };
         Ok(Selected {
-            readable: r
-                .iter()
-                .enumerate()
-                .filter(|(_, x)| x.readable)
-                .map(|(i, _)| i)
-                .collect(),
-            writable: w
-                .iter()
-                .enumerate()
-                .filter(|(_, x)| x.writable)
-                .map(|(i, _)| i)
-                .collect(),
+            readable: ready(r, |x| x.readable),
+            writable: ready(w, |x| x.writable),
         })
     };
     let ready = check()?;

@@ -139,13 +139,7 @@ impl ZmqRelay {
                 detail: e.to_string(),
             })
         })?;
-        let max = self.max_bytes.get();
-        if json.len() > max {
-            return Err(relay_error(RelayError::Oversized {
-                bytes: json.len(),
-                max,
-            }));
-        }
+        self.check_size(json.len())?;
         Ok(json)
     }
 
@@ -169,19 +163,23 @@ impl ZmqRelay {
         self.decode(frames)
     }
 
+    /// [`RelayError::Oversized`] if a message of `bytes` bytes exceeds the
+    /// maximum.
+    fn check_size(&self, bytes: usize) -> Result<()> {
+        let max = self.max_bytes.get();
+        if bytes > max {
+            return Err(relay_error(RelayError::Oversized { bytes, max }));
+        }
+        Ok(())
+    }
+
     fn decode<T: DeserializeOwned>(&self, frames: Vec<Vec<u8>>) -> Result<T> {
         let [frame] = <[Vec<u8>; 1]>::try_from(frames).map_err(|f| {
             relay_error(RelayError::Malformed {
                 detail: format!("expected one frame, got {}", f.len()),
             })
         })?;
-        let max = self.max_bytes.get();
-        if frame.len() > max {
-            return Err(relay_error(RelayError::Oversized {
-                bytes: frame.len(),
-                max,
-            }));
-        }
+        self.check_size(frame.len())?;
         serde_json::from_slice(&frame).map_err(|e| {
             relay_error(RelayError::Malformed {
                 detail: e.to_string(),

@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::hub::task::{WaitQueue, Waiter};
 use crate::hub::{self, Deadline, HubHandle, Wake};
 
+#[derive(Default)]
 struct EventState {
     flag: Cell<bool>,
     /// How many times the flag was raised (by [`Event::set`] or by
@@ -90,7 +91,7 @@ impl EventState {
 ///     assert!(w.get().unwrap().is_ok());
 /// }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Event {
     state: Rc<EventState>,
 }
@@ -101,23 +102,10 @@ impl fmt::Debug for Event {
     }
 }
 
-impl Default for Event {
-    fn default() -> Self {
-        Event::new()
-    }
-}
-
 impl Event {
     /// A lowered flag.
     pub fn new() -> Event {
-        Event {
-            state: Rc::new(EventState {
-                flag: Cell::new(false),
-                sets: Cell::new(0),
-                waiters: WaitQueue::default(),
-                remote: RefCell::new(None),
-            }),
-        }
+        Event::default()
     }
 
     /// Raises the flag and wakes every waiter.

@@ -119,6 +119,7 @@ impl fmt::Debug for LockGuard {
 /// # Invariant
 /// `count > 0` exactly when `owner` is `Some`; while greenlets wait in
 /// `queue`, the lock is owned (a release hands it to the first waiter).
+#[derive(Default)]
 struct RLockState {
     owner: Cell<Option<u64>>,
     count: Cell<usize>,
@@ -160,7 +161,7 @@ impl RLockState {
 /// drop(outer);
 /// assert!(!lock.locked());
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct RLock {
     state: Rc<RLockState>,
 }
@@ -175,22 +176,10 @@ impl fmt::Debug for RLock {
     }
 }
 
-impl Default for RLock {
-    fn default() -> Self {
-        RLock::new()
-    }
-}
-
 impl RLock {
     /// An unlocked re-entrant lock.
     pub fn new() -> RLock {
-        RLock {
-            state: Rc::new(RLockState {
-                owner: Cell::new(None),
-                count: Cell::new(0),
-                queue: Handoff::default(),
-            }),
-        }
+        RLock::default()
     }
 
     /// Takes the lock: at once if it is free or already the caller's,

@@ -122,20 +122,21 @@ fn run(
             }
         }
         if !paused {
-            let (fin, fout) = if frontend.can_recv() && backend.can_send() {
-                forward(frontend, backend, capture)?
-            } else {
-                ((0, 0), (0, 0))
+            // One batch each way, where the receiving side has something
+            // and the sending side has room.
+            let pump = |from: &Socket, to: &Socket| {
+                if from.can_recv() && to.can_send() {
+                    forward(from, to, capture)
+                } else {
+                    Ok(((0, 0), (0, 0)))
+                }
             };
+            let (fin, fout) = pump(frontend, backend)?;
             stats.frontend_msgs_in += fin.0;
             stats.frontend_bytes_in += fin.1;
             stats.backend_msgs_out += fout.0;
             stats.backend_bytes_out += fout.1;
-            let (bin, bout) = if backend.can_recv() && frontend.can_send() {
-                forward(backend, frontend, capture)?
-            } else {
-                ((0, 0), (0, 0))
-            };
+            let (bin, bout) = pump(backend, frontend)?;
             stats.backend_msgs_in += bin.0;
             stats.backend_bytes_in += bin.1;
             stats.frontend_msgs_out += bout.0;
