@@ -18,6 +18,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
+use std::marker::PhantomData;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
@@ -173,7 +174,8 @@ impl Drop for ExitHook {
 }
 
 /// A collection of greenlets managed and joined together (gevent's
-/// `Group`). Greenlets leave it when they die.
+/// `Group`): the unbounded [`GenericGroup`]. Greenlets leave it when they
+/// die.
 ///
 /// A `Group` is a cheap handle: clones share the same members.
 ///
@@ -191,35 +193,115 @@ impl Drop for ExitHook {
 /// assert_eq!(a.get().unwrap() + b.get().unwrap(), 3);
 /// assert_eq!(group.map(|n: u32| n * 10, 0..3).unwrap(), vec![0, 10, 20]);
 /// ```
-#[derive(Clone, Default)]
-pub struct Group {
+pub type Group = GenericGroup<Unlimited>;
+
+/// A group that runs at most `size` greenlets at once (gevent's `Pool`).
+///
+/// [`spawn`](Self::spawn) (and [`add`](Self::add), and the dispatchers)
+/// park the caller while the pool is full; callers are served first come,
+/// first served as members leave. [`full`](Self::full) lets a server
+/// refuse work instead.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// use zgreen::pool::Pool;
+///
+/// let pool = Pool::new(3);
+/// let (running, peak) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+/// let out = pool
+///     .map(
+///         {
+///             let (running, peak) = (running.clone(), peak.clone());
+///             move |i: u64| {
+///                 running.set(running.get() + 1);
+///                 peak.set(peak.get().max(running.get()));
+///                 zgreen::sleep(Duration::from_millis(1)).unwrap();
+///                 running.set(running.get() - 1);
+///                 i * i
+///             }
+///         },
+///         0..10,
+///     )
+///     .unwrap();
+/// assert_eq!(out[9], 81);
+/// assert_eq!(peak.get(), 3);
+/// ```
+pub type Pool = GenericGroup<Limited>;
+
+/// Whether a group bounds its members: [`Unlimited`] (a [`Group`]) or
+/// [`Limited`] (a [`Pool`]). Sealed.
+pub trait GroupKind: sealed::Sealed + 'static {
+    /// The type's name, for `Debug`.
+    #[doc(hidden)]
+    const NAME: &'static str;
+}
+
+/// The kind of a [`Group`]: any number of members.
+#[derive(Debug)]
+pub enum Unlimited {}
+
+/// The kind of a [`Pool`]: at most its size of members at once.
+#[derive(Debug)]
+pub enum Limited {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Unlimited {}
+    impl Sealed for super::Limited {}
+}
+
+impl GroupKind for Unlimited {
+    const NAME: &'static str = "Group";
+}
+
+impl GroupKind for Limited {
+    const NAME: &'static str = "Pool";
+}
+
+/// A group of greenlets of either kind: use it as [`Group`] or [`Pool`].
+/// The methods here (membership, join, kill and the dispatchers) are
+/// common to both; spawning and adding are on each kind's own `impl`,
+/// because a pool's park while it is full.
+///
+/// A cheap handle: clones share the same members.
+pub struct GenericGroup<K: GroupKind> {
     core: Rc<GroupCore>,
+    kind: PhantomData<K>,
 }
 
-impl fmt::Debug for Group {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Group").field("len", &self.len()).finish()
-    }
-}
-
-impl Group {
-    /// An empty group.
-    pub fn new() -> Group {
-        Group::default()
-    }
-
-    /// Spawns `f` as a member. If no stack can be allocated the greenlet
-    /// is returned dead with the error, as [`spawn`](crate::spawn) does.
-    pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
-        let (g, started) = self.core.spawn_member(Builder::new(), f, None);
-        if let Err(e) = started {
-            tracing::warn!("zgreen: a group member could not start: {e}");
+impl<K: GroupKind> Clone for GenericGroup<K> {
+    fn clone(&self) -> Self {
+        GenericGroup {
+            core: self.core.clone(),
+            kind: PhantomData,
         }
-        g
     }
+}
 
-    /// Spawns `f` as a member configured by `builder` (name, stack size).
-    pub fn spawn_with<T: 'static>(
+impl Default for Group {
+    fn default() -> Self {
+        Group::new()
+    }
+}
+
+impl<K: GroupKind> fmt::Debug for GenericGroup<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct(K::NAME);
+        if let Some(sem) = &self.core.limit {
+            d.field("size", &sem.bound().unwrap_or(0));
+        }
+        d.field("len", &self.len()).finish()
+    }
+}
+
+impl<K: GroupKind> GenericGroup<K> {
+    /// Builds a member running `f` and starts it (for a pool, a permit is
+    /// already held).
+    fn start_member<T: 'static>(
         &self,
         builder: Builder,
         f: impl FnOnce() -> T + 'static,
@@ -228,17 +310,8 @@ impl Group {
         started.map(|()| g)
     }
 
-    /// Adds a greenlet spawned elsewhere; it leaves the group when it
-    /// dies. Adding a member again does nothing.
-    pub fn add(&self, g: impl Into<AnyGreenlet>) {
-        let g = g.into();
-        if !self.contains(&g) {
-            self.core.add(g);
-        }
-    }
-
-    /// Removes a greenlet from the group without killing it. Returns false
-    /// if it was not a member.
+    /// Removes a greenlet from the group without killing it (in a pool,
+    /// its room is freed). Returns false if it was not a member.
     pub fn discard(&self, g: impl Into<AnyGreenlet>) -> bool {
         self.core.remove(g.into().id())
     }
@@ -322,7 +395,7 @@ impl Group {
     /// Runs `f` on every item, each in its own member greenlet, and yields
     /// the results in input order as they become available.
     ///
-    /// A group has no bound: every item gets its greenlet at the first
+    /// A [`Group`] has no bound: every item gets its greenlet at the first
     /// `next`. For long inputs use a [`Pool`], which keeps at most its size
     /// running and pulls the next item only when there is room.
     pub fn imap<I, F, R>(&self, f: F, items: I) -> IMap<R>
@@ -348,6 +421,44 @@ impl Group {
     {
         IMap::new(&self.core, f, items, false)
     }
+}
+
+impl GenericGroup<Unlimited> {
+    /// An empty group.
+    pub fn new() -> Group {
+        GenericGroup {
+            core: Rc::default(),
+            kind: PhantomData,
+        }
+    }
+
+    /// Spawns `f` as a member. If no stack can be allocated the greenlet
+    /// is returned dead with the error, as [`spawn`](crate::spawn) does.
+    pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
+        let (g, started) = self.core.spawn_member(Builder::new(), f, None);
+        if let Err(e) = started {
+            tracing::warn!("zgreen: a group member could not start: {e}");
+        }
+        g
+    }
+
+    /// Spawns `f` as a member configured by `builder` (name, stack size).
+    pub fn spawn_with<T: 'static>(
+        &self,
+        builder: Builder,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Result<Greenlet<T>> {
+        self.start_member(builder, f)
+    }
+
+    /// Adds a greenlet spawned elsewhere; it leaves the group when it
+    /// dies. Adding a member again does nothing.
+    pub fn add(&self, g: impl Into<AnyGreenlet>) {
+        let g = g.into();
+        if !self.contains(&g) {
+            self.core.add(g);
+        }
+    }
 
     /// Runs `f` in a member greenlet and waits for its result (directly in
     /// the caller if the caller is a member already).
@@ -366,77 +477,21 @@ impl Group {
     }
 }
 
-/// A group that runs at most `size` greenlets at once (gevent's `Pool`).
-///
-/// [`spawn`](Self::spawn) (and [`add`](Self::add), and the dispatchers)
-/// park the caller while the pool is full; callers are served first come,
-/// first served as members leave. [`full`](Self::full) lets a server
-/// refuse work instead.
-///
-/// # Examples
-///
-/// ```
-/// use std::cell::Cell;
-/// use std::rc::Rc;
-/// use std::time::Duration;
-/// use zgreen::pool::Pool;
-///
-/// let pool = Pool::new(3);
-/// let (running, peak) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
-/// let out = pool
-///     .map(
-///         {
-///             let (running, peak) = (running.clone(), peak.clone());
-///             move |i: u64| {
-///                 running.set(running.get() + 1);
-///                 peak.set(peak.get().max(running.get()));
-///                 zgreen::sleep(Duration::from_millis(1)).unwrap();
-///                 running.set(running.get() - 1);
-///                 i * i
-///             }
-///         },
-///         0..10,
-///     )
-///     .unwrap();
-/// assert_eq!(out[9], 81);
-/// assert_eq!(peak.get(), 3);
-/// ```
-#[derive(Clone)]
-pub struct Pool {
-    group: Group,
-    size: usize,
-}
-
-impl fmt::Debug for Pool {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool")
-            .field("size", &self.size)
-            .field("len", &self.len())
-            .finish()
-    }
-}
-
-impl Pool {
+impl GenericGroup<Limited> {
     /// A pool of at most `size` concurrent greenlets.
     ///
     /// # Panics
     /// If `size` is 0 (nothing could ever run).
     pub fn new(size: usize) -> Pool {
         assert!(size > 0, "a Pool needs a size of at least 1");
-        Pool {
-            group: Group {
-                core: GroupCore::with_limit(size),
-            },
-            size,
+        GenericGroup {
+            core: GroupCore::with_limit(size),
+            kind: PhantomData,
         }
     }
 
     fn sem(&self) -> &SemState {
-        self.group
-            .core
-            .limit
-            .as_deref()
-            .expect("a pool always has a limit")
+        self.core.limit.as_deref().expect("a pool always has a limit")
     }
 
     /// Spawns `f` as a member, first parking while the pool is full.
@@ -453,8 +508,8 @@ impl Pool {
         timeout: Duration,
         f: impl FnOnce() -> T + 'static,
     ) -> Result<Greenlet<T>> {
-        self.group.core.acquire(Some(Deadline::after(timeout)))?;
-        self.group.spawn_with(Builder::new(), f)
+        self.core.acquire(Some(Deadline::after(timeout)))?;
+        self.start_member(Builder::new(), f)
     }
 
     /// [`spawn`](Self::spawn), giving up with `Error::Timeout` if no room
@@ -464,8 +519,8 @@ impl Pool {
         deadline: Instant,
         f: impl FnOnce() -> T + 'static,
     ) -> Result<Greenlet<T>> {
-        self.group.core.acquire(Some(Deadline::at(deadline)))?;
-        self.group.spawn_with(Builder::new(), f)
+        self.core.acquire(Some(Deadline::at(deadline)))?;
+        self.start_member(Builder::new(), f)
     }
 
     /// [`spawn`](Self::spawn) with a [`Builder`] (name, stack size).
@@ -474,25 +529,25 @@ impl Pool {
         builder: Builder,
         f: impl FnOnce() -> T + 'static,
     ) -> Result<Greenlet<T>> {
-        self.group.core.acquire(None)?;
-        self.group.spawn_with(builder, f)
+        self.core.acquire(None)?;
+        self.start_member(builder, f)
     }
 
     /// Adds a greenlet spawned elsewhere, first parking while the pool is
     /// full. Adding a member again does nothing.
     pub fn add(&self, g: impl Into<AnyGreenlet>) -> Result<()> {
         let g = g.into();
-        if self.group.contains(&g) {
+        if self.contains(&g) {
             return Ok(());
         }
-        self.group.core.acquire(None)?;
-        self.group.core.add(g);
+        self.core.acquire(None)?;
+        self.core.add(g);
         Ok(())
     }
 
     /// The most greenlets that run at once.
     pub fn size(&self) -> usize {
-        self.size
+        self.sem().bound().unwrap_or(0)
     }
 
     /// True if a spawn would have to wait.
@@ -523,111 +578,11 @@ impl Pool {
         self.sem().wait(Some(Deadline::at(deadline)))
     }
 
-    /// Removes a greenlet from the pool without killing it (its room is
-    /// freed). Returns false if it was not a member.
-    pub fn discard(&self, g: impl Into<AnyGreenlet>) -> bool {
-        self.group.discard(g)
-    }
-
-    /// True if `g` is a member.
-    pub fn contains(&self, g: &AnyGreenlet) -> bool {
-        self.group.contains(g)
-    }
-
-    /// Number of members (running greenlets).
-    pub fn len(&self) -> usize {
-        self.group.len()
-    }
-
-    /// True if the pool has no members.
-    pub fn is_empty(&self) -> bool {
-        self.group.is_empty()
-    }
-
-    /// The members, oldest first.
-    pub fn greenlets(&self) -> Vec<AnyGreenlet> {
-        self.group.greenlets()
-    }
-
-    /// Waits until every member has died and left the pool.
-    pub fn join(&self) -> Result<()> {
-        self.group.join()
-    }
-
-    /// [`join`](Self::join), giving up with `Error::Timeout` after
-    /// `timeout`.
-    pub fn join_timeout(&self, timeout: Duration) -> Result<()> {
-        self.group.join_timeout(timeout)
-    }
-
-    /// [`join`](Self::join), giving up with `Error::Timeout` at
-    /// `deadline`.
-    pub fn join_deadline(&self, deadline: Instant) -> Result<()> {
-        self.group.join_deadline(deadline)
-    }
-
-    /// Kills every member and waits for them to die.
-    pub fn kill(&self) -> Result<()> {
-        self.group.kill()
-    }
-
-    /// [`kill`](Self::kill), waiting at most `timeout` for them to die.
-    pub fn kill_timeout(&self, timeout: Duration) -> Result<()> {
-        self.group.kill_timeout(timeout)
-    }
-
-    /// [`kill`](Self::kill), waiting until `deadline` at the latest.
-    pub fn kill_deadline(&self, deadline: Instant) -> Result<()> {
-        self.group.kill_deadline(deadline)
-    }
-
-    /// Kills one member, waits for it to die and removes it.
-    pub fn killone(&self, g: impl Into<AnyGreenlet>) -> Result<()> {
-        self.group.killone(g)
-    }
-
-    /// [`Group::map`], at most [`size`](Self::size) items at a time.
-    pub fn map<I, F, R>(&self, f: F, items: I) -> Result<Vec<R>>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: 'static,
-        F: Fn(I::Item) -> R + 'static,
-        R: 'static,
-    {
-        self.group.map(f, items)
-    }
-
-    /// [`Group::imap`], at most [`size`](Self::size) items at a time.
-    pub fn imap<I, F, R>(&self, f: F, items: I) -> IMap<R>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: 'static,
-        F: Fn(I::Item) -> R + 'static,
-        R: 'static,
-    {
-        self.group.imap(f, items)
-    }
-
-    /// [`Group::imap_unordered`], at most [`size`](Self::size) items at a
-    /// time.
-    pub fn imap_unordered<I, F, R>(&self, f: F, items: I) -> IMap<R>
-    where
-        I: IntoIterator,
-        I::IntoIter: 'static,
-        I::Item: 'static,
-        F: Fn(I::Item) -> R + 'static,
-        R: 'static,
-    {
-        self.group.imap_unordered(f, items)
-    }
-
     /// Runs `f` in a member greenlet (parking while the pool is full) and
     /// waits for its result; runs it directly if the caller is a member
     /// already (so a member cannot deadlock a full pool).
     pub fn apply<R: 'static>(&self, f: impl FnOnce() -> R + 'static) -> Result<R> {
-        if self.group.core.contains_current() {
+        if self.core.contains_current() {
             return Ok(f());
         }
         self.spawn(f)?.take()

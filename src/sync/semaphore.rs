@@ -43,6 +43,11 @@ impl SemState {
         self.permits.get()
     }
 
+    /// The bound of a bounded semaphore.
+    pub(crate) fn bound(&self) -> Option<usize> {
+        self.bound
+    }
+
     pub(crate) fn try_acquire(&self) -> bool {
         let n = self.permits.get();
         if n == 0 {
