@@ -90,6 +90,13 @@ pub mod pool;
 pub mod process;
 pub mod queue;
 mod signal;
+/// The supertrait that seals zgreen's marker traits ([`net::Family`],
+/// [`sync::BoundKind`]): public in name so they can use it, but
+/// unreachable, so no other crate can implement them.
+mod sealed {
+    /// Implemented only inside zgreen.
+    pub trait Sealed {}
+}
 pub mod sync;
 mod sys;
 pub mod threadpool;

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::greenlet::{AnyGreenlet, Builder, Greenlet};
 use crate::hub::task::WaitQueue;
 use crate::hub::{self, Deadline, TimerAction, try_with_hub};
-use crate::sync::SemState;
+use crate::sync::{BoundKind, Bounded, SemState, Unbounded};
 
 type Thunk<R> = Box<dyn FnOnce() -> R>;
 
@@ -193,7 +193,7 @@ impl Drop for ExitHook {
 /// assert_eq!(a.get().unwrap() + b.get().unwrap(), 3);
 /// assert_eq!(group.map(|n: u32| n * 10, 0..3).unwrap(), vec![0, 10, 20]);
 /// ```
-pub type Group = GenericGroup<Unlimited>;
+pub type Group = GenericGroup<Unbounded>;
 
 /// A group that runs at most `size` greenlets at once (gevent's `Pool`).
 ///
@@ -230,50 +230,20 @@ pub type Group = GenericGroup<Unlimited>;
 /// assert_eq!(out[9], 81);
 /// assert_eq!(peak.get(), 3);
 /// ```
-pub type Pool = GenericGroup<Limited>;
-
-/// Whether a group bounds its members: [`Unlimited`] (a [`Group`]) or
-/// [`Limited`] (a [`Pool`]). Sealed.
-pub trait GroupKind: sealed::Sealed + 'static {
-    /// The type's name, for `Debug`.
-    #[doc(hidden)]
-    const NAME: &'static str;
-}
-
-/// The kind of a [`Group`]: any number of members.
-#[derive(Debug)]
-pub enum Unlimited {}
-
-/// The kind of a [`Pool`]: at most its size of members at once.
-#[derive(Debug)]
-pub enum Limited {}
-
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for super::Unlimited {}
-    impl Sealed for super::Limited {}
-}
-
-impl GroupKind for Unlimited {
-    const NAME: &'static str = "Group";
-}
-
-impl GroupKind for Limited {
-    const NAME: &'static str = "Pool";
-}
+pub type Pool = GenericGroup<Bounded>;
 
 /// A group of greenlets of either kind: use it as [`Group`] or [`Pool`].
 /// The methods here (membership, join, kill and the dispatchers) are
-/// common to both; spawning and adding are on each kind's own `impl`,
-/// because a pool's park while it is full.
+/// common to both; spawning and adding are on each kind's own `impl`
+/// (a pool's park the caller while it is full).
 ///
 /// A cheap handle: clones share the same members.
-pub struct GenericGroup<K: GroupKind> {
+pub struct GenericGroup<K: BoundKind> {
     core: Rc<GroupCore>,
     kind: PhantomData<K>,
 }
 
-impl<K: GroupKind> Clone for GenericGroup<K> {
+impl<K: BoundKind> Clone for GenericGroup<K> {
     fn clone(&self) -> Self {
         GenericGroup {
             core: self.core.clone(),
@@ -288,9 +258,9 @@ impl Default for Group {
     }
 }
 
-impl<K: GroupKind> fmt::Debug for GenericGroup<K> {
+impl<K: BoundKind> fmt::Debug for GenericGroup<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct(K::NAME);
+        let mut d = f.debug_struct(if K::BOUNDED { "Pool" } else { "Group" });
         if let Some(sem) = &self.core.limit {
             d.field("size", &sem.bound().unwrap_or(0));
         }
@@ -298,7 +268,7 @@ impl<K: GroupKind> fmt::Debug for GenericGroup<K> {
     }
 }
 
-impl<K: GroupKind> GenericGroup<K> {
+impl<K: BoundKind> GenericGroup<K> {
     /// Builds a member running `f` and starts it (for a pool, a permit is
     /// already held).
     fn start_member<T: 'static>(
@@ -423,7 +393,7 @@ impl<K: GroupKind> GenericGroup<K> {
     }
 }
 
-impl GenericGroup<Unlimited> {
+impl GenericGroup<Unbounded> {
     /// An empty group.
     pub fn new() -> Group {
         GenericGroup {
@@ -477,7 +447,7 @@ impl GenericGroup<Unlimited> {
     }
 }
 
-impl GenericGroup<Limited> {
+impl GenericGroup<Bounded> {
     /// A pool of at most `size` concurrent greenlets.
     ///
     /// # Panics
@@ -498,7 +468,7 @@ impl GenericGroup<Limited> {
     /// Fails if the caller is killed or its `Timeout` scope expires while
     /// waiting, or if no stack can be allocated.
     pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Result<Greenlet<T>> {
-        self.spawn_with(Builder::new(), f)
+        self.spawn_until(Builder::new(), None, f)
     }
 
     /// [`spawn`](Self::spawn), giving up with `Error::Timeout` if no room
@@ -508,8 +478,7 @@ impl GenericGroup<Limited> {
         timeout: Duration,
         f: impl FnOnce() -> T + 'static,
     ) -> Result<Greenlet<T>> {
-        self.core.acquire(Some(Deadline::after(timeout)))?;
-        self.start_member(Builder::new(), f)
+        self.spawn_until(Builder::new(), Some(Deadline::after(timeout)), f)
     }
 
     /// [`spawn`](Self::spawn), giving up with `Error::Timeout` if no room
@@ -519,8 +488,7 @@ impl GenericGroup<Limited> {
         deadline: Instant,
         f: impl FnOnce() -> T + 'static,
     ) -> Result<Greenlet<T>> {
-        self.core.acquire(Some(Deadline::at(deadline)))?;
-        self.start_member(Builder::new(), f)
+        self.spawn_until(Builder::new(), Some(Deadline::at(deadline)), f)
     }
 
     /// [`spawn`](Self::spawn) with a [`Builder`] (name, stack size).
@@ -529,7 +497,17 @@ impl GenericGroup<Limited> {
         builder: Builder,
         f: impl FnOnce() -> T + 'static,
     ) -> Result<Greenlet<T>> {
-        self.core.acquire(None)?;
+        self.spawn_until(builder, None, f)
+    }
+
+    /// Takes a place (parking until `deadline` at most), then starts `f`.
+    fn spawn_until<T: 'static>(
+        &self,
+        builder: Builder,
+        deadline: Option<Deadline>,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Result<Greenlet<T>> {
+        self.core.acquire(deadline)?;
         self.start_member(builder, f)
     }
 

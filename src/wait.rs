@@ -10,7 +10,7 @@ use crate::greenlet::{AnyGreenlet, Greenlet};
 use crate::hub::task::Waiter;
 use crate::hub::{self, Deadline, Wake};
 use crate::queue::{GenericQueue, Order};
-use crate::sync::{AsyncResult, Event, GenericSemaphore, SemaphoreKind};
+use crate::sync::{AsyncResult, BoundKind, Event, GenericSemaphore};
 
 /// An opaque token that wakes one waiting greenlet; handed to
 /// [`Waitable::subscribe`].
@@ -85,7 +85,7 @@ impl<T, O: Order<T>> Waitable for GenericQueue<T, O> {
     }
 }
 
-impl<K: SemaphoreKind> Waitable for GenericSemaphore<K> {
+impl<K: BoundKind> Waitable for GenericSemaphore<K> {
     fn is_ready(&self) -> bool {
         self.available_permits() > 0
     }

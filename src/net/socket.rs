@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, AsRawFd};
 /// The address family of a [`Stream`](super::Stream) or
 /// [`Listener`](super::Listener): [`Tcp`] or [`Unix`]. Sealed: zgreen
 /// implements it for these two, and nothing else can.
-pub trait Family: sealed::Sealed + 'static {
+pub trait Family: crate::sealed::Sealed + 'static {
     /// The nonblocking `mio` stream socket.
     #[doc(hidden)]
     type Socket: ByteStream;
@@ -57,11 +57,8 @@ pub enum Tcp {}
 #[derive(Debug)]
 pub enum Unix {}
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for super::Tcp {}
-    impl Sealed for super::Unix {}
-}
+impl crate::sealed::Sealed for Tcp {}
+impl crate::sealed::Sealed for Unix {}
 
 impl Family for Tcp {
     type Socket = mio::net::TcpStream;

@@ -33,7 +33,7 @@ pub use self::event::{Event, EventSetter};
 pub use self::lock::{Lock, LockGuard, RLock, RLockGuard};
 pub(crate) use self::semaphore::SemState;
 pub use self::semaphore::{
-    Bounded, BoundedSemaphore, GenericSemaphore, OverReleaseError, Semaphore, SemaphoreGuard, SemaphoreKind,
+    BoundKind, Bounded, BoundedSemaphore, GenericSemaphore, OverReleaseError, Semaphore, SemaphoreGuard,
     Unbounded,
 };
 

@@ -175,36 +175,35 @@ pub type Semaphore = GenericSemaphore<Unbounded>;
 /// ```
 pub type BoundedSemaphore = GenericSemaphore<Bounded>;
 
-/// Whether a semaphore's permits are bounded: [`Unbounded`] (a
-/// [`Semaphore`]) or [`Bounded`] (a [`BoundedSemaphore`]). Sealed.
-pub trait SemaphoreKind: sealed::Sealed + 'static {
-    /// The type's name, for `Debug`.
+/// Whether permits (of a semaphore) or members (of a group) are bounded:
+/// [`Unbounded`] for [`Semaphore`] and [`Group`](crate::pool::Group),
+/// [`Bounded`] for [`BoundedSemaphore`] and [`Pool`](crate::pool::Pool).
+/// Sealed.
+pub trait BoundKind: crate::sealed::Sealed + 'static {
+    /// True for [`Bounded`].
     #[doc(hidden)]
-    const NAME: &'static str;
+    const BOUNDED: bool;
 }
 
-/// The kind of a [`Semaphore`]: `release` may add permits beyond the
-/// initial number.
+/// The kind of a [`Semaphore`] (`release` may add permits beyond the
+/// initial number) and of a [`Group`](crate::pool::Group).
 #[derive(Debug)]
 pub enum Unbounded {}
 
-/// The kind of a [`BoundedSemaphore`]: `release` fails rather than exceed
-/// the initial number of permits.
+/// The kind of a [`BoundedSemaphore`] (`release` fails rather than exceed
+/// the initial number of permits) and of a [`Pool`](crate::pool::Pool).
 #[derive(Debug)]
 pub enum Bounded {}
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for super::Unbounded {}
-    impl Sealed for super::Bounded {}
+impl crate::sealed::Sealed for Unbounded {}
+impl crate::sealed::Sealed for Bounded {}
+
+impl BoundKind for Unbounded {
+    const BOUNDED: bool = false;
 }
 
-impl SemaphoreKind for Unbounded {
-    const NAME: &'static str = "Semaphore";
-}
-
-impl SemaphoreKind for Bounded {
-    const NAME: &'static str = "BoundedSemaphore";
+impl BoundKind for Bounded {
+    const BOUNDED: bool = true;
 }
 
 /// A counting semaphore of either kind: use it as [`Semaphore`] or
@@ -214,12 +213,12 @@ impl SemaphoreKind for Bounded {
 ///
 /// A handle: clones share the same permits. It is not `Send`: it belongs
 /// to the thread whose greenlets use it.
-pub struct GenericSemaphore<K: SemaphoreKind> {
+pub struct GenericSemaphore<K: BoundKind> {
     pub(crate) state: Rc<SemState>,
     kind: PhantomData<K>,
 }
 
-impl<K: SemaphoreKind> Clone for GenericSemaphore<K> {
+impl<K: BoundKind> Clone for GenericSemaphore<K> {
     fn clone(&self) -> Self {
         GenericSemaphore {
             state: self.state.clone(),
@@ -228,9 +227,13 @@ impl<K: SemaphoreKind> Clone for GenericSemaphore<K> {
     }
 }
 
-impl<K: SemaphoreKind> fmt::Debug for GenericSemaphore<K> {
+impl<K: BoundKind> fmt::Debug for GenericSemaphore<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct(K::NAME);
+        let mut d = f.debug_struct(if K::BOUNDED {
+            "BoundedSemaphore"
+        } else {
+            "Semaphore"
+        });
         d.field("permits", &self.state.permits());
         if let Some(bound) = self.state.bound {
             d.field("bound", &bound);
@@ -239,7 +242,7 @@ impl<K: SemaphoreKind> fmt::Debug for GenericSemaphore<K> {
     }
 }
 
-impl<K: SemaphoreKind> GenericSemaphore<K> {
+impl<K: BoundKind> GenericSemaphore<K> {
     fn with_state(state: Rc<SemState>) -> GenericSemaphore<K> {
         GenericSemaphore {
             state,
