@@ -13,6 +13,16 @@ use std::rc::Rc;
 use super::task::WaitQueue;
 use super::{Deadline, with_hub};
 
+/// Which direction an I/O operation waits for: a readable (a receive)
+/// or a writable (a send) source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dir {
+    /// Readable: data (or a connection, or end of file) to receive.
+    Read,
+    /// Writable: room to send.
+    Write,
+}
+
 /// Readiness state and waiters of one registered source.
 #[derive(Default)]
 pub(crate) struct IoEntry {

@@ -42,6 +42,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
+// `Dir` is for the I/O layers above (net, zmq): unused in a build
+// without them.
+#[allow(unused_imports)]
+pub(crate) use self::io::Dir;
 pub(crate) use self::io::IoRegistration;
 pub use self::remote::HubHandle;
 use self::remote::{Remote, RemoteMsg};

@@ -11,7 +11,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use mio::unix::SourceFd;
 
 use crate::error::Result;
-use crate::hub::task::{WaitQueue, Waiter};
+pub(crate) use crate::hub::Dir;
+use crate::hub::task::Waiter;
 use crate::hub::{self, Deadline, IoRegistration};
 
 /// After this many operations in a row that did not park, the next one
@@ -100,39 +101,20 @@ impl<S: mio::event::Source> Evented<S> {
     }
 
     /// Runs `op` until it does not return `WouldBlock`, parking until the
-    /// source is readable in between (or `deadline` passes: then
-    /// `Err(Error::Timeout)`).
+    /// source is ready in direction `dir` in between (or `deadline`
+    /// passes: then `Err(Error::Timeout)`).
     #[inline]
-    pub(crate) fn read_op<R>(
+    pub(crate) fn io_op<R>(
         &self,
-        deadline: Option<Deadline>,
-        op: impl FnMut(&S) -> io::Result<R>,
-    ) -> Result<R> {
-        let e = &self.reg.entry;
-        self.retry_op(&e.readable, &e.readers, deadline, op)
-    }
-
-    /// Like [`read_op`](Self::read_op), for the write direction.
-    #[inline]
-    pub(crate) fn write_op<R>(
-        &self,
-        deadline: Option<Deadline>,
-        op: impl FnMut(&S) -> io::Result<R>,
-    ) -> Result<R> {
-        let e = &self.reg.entry;
-        self.retry_op(&e.writable, &e.writers, deadline, op)
-    }
-
-    /// The loop of `read_op` and `write_op`: `ready` and `waiters` are the
-    /// direction's edge flag and wait queue.
-    #[inline]
-    fn retry_op<R>(
-        &self,
-        ready: &Cell<bool>,
-        waiters: &WaitQueue,
+        dir: Dir,
         deadline: Option<Deadline>,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Result<R> {
+        let e = &self.reg.entry;
+        let (ready, waiters) = match dir {
+            Dir::Read => (&e.readable, &e.readers),
+            Dir::Write => (&e.writable, &e.writers),
+        };
         self.enter()?;
         loop {
             match op(&self.source) {
@@ -151,7 +133,7 @@ impl<S: mio::event::Source> Evented<S> {
         }
     }
 
-    /// [`read_op`](Self::read_op) for a byte-stream read of up to `want`
+    /// [`io_op`](Self::io_op) for a byte-stream read of up to `want`
     /// bytes. A read that returns fewer bytes (but not 0) emptied the
     /// kernel's receive queue, so the readable flag is cleared and the
     /// next read parks until the hub sees a new edge, instead of paying a
@@ -174,7 +156,7 @@ impl<S: mio::event::Source> Evented<S> {
             self.streak.set(0);
             self.reg.wait_readable(deadline)?;
         }
-        let n = self.read_op(deadline, &mut op)?;
+        let n = self.io_op(Dir::Read, deadline, &mut op)?;
         if n > 0 && n < want && !self.reg.entry.closed.get() {
             self.reg.entry.readable.set(false);
             self.drained.set(true);

@@ -6,7 +6,7 @@ use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use super::evented::Evented;
+use super::evented::{Dir, Evented};
 use super::socket::Family;
 use super::stream::Stream;
 use crate::error::Result;
@@ -65,7 +65,7 @@ impl<F: Family> Listener<F> {
     }
 
     fn accept_until(&self, deadline: Option<Deadline>) -> Result<(Stream<F>, F::Addr)> {
-        let (s, addr) = self.io.read_op(deadline, |l| F::accept(l))?;
+        let (s, addr) = self.io.io_op(Dir::Read, deadline, |l| F::accept(l))?;
         Ok((Stream::from_mio(s)?, addr))
     }
 

@@ -8,7 +8,7 @@ use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
-use super::evented::Evented;
+use super::evented::{Dir, Evented};
 use super::socket::{ByteStream, Family};
 use crate::error::Result;
 use crate::hub::Deadline;
@@ -163,7 +163,7 @@ impl<F: Family> Stream<F> {
 
     /// `send` with an explicit deadline (ignoring the write timeout).
     pub(crate) fn send_deadline(&self, buf: &[u8], deadline: Option<Deadline>) -> Result<usize> {
-        self.io.write_op(deadline, |s| s.write_once(buf))
+        self.io.io_op(Dir::Write, deadline, |s| s.write_once(buf))
     }
 
     /// Appends up to `max` bytes to `buf`, read into its spare capacity

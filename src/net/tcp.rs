@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::ToSocketAddrs;
+use super::evented::Dir;
 use super::listener::Listener;
 use super::socket::Tcp;
 use super::stream::Stream;
@@ -111,7 +112,7 @@ impl Stream<Tcp> {
     /// Reads without consuming (`MSG_PEEK`); the read timeout bounds it.
     pub fn peek(&self, buf: &mut [u8]) -> Result<usize> {
         let io = self.evented();
-        io.read_op(io.read_deadline(), |s| s.peek(buf))
+        io.io_op(Dir::Read, io.read_deadline(), |s| s.peek(buf))
     }
 }
 

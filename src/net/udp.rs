@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use super::ToSocketAddrs;
-use super::evented::Evented;
+use super::evented::{Dir, Evented};
 use crate::error::Result;
 
 /// A UDP socket whose `recv`/`send` park the calling greenlet.
@@ -101,23 +101,26 @@ impl UdpSocket {
     /// Sends one datagram to `addr` (resolved first).
     pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> Result<usize> {
         let a = first(addr)?;
-        self.io.write_op(self.io.write_deadline(), |s| s.send_to(buf, a))
+        self.io
+            .io_op(Dir::Write, self.io.write_deadline(), |s| s.send_to(buf, a))
     }
 
     /// Receives one datagram; returns its length (truncated to `buf`) and
     /// sender.
     pub fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, SocketAddr)> {
-        self.io.read_op(self.io.read_deadline(), |s| s.recv_from(buf))
+        self.io
+            .io_op(Dir::Read, self.io.read_deadline(), |s| s.recv_from(buf))
     }
 
     /// Sends one datagram to the connected peer.
     pub fn send(&self, buf: &[u8]) -> Result<usize> {
-        self.io.write_op(self.io.write_deadline(), |s| s.send(buf))
+        self.io
+            .io_op(Dir::Write, self.io.write_deadline(), |s| s.send(buf))
     }
 
     /// Receives one datagram from the connected peer.
     pub fn recv(&self, buf: &mut [u8]) -> Result<usize> {
-        self.io.read_op(self.io.read_deadline(), |s| s.recv(buf))
+        self.io.io_op(Dir::Read, self.io.read_deadline(), |s| s.recv(buf))
     }
 
     /// Sets `SO_BROADCAST`.

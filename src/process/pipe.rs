@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::net::evented::Evented;
+use crate::net::evented::{Dir, Evented};
 
 /// The read end of a pipe, whose reads park the calling greenlet (a
 /// child's stdout or stderr). Implements [`Read`] for `T` and `&T`.
@@ -80,7 +80,8 @@ impl PipeReader {
     /// Reads into `buf`, parking until at least one byte is available;
     /// `Ok(0)` means end of file (every write end is closed).
     pub fn recv(&self, buf: &mut [u8]) -> Result<usize> {
-        self.io.read_op(self.io.read_deadline(), |mut r| r.read(buf))
+        self.io
+            .io_op(Dir::Read, self.io.read_deadline(), |mut r| r.read(buf))
     }
 
     /// Reads until end of file, appending to `out`; returns how many bytes
@@ -121,7 +122,8 @@ impl PipeWriter {
     /// Writes some of `buf`, parking until the pipe has room; returns how
     /// many bytes were written. A closed read end is a `BrokenPipe` error.
     pub fn send(&self, buf: &[u8]) -> Result<usize> {
-        self.io.write_op(self.io.write_deadline(), |mut w| w.write(buf))
+        self.io
+            .io_op(Dir::Write, self.io.write_deadline(), |mut w| w.write(buf))
     }
 
     /// Writes all of `buf`, parking as often as needed (so a buffer larger
@@ -131,7 +133,9 @@ impl PipeWriter {
         let deadline = self.io.write_deadline();
         let mut done = 0;
         while done < buf.len() {
-            done += self.io.write_op(deadline, |mut w| w.write(&buf[done..]))?;
+            done += self
+                .io
+                .io_op(Dir::Write, deadline, |mut w| w.write(&buf[done..]))?;
         }
         Ok(())
     }

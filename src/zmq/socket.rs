@@ -79,7 +79,7 @@ use std::time::Duration;
 
 use crate::error::{Error, ResetReason, Result};
 use crate::hub::task::WaitQueue;
-use crate::hub::{self, Deadline, IoRegistration};
+use crate::hub::{self, Deadline, Dir, IoRegistration};
 
 mod audit;
 mod core;
@@ -112,13 +112,6 @@ pub fn set_fairness_ops(n: usize) {
 /// Stays 0 unless there is a bug.
 pub fn backstop_rescues() -> u64 {
     BACKSTOP_RESCUES.load(Ordering::Relaxed)
-}
-
-/// Which direction an operation waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Dir {
-    Recv,
-    Send,
 }
 
 pub(crate) struct Inner {
@@ -224,8 +217,8 @@ impl Inner {
     #[inline]
     fn turn(&self, dir: Dir) -> &Rc<Turn> {
         match dir {
-            Dir::Send => &self.send_turn,
-            Dir::Recv => &self.recv_turn,
+            Dir::Write => &self.send_turn,
+            Dir::Read => &self.recv_turn,
         }
     }
 }
@@ -256,8 +249,8 @@ impl Socket {
             kind,
             fd,
             reg,
-            send_turn: Rc::new(Turn::new(me.clone(), Dir::Send)),
-            recv_turn: Rc::new(Turn::new(me.clone(), Dir::Recv)),
+            send_turn: Rc::new(Turn::new(me.clone(), Dir::Write)),
+            recv_turn: Rc::new(Turn::new(me.clone(), Dir::Read)),
             needs_reset: Cell::new(None),
             closed: Cell::new(false),
             endpoints: RefCell::new(Vec::new()),
@@ -508,8 +501,8 @@ impl Socket {
             return None;
         }
         let t = match dir {
-            Dir::Recv => self.inner.recv_timeout.get(),
-            Dir::Send => self.inner.send_timeout.get(),
+            Dir::Read => self.inner.recv_timeout.get(),
+            Dir::Write => self.inner.send_timeout.get(),
         };
         Deadline::from_timeout(t)
     }

@@ -57,15 +57,15 @@ pub(super) fn arm(weak: Weak<Inner>, period: Duration) {
 impl Inner {
     /// One audit of both directions (see the module doc).
     fn audit(&self) {
-        for dir in [Dir::Recv, Dir::Send] {
+        for dir in [Dir::Read, Dir::Write] {
             // A mandatory ROUTER's POLLOUT does not mean a waiting sender
             // can proceed: its senders wait for their own peer.
-            if dir == Dir::Send && self.is_mandatory_router() {
+            if dir == Dir::Write && self.is_mandatory_router() {
                 continue;
             }
             let (q, want, slot) = match dir {
-                Dir::Recv => (&self.reg.entry.readers, zmq::POLLIN, &self.audit_seen[0]),
-                Dir::Send => (&self.reg.entry.writers, zmq::POLLOUT, &self.audit_seen[1]),
+                Dir::Read => (&self.reg.entry.readers, zmq::POLLIN, &self.audit_seen[0]),
+                Dir::Write => (&self.reg.entry.writers, zmq::POLLOUT, &self.audit_seen[1]),
             };
             let now = Seen {
                 waiter: q.front_key(),

@@ -75,7 +75,7 @@ impl Inner {
                     return Ok(());
                 }
                 Err(zmq::Error::EAGAIN) if blocking => {
-                    let waited = if dir == Dir::Send && self.is_mandatory_router() {
+                    let waited = if dir == Dir::Write && self.is_mandatory_router() {
                         self.wait_mandatory(deadline, &mut mandatory)
                     } else {
                         self.park(dir, deadline)
@@ -118,7 +118,7 @@ impl Inner {
     /// wait for its reply was interrupted cannot send again until a reply
     /// it may never get, so it needs a reset.
     fn fail_parked(&self, dir: Dir, err: Error) -> Error {
-        if dir == Dir::Recv && self.kind == zmq::REQ && matches!(err, Error::Killed | Error::Timeout(_)) {
+        if dir == Dir::Read && self.kind == zmq::REQ && matches!(err, Error::Killed | Error::Timeout(_)) {
             self.mark_reset(ResetReason::ReplyInterrupted);
         }
         self.fail(dir, err)
@@ -129,14 +129,14 @@ impl Inner {
     pub(super) fn give_up(&self, dir: Dir) {
         let turn = self.turn(dir).clone();
         match dir {
-            Dir::Send => {
+            Dir::Write => {
                 // libzmq holds the unfinished message and would append the
                 // next frame to it; it drops it when the socket closes, so
                 // the peer never sees a part of it.
                 self.mark_reset(ResetReason::MultipartCut);
                 turn.release();
             }
-            Dir::Recv => {
+            Dir::Read => {
                 let dropped = if self.closed.get() {
                     0
                 } else {
@@ -258,8 +258,8 @@ impl Inner {
     /// Parks until `dir` may be ready (rules 3 and 4, 7).
     fn park(&self, dir: Dir, deadline: Option<Deadline>) -> Result<()> {
         let want = match dir {
-            Dir::Recv => zmq::POLLIN,
-            Dir::Send => zmq::POLLOUT,
+            Dir::Read => zmq::POLLIN,
+            Dir::Write => zmq::POLLOUT,
         };
         // A receive parks only after a `DONTWAIT` receive failed, and
         // libzmq processes every pending command inside that call before
@@ -268,15 +268,15 @@ impl Inner {
         // raise a new edge. Reading it is still needed when a writer
         // waits, as those commands may have made the socket writable.
         let writers = &self.reg.entry.writers;
-        if dir == Dir::Send || (writers.has_entries() && !writers.is_empty()) {
+        if dir == Dir::Write || (writers.has_entries() && !writers.is_empty()) {
             let ev = self.poll_events()?;
             if ev.contains(want) {
                 return Ok(()); // the edge already fired: retry at once
             }
         }
         let q = match dir {
-            Dir::Recv => &self.reg.entry.readers,
-            Dir::Send => &self.reg.entry.writers,
+            Dir::Read => &self.reg.entry.readers,
+            Dir::Write => &self.reg.entry.writers,
         };
         q.wait(deadline)
     }

@@ -102,8 +102,8 @@ fn finish_green(
     }
     let r = finish_frames(src, dst, pending, more, moved);
     if r.is_err() {
-        src.inner.give_up_if_owner(Dir::Recv);
-        dst.inner.give_up_if_owner(Dir::Send);
+        src.inner.give_up_if_owner(Dir::Read);
+        dst.inner.give_up_if_owner(Dir::Write);
     }
     r
 }

@@ -27,7 +27,7 @@ impl Socket {
     /// Sends one frame (`flags` may hold `zmq::SNDMORE`, and
     /// `zmq::DONTWAIT`, which fails with `EAGAIN` instead of parking).
     pub fn send(&self, data: impl AsRef<[u8]>, flags: i32) -> Result<()> {
-        self.send_frame(data.as_ref(), flags, self.deadline(Dir::Send, flags), true)
+        self.send_frame(data.as_ref(), flags, self.deadline(Dir::Write, flags), true)
     }
 
     /// [`send`](Self::send) with a timeout for this call.
@@ -54,7 +54,7 @@ impl Socket {
     }
 
     fn send_frame(&self, data: &[u8], flags: i32, deadline: Option<Deadline>, hook: bool) -> Result<()> {
-        self.inner.run_op(Dir::Send, flags, deadline, hook, |inner| {
+        self.inner.run_op(Dir::Write, flags, deadline, hook, |inner| {
             send_raw(inner, data, flags)
         })
     }
@@ -74,9 +74,9 @@ impl Socket {
         if self.inner.is_mandatory_router() || self.inner.kind == zmq::STREAM {
             return self.send(&msg[..], flags);
         }
-        let deadline = self.deadline(Dir::Send, flags);
+        let deadline = self.deadline(Dir::Write, flags);
         let mut msg = Some(msg);
-        self.inner.run_op(Dir::Send, flags, deadline, true, |inner| {
+        self.inner.run_op(Dir::Write, flags, deadline, true, |inner| {
             if !inner.poll_events()?.contains(zmq::POLLOUT) {
                 return Err(zmq::Error::EAGAIN);
             }
@@ -111,7 +111,7 @@ impl Socket {
         I: IntoIterator<Item = T>,
         T: AsRef<[u8]>,
     {
-        let deadline = self.deadline(Dir::Send, flags);
+        let deadline = self.deadline(Dir::Write, flags);
         self.send_multipart_until(frames, flags, deadline)
     }
 
@@ -142,7 +142,7 @@ impl Socket {
     {
         let _guard = MultipartGuard {
             inner: &self.inner,
-            dir: Dir::Send,
+            dir: Dir::Write,
         };
         let mut it = frames.into_iter().peekable();
         let flags = flags & !zmq::SNDMORE;
@@ -161,7 +161,7 @@ impl Socket {
 
     /// Receives one frame into `msg` (check `msg.get_more()` for more).
     pub fn recv(&self, msg: &mut zmq::Message, flags: i32) -> Result<()> {
-        self.recv_frame(msg, flags, self.deadline(Dir::Recv, flags), true)
+        self.recv_frame(msg, flags, self.deadline(Dir::Read, flags), true)
     }
 
     /// [`recv`](Self::recv) with a timeout for this call.
@@ -231,7 +231,7 @@ impl Socket {
 
     /// Receives a whole multipart message as `zmq::Message`s (zero-copy).
     pub fn recv_multipart_msgs(&self, flags: i32) -> Result<Vec<zmq::Message>> {
-        let deadline = self.deadline(Dir::Recv, flags);
+        let deadline = self.deadline(Dir::Read, flags);
         self.recv_multipart_until(flags, deadline)
     }
 
@@ -252,7 +252,7 @@ impl Socket {
     fn recv_multipart_until(&self, flags: i32, deadline: Option<Deadline>) -> Result<Vec<zmq::Message>> {
         let _guard = MultipartGuard {
             inner: &self.inner,
-            dir: Dir::Recv,
+            dir: Dir::Read,
         };
         let mut parts = Vec::new();
         loop {
@@ -273,7 +273,7 @@ impl Socket {
         deadline: Option<Deadline>,
         hook: bool,
     ) -> Result<()> {
-        self.inner.run_op(Dir::Recv, flags, deadline, hook, |inner| {
+        self.inner.run_op(Dir::Read, flags, deadline, hook, |inner| {
             inner.sock.recv(msg, flags | zmq::DONTWAIT)?;
             Ok(msg.get_more())
         })
