@@ -11,7 +11,9 @@ use zgreen::{Error, Result};
 use zgreen_harness::{Fail, ms};
 
 mod common;
-use common::{BODY_LIMIT as LIMIT, bounded, spawn_with};
+use common::{
+    BODY_LIMIT as LIMIT, bounded, kill_parked_waiter, spawn_logging_waiters, spawn_parked, spawn_with,
+};
 
 /// The test's own error.
 const BOOM: Fail = Fail("boom");
@@ -22,17 +24,7 @@ const BOOM: Fail = Fail("boom");
 fn event_set_wakes_every_waiter_in_order() {
     bounded(|| {
         let evt = Event::new();
-        let woke = Rc::new(RefCell::new(Vec::new()));
-        let waiters: Vec<_> = (0..5)
-            .map(|i| {
-                let (evt, woke) = (evt.clone(), woke.clone());
-                zgreen::spawn(move || -> Result<()> {
-                    evt.wait()?;
-                    woke.borrow_mut().push(i);
-                    Ok(())
-                })
-            })
-            .collect();
+        let (waiters, woke) = spawn_logging_waiters(5, &evt, Event::wait);
         zgreen::sleep(ms(5))?;
         assert!(woke.borrow().is_empty());
         evt.set();
@@ -66,10 +58,7 @@ fn event_wait_returns_at_once_while_set_and_blocks_after_clear() {
 fn event_wait_honours_kill_and_timeout_scopes() {
     bounded(|| {
         let evt = Event::new();
-        let g = spawn_with(&evt, move |evt| evt.wait());
-        zgreen::sleep(ms(2))?;
-        g.kill()?;
-        assert!(matches!(g.get()?, Err(Error::Killed)));
+        kill_parked_waiter(&evt, ms(2), move |evt| evt.wait())?;
         let t = zgreen::Timeout::start_new(ms(5));
         let err = evt.wait_timeout(Duration::from_secs(5)).unwrap_err();
         assert!(t.is(&err), "a scope's timeout is an error, not Ok(false)");
@@ -81,8 +70,7 @@ fn event_wait_honours_kill_and_timeout_scopes() {
 fn event_set_from_another_thread() {
     bounded(|| {
         let evt = Event::new();
-        let waiter = spawn_with(&evt, move |evt| evt.wait());
-        zgreen::sleep(ms(2))?;
+        let waiter = spawn_parked(&evt, ms(2), move |evt| evt.wait())?;
         // The setter is created after a greenlet started waiting.
         let setter = evt.setter();
         let t = std::thread::spawn(move || {
@@ -311,8 +299,7 @@ fn a_released_permit_goes_to_the_waiter_not_a_newcomer() {
     bounded(|| {
         let sem = Semaphore::new(1);
         let held = sem.acquire()?;
-        let waiter = spawn_with(&sem, move |sem| sem.acquire().map(|g| g.forget()));
-        zgreen::sleep(ms(2))?;
+        let waiter = spawn_parked(&sem, ms(2), move |sem| sem.acquire().map(|g| g.forget()))?;
         assert_eq!(sem.waiting(), 1);
         drop(held);
         // Handed over: not available to the root, although the waiter has
@@ -331,13 +318,9 @@ fn semaphore_acquire_timeout_kill_and_wait() {
         let held = sem.acquire()?;
         assert!(sem.acquire_timeout(ms(5)).unwrap_err().is_timeout());
         assert_eq!(sem.waiting(), 0);
-        let g = spawn_with(&sem, move |sem| sem.acquire().map(drop));
-        zgreen::sleep(ms(2))?;
-        g.kill()?;
-        assert!(matches!(g.get()?, Err(Error::Killed)));
+        kill_parked_waiter(&sem, ms(2), move |sem| sem.acquire().map(drop))?;
         assert!(sem.wait_timeout(ms(5)).unwrap_err().is_timeout());
-        let w = spawn_with(&sem, move |sem| sem.wait());
-        zgreen::sleep(ms(2))?;
+        let w = spawn_parked(&sem, ms(2), move |sem| sem.wait())?;
         drop(held);
         w.get()??;
         assert_eq!(sem.available_permits(), 1, "wait does not take the permit");

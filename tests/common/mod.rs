@@ -7,9 +7,12 @@
 // Each test file uses only some of these helpers.
 #![allow(dead_code)]
 
+use std::cell::RefCell;
+use std::fmt::Debug;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -295,4 +298,60 @@ pub fn spawn_with<S: Clone + 'static, T: 'static>(
 ) -> zgreen::Greenlet<T> {
     let shared = shared.clone();
     zgreen::spawn(move || f(shared))
+}
+
+/// [`spawn_with`], then sleeps `settle` so that the new greenlet runs and
+/// parks in its blocking call before the test goes on.
+pub fn spawn_parked<S: Clone + 'static, T: 'static>(
+    shared: &S,
+    settle: Duration,
+    f: impl FnOnce(S) -> T + 'static,
+) -> zgreen::Result<zgreen::Greenlet<T>> {
+    let g = spawn_with(shared, f);
+    zgreen::sleep(settle)?;
+    Ok(g)
+}
+
+/// Parks `wait` in a greenlet of its own ([`spawn_parked`]), kills it, and
+/// checks that the wait failed with `Error::Killed`.
+#[track_caller]
+pub fn kill_parked_waiter<S: Clone + 'static, T: Clone + Debug + 'static>(
+    shared: &S,
+    settle: Duration,
+    wait: impl FnOnce(S) -> zgreen::Result<T> + 'static,
+) -> zgreen::Result<()> {
+    let waiter = spawn_parked(shared, settle, wait)?;
+    waiter.kill()?;
+    let got = waiter.get()?;
+    assert!(
+        matches!(got, Err(zgreen::Error::Killed)),
+        "a killed waiter: {got:?}"
+    );
+    Ok(())
+}
+
+/// The order in which greenlets did something: their indices.
+pub type Order = Rc<RefCell<Vec<usize>>>;
+
+/// Spawns `n` greenlets, the `i`th calling `wait` on its own clone of
+/// `shared` and then logging `i` in the returned [`Order`] (so the log
+/// shows the order in which the waits returned); each greenlet returns
+/// what its wait returned.
+pub fn spawn_logging_waiters<S: Clone + 'static, T: 'static>(
+    n: usize,
+    shared: &S,
+    wait: impl Fn(&S) -> zgreen::Result<T> + Clone + 'static,
+) -> (Vec<zgreen::Greenlet<zgreen::Result<T>>>, Order) {
+    let order = Order::default();
+    let waiters = (0..n)
+        .map(|i| {
+            let (shared, order, wait) = (shared.clone(), order.clone(), wait.clone());
+            zgreen::spawn(move || {
+                let got = wait(&shared)?;
+                order.borrow_mut().push(i);
+                Ok(got)
+            })
+        })
+        .collect();
+    (waiters, order)
 }
