@@ -355,3 +355,12 @@ pub fn spawn_logging_waiters<S: Clone + 'static, T: 'static>(
         .collect();
     (waiters, order)
 }
+
+/// Fails the test unless `min <= took < max`.
+#[track_caller]
+pub fn assert_took_between(took: Duration, min: Duration, max: Duration) {
+    assert!(
+        took >= min && took < max,
+        "took {took:?}, not in [{min:?}, {max:?})"
+    );
+}
