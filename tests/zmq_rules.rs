@@ -22,6 +22,25 @@ fn pair(ctx: &Context, a: zmq::SocketType, b: zmq::SocketType, ep: &str) -> (Soc
     (x, y)
 }
 
+/// A [`pair`] PUSH -> PULL on `ep`, then both high-water marks set to
+/// `hwm`.
+fn push_pull_with_hwm(ctx: &Context, ep: &str, hwm: i32) -> (Socket, Socket) {
+    let (push, pull) = pair(ctx, zmq::PUSH, zmq::PULL, ep);
+    push.set_sndhwm(hwm).unwrap();
+    pull.set_rcvhwm(hwm).unwrap();
+    (push, pull)
+}
+
+/// How many iterations a stress test runs: `in_debug` in a debug build
+/// (slow), a million in a release build.
+fn iterations(in_debug: u32) -> u32 {
+    if cfg!(debug_assertions) {
+        in_debug
+    } else {
+        1_000_000
+    }
+}
+
 /// CPU time (user + system) of the calling thread: the hub's thread,
 /// where a greenlet or the loop would spin. (Other tests run in other
 /// threads of this process, so the process's time would mix them in.)
@@ -39,11 +58,7 @@ fn cpu_time() -> Duration {
 #[test]
 fn recv_and_send_on_one_dealer_from_two_greenlets() {
     let _t = Timeout::start_new(BOUND);
-    let n: u32 = if cfg!(debug_assertions) {
-        200_000
-    } else {
-        1_000_000
-    };
+    let n = iterations(200_000);
     let ctx = Context::new();
     let (dealer, echo) = pair(&ctx, zmq::DEALER, zmq::DEALER, "inproc://rule-dealer");
     let e = zgreen::spawn(move || -> zgreen::Result<()> {
@@ -118,9 +133,7 @@ fn push_at_hwm_parks_quietly_and_resumes() {
 fn multipart_sends_never_interleave_at_hwm_one() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let (push, pull) = pair(&ctx, zmq::PUSH, zmq::PULL, "tcp://127.0.0.1:*");
-    push.set_sndhwm(1).unwrap();
-    pull.set_rcvhwm(1).unwrap();
+    let (push, pull) = push_pull_with_hwm(&ctx, "tcp://127.0.0.1:*", 1);
     let senders: Vec<_> = (0..4u8)
         .map(|id| {
             let p = push.clone();
@@ -211,11 +224,7 @@ fn raise_fd_limit(want: u64) {
 #[test]
 fn backstop_never_rescues_a_wakeup() {
     let _t = Timeout::start_new(BOUND);
-    let n: u32 = if cfg!(debug_assertions) {
-        100_000
-    } else {
-        1_000_000
-    };
+    let n = iterations(100_000);
     let ctx = Context::new();
     let (a, b) = pair(&ctx, zmq::PAIR, zmq::PAIR, "tcp://127.0.0.1:*");
     a.set_sndhwm(100).unwrap();
@@ -252,9 +261,7 @@ fn backstop_never_rescues_a_wakeup() {
 fn a_greenlet_that_never_blocks_still_yields() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let (push, pull) = pair(&ctx, zmq::PUSH, zmq::PULL, "inproc://fair");
-    push.set_sndhwm(0).unwrap();
-    pull.set_rcvhwm(0).unwrap();
+    let (push, pull) = push_pull_with_hwm(&ctx, "inproc://fair", 0);
     let ticks = Rc::new(Cell::new(0u32));
     let t = ticks.clone();
     let ticker = zgreen::spawn(move || {
@@ -343,9 +350,7 @@ fn interrupted_req_is_reported_as_needing_a_reset() {
 fn interrupted_multipart_send_needs_a_reset() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let (push, pull) = pair(&ctx, zmq::PUSH, zmq::PULL, "tcp://127.0.0.1:*");
-    push.set_sndhwm(1).unwrap();
-    pull.set_rcvhwm(1).unwrap();
+    let (push, pull) = push_pull_with_hwm(&ctx, "tcp://127.0.0.1:*", 1);
     // Fill the pipe so that sending stalls, then interrupt a multipart send
     // whose first frames are gone.
     let big = vec![0u8; 1 << 20];
