@@ -14,7 +14,7 @@ use zgreen::{AnyGreenlet, Error, LinkId, Result};
 use zgreen_harness::ms;
 
 mod common;
-use common::{bounded, spawn_with};
+use common::{bounded, kill_parked_waiter, spawn_with};
 
 type Log = Rc<RefCell<Vec<&'static str>>>;
 
@@ -100,10 +100,7 @@ fn event_wait_still_times_out_and_is_killed() {
         );
         let scoped = zgreen::with_timeout(ms(10), || evt.wait());
         assert!(scoped.unwrap_err().is_timeout());
-        let waiter = spawn_with(&evt, move |evt| evt.wait());
-        zgreen::sleep(ms(5))?;
-        waiter.kill()?;
-        assert!(matches!(waiter.get()?, Err(Error::Killed)));
+        kill_parked_waiter(&evt, ms(5), move |evt| evt.wait())?;
         Ok(())
     });
 }

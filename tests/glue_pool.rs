@@ -11,7 +11,7 @@ use zgreen::{Error, Result};
 use zgreen_harness::ms;
 
 mod common;
-use common::{bounded, spawn_with};
+use common::{bounded, kill_parked_waiter};
 
 #[test]
 fn group_add_join_and_membership() {
@@ -310,10 +310,7 @@ fn pool_spawn_in_a_killed_greenlet_fails() {
     bounded(|| {
         let pool = Pool::new(1);
         pool.spawn(|| zgreen::sleep(ms(50)))?;
-        let waiter = spawn_with(&pool, move |pool| pool.spawn(|| ()).map(drop));
-        zgreen::sleep(ms(2))?;
-        waiter.kill()?;
-        assert!(matches!(waiter.get()?, Err(Error::Killed)));
+        kill_parked_waiter(&pool, ms(2), move |pool| pool.spawn(|| ()).map(drop))?;
         pool.kill()?;
         assert_eq!(pool.free_count(), 1);
         Ok(())

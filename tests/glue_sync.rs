@@ -12,7 +12,8 @@ use zgreen_harness::{Fail, ms};
 
 mod common;
 use common::{
-    BODY_LIMIT as LIMIT, bounded, kill_parked_waiter, spawn_logging_waiters, spawn_parked, spawn_with,
+    BODY_LIMIT as LIMIT, bounded, kill_expecting_killed, kill_parked_waiter, spawn_logging_waiters,
+    spawn_parked, spawn_with,
 };
 
 /// The test's own error.
@@ -385,8 +386,7 @@ fn rlock_waiters_time_out_and_get_killed() {
         let timed = spawn_with(&lock, move |lock| lock.acquire_timeout(ms(5)).map(drop));
         let killed = spawn_with(&lock, move |lock| lock.acquire().map(drop));
         assert!(timed.get()?.unwrap_err().is_timeout());
-        killed.kill()?;
-        assert!(matches!(killed.get()?, Err(Error::Killed)));
+        kill_expecting_killed(&killed)?;
         assert_eq!(lock.count(), 1);
         Ok(())
     });

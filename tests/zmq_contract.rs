@@ -17,6 +17,9 @@ use zgreen::zmq::{Context, Socket};
 use zgreen::{Error, Greenlet, Timeout};
 use zgreen_harness::ms;
 
+mod common;
+use common::kill_expecting_killed;
+
 const BOUND: Duration = Duration::from_secs(30);
 /// How long a greenlet that should have been woken may take.
 const PROMPTLY: Duration = Duration::from_secs(2);
@@ -334,8 +337,7 @@ fn a_sender_that_ends_mid_message_resets_the_socket_for_every_waiter() {
     let s = push.clone();
     let waiter = zgreen::spawn(move || s.send("mine", 0));
     zgreen::sleep(ms(10)).unwrap();
-    owner.kill().unwrap();
-    assert!(matches!(owner.get().unwrap(), Err(Error::Killed)));
+    kill_expecting_killed(&owner).unwrap();
     let w = waiter.get_timeout(PROMPTLY).unwrap();
     assert!(matches!(w, Err(Error::NeedsReset(_))), "{w:?}");
     assert!(push.needs_reset());

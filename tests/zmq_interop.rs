@@ -27,6 +27,9 @@ use std::time::{Duration, Instant};
 use zgreen::zmq::{Context, MonitorEvent, ProxyStats, Socket};
 use zgreen::{Error, Timeout};
 
+mod common;
+use common::kill_expecting_killed;
+
 /// Bound of every test.
 const BOUND: Duration = Duration::from_secs(30);
 /// How long one blocking or green operation may wait before it fails.
@@ -825,8 +828,7 @@ fn proxy_queue_with_blocking_clients_and_workers() {
     done.store(true, Ordering::SeqCst);
     let served: usize = workers.into_iter().map(|h| wait_thread(h).expect("worker")).sum();
     assert_eq!(served, 3 * per_client, "every request served exactly once");
-    device.kill().unwrap();
-    assert!(matches!(device.get().unwrap(), Err(Error::Killed)));
+    kill_expecting_killed(&device).unwrap();
 }
 
 /// The forwarder: blocking PUB -> green XSUB | proxy | green XPUB ->

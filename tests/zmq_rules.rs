@@ -11,6 +11,9 @@ use zgreen::zmq::{Context, Socket};
 use zgreen::{Error, Timeout};
 use zgreen_harness::ms;
 
+mod common;
+use common::kill_expecting_killed;
+
 const BOUND: Duration = Duration::from_secs(60);
 
 fn pair(ctx: &Context, a: zmq::SocketType, b: zmq::SocketType, ep: &str) -> (Socket, Socket) {
@@ -306,8 +309,7 @@ fn recv_timeout_kill_and_scope_interrupt_a_parked_recv() {
     let a2 = a.clone();
     let g = zgreen::spawn(move || a2.recv_bytes(0));
     zgreen::sleep(ms(10)).unwrap();
-    g.kill().unwrap();
-    assert!(matches!(g.get().unwrap(), Err(Error::Killed)));
+    kill_expecting_killed(&g).unwrap();
     // The socket is still fine for a PAIR.
     assert!(!a.needs_reset());
     _b.send("after", 0).unwrap();
@@ -325,8 +327,7 @@ fn send_at_hwm_is_interruptible_and_the_socket_stays_usable() {
     let p = push.clone();
     let g = zgreen::spawn(move || p.send("y", 0));
     zgreen::sleep(ms(10)).unwrap();
-    g.kill().unwrap();
-    assert!(matches!(g.get().unwrap(), Err(Error::Killed)));
+    kill_expecting_killed(&g).unwrap();
     assert!(!push.needs_reset());
     assert!(push.try_send("z", 0).unwrap_err().is_full());
 }
@@ -425,8 +426,7 @@ fn poller_waits_on_sockets_and_raw_fds() {
         p.poll(None)
     });
     zgreen::sleep(ms(10)).unwrap();
-    g.kill().unwrap();
-    assert!(matches!(g.get().unwrap(), Err(Error::Killed)));
+    kill_expecting_killed(&g).unwrap();
 }
 
 #[test]
@@ -484,8 +484,7 @@ fn a_kill_between_frames_lets_the_message_finish_or_marks_the_socket_for_reset()
         p.send("second", 0)
     });
     zgreen::sleep(ms(10)).unwrap();
-    g.kill().unwrap();
-    assert!(matches!(g.get().unwrap(), Err(Error::Killed)));
+    kill_expecting_killed(&g).unwrap();
     assert!(
         push.needs_reset(),
         "an unfinished message must mark the socket for reset"

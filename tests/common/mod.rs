@@ -320,12 +320,19 @@ pub fn kill_parked_waiter<S: Clone + 'static, T: Clone + Debug + 'static>(
     settle: Duration,
     wait: impl FnOnce(S) -> zgreen::Result<T> + 'static,
 ) -> zgreen::Result<()> {
-    let waiter = spawn_parked(shared, settle, wait)?;
-    waiter.kill()?;
-    let got = waiter.get()?;
+    kill_expecting_killed(&spawn_parked(shared, settle, wait)?)
+}
+
+/// Kills `g` and checks that what it ran failed with `Error::Killed`.
+#[track_caller]
+pub fn kill_expecting_killed<T: Clone + Debug + 'static>(
+    g: &zgreen::Greenlet<zgreen::Result<T>>,
+) -> zgreen::Result<()> {
+    g.kill()?;
+    let got = g.get()?;
     assert!(
         matches!(got, Err(zgreen::Error::Killed)),
-        "a killed waiter: {got:?}"
+        "a killed greenlet: {got:?}"
     );
     Ok(())
 }
