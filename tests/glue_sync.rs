@@ -12,8 +12,8 @@ use zgreen_harness::{Fail, ms};
 
 mod common;
 use common::{
-    BODY_LIMIT as LIMIT, bounded, kill_expecting_killed, kill_parked_waiter, spawn_logging_waiters,
-    spawn_parked, spawn_with,
+    BODY_LIMIT as LIMIT, assert_timed_out, bounded, kill_expecting_killed, kill_parked_waiter,
+    spawn_logging_waiters, spawn_parked, spawn_with,
 };
 
 /// The test's own error.
@@ -46,10 +46,7 @@ fn event_wait_returns_at_once_while_set_and_blocks_after_clear() {
         evt.clear();
         assert!(!evt.is_set());
         let t0 = Instant::now();
-        assert!(
-            evt.wait_timeout(ms(20)).unwrap_err().is_timeout(),
-            "a timeout is an Error::Timeout"
-        );
+        assert_timed_out(evt.wait_timeout(ms(20)));
         assert!(t0.elapsed() >= ms(20));
         Ok(())
     });
@@ -156,10 +153,7 @@ fn async_result_get_timeout_and_wait_timeout() {
     bounded(|| {
         let a: AsyncResult<u8> = AsyncResult::new();
         assert!(a.get_timeout(ms(10)).unwrap_err().is_timeout());
-        assert!(
-            a.wait_timeout(ms(5)).unwrap_err().is_timeout(),
-            "a timeout is an Error::Timeout"
-        );
+        assert_timed_out(a.wait_timeout(ms(5)));
         a.set(1);
         a.wait_timeout(ms(5))?;
         a.set(2); // setting again replaces the outcome

@@ -371,3 +371,13 @@ pub fn assert_took_between(took: Duration, min: Duration, max: Duration) {
         "took {took:?}, not in [{min:?}, {max:?})"
     );
 }
+
+/// Fails the test unless `r` is an `Error::Timeout`: a timed wait that ran
+/// out fails with an error (it does not return `Ok(false)`).
+#[track_caller]
+pub fn assert_timed_out<T>(r: zgreen::Result<T>) {
+    match r {
+        Ok(_) => panic!("a timeout is an Error::Timeout, got Ok"),
+        Err(e) => assert!(e.is_timeout(), "a timeout is an Error::Timeout, got {e:?}"),
+    }
+}
