@@ -2,7 +2,7 @@
 //! `test__event.py`, `test__semaphore.py` and `test__lock.py` behaviours,
 //! plus cross-thread setting. Every test runs under a `with_timeout`.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use zgreen_harness::{Fail, ms};
 
 mod common;
 use common::{
-    BODY_LIMIT as LIMIT, assert_timed_out, bounded, kill_expecting_killed, kill_parked_waiter,
+    BODY_LIMIT as LIMIT, Concurrency, assert_timed_out, bounded, kill_expecting_killed, kill_parked_waiter,
     spawn_logging_waiters, spawn_parked, spawn_with,
 };
 
@@ -261,20 +261,15 @@ fn plain_semaphore_release_adds_permits() {
 fn semaphore_bounds_concurrency_and_is_fifo() {
     bounded(|| {
         let sem = BoundedSemaphore::new(2);
-        let inside = Rc::new(Cell::new(0));
-        let peak = Rc::new(Cell::new(0));
+        let inside = Concurrency::default();
         let order = Rc::new(RefCell::new(Vec::new()));
         let workers: Vec<_> = (0..6)
             .map(|i| {
-                let (sem, inside, peak, order) = (sem.clone(), inside.clone(), peak.clone(), order.clone());
+                let (sem, inside, order) = (sem.clone(), inside.clone(), order.clone());
                 zgreen::spawn(move || -> Result<()> {
                     let _permit = sem.acquire()?;
                     order.borrow_mut().push(i);
-                    inside.set(inside.get() + 1);
-                    peak.set(peak.get().max(inside.get()));
-                    zgreen::sleep(ms(2))?;
-                    inside.set(inside.get() - 1);
-                    Ok(())
+                    inside.run(|| zgreen::sleep(ms(2)))
                 })
             })
             .collect();
@@ -282,7 +277,7 @@ fn semaphore_bounds_concurrency_and_is_fifo() {
         for w in &workers {
             w.get()??;
         }
-        assert_eq!(peak.get(), 2);
+        assert_eq!(inside.peak(), 2);
         assert_eq!(*order.borrow(), [0, 1, 2, 3, 4, 5]);
         assert_eq!(sem.available_permits(), 2);
         Ok(())

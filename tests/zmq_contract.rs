@@ -18,7 +18,7 @@ use zgreen::{Error, Greenlet, Timeout};
 use zgreen_harness::ms;
 
 mod common;
-use common::kill_expecting_killed;
+use common::{kill_expecting_killed, spawn_parked};
 
 const BOUND: Duration = Duration::from_secs(30);
 /// How long a greenlet that should have been woken may take.
@@ -110,9 +110,8 @@ fn an_interrupted_poller_passes_its_wakeup_on() {
             }
             Ok(())
         });
-        let p = pull.clone();
-        let receiver = zgreen::spawn(move || p.recv_bytes(0));
-        zgreen::sleep(ms(20)).unwrap(); // both parked, the poller first
+        // Both parked, the poller first.
+        let receiver = spawn_parked(&pull, ms(20), move |p| p.recv_bytes(0)).unwrap();
         let s = push.clone();
         let poller_any = poller.any();
         zgreen::spawn(move || {
@@ -144,9 +143,7 @@ fn bind_right_after_an_arrival_does_not_hide_it() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
     let (push, pull) = push_pull(&ctx, "inproc://edge-bind");
-    let p = pull.clone();
-    let receiver = zgreen::spawn(move || p.recv_bytes(0));
-    zgreen::sleep(ms(20)).unwrap();
+    let receiver = spawn_parked(&pull, ms(20), move |p| p.recv_bytes(0)).unwrap();
     let (p, s) = (pull.clone(), push.clone());
     zgreen::spawn(move || {
         s.send("hidden?", 0).unwrap();
@@ -215,9 +212,7 @@ fn a_parked_receiver_never_takes_another_greenlets_next_frame() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
     let (push, pull) = push_pull(&ctx, "inproc://torn-recv");
-    let p = pull.clone();
-    let parked = zgreen::spawn(move || p.recv_multipart(0));
-    zgreen::sleep(ms(20)).unwrap();
+    let parked = spawn_parked(&pull, ms(20), move |p| p.recv_multipart(0)).unwrap();
     let p = pull.clone();
     let s = push.clone();
     let frame_by_frame = zgreen::spawn(move || -> zgreen::Result<Vec<Vec<u8>>> {
@@ -248,9 +243,7 @@ fn a_parked_sender_never_puts_a_frame_inside_another_greenlets_message() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
     let push = ctx.socket(zmq::PUSH).unwrap(); // no peer yet: sends park
-    let s = push.clone();
-    let parked = zgreen::spawn(move || s.send("lone", 0));
-    zgreen::sleep(ms(20)).unwrap();
+    let parked = spawn_parked(&push, ms(20), move |s| s.send("lone", 0)).unwrap();
     let pull = ctx.socket(zmq::PULL).unwrap();
     pull.bind("inproc://torn-send").unwrap();
     let s = push.clone();
@@ -334,9 +327,7 @@ fn a_sender_that_ends_mid_message_resets_the_socket_for_every_waiter() {
         s.send("never", 0)
     });
     zgreen::sleep(ms(10)).unwrap();
-    let s = push.clone();
-    let waiter = zgreen::spawn(move || s.send("mine", 0));
-    zgreen::sleep(ms(10)).unwrap();
+    let waiter = spawn_parked(&push, ms(10), move |s| s.send("mine", 0)).unwrap();
     kill_expecting_killed(&owner).unwrap();
     let w = waiter.get_timeout(PROMPTLY).unwrap();
     assert!(matches!(w, Err(Error::NeedsReset(_))), "{w:?}");
@@ -433,9 +424,7 @@ fn a_mandatory_router_send_to_a_full_peer_parks_instead_of_spinning() {
             ticks.get()
         );
         // Once the peer reads, a parked send completes.
-        let r = router.clone();
-        let sender = zgreen::spawn(move || r.send_multipart(["full", "late"], 0));
-        zgreen::sleep(ms(20)).unwrap();
+        let sender = spawn_parked(&router, ms(20), move |r| r.send_multipart(["full", "late"], 0)).unwrap();
         let mut last = Vec::new();
         while last != b"late" {
             last = full.recv_bytes(0).unwrap();

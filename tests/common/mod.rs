@@ -7,7 +7,7 @@
 // Each test file uses only some of these helpers.
 #![allow(dead_code)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Debug;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -379,5 +379,30 @@ pub fn assert_timed_out<T>(r: zgreen::Result<T>) {
     match r {
         Ok(_) => panic!("a timeout is an Error::Timeout, got Ok"),
         Err(e) => assert!(e.is_timeout(), "a timeout is an Error::Timeout, got {e:?}"),
+    }
+}
+
+/// Counts the greenlets inside a section at once, and the most there ever
+/// were; clones count together.
+#[derive(Clone, Debug, Default)]
+pub struct Concurrency {
+    inside: Rc<Cell<usize>>,
+    peak: Rc<Cell<usize>>,
+}
+
+impl Concurrency {
+    /// Runs `section`, counted inside while it runs (and no longer if it
+    /// returns).
+    pub fn run<T>(&self, section: impl FnOnce() -> T) -> T {
+        self.inside.set(self.inside.get() + 1);
+        self.peak.set(self.peak.get().max(self.inside.get()));
+        let out = section();
+        self.inside.set(self.inside.get() - 1);
+        out
+    }
+
+    /// The most greenlets that were inside at once.
+    pub fn peak(&self) -> usize {
+        self.peak.get()
     }
 }
