@@ -18,7 +18,7 @@ use zgreen::{Error, Greenlet, Timeout};
 use zgreen_harness::ms;
 
 mod common;
-use common::{kill_expecting_killed, spawn_parked};
+use common::{kill_expecting_killed, spawn_counting_sender, spawn_parked, zmq_pair_with_hwm};
 
 const BOUND: Duration = Duration::from_secs(30);
 /// How long a greenlet that should have been woken may take.
@@ -160,21 +160,8 @@ fn bind_right_after_an_arrival_does_not_hide_it() {
 fn a_try_recv_that_finds_nothing_does_not_hide_room_to_send() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let a = ctx.socket(zmq::DEALER).unwrap();
-    let b = ctx.socket(zmq::DEALER).unwrap();
-    a.set_sndhwm(1).unwrap();
-    b.set_rcvhwm(1).unwrap();
-    a.bind("inproc://edge-try-recv").unwrap();
-    b.connect("inproc://edge-try-recv").unwrap();
-    let sent = Rc::new(std::cell::Cell::new(0u32));
-    let (s, n) = (a.clone(), sent.clone());
-    let sender = zgreen::spawn(move || -> zgreen::Result<()> {
-        for i in 0..200u32 {
-            s.send(i.to_le_bytes(), 0)?;
-            n.set(i + 1);
-        }
-        Ok(())
-    });
+    let (a, b) = zmq_pair_with_hwm(&ctx, (zmq::DEALER, zmq::DEALER), "inproc://edge-try-recv", 1);
+    let (sender, sent) = spawn_counting_sender(a.clone(), 200);
     zgreen::sleep(ms(20)).unwrap();
     assert!(sent.get() < 200, "the sender never blocked");
     let mut got = 0u32;

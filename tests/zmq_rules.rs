@@ -12,7 +12,7 @@ use zgreen::{Error, Timeout};
 use zgreen_harness::ms;
 
 mod common;
-use common::kill_expecting_killed;
+use common::{kill_expecting_killed, spawn_counting_sender, zmq_pair_with_hwm};
 
 const BOUND: Duration = Duration::from_secs(60);
 
@@ -98,21 +98,8 @@ fn recv_and_send_on_one_dealer_from_two_greenlets() {
 fn push_at_hwm_parks_quietly_and_resumes() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let push = ctx.socket(zmq::PUSH).unwrap();
-    let pull = ctx.socket(zmq::PULL).unwrap();
-    push.set_sndhwm(10).unwrap();
-    pull.set_rcvhwm(10).unwrap();
-    push.bind("inproc://hwm-park").unwrap();
-    pull.connect(&push.last_endpoint().unwrap()).unwrap();
-    let sent = Rc::new(Cell::new(0u32));
-    let s = sent.clone();
-    let sender = zgreen::spawn(move || -> zgreen::Result<()> {
-        for i in 0..1000u32 {
-            push.send(i.to_le_bytes(), 0)?;
-            s.set(i + 1);
-        }
-        Ok(())
-    });
+    let (push, pull) = zmq_pair_with_hwm(&ctx, (zmq::PUSH, zmq::PULL), "inproc://hwm-park", 10);
+    let (sender, sent) = spawn_counting_sender(push, 1000);
     zgreen::sleep(ms(200)).unwrap();
     let stalled_at = sent.get();
     assert!(stalled_at < 1000, "the sender never hit the high-water mark");

@@ -406,3 +406,40 @@ impl Concurrency {
         self.peak.get()
     }
 }
+
+/// A greenlet sending `n` numbered messages (`0..n`, each a little-endian
+/// `u32`) on `socket`, and the count of those sent so far.
+#[cfg(feature = "zmq")]
+pub fn spawn_counting_sender(
+    socket: zgreen::zmq::Socket,
+    n: u32,
+) -> (zgreen::Greenlet<zgreen::Result<()>>, Rc<Cell<u32>>) {
+    let sent = Rc::new(Cell::new(0));
+    let count = sent.clone();
+    let sender = zgreen::spawn(move || {
+        for i in 0..n {
+            socket.send(i.to_le_bytes(), 0)?;
+            count.set(i + 1);
+        }
+        Ok(())
+    });
+    (sender, sent)
+}
+
+/// Socket `a` of `ctx` bound to `ep` and socket `b` connected to it, the
+/// send high-water mark of `a` and the receive one of `b` set to `hwm`
+/// first.
+#[cfg(feature = "zmq")]
+pub fn zmq_pair_with_hwm(
+    ctx: &zgreen::zmq::Context,
+    (a, b): (zmq::SocketType, zmq::SocketType),
+    ep: &str,
+    hwm: i32,
+) -> (zgreen::zmq::Socket, zgreen::zmq::Socket) {
+    let (a, b) = (ctx.socket(a).unwrap(), ctx.socket(b).unwrap());
+    a.set_sndhwm(hwm).unwrap();
+    b.set_rcvhwm(hwm).unwrap();
+    a.bind(ep).unwrap();
+    b.connect(&a.last_endpoint().unwrap()).unwrap();
+    (a, b)
+}
