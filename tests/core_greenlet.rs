@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use zgreen::{Error, Greenlet, JoinAll, Timeout};
 use zgreen_harness::ms;
 
+mod common;
+use common::kill_expecting_killed;
+
 const BOUND: Duration = Duration::from_secs(20);
 
 #[test]
@@ -199,8 +202,7 @@ fn killed_greenlet_blocked_in_join_is_released() {
     let f = forever.clone();
     let joiner = zgreen::spawn(move || f.join());
     zgreen::sleep(ms(5)).unwrap();
-    joiner.kill().unwrap();
-    assert!(matches!(joiner.get().unwrap(), Err(Error::Killed)));
+    kill_expecting_killed(&joiner).unwrap();
     assert!(!forever.ready());
     forever.kill().unwrap();
 }

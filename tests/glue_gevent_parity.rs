@@ -14,12 +14,50 @@ use zgreen::{AnyGreenlet, Error, LinkId, Result};
 use zgreen_harness::ms;
 
 mod common;
-use common::{bounded, spawn_with};
+use common::{assert_timed_out, bounded, kill_parked_waiter, spawn_with};
 
-type Log = Rc<RefCell<Vec<&'static str>>>;
+/// What happened, in order, as the test's greenlets and callbacks note it.
+#[derive(Clone, Default)]
+struct Log(Rc<RefCell<Vec<&'static str>>>);
+
+impl Log {
+    fn push(&self, event: &'static str) {
+        self.0.borrow_mut().push(event);
+    }
+
+    fn entries(&self) -> Vec<&'static str> {
+        self.0.borrow().clone()
+    }
+}
 
 fn log() -> Log {
-    Rc::new(RefCell::new(Vec::new()))
+    Log::default()
+}
+
+/// Waits (500 ms at most) for `g`, which ran a blocking call and then a
+/// next one, `(call, next)`, and was killed meanwhile: the call succeeded
+/// (it had been served), the next one failed with `Error::Killed`.
+#[track_caller]
+fn assert_served_then_killed<T: Clone + std::fmt::Debug + 'static>(
+    g: &zgreen::Greenlet<(Result<T>, Result<()>)>,
+) -> Result<()> {
+    let (call, next) = g.get_timeout(ms(500))?;
+    assert!(call.is_ok(), "{call:?}");
+    assert!(matches!(next, Err(Error::Killed)), "{next:?}");
+    Ok(())
+}
+
+/// A channel, a [`Log`], and a greenlet running `f` with its own handles
+/// to both.
+fn channel_and_greenlet(
+    f: impl FnOnce(Channel<&'static str>, Log) -> Result<()> + 'static,
+) -> (Channel<&'static str>, Log, zgreen::Greenlet<Result<()>>) {
+    let (ch, events) = (Channel::new(), log());
+    let g = {
+        let (ch, events) = (ch.clone(), events.clone());
+        zgreen::spawn(move || f(ch, events))
+    };
+    (ch, events, g)
 }
 
 // ---------------------------------------------------------------- Event
@@ -43,10 +81,7 @@ fn event_set_then_clear_at_once_still_releases_every_waiter() {
         assert!(matches!(got, Ok(Ok(()))), "wait_timeout woken by set: {got:?}");
         assert!(!evt.is_set());
         // A wait that starts after the clear blocks again.
-        assert!(
-            evt.wait_timeout(ms(5)).unwrap_err().is_timeout(),
-            "a timeout is an Error::Timeout"
-        );
+        assert_timed_out(evt.wait_timeout(ms(5)));
         Ok(())
     });
 }
@@ -82,9 +117,7 @@ fn event_waiter_woken_and_killed_in_one_turn_keeps_the_wakeup() {
         evt.set();
         evt.clear();
         waiter.kill_nowait();
-        let (woke, next) = waiter.get_timeout(ms(500))?;
-        assert!(woke.is_ok(), "{woke:?}");
-        assert!(matches!(next, Err(Error::Killed)), "{next:?}");
+        assert_served_then_killed(&waiter)?;
         Ok(())
     });
 }
@@ -94,16 +127,10 @@ fn event_waiter_woken_and_killed_in_one_turn_keeps_the_wakeup() {
 fn event_wait_still_times_out_and_is_killed() {
     bounded(|| {
         let evt = Event::new();
-        assert!(
-            evt.wait_timeout(ms(10)).unwrap_err().is_timeout(),
-            "a timeout is an Error::Timeout"
-        );
+        assert_timed_out(evt.wait_timeout(ms(10)));
         let scoped = zgreen::with_timeout(ms(10), || evt.wait());
         assert!(scoped.unwrap_err().is_timeout());
-        let waiter = spawn_with(&evt, move |evt| evt.wait());
-        zgreen::sleep(ms(5))?;
-        waiter.kill()?;
-        assert!(matches!(waiter.get()?, Err(Error::Killed)));
+        kill_parked_waiter(&evt, ms(5), move |evt| evt.wait())?;
         Ok(())
     });
 }
@@ -121,18 +148,18 @@ fn unlink_from_a_link_callback_cancels_a_later_link() {
         {
             let (seen, second) = (seen.clone(), second.clone());
             g.link(move |g: AnyGreenlet| {
-                seen.borrow_mut().push("first");
+                seen.push("first");
                 let id = second.get().expect("the second link is registered");
                 assert!(g.unlink(id), "the second link has not run yet");
             });
         }
         let s = seen.clone();
-        second.set(Some(g.link(move |_| s.borrow_mut().push("second"))));
+        second.set(Some(g.link(move |_| s.push("second"))));
         let s = seen.clone();
-        g.link(move |_| s.borrow_mut().push("third"));
+        g.link(move |_| s.push("third"));
         g.join()?;
         zgreen::sleep(ms(10))?;
-        assert_eq!(*seen.borrow(), ["first", "third"]);
+        assert_eq!(seen.entries(), ["first", "third"]);
         Ok(())
     });
 }
@@ -145,13 +172,13 @@ fn unlink_after_death_before_the_link_ran_cancels_it() {
         let seen = log();
         let g = zgreen::Greenlet::new(|| ());
         let s = seen.clone();
-        let id = g.link(move |_| s.borrow_mut().push("unlinked"));
+        let id = g.link(move |_| s.push("unlinked"));
         let s = seen.clone();
-        g.link(move |_| s.borrow_mut().push("kept"));
+        g.link(move |_| s.push("kept"));
         g.kill()?; // dies at once, never started: its links are due now
         assert!(g.unlink(id), "the link has not run yet");
         zgreen::sleep(ms(10))?;
-        assert_eq!(*seen.borrow(), ["kept"]);
+        assert_eq!(seen.entries(), ["kept"]);
         Ok(())
     });
 }
@@ -166,19 +193,19 @@ fn links_start_in_order_and_a_blocking_one_does_not_hold_the_next() {
         let g = zgreen::spawn(|| ());
         let s = seen.clone();
         g.link(move |_| {
-            s.borrow_mut().push("1 starts");
+            s.push("1 starts");
             zgreen::sleep(ms(20)).unwrap();
-            s.borrow_mut().push("1 ends");
+            s.push("1 ends");
         });
         let s = seen.clone();
-        g.link_value(move |_| s.borrow_mut().push("2"));
+        g.link_value(move |_| s.push("2"));
         let s = seen.clone();
-        g.link_exception(move |_| s.borrow_mut().push("never: g succeeded"));
+        g.link_exception(move |_| s.push("never: g succeeded"));
         let s = seen.clone();
-        g.link(move |_| s.borrow_mut().push("3"));
+        g.link(move |_| s.push("3"));
         g.join()?;
         zgreen::sleep(ms(60))?;
-        assert_eq!(*seen.borrow(), ["1 starts", "2", "3", "1 ends"]);
+        assert_eq!(seen.entries(), ["1 starts", "2", "3", "1 ends"]);
         Ok(())
     });
 }
@@ -213,25 +240,20 @@ fn blocking_monitor_reports_the_root_context() {
 #[test]
 fn channel_put_to_a_waiting_getter_runs_the_getter_first() {
     bounded(|| {
-        let ch = Channel::new();
-        let events = log();
-        let g = {
-            let (ch, events) = (ch.clone(), events.clone());
-            zgreen::spawn(move || -> Result<()> {
-                for _ in 0..2 {
-                    let got = ch.get()?;
-                    events.borrow_mut().push(got);
-                }
-                Ok(())
-            })
-        };
-        events.borrow_mut().push("sending");
+        let (ch, events, g) = channel_and_greenlet(|ch, events| {
+            for _ in 0..2 {
+                let got = ch.get()?;
+                events.push(got);
+            }
+            Ok(())
+        });
+        events.push("sending");
         ch.put_timeout("hello", ms(500)).map_err(Error::from)?;
-        events.borrow_mut().push("sent hello");
+        events.push("sent hello");
         ch.put_timeout("world", ms(500)).map_err(Error::from)?;
-        events.borrow_mut().push("sent world");
+        events.push("sent world");
         assert_eq!(
-            *events.borrow(),
+            events.entries(),
             ["sending", "hello", "sent hello", "world", "sent world"]
         );
         g.get_timeout(ms(500))??;
@@ -244,31 +266,26 @@ fn channel_put_to_a_waiting_getter_runs_the_getter_first() {
 #[test]
 fn channel_put_from_a_greenlet_to_a_root_getter_waits_for_it() {
     bounded(|| {
-        let ch = Channel::new();
-        let events = log();
-        let g = {
-            let (ch, events) = (ch.clone(), events.clone());
-            zgreen::spawn(move || -> Result<()> {
-                events.borrow_mut().push("sending hello");
-                ch.put("hello")?;
-                events.borrow_mut().push("sending world");
-                ch.put("world")?;
-                events.borrow_mut().push("sent world");
-                Ok(())
-            })
-        };
-        events.borrow_mut().push("waiting");
+        let (ch, events, g) = channel_and_greenlet(|ch, events| {
+            events.push("sending hello");
+            ch.put("hello")?;
+            events.push("sending world");
+            ch.put("world")?;
+            events.push("sent world");
+            Ok(())
+        });
+        events.push("waiting");
         let got = ch.get_timeout(ms(500))?;
-        events.borrow_mut().push(got);
+        events.push(got);
         let got = ch.get_timeout(ms(500))?;
-        events.borrow_mut().push(got);
+        events.push(got);
         assert_eq!(
-            *events.borrow(),
+            events.entries(),
             ["waiting", "sending hello", "hello", "sending world", "world"]
         );
         zgreen::sleep(Duration::ZERO)?;
         assert_eq!(
-            *events.borrow(),
+            events.entries(),
             [
                 "waiting",
                 "sending hello",
@@ -304,9 +321,7 @@ fn channel_putter_killed_by_the_getter_it_fed_keeps_the_success() {
         });
         *putter_slot.borrow_mut() = Some(putter.any());
         assert_eq!(getter.get_timeout(ms(500))??, 7);
-        let (put, next) = putter.get_timeout(ms(500))?;
-        assert!(put.is_ok(), "{put:?}");
-        assert!(matches!(next, Err(Error::Killed)), "{next:?}");
+        assert_served_then_killed(&putter)?;
         Ok(())
     });
 }

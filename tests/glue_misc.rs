@@ -13,7 +13,7 @@ use zgreen::{Error, Result, Tagged};
 use zgreen_harness::ms;
 
 mod common;
-use common::{bounded, spawn_with};
+use common::{bounded, kill_expecting_killed, spawn_with};
 
 // ------------------------------------------------------------ wait/iwait
 
@@ -265,8 +265,7 @@ fn actor_errors_and_kills_end_it_and_close_the_inbox() {
         let addr2: Address<u8> = Address::new();
         let g2 = addr2.start(Failing);
         zgreen::sleep(ms(1))?;
-        g2.kill()?;
-        assert!(matches!(g2.get()?, Err(Error::Killed)));
+        kill_expecting_killed(&g2)?;
         assert!(addr2.is_stopped());
         Ok(())
     });

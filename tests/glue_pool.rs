@@ -11,7 +11,7 @@ use zgreen::{Error, Result};
 use zgreen_harness::ms;
 
 mod common;
-use common::{bounded, spawn_with};
+use common::{Concurrency, bounded, kill_parked_waiter};
 
 #[test]
 fn group_add_join_and_membership() {
@@ -95,25 +95,18 @@ fn pool_never_exceeds_its_size() {
     bounded(|| {
         for size in [1, 2, 5] {
             let pool = Pool::new(size);
-            let running = Rc::new(Cell::new(0));
-            let peak = Rc::new(Cell::new(0));
+            let running = Concurrency::default();
             let mut handles = Vec::new();
             for _ in 0..(size * 4) {
-                let (running, peak) = (running.clone(), peak.clone());
-                handles.push(pool.spawn(move || -> Result<()> {
-                    running.set(running.get() + 1);
-                    peak.set(peak.get().max(running.get()));
-                    zgreen::sleep(ms(1))?;
-                    running.set(running.get() - 1);
-                    Ok(())
-                })?);
+                let running = running.clone();
+                handles.push(pool.spawn(move || running.run(|| zgreen::sleep(ms(1))))?);
                 assert!(pool.len() <= size);
             }
             pool.join()?;
             for h in &handles {
                 h.get()??;
             }
-            assert_eq!(peak.get(), size, "size {size}");
+            assert_eq!(running.peak(), size, "size {size}");
             assert_eq!(pool.free_count(), size);
         }
         Ok(())
@@ -310,10 +303,7 @@ fn pool_spawn_in_a_killed_greenlet_fails() {
     bounded(|| {
         let pool = Pool::new(1);
         pool.spawn(|| zgreen::sleep(ms(50)))?;
-        let waiter = spawn_with(&pool, move |pool| pool.spawn(|| ()).map(drop));
-        zgreen::sleep(ms(2))?;
-        waiter.kill()?;
-        assert!(matches!(waiter.get()?, Err(Error::Killed)));
+        kill_parked_waiter(&pool, ms(2), move |pool| pool.spawn(|| ()).map(drop))?;
         pool.kill()?;
         assert_eq!(pool.free_count(), 1);
         Ok(())

@@ -14,7 +14,7 @@ use zgreen::{Error, Result};
 use zgreen_harness::ms;
 
 mod common;
-use common::spawn_with;
+use common::{kill_parked_waiter, spawn_logging_waiters, spawn_parked, spawn_with};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -22,13 +22,19 @@ fn bounded(f: impl FnOnce() -> Result<()>) {
     common::bounded_by(LIMIT, f);
 }
 
+/// An unbounded queue holding `0..n`, in order.
+fn queue_of(n: i32) -> Result<Queue<i32>> {
+    let q = Queue::new();
+    for i in 0..n {
+        q.put(i)?;
+    }
+    Ok(q)
+}
+
 #[test]
 fn fifo_order_and_len() {
     bounded(|| {
-        let q = Queue::new();
-        for i in 0..5 {
-            q.put(i)?;
-        }
+        let q = queue_of(5)?;
         assert_eq!(q.len(), 5);
         assert_eq!(q.peek(), Some(0));
         let got: Vec<i32> = (0..5).map(|_| q.get().unwrap()).collect();
@@ -108,8 +114,7 @@ fn nowait_errors_hand_the_item_back() {
 fn get_blocks_until_put() {
     bounded(|| {
         let q = Queue::new();
-        let getter = spawn_with(&q, move |q| q.get());
-        zgreen::sleep(ms(10))?;
+        let getter = spawn_parked(&q, ms(10), move |q| q.get())?;
         assert!(!getter.ready());
         assert_eq!(q.waiting_getters(), 1);
         q.put(7)?;
@@ -177,17 +182,7 @@ fn put_timeout_hands_the_item_back() {
 fn getters_are_served_first_come_first_served() {
     bounded(|| {
         let q = Queue::new();
-        let order = Rc::new(RefCell::new(Vec::new()));
-        let getters: Vec<_> = (0..5)
-            .map(|i| {
-                let (q, order) = (q.clone(), order.clone());
-                zgreen::spawn(move || -> Result<()> {
-                    let item = q.get()?;
-                    order.borrow_mut().push((i, item));
-                    Ok(())
-                })
-            })
-            .collect();
+        let (getters, order) = spawn_logging_waiters(5, &q, Queue::get);
         zgreen::sleep(ms(5))?;
         for item in 0..5 {
             q.try_put(item * 10).unwrap();
@@ -195,7 +190,10 @@ fn getters_are_served_first_come_first_served() {
         // A newcomer that never waited cannot take an item from them.
         assert_eq!(q.try_get().unwrap_err(), TryGetError::Empty);
         zgreen::joinall(getters.iter())?;
-        assert_eq!(*order.borrow(), [(0, 0), (1, 10), (2, 20), (3, 30), (4, 40)]);
+        // Woken in the order they came, each with the item of its turn.
+        assert_eq!(*order.borrow(), [0, 1, 2, 3, 4]);
+        let items = getters.iter().map(|g| g.get()?).collect::<Result<Vec<_>>>()?;
+        assert_eq!(items, [0, 10, 20, 30, 40]);
         Ok(())
     });
 }
@@ -223,10 +221,7 @@ fn putters_are_served_first_come_first_served() {
 fn kill_and_timeout_scope_interrupt_waiters() {
     bounded(|| {
         let q: Queue<u32> = Queue::new();
-        let g = spawn_with(&q, move |q| q.get());
-        zgreen::sleep(ms(5))?;
-        g.kill()?;
-        assert!(matches!(g.get()?, Err(Error::Killed)));
+        kill_parked_waiter(&q, ms(5), move |q| q.get())?;
         assert_eq!(q.waiting_getters(), 0);
 
         let t = zgreen::Timeout::start_new(ms(10));
@@ -253,8 +248,7 @@ fn kill_and_timeout_scope_interrupt_waiters() {
 fn a_served_getter_keeps_its_item_even_if_killed_in_the_same_turn() {
     bounded(|| {
         let q = Queue::new();
-        let g = spawn_with(&q, move |q| q.get());
-        zgreen::sleep(ms(5))?;
+        let g = spawn_parked(&q, ms(5), move |q| q.get())?;
         q.try_put(5).unwrap();
         g.kill_nowait();
         // The item was handed over before the kill: nothing is lost.
@@ -267,10 +261,7 @@ fn a_served_getter_keeps_its_item_even_if_killed_in_the_same_turn() {
 #[test]
 fn task_done_and_join() {
     bounded(|| {
-        let q = Queue::new();
-        for i in 0..3 {
-            q.put(i)?;
-        }
+        let q = queue_of(3)?;
         let worker = {
             let q = q.clone();
             zgreen::spawn(move || -> Result<()> {
@@ -300,10 +291,9 @@ fn shutdown_drain_keeps_items_and_wakes_everyone() {
         let q = Queue::bounded(2);
         q.put(1)?;
         q.put(2)?;
-        let blocked_putter = spawn_with(&q, move |q| {
+        let blocked_putter = spawn_parked(&q, ms(5), move |q| {
             q.put(3).map_err(|e| (e.is_shut_down(), e.into_inner()))
-        });
-        zgreen::sleep(ms(5))?;
+        })?;
         assert!(q.shutdown(ShutdownMode::Drain).is_empty());
         assert!(q.is_shut_down());
         assert_eq!(blocked_putter.get()?, Err((true, 3)));
@@ -317,11 +307,7 @@ fn shutdown_drain_keeps_items_and_wakes_everyone() {
         ));
 
         let empty: Queue<u8> = Queue::new();
-        let getter = {
-            let q = empty.clone();
-            zgreen::spawn(move || q.get())
-        };
-        zgreen::sleep(ms(5))?;
+        let getter = spawn_parked(&empty, ms(5), move |q| q.get())?;
         empty.shutdown(ShutdownMode::Drain);
         assert!(matches!(getter.get()?, Err(Error::Closed(_))));
         Ok(())
@@ -331,12 +317,8 @@ fn shutdown_drain_keeps_items_and_wakes_everyone() {
 #[test]
 fn shutdown_immediate_returns_the_items() {
     bounded(|| {
-        let q = Queue::new();
-        for i in 0..3 {
-            q.put(i)?;
-        }
-        let joiner = spawn_with(&q, move |q| q.join());
-        zgreen::sleep(ms(5))?;
+        let q = queue_of(3)?;
+        let joiner = spawn_parked(&q, ms(5), move |q| q.join())?;
         assert_eq!(q.shutdown(ShutdownMode::Immediate), [0, 1, 2]);
         assert!(q.is_empty());
         assert!(matches!(q.try_get(), Err(TryGetError::ShutDown)));
@@ -351,16 +333,14 @@ fn channel_is_a_rendezvous() {
         let ch = Channel::new();
         assert!(ch.is_full());
         assert!(matches!(ch.try_put("z"), Err(TryPutError::Full("z"))));
-        let putter = spawn_with(&ch, move |ch| ch.put("x").map_err(Error::from));
-        zgreen::sleep(ms(5))?;
+        let putter = spawn_parked(&ch, ms(5), move |ch| ch.put("x").map_err(Error::from))?;
         assert!(!putter.ready(), "a put waits for a getter");
         assert_eq!(ch.peek(), Some("x"));
         assert_eq!(ch.len(), 0);
         assert_eq!(ch.get()?, "x");
         putter.get()??;
 
-        let getter = spawn_with(&ch, move |ch| ch.get());
-        zgreen::sleep(ms(5))?;
+        let getter = spawn_parked(&ch, ms(5), move |ch| ch.get())?;
         ch.try_put("y").unwrap();
         assert_eq!(getter.get()??, "y");
         assert!(ch.get_timeout(ms(5)).unwrap_err().is_timeout());

@@ -2,7 +2,7 @@
 //! `test__event.py`, `test__semaphore.py` and `test__lock.py` behaviours,
 //! plus cross-thread setting. Every test runs under a `with_timeout`.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,10 @@ use zgreen::{Error, Result};
 use zgreen_harness::{Fail, ms};
 
 mod common;
-use common::{BODY_LIMIT as LIMIT, bounded, spawn_with};
+use common::{
+    BODY_LIMIT as LIMIT, Concurrency, assert_timed_out, bounded, kill_expecting_killed, kill_parked_waiter,
+    spawn_logging_waiters, spawn_parked, spawn_with,
+};
 
 /// The test's own error.
 const BOOM: Fail = Fail("boom");
@@ -22,17 +25,7 @@ const BOOM: Fail = Fail("boom");
 fn event_set_wakes_every_waiter_in_order() {
     bounded(|| {
         let evt = Event::new();
-        let woke = Rc::new(RefCell::new(Vec::new()));
-        let waiters: Vec<_> = (0..5)
-            .map(|i| {
-                let (evt, woke) = (evt.clone(), woke.clone());
-                zgreen::spawn(move || -> Result<()> {
-                    evt.wait()?;
-                    woke.borrow_mut().push(i);
-                    Ok(())
-                })
-            })
-            .collect();
+        let (waiters, woke) = spawn_logging_waiters(5, &evt, Event::wait);
         zgreen::sleep(ms(5))?;
         assert!(woke.borrow().is_empty());
         evt.set();
@@ -53,10 +46,7 @@ fn event_wait_returns_at_once_while_set_and_blocks_after_clear() {
         evt.clear();
         assert!(!evt.is_set());
         let t0 = Instant::now();
-        assert!(
-            evt.wait_timeout(ms(20)).unwrap_err().is_timeout(),
-            "a timeout is an Error::Timeout"
-        );
+        assert_timed_out(evt.wait_timeout(ms(20)));
         assert!(t0.elapsed() >= ms(20));
         Ok(())
     });
@@ -66,10 +56,7 @@ fn event_wait_returns_at_once_while_set_and_blocks_after_clear() {
 fn event_wait_honours_kill_and_timeout_scopes() {
     bounded(|| {
         let evt = Event::new();
-        let g = spawn_with(&evt, move |evt| evt.wait());
-        zgreen::sleep(ms(2))?;
-        g.kill()?;
-        assert!(matches!(g.get()?, Err(Error::Killed)));
+        kill_parked_waiter(&evt, ms(2), move |evt| evt.wait())?;
         let t = zgreen::Timeout::start_new(ms(5));
         let err = evt.wait_timeout(Duration::from_secs(5)).unwrap_err();
         assert!(t.is(&err), "a scope's timeout is an error, not Ok(false)");
@@ -81,8 +68,7 @@ fn event_wait_honours_kill_and_timeout_scopes() {
 fn event_set_from_another_thread() {
     bounded(|| {
         let evt = Event::new();
-        let waiter = spawn_with(&evt, move |evt| evt.wait());
-        zgreen::sleep(ms(2))?;
+        let waiter = spawn_parked(&evt, ms(2), move |evt| evt.wait())?;
         // The setter is created after a greenlet started waiting.
         let setter = evt.setter();
         let t = std::thread::spawn(move || {
@@ -167,10 +153,7 @@ fn async_result_get_timeout_and_wait_timeout() {
     bounded(|| {
         let a: AsyncResult<u8> = AsyncResult::new();
         assert!(a.get_timeout(ms(10)).unwrap_err().is_timeout());
-        assert!(
-            a.wait_timeout(ms(5)).unwrap_err().is_timeout(),
-            "a timeout is an Error::Timeout"
-        );
+        assert_timed_out(a.wait_timeout(ms(5)));
         a.set(1);
         a.wait_timeout(ms(5))?;
         a.set(2); // setting again replaces the outcome
@@ -278,20 +261,15 @@ fn plain_semaphore_release_adds_permits() {
 fn semaphore_bounds_concurrency_and_is_fifo() {
     bounded(|| {
         let sem = BoundedSemaphore::new(2);
-        let inside = Rc::new(Cell::new(0));
-        let peak = Rc::new(Cell::new(0));
+        let inside = Concurrency::default();
         let order = Rc::new(RefCell::new(Vec::new()));
         let workers: Vec<_> = (0..6)
             .map(|i| {
-                let (sem, inside, peak, order) = (sem.clone(), inside.clone(), peak.clone(), order.clone());
+                let (sem, inside, order) = (sem.clone(), inside.clone(), order.clone());
                 zgreen::spawn(move || -> Result<()> {
                     let _permit = sem.acquire()?;
                     order.borrow_mut().push(i);
-                    inside.set(inside.get() + 1);
-                    peak.set(peak.get().max(inside.get()));
-                    zgreen::sleep(ms(2))?;
-                    inside.set(inside.get() - 1);
-                    Ok(())
+                    inside.run(|| zgreen::sleep(ms(2)))
                 })
             })
             .collect();
@@ -299,7 +277,7 @@ fn semaphore_bounds_concurrency_and_is_fifo() {
         for w in &workers {
             w.get()??;
         }
-        assert_eq!(peak.get(), 2);
+        assert_eq!(inside.peak(), 2);
         assert_eq!(*order.borrow(), [0, 1, 2, 3, 4, 5]);
         assert_eq!(sem.available_permits(), 2);
         Ok(())
@@ -311,8 +289,7 @@ fn a_released_permit_goes_to_the_waiter_not_a_newcomer() {
     bounded(|| {
         let sem = Semaphore::new(1);
         let held = sem.acquire()?;
-        let waiter = spawn_with(&sem, move |sem| sem.acquire().map(|g| g.forget()));
-        zgreen::sleep(ms(2))?;
+        let waiter = spawn_parked(&sem, ms(2), move |sem| sem.acquire().map(|g| g.forget()))?;
         assert_eq!(sem.waiting(), 1);
         drop(held);
         // Handed over: not available to the root, although the waiter has
@@ -331,13 +308,9 @@ fn semaphore_acquire_timeout_kill_and_wait() {
         let held = sem.acquire()?;
         assert!(sem.acquire_timeout(ms(5)).unwrap_err().is_timeout());
         assert_eq!(sem.waiting(), 0);
-        let g = spawn_with(&sem, move |sem| sem.acquire().map(drop));
-        zgreen::sleep(ms(2))?;
-        g.kill()?;
-        assert!(matches!(g.get()?, Err(Error::Killed)));
+        kill_parked_waiter(&sem, ms(2), move |sem| sem.acquire().map(drop))?;
         assert!(sem.wait_timeout(ms(5)).unwrap_err().is_timeout());
-        let w = spawn_with(&sem, move |sem| sem.wait());
-        zgreen::sleep(ms(2))?;
+        let w = spawn_parked(&sem, ms(2), move |sem| sem.wait())?;
         drop(held);
         w.get()??;
         assert_eq!(sem.available_permits(), 1, "wait does not take the permit");
@@ -402,8 +375,7 @@ fn rlock_waiters_time_out_and_get_killed() {
         let timed = spawn_with(&lock, move |lock| lock.acquire_timeout(ms(5)).map(drop));
         let killed = spawn_with(&lock, move |lock| lock.acquire().map(drop));
         assert!(timed.get()?.unwrap_err().is_timeout());
-        killed.kill()?;
-        assert!(matches!(killed.get()?, Err(Error::Killed)));
+        kill_expecting_killed(&killed)?;
         assert_eq!(lock.count(), 1);
         Ok(())
     });

@@ -13,8 +13,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use zgreen_harness::ms;
+
 mod common;
-use common::Running;
+use common::{Running, assert_took_between};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -168,11 +170,7 @@ fn long_poll() {
         assert_eq!(read_chunk(&mut r).as_deref(), Some("\"Hello World\"\n"));
     }
     // One every 250 ms (the first may have been queued before we came).
-    let took = started.elapsed();
-    assert!(
-        took >= Duration::from_millis(450) && took < Duration::from_secs(5),
-        "{took:?}"
-    );
+    assert_took_between(started.elapsed(), ms(450), Duration::from_secs(5));
 }
 
 #[test]

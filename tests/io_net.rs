@@ -239,18 +239,34 @@ fn accept_and_connect_deadlines() {
 #[test]
 fn connect_deadline_on_a_saturated_listener() {
     let _t = bound();
-    let (l, _fillers) = saturated_listener();
+    let (took, _saturated) =
+        timed_out_connect(|addr, start| TcpStream::connect_deadline(addr, start + ms(50)));
+    assert!(took >= ms(45), "{took:?}");
+}
+
+/// A listener kept saturated by the connections that fill its queue.
+type Saturated = (std::net::TcpListener, Vec<std::net::TcpStream>);
+
+/// Connects to a [`saturated_listener`] with `connect` (given its address
+/// and the instant the attempt starts), which must time out, within 5 s:
+/// how long it took, and the listener, still saturated.
+fn timed_out_connect(
+    connect: impl FnOnce(std::net::SocketAddr, Instant) -> zgreen::Result<TcpStream>,
+) -> (Duration, Saturated) {
+    let (l, fillers) = saturated_listener();
     let addr = l.local_addr().unwrap();
     let start = Instant::now();
-    let err = TcpStream::connect_deadline(addr, start + ms(50)).unwrap_err();
+    let err = connect(addr, start).unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
-    assert!(start.elapsed() >= ms(45) && start.elapsed() < Duration::from_secs(5));
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    (took, (l, fillers))
 }
 
 /// A listener whose accept queue is full, so that further connects hang in
 /// SYN-SENT (the kernel drops their SYNs): the only way to make a loopback
 /// connect slow.
-fn saturated_listener() -> (std::net::TcpListener, Vec<std::net::TcpStream>) {
+fn saturated_listener() -> Saturated {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     // SAFETY: listen(2) on the listener's own open fd, with a backlog of 0.
     assert_eq!(unsafe { libc::listen(l.as_raw_fd(), 0) }, 0);
@@ -269,13 +285,8 @@ fn saturated_listener() -> (std::net::TcpListener, Vec<std::net::TcpStream>) {
 #[test]
 fn connect_timeout_and_interrupted_connect() {
     let _t = bound();
-    let (l, _fillers) = saturated_listener();
+    let (_, (l, _fillers)) = timed_out_connect(|addr, _| TcpStream::connect_timeout(addr, ms(50)));
     let addr = l.local_addr().unwrap();
-    let start = Instant::now();
-    let err = TcpStream::connect_timeout(addr, ms(50)).unwrap_err();
-    assert!(err.is_timeout(), "{err:?}");
-    assert!(start.elapsed() < Duration::from_secs(5));
-
     let scope = Timeout::start_new(ms(50));
     let err = TcpStream::connect(addr).unwrap_err();
     assert!(scope.is(&err), "{err:?}");

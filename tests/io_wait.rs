@@ -11,6 +11,9 @@ use zgreen::net::{Selected, TcpListener, TcpStream, select, wait_read, wait_writ
 use zgreen::{Error, Timeout};
 use zgreen_harness::ms;
 
+mod common;
+use common::kill_expecting_killed;
+
 fn bound() -> Timeout {
     Timeout::start_new(Duration::from_secs(30))
 }
@@ -150,6 +153,5 @@ fn select_is_interruptible() {
     drop(scope);
     let g = zgreen::spawn(move || wait_read(&r, None));
     zgreen::sleep(ms(10)).unwrap();
-    g.kill().unwrap();
-    assert!(matches!(g.get().unwrap(), Err(Error::Killed)));
+    kill_expecting_killed(&g).unwrap();
 }

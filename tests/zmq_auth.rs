@@ -71,6 +71,28 @@ fn client_to(ctx: &Context, endpoint: &str) -> Socket {
     c
 }
 
+/// A [`client`] with PLAIN credentials `user` and `password`, not
+/// connected yet.
+fn plain_client(ctx: &Context, user: &str, password: &str) -> Socket {
+    let c = client(ctx);
+    c.set_plain_username(Some(user)).unwrap();
+    c.set_plain_password(Some(password)).unwrap();
+    c
+}
+
+/// The handshake of `client` with `server` fails with ZAP status 400, as
+/// `mon` (the server's monitor) reports (`what` names the case), and no
+/// ping gets through.
+#[track_caller]
+fn assert_rejected_with_400(mon: &Monitor, server: &Socket, client: &Socket, what: &str) {
+    let ev = wait_for(mon, &FAILED, WITHIN).expect(what);
+    assert_eq!(
+        (ev.event, ev.value),
+        (zmq::SocketEvent::HANDSHAKE_FAILED_AUTH, 400)
+    );
+    assert!(ping(server, client, Duration::from_millis(200)).is_none());
+}
+
 /// Sends "ping" from `client` and returns what `server` got, if anything
 /// within `within`.
 fn ping(server: &Socket, client: &Socket, within: Duration) -> Option<zmq::Message> {
@@ -124,9 +146,7 @@ fn plain_good_password_is_accepted_with_user_id() {
     let auth = Authenticator::start(&ctx, AuthConfig::new().password_file(&file).unwrap()).unwrap();
     let (srv, ep) = plain_server(&ctx);
     for (user, password) in [("admin", "s3cret"), ("bob", "x=y")] {
-        let c = client(&ctx);
-        c.set_plain_username(Some(user)).unwrap();
-        c.set_plain_password(Some(password)).unwrap();
+        let c = plain_client(&ctx, user, password);
         c.connect(&ep).unwrap();
         let mut msg = ping(&srv, &c, WITHIN).expect("an allowed PLAIN user gets through");
         assert_eq!(msg.gets("User-Id"), Some(user));
@@ -146,16 +166,9 @@ fn plain_bad_password_is_rejected_with_400() {
     let (srv, ep) = plain_server(&ctx);
     let mon = monitor(&srv);
     for (user, password) in [("admin", "wrong"), ("nobody", "s3cret")] {
-        let c = client(&ctx);
-        c.set_plain_username(Some(user)).unwrap();
-        c.set_plain_password(Some(password)).unwrap();
+        let c = plain_client(&ctx, user, password);
         c.connect(&ep).unwrap();
-        let ev = wait_for(&mon, &FAILED, WITHIN).expect("the server reports the failed handshake");
-        assert_eq!(
-            (ev.event, ev.value),
-            (zmq::SocketEvent::HANDSHAKE_FAILED_AUTH, 400)
-        );
-        assert!(ping(&srv, &c, Duration::from_millis(200)).is_none());
+        assert_rejected_with_400(&mon, &srv, &c, "the server reports the failed handshake");
     }
     assert_eq!(auth.stats().denied, 2, "{:?}", auth.stats());
     assert_eq!(auth.stats().accepted, 0);
@@ -185,12 +198,7 @@ fn ip_deny_list_rejects_null_clients() {
     let (srv, ep) = zap_server(&ctx, "global");
     let mon = monitor(&srv);
     let c = client_to(&ctx, &ep);
-    let ev = wait_for(&mon, &FAILED, WITHIN).expect("denied address");
-    assert_eq!(
-        (ev.event, ev.value),
-        (zmq::SocketEvent::HANDSHAKE_FAILED_AUTH, 400)
-    );
-    assert!(ping(&srv, &c, Duration::from_millis(200)).is_none());
+    assert_rejected_with_400(&mon, &srv, &c, "denied address");
     assert_eq!(auth.stats().denied, 1);
 
     // The allow list wins over the deny list.
@@ -260,9 +268,7 @@ fn malformed_zap_requests_get_500_and_the_handler_keeps_serving() {
 
     // Real handshakes still work.
     let (srv, ep) = plain_server(&ctx);
-    let c = client(&ctx);
-    c.set_plain_username(Some("u")).unwrap();
-    c.set_plain_password(Some("p")).unwrap();
+    let c = plain_client(&ctx, "u", "p");
     c.connect(&ep).unwrap();
     assert!(ping(&srv, &c, WITHIN).is_some());
 }
@@ -291,9 +297,7 @@ fn blocked_or_garbage_handler_fails_the_handshake_in_time_without_stalling_other
             s.set_plain_server(true).unwrap();
         });
         let mon = monitor(&srv);
-        let c = client(&ctx);
-        c.set_plain_username(Some("u")).unwrap();
-        c.set_plain_password(Some("p")).unwrap();
+        let c = plain_client(&ctx, "u", "p");
         let start = Instant::now();
         c.connect(&ep).unwrap();
 
@@ -307,9 +311,7 @@ fn blocked_or_garbage_handler_fails_the_handshake_in_time_without_stalling_other
         let ctx2 = Context::new();
         let _auth2 = Authenticator::start(&ctx2, AuthConfig::new().password("u", "p")).unwrap();
         let (srv2, ep2) = plain_server(&ctx2);
-        let c2 = client(&ctx2);
-        c2.set_plain_username(Some("u")).unwrap();
-        c2.set_plain_password(Some("p")).unwrap();
+        let c2 = plain_client(&ctx2, "u", "p");
         c2.connect(&ep2).unwrap();
         assert!(ping(&srv2, &c2, WITHIN).is_some());
 
@@ -451,7 +453,12 @@ impl CurveSetup {
     }
 }
 
-fn curve_setup(name: &str) -> CurveSetup {
+/// The CURVE server, its keys and a client key pair in `temp_dir(name)`;
+/// `None` unless the CURVE tests must run (see [`curve`]).
+fn curve_setup(name: &str) -> Option<CurveSetup> {
+    if !curve() {
+        return None;
+    }
     let ctx = Context::new();
     let dir = temp_dir(name);
     let server_keys = KeyPair::generate().unwrap();
@@ -463,7 +470,7 @@ fn curve_setup(name: &str) -> CurveSetup {
         auth::set_curve_server(s, &server_keys, "global").unwrap();
     });
     let mon = monitor(&srv);
-    CurveSetup {
+    Some(CurveSetup {
         ctx,
         auth,
         srv,
@@ -472,15 +479,14 @@ fn curve_setup(name: &str) -> CurveSetup {
         client_keys,
         dir,
         mon,
-    }
+    })
 }
 
 #[test]
 fn curve_allowed_key_is_accepted() {
-    if !curve() {
-        return;
-    }
-    let s = curve_setup("curve-ok");
+    let Some(s) = curve_setup("curve-ok") else {
+        return; // not the CURVE build
+    };
     let c = s.curve_client(&s.client_keys, &s.server_keys.public);
     let mut msg = ping(&s.srv, &c, WITHIN).expect("allowed key");
     assert_eq!(msg.gets("User-Id"), Some(s.client_keys.public.to_z85().as_str()));
@@ -489,18 +495,12 @@ fn curve_allowed_key_is_accepted() {
 
 #[test]
 fn curve_unknown_key_is_rejected_with_400_until_reloaded() {
-    if !curve() {
-        return;
-    }
-    let s = curve_setup("curve-unknown");
+    let Some(s) = curve_setup("curve-unknown") else {
+        return; // not the CURVE build
+    };
     let stranger = KeyPair::generate().unwrap();
     let c = s.curve_client(&stranger, &s.server_keys.public);
-    let ev = wait_for(&s.mon, &FAILED, WITHIN).expect("unknown key");
-    assert_eq!(
-        (ev.event, ev.value),
-        (zmq::SocketEvent::HANDSHAKE_FAILED_AUTH, 400)
-    );
-    assert!(ping(&s.srv, &c, Duration::from_millis(200)).is_none());
+    assert_rejected_with_400(&s.mon, &s.srv, &c, "unknown key");
     assert_eq!(s.auth.stats().denied, 1);
 
     // Adding its key file and reloading lets it in.
@@ -513,18 +513,15 @@ fn curve_unknown_key_is_rejected_with_400_until_reloaded() {
 
 #[test]
 fn curve_server_rejects_null_and_plain_clients() {
-    if !curve() {
-        return;
-    }
-    let s = curve_setup("curve-mech");
+    let Some(s) = curve_setup("curve-mech") else {
+        return; // not the CURVE build
+    };
     s.auth
         .update(|config| *config = config.clone().password("u", "p"));
     let null = client(&s.ctx);
     null.connect(&s.ep).unwrap();
     assert!(wait_for(&s.mon, &FAILED, WITHIN).is_some(), "NULL client");
-    let plain = client(&s.ctx);
-    plain.set_plain_username(Some("u")).unwrap();
-    plain.set_plain_password(Some("p")).unwrap();
+    let plain = plain_client(&s.ctx, "u", "p");
     plain.connect(&s.ep).unwrap();
     assert!(wait_for(&s.mon, &FAILED, WITHIN).is_some(), "PLAIN client");
     assert!(ping(&s.srv, &null, Duration::from_millis(200)).is_none());
@@ -534,10 +531,9 @@ fn curve_server_rejects_null_and_plain_clients() {
 
 #[test]
 fn curve_wrong_server_key_fails_the_handshake() {
-    if !curve() {
-        return;
-    }
-    let s = curve_setup("curve-wrong-server");
+    let Some(s) = curve_setup("curve-wrong-server") else {
+        return; // not the CURVE build
+    };
     let imposter = KeyPair::generate().unwrap();
     let c = s.curve_client(&s.client_keys, &imposter.public);
     assert!(wait_for(&s.mon, &FAILED, WITHIN).is_some());

@@ -17,6 +17,9 @@ use zgreen::zmq::{Context, Socket};
 use zgreen::{Error, Greenlet, Timeout};
 use zgreen_harness::ms;
 
+mod common;
+use common::{kill_expecting_killed, spawn_counting_sender, spawn_parked, zmq_pair_with_hwm};
+
 const BOUND: Duration = Duration::from_secs(30);
 /// How long a greenlet that should have been woken may take.
 const PROMPTLY: Duration = Duration::from_secs(2);
@@ -107,9 +110,8 @@ fn an_interrupted_poller_passes_its_wakeup_on() {
             }
             Ok(())
         });
-        let p = pull.clone();
-        let receiver = zgreen::spawn(move || p.recv_bytes(0));
-        zgreen::sleep(ms(20)).unwrap(); // both parked, the poller first
+        // Both parked, the poller first.
+        let receiver = spawn_parked(&pull, ms(20), move |p| p.recv_bytes(0)).unwrap();
         let s = push.clone();
         let poller_any = poller.any();
         zgreen::spawn(move || {
@@ -141,9 +143,7 @@ fn bind_right_after_an_arrival_does_not_hide_it() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
     let (push, pull) = push_pull(&ctx, "inproc://edge-bind");
-    let p = pull.clone();
-    let receiver = zgreen::spawn(move || p.recv_bytes(0));
-    zgreen::sleep(ms(20)).unwrap();
+    let receiver = spawn_parked(&pull, ms(20), move |p| p.recv_bytes(0)).unwrap();
     let (p, s) = (pull.clone(), push.clone());
     zgreen::spawn(move || {
         s.send("hidden?", 0).unwrap();
@@ -160,21 +160,8 @@ fn bind_right_after_an_arrival_does_not_hide_it() {
 fn a_try_recv_that_finds_nothing_does_not_hide_room_to_send() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let a = ctx.socket(zmq::DEALER).unwrap();
-    let b = ctx.socket(zmq::DEALER).unwrap();
-    a.set_sndhwm(1).unwrap();
-    b.set_rcvhwm(1).unwrap();
-    a.bind("inproc://edge-try-recv").unwrap();
-    b.connect("inproc://edge-try-recv").unwrap();
-    let sent = Rc::new(std::cell::Cell::new(0u32));
-    let (s, n) = (a.clone(), sent.clone());
-    let sender = zgreen::spawn(move || -> zgreen::Result<()> {
-        for i in 0..200u32 {
-            s.send(i.to_le_bytes(), 0)?;
-            n.set(i + 1);
-        }
-        Ok(())
-    });
+    let (a, b) = zmq_pair_with_hwm(&ctx, (zmq::DEALER, zmq::DEALER), "inproc://edge-try-recv", 1);
+    let (sender, sent) = spawn_counting_sender(a.clone(), 200);
     zgreen::sleep(ms(20)).unwrap();
     assert!(sent.get() < 200, "the sender never blocked");
     let mut got = 0u32;
@@ -212,9 +199,7 @@ fn a_parked_receiver_never_takes_another_greenlets_next_frame() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
     let (push, pull) = push_pull(&ctx, "inproc://torn-recv");
-    let p = pull.clone();
-    let parked = zgreen::spawn(move || p.recv_multipart(0));
-    zgreen::sleep(ms(20)).unwrap();
+    let parked = spawn_parked(&pull, ms(20), move |p| p.recv_multipart(0)).unwrap();
     let p = pull.clone();
     let s = push.clone();
     let frame_by_frame = zgreen::spawn(move || -> zgreen::Result<Vec<Vec<u8>>> {
@@ -245,9 +230,7 @@ fn a_parked_sender_never_puts_a_frame_inside_another_greenlets_message() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
     let push = ctx.socket(zmq::PUSH).unwrap(); // no peer yet: sends park
-    let s = push.clone();
-    let parked = zgreen::spawn(move || s.send("lone", 0));
-    zgreen::sleep(ms(20)).unwrap();
+    let parked = spawn_parked(&push, ms(20), move |s| s.send("lone", 0)).unwrap();
     let pull = ctx.socket(zmq::PULL).unwrap();
     pull.bind("inproc://torn-send").unwrap();
     let s = push.clone();
@@ -331,11 +314,8 @@ fn a_sender_that_ends_mid_message_resets_the_socket_for_every_waiter() {
         s.send("never", 0)
     });
     zgreen::sleep(ms(10)).unwrap();
-    let s = push.clone();
-    let waiter = zgreen::spawn(move || s.send("mine", 0));
-    zgreen::sleep(ms(10)).unwrap();
-    owner.kill().unwrap();
-    assert!(matches!(owner.get().unwrap(), Err(Error::Killed)));
+    let waiter = spawn_parked(&push, ms(10), move |s| s.send("mine", 0)).unwrap();
+    kill_expecting_killed(&owner).unwrap();
     let w = waiter.get_timeout(PROMPTLY).unwrap();
     assert!(matches!(w, Err(Error::NeedsReset(_))), "{w:?}");
     assert!(push.needs_reset());
@@ -431,9 +411,7 @@ fn a_mandatory_router_send_to_a_full_peer_parks_instead_of_spinning() {
             ticks.get()
         );
         // Once the peer reads, a parked send completes.
-        let r = router.clone();
-        let sender = zgreen::spawn(move || r.send_multipart(["full", "late"], 0));
-        zgreen::sleep(ms(20)).unwrap();
+        let sender = spawn_parked(&router, ms(20), move |r| r.send_multipart(["full", "late"], 0)).unwrap();
         let mut last = Vec::new();
         while last != b"late" {
             last = full.recv_bytes(0).unwrap();

@@ -27,6 +27,9 @@ use std::time::{Duration, Instant};
 use zgreen::zmq::{Context, MonitorEvent, ProxyStats, Socket};
 use zgreen::{Error, Timeout};
 
+mod common;
+use common::kill_expecting_killed;
+
 /// Bound of every test.
 const BOUND: Duration = Duration::from_secs(30);
 /// How long one blocking or green operation may wait before it fails.
@@ -406,136 +409,33 @@ fn interop(
 
 // ------------------------------------------ pairs: green vs blocking thread
 
-#[test]
-fn req_rep() {
-    interop(
-        (zmq::REQ, zmq::REP),
-        "tcp",
-        true,
-        |g| client(g, false, false, N),
-        |p| server(p, false, false, N),
-    );
+/// One `#[test]` per row: `name: (green kind, blocking kind), transport,
+/// whether the green side binds, the green side's run, the blocking
+/// side's run;` (see [`interop`]).
+macro_rules! interop_tests {
+    ($($name:ident: $kinds:expr, $transport:expr, $green_binds:expr, $green:expr, $peer:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                interop($kinds, $transport, $green_binds, $green, $peer);
+            }
+        )*
+    };
 }
 
-#[test]
-fn req_rep_over_ipc() {
-    interop(
-        (zmq::REQ, zmq::REP),
-        "ipc",
-        false,
-        |g| client(g, false, false, N),
-        |p| server(p, false, false, N),
-    );
-}
-
-#[test]
-fn rep_req() {
-    interop(
-        (zmq::REP, zmq::REQ),
-        "tcp",
-        false,
-        |g| server(g, false, false, N),
-        |p| client(p, false, false, N),
-    );
-}
-
-#[test]
-fn dealer_router() {
-    interop(
-        (zmq::DEALER, zmq::ROUTER),
-        "tcp",
-        true,
-        |g| client(g, false, true, N),
-        |p| server(p, true, false, N),
-    );
-}
-
-#[test]
-fn router_dealer() {
-    interop(
-        (zmq::ROUTER, zmq::DEALER),
-        "tcp",
-        false,
-        |g| server(g, true, false, N),
-        |p| client(p, false, true, N),
-    );
-}
-
-#[test]
-fn dealer_rep() {
-    interop(
-        (zmq::DEALER, zmq::REP),
-        "tcp",
-        true,
-        |g| client(g, true, false, N),
-        |p| server(p, false, false, N),
-    );
-}
-
-#[test]
-fn req_router() {
-    interop(
-        (zmq::REQ, zmq::ROUTER),
-        "tcp",
-        false,
-        |g| client(g, false, false, N),
-        |p| server(p, true, true, N),
-    );
-}
-
-#[test]
-fn dealer_dealer() {
-    interop(
-        (zmq::DEALER, zmq::DEALER),
-        "tcp",
-        true,
-        |g| client(g, false, true, N),
-        |p| server(p, false, false, N),
-    );
-}
-
-#[test]
-fn pair_pair() {
-    interop(
-        (zmq::PAIR, zmq::PAIR),
-        "tcp",
-        false,
-        |g| client(g, false, true, N),
-        |p| server(p, false, false, N),
-    );
-}
-
-#[test]
-fn push_pull() {
-    interop(
-        (zmq::PUSH, zmq::PULL),
-        "tcp",
-        true,
-        |g| pusher(g, N),
-        |p| puller(p, N),
-    );
-}
-
-#[test]
-fn push_pull_over_ipc() {
-    interop(
-        (zmq::PUSH, zmq::PULL),
-        "ipc",
-        true,
-        |g| pusher(g, N),
-        |p| puller(p, N),
-    );
-}
-
-#[test]
-fn pull_push() {
-    interop(
-        (zmq::PULL, zmq::PUSH),
-        "tcp",
-        false,
-        |g| puller(g, N),
-        |p| pusher(p, N),
-    );
+interop_tests! {
+    req_rep: (zmq::REQ, zmq::REP), "tcp", true, |g| client(g, false, false, N), |p| server(p, false, false, N);
+    req_rep_over_ipc: (zmq::REQ, zmq::REP), "ipc", false, |g| client(g, false, false, N), |p| server(p, false, false, N);
+    rep_req: (zmq::REP, zmq::REQ), "tcp", false, |g| server(g, false, false, N), |p| client(p, false, false, N);
+    dealer_router: (zmq::DEALER, zmq::ROUTER), "tcp", true, |g| client(g, false, true, N), |p| server(p, true, false, N);
+    router_dealer: (zmq::ROUTER, zmq::DEALER), "tcp", false, |g| server(g, true, false, N), |p| client(p, false, true, N);
+    dealer_rep: (zmq::DEALER, zmq::REP), "tcp", true, |g| client(g, true, false, N), |p| server(p, false, false, N);
+    req_router: (zmq::REQ, zmq::ROUTER), "tcp", false, |g| client(g, false, false, N), |p| server(p, true, true, N);
+    dealer_dealer: (zmq::DEALER, zmq::DEALER), "tcp", true, |g| client(g, false, true, N), |p| server(p, false, false, N);
+    pair_pair: (zmq::PAIR, zmq::PAIR), "tcp", false, |g| client(g, false, true, N), |p| server(p, false, false, N);
+    push_pull: (zmq::PUSH, zmq::PULL), "tcp", true, |g| pusher(g, N), |p| puller(p, N);
+    push_pull_over_ipc: (zmq::PUSH, zmq::PULL), "ipc", true, |g| pusher(g, N), |p| puller(p, N);
+    pull_push: (zmq::PULL, zmq::PUSH), "tcp", false, |g| puller(g, N), |p| pusher(p, N);
 }
 
 /// A pub/sub run: the publisher binds its socket and, for a PUB, a PULL
@@ -596,34 +496,26 @@ fn pubsub(green_publishes: bool, pub_kind: zmq::SocketType, sub_kind: zmq::Socke
     );
 }
 
-#[test]
-fn pub_sub() {
-    pubsub(true, zmq::PUB, zmq::SUB);
+/// One `#[test]` per row: `name: whether the green side publishes, the
+/// publisher's kind, the subscriber's kind;` (see [`pubsub`]).
+macro_rules! pubsub_tests {
+    ($($name:ident: $green_publishes:expr, $pub_kind:expr, $sub_kind:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                pubsub($green_publishes, $pub_kind, $sub_kind);
+            }
+        )*
+    };
 }
 
-#[test]
-fn xpub_sub() {
-    pubsub(true, zmq::XPUB, zmq::SUB);
-}
-
-#[test]
-fn pub_xsub() {
-    pubsub(true, zmq::PUB, zmq::XSUB);
-}
-
-#[test]
-fn xpub_xsub() {
-    pubsub(true, zmq::XPUB, zmq::XSUB);
-}
-
-#[test]
-fn sub_pub() {
-    pubsub(false, zmq::PUB, zmq::SUB);
-}
-
-#[test]
-fn xsub_xpub() {
-    pubsub(false, zmq::XPUB, zmq::XSUB);
+pubsub_tests! {
+    pub_sub: true, zmq::PUB, zmq::SUB;
+    xpub_sub: true, zmq::XPUB, zmq::SUB;
+    pub_xsub: true, zmq::PUB, zmq::XSUB;
+    xpub_xsub: true, zmq::XPUB, zmq::XSUB;
+    sub_pub: false, zmq::PUB, zmq::SUB;
+    xsub_xpub: false, zmq::XPUB, zmq::XSUB;
 }
 
 // ------------------------------------------------ STREAM vs raw TcpStream
@@ -794,44 +686,45 @@ fn finish_child(mut child: Child, role: &str, expected: &str) {
     );
 }
 
-#[test]
-fn req_rep_with_a_child_process() {
+/// A green socket of `kind`, bound on a fresh tcp port, runs `green` in a
+/// greenlet against a child peer playing `role`; checks that both
+/// succeeded and that the child printed `expected`.
+fn green_against_child(
+    kind: zmq::SocketType,
+    role: &str,
+    expected: &str,
+    green: impl FnOnce(&Socket) -> Res<String> + 'static,
+) {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let req = green_socket(&ctx, zmq::REQ);
-    req.bind("tcp://127.0.0.1:*").unwrap();
-    let child = start_child("rep", &[req.last_endpoint().unwrap()]);
-    let green = zgreen::spawn(move || client(&req, false, false, N));
-    let green = green.get().unwrap();
-    finish_child(child, "rep", &format!("answered {N} requests in order"));
-    green.expect("green REQ");
+    let (socket, ep) = bound(&ctx, kind);
+    let child = start_child(role, &[ep]);
+    let green = zgreen::spawn(move || green(&socket)).get().unwrap();
+    finish_child(child, role, expected);
+    green.unwrap_or_else(|e| panic!("green {kind:?}: {e}"));
+}
+
+#[test]
+fn req_rep_with_a_child_process() {
+    let expected = format!("answered {N} requests in order");
+    green_against_child(zmq::REQ, "rep", &expected, |req| client(req, false, false, N));
 }
 
 #[test]
 fn dealer_router_with_a_child_process() {
-    let _t = Timeout::start_new(BOUND);
-    let ctx = Context::new();
-    let dealer = green_socket(&ctx, zmq::DEALER);
-    dealer.bind("tcp://127.0.0.1:*").unwrap();
-    let child = start_child("router", &[dealer.last_endpoint().unwrap()]);
-    let green = zgreen::spawn(move || client(&dealer, false, true, N));
-    let green = green.get().unwrap();
-    finish_child(child, "router", &format!("answered {N} requests in order"));
-    green.expect("green DEALER");
+    let expected = format!("answered {N} requests in order");
+    green_against_child(zmq::DEALER, "router", &expected, |dealer| {
+        client(dealer, false, true, N)
+    });
 }
 
 #[test]
 fn pub_sub_with_a_child_process() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let publ = green_socket(&ctx, zmq::PUB);
-    publ.bind("tcp://127.0.0.1:*").unwrap();
-    let back = green_socket(&ctx, zmq::PULL);
-    back.bind("tcp://127.0.0.1:*").unwrap();
-    let child = start_child(
-        "sub",
-        &[publ.last_endpoint().unwrap(), back.last_endpoint().unwrap()],
-    );
+    let (publ, publ_ep) = bound(&ctx, zmq::PUB);
+    let (back, back_ep) = bound(&ctx, zmq::PULL);
+    let child = start_child("sub", &[publ_ep, back_ep]);
     let green = zgreen::spawn(move || publisher(&publ, Ready::Probes(&back), N));
     let green = green.get().unwrap();
     let count = (0..N).filter(|i| subscribed(*i)).count();
@@ -845,15 +738,8 @@ fn pub_sub_with_a_child_process() {
 
 #[test]
 fn push_pull_with_a_child_process() {
-    let _t = Timeout::start_new(BOUND);
-    let ctx = Context::new();
-    let push = green_socket(&ctx, zmq::PUSH);
-    push.bind("tcp://127.0.0.1:*").unwrap();
-    let child = start_child("pull", &[push.last_endpoint().unwrap()]);
-    let green = zgreen::spawn(move || pusher(&push, N));
-    let green = green.get().unwrap();
-    finish_child(child, "pull", &format!("pulled {N} messages in order"));
-    green.expect("green PUSH");
+    let expected = format!("pulled {N} messages in order");
+    green_against_child(zmq::PUSH, "pull", &expected, |push| pusher(push, N));
 }
 
 // --------------------------------------------------------------- proxies
@@ -873,15 +759,27 @@ fn connected(kind: zmq::SocketType, ep: &str) -> zmq::Socket {
     s
 }
 
+/// A greenlet running `zgreen::zmq::proxy` between green sockets of
+/// `front` and `back` kinds, each bound on a fresh tcp port; the
+/// greenlet and the two endpoints.
+fn start_proxy(
+    ctx: &Context,
+    front: zmq::SocketType,
+    back: zmq::SocketType,
+) -> (zgreen::Greenlet<zgreen::Result<()>>, String, String) {
+    let (frontend, front_ep) = bound(ctx, front);
+    let (backend, back_ep) = bound(ctx, back);
+    let device = zgreen::spawn(move || zgreen::zmq::proxy(&frontend, &backend, None));
+    (device, front_ep, back_ep)
+}
+
 /// The queue device: REQ clients -> green ROUTER | proxy | green DEALER
 /// -> REP workers, all blocking clients and workers in their own threads.
 #[test]
 fn proxy_queue_with_blocking_clients_and_workers() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let (frontend, front_ep) = bound(&ctx, zmq::ROUTER);
-    let (backend, back_ep) = bound(&ctx, zmq::DEALER);
-    let device = zgreen::spawn(move || zgreen::zmq::proxy(&frontend, &backend, None));
+    let (device, front_ep, back_ep) = start_proxy(&ctx, zmq::ROUTER, zmq::DEALER);
 
     let done = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..2)
@@ -930,8 +828,7 @@ fn proxy_queue_with_blocking_clients_and_workers() {
     done.store(true, Ordering::SeqCst);
     let served: usize = workers.into_iter().map(|h| wait_thread(h).expect("worker")).sum();
     assert_eq!(served, 3 * per_client, "every request served exactly once");
-    device.kill().unwrap();
-    assert!(matches!(device.get().unwrap(), Err(Error::Killed)));
+    kill_expecting_killed(&device).unwrap();
 }
 
 /// The forwarder: blocking PUB -> green XSUB | proxy | green XPUB ->
@@ -940,9 +837,7 @@ fn proxy_queue_with_blocking_clients_and_workers() {
 fn proxy_forwarder_with_blocking_publisher_and_subscriber() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let (frontend, front_ep) = bound(&ctx, zmq::XSUB);
-    let (backend, back_ep) = bound(&ctx, zmq::XPUB);
-    let device = zgreen::spawn(move || zgreen::zmq::proxy(&frontend, &backend, None));
+    let (device, front_ep, back_ep) = start_proxy(&ctx, zmq::XSUB, zmq::XPUB);
 
     // The publisher's back channel: the subscriber says `ready` there.
     let pub_ctx = zmq::Context::new();
@@ -1072,6 +967,15 @@ fn steerable_proxy_pause_resume_statistics_terminate() {
 
 // --------------------------------------------------------------- monitor
 
+/// Reads monitor events into `seen` until the last one seen is `last`
+/// (at once if it already is).
+fn events_through(monitor: &zgreen::zmq::Monitor, seen: &mut Vec<MonitorEvent>, last: zmq::SocketEvent) {
+    while seen.last().is_none_or(|e| e.event != last) {
+        let ev = monitor.recv_timeout(OP_TIMEOUT);
+        seen.push(ev.unwrap_or_else(|e| panic!("up to {last:?}: {e:?}")));
+    }
+}
+
 /// Reads monitor events until `MONITOR_STOPPED` (the socket must be closed
 /// first). A monitor must outlive its socket's events: dropping it early
 /// blocks libzmq's I/O thread at the next event.
@@ -1123,12 +1027,7 @@ fn monitor_of_a_bound_socket() {
     router.send_multipart([&request[0][..], b"hi back"], 0).unwrap();
     wait_thread(peer).expect("blocking DEALER");
     let mut seen = Vec::new();
-    while seen
-        .last()
-        .is_none_or(|e: &MonitorEvent| e.event != E::DISCONNECTED)
-    {
-        seen.push(monitor.recv_timeout(OP_TIMEOUT).expect("up to DISCONNECTED"));
-    }
+    events_through(&monitor, &mut seen, E::DISCONNECTED);
     drop(router);
     let events = events_until_stopped(&monitor, seen);
     assert_in_order(
@@ -1168,24 +1067,10 @@ fn monitor_of_a_connecting_socket() {
     dealer.send("hi", 0).unwrap();
     assert_eq!(dealer.recv_bytes(0).unwrap(), b"hi back");
     let mut seen = Vec::new();
-    while seen
-        .last()
-        .is_none_or(|e: &MonitorEvent| e.event != E::HANDSHAKE_SUCCEEDED)
-    {
-        seen.push(
-            monitor
-                .recv_timeout(OP_TIMEOUT)
-                .expect("up to HANDSHAKE_SUCCEEDED"),
-        );
-    }
+    events_through(&monitor, &mut seen, E::HANDSHAKE_SUCCEEDED);
     close_tx.send(()).unwrap();
     wait_thread(peer).expect("blocking ROUTER");
-    while seen
-        .last()
-        .is_none_or(|e: &MonitorEvent| e.event != E::DISCONNECTED)
-    {
-        seen.push(monitor.recv_timeout(OP_TIMEOUT).expect("up to DISCONNECTED"));
-    }
+    events_through(&monitor, &mut seen, E::DISCONNECTED);
     let disconnected = seen.last().unwrap();
     assert_eq!(disconnected.endpoint, ep);
     drop(dealer);
@@ -1207,9 +1092,7 @@ fn monitor_of_a_connecting_socket() {
 fn proxy_streamer_with_blocking_producers_and_consumers() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let (frontend, front_ep) = bound(&ctx, zmq::PULL);
-    let (backend, back_ep) = bound(&ctx, zmq::PUSH);
-    let device = zgreen::spawn(move || zgreen::zmq::proxy(&frontend, &backend, None));
+    let (device, front_ep, back_ep) = start_proxy(&ctx, zmq::PULL, zmq::PUSH);
 
     let per_producer = N / 2;
     let received = Arc::new(AtomicUsize::new(0));

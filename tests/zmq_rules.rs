@@ -11,6 +11,9 @@ use zgreen::zmq::{Context, Socket};
 use zgreen::{Error, Timeout};
 use zgreen_harness::ms;
 
+mod common;
+use common::{kill_expecting_killed, spawn_counting_sender, zmq_pair_with_hwm};
+
 const BOUND: Duration = Duration::from_secs(60);
 
 fn pair(ctx: &Context, a: zmq::SocketType, b: zmq::SocketType, ep: &str) -> (Socket, Socket) {
@@ -20,6 +23,25 @@ fn pair(ctx: &Context, a: zmq::SocketType, b: zmq::SocketType, ep: &str) -> (Soc
     let ep = x.last_endpoint().unwrap();
     y.connect(&ep).unwrap();
     (x, y)
+}
+
+/// A [`pair`] PUSH -> PULL on `ep`, then both high-water marks set to
+/// `hwm`.
+fn push_pull_with_hwm(ctx: &Context, ep: &str, hwm: i32) -> (Socket, Socket) {
+    let (push, pull) = pair(ctx, zmq::PUSH, zmq::PULL, ep);
+    push.set_sndhwm(hwm).unwrap();
+    pull.set_rcvhwm(hwm).unwrap();
+    (push, pull)
+}
+
+/// How many iterations a stress test runs: `in_debug` in a debug build
+/// (slow), a million in a release build.
+fn iterations(in_debug: u32) -> u32 {
+    if cfg!(debug_assertions) {
+        in_debug
+    } else {
+        1_000_000
+    }
 }
 
 /// CPU time (user + system) of the calling thread: the hub's thread,
@@ -39,11 +61,7 @@ fn cpu_time() -> Duration {
 #[test]
 fn recv_and_send_on_one_dealer_from_two_greenlets() {
     let _t = Timeout::start_new(BOUND);
-    let n: u32 = if cfg!(debug_assertions) {
-        200_000
-    } else {
-        1_000_000
-    };
+    let n = iterations(200_000);
     let ctx = Context::new();
     let (dealer, echo) = pair(&ctx, zmq::DEALER, zmq::DEALER, "inproc://rule-dealer");
     let e = zgreen::spawn(move || -> zgreen::Result<()> {
@@ -80,21 +98,8 @@ fn recv_and_send_on_one_dealer_from_two_greenlets() {
 fn push_at_hwm_parks_quietly_and_resumes() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let push = ctx.socket(zmq::PUSH).unwrap();
-    let pull = ctx.socket(zmq::PULL).unwrap();
-    push.set_sndhwm(10).unwrap();
-    pull.set_rcvhwm(10).unwrap();
-    push.bind("inproc://hwm-park").unwrap();
-    pull.connect(&push.last_endpoint().unwrap()).unwrap();
-    let sent = Rc::new(Cell::new(0u32));
-    let s = sent.clone();
-    let sender = zgreen::spawn(move || -> zgreen::Result<()> {
-        for i in 0..1000u32 {
-            push.send(i.to_le_bytes(), 0)?;
-            s.set(i + 1);
-        }
-        Ok(())
-    });
+    let (push, pull) = zmq_pair_with_hwm(&ctx, (zmq::PUSH, zmq::PULL), "inproc://hwm-park", 10);
+    let (sender, sent) = spawn_counting_sender(push, 1000);
     zgreen::sleep(ms(200)).unwrap();
     let stalled_at = sent.get();
     assert!(stalled_at < 1000, "the sender never hit the high-water mark");
@@ -118,9 +123,7 @@ fn push_at_hwm_parks_quietly_and_resumes() {
 fn multipart_sends_never_interleave_at_hwm_one() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let (push, pull) = pair(&ctx, zmq::PUSH, zmq::PULL, "tcp://127.0.0.1:*");
-    push.set_sndhwm(1).unwrap();
-    pull.set_rcvhwm(1).unwrap();
+    let (push, pull) = push_pull_with_hwm(&ctx, "tcp://127.0.0.1:*", 1);
     let senders: Vec<_> = (0..4u8)
         .map(|id| {
             let p = push.clone();
@@ -211,11 +214,7 @@ fn raise_fd_limit(want: u64) {
 #[test]
 fn backstop_never_rescues_a_wakeup() {
     let _t = Timeout::start_new(BOUND);
-    let n: u32 = if cfg!(debug_assertions) {
-        100_000
-    } else {
-        1_000_000
-    };
+    let n = iterations(100_000);
     let ctx = Context::new();
     let (a, b) = pair(&ctx, zmq::PAIR, zmq::PAIR, "tcp://127.0.0.1:*");
     a.set_sndhwm(100).unwrap();
@@ -252,9 +251,7 @@ fn backstop_never_rescues_a_wakeup() {
 fn a_greenlet_that_never_blocks_still_yields() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let (push, pull) = pair(&ctx, zmq::PUSH, zmq::PULL, "inproc://fair");
-    push.set_sndhwm(0).unwrap();
-    pull.set_rcvhwm(0).unwrap();
+    let (push, pull) = push_pull_with_hwm(&ctx, "inproc://fair", 0);
     let ticks = Rc::new(Cell::new(0u32));
     let t = ticks.clone();
     let ticker = zgreen::spawn(move || {
@@ -299,8 +296,7 @@ fn recv_timeout_kill_and_scope_interrupt_a_parked_recv() {
     let a2 = a.clone();
     let g = zgreen::spawn(move || a2.recv_bytes(0));
     zgreen::sleep(ms(10)).unwrap();
-    g.kill().unwrap();
-    assert!(matches!(g.get().unwrap(), Err(Error::Killed)));
+    kill_expecting_killed(&g).unwrap();
     // The socket is still fine for a PAIR.
     assert!(!a.needs_reset());
     _b.send("after", 0).unwrap();
@@ -318,8 +314,7 @@ fn send_at_hwm_is_interruptible_and_the_socket_stays_usable() {
     let p = push.clone();
     let g = zgreen::spawn(move || p.send("y", 0));
     zgreen::sleep(ms(10)).unwrap();
-    g.kill().unwrap();
-    assert!(matches!(g.get().unwrap(), Err(Error::Killed)));
+    kill_expecting_killed(&g).unwrap();
     assert!(!push.needs_reset());
     assert!(push.try_send("z", 0).unwrap_err().is_full());
 }
@@ -343,9 +338,7 @@ fn interrupted_req_is_reported_as_needing_a_reset() {
 fn interrupted_multipart_send_needs_a_reset() {
     let _t = Timeout::start_new(BOUND);
     let ctx = Context::new();
-    let (push, pull) = pair(&ctx, zmq::PUSH, zmq::PULL, "tcp://127.0.0.1:*");
-    push.set_sndhwm(1).unwrap();
-    pull.set_rcvhwm(1).unwrap();
+    let (push, pull) = push_pull_with_hwm(&ctx, "tcp://127.0.0.1:*", 1);
     // Fill the pipe so that sending stalls, then interrupt a multipart send
     // whose first frames are gone.
     let big = vec![0u8; 1 << 20];
@@ -420,8 +413,7 @@ fn poller_waits_on_sockets_and_raw_fds() {
         p.poll(None)
     });
     zgreen::sleep(ms(10)).unwrap();
-    g.kill().unwrap();
-    assert!(matches!(g.get().unwrap(), Err(Error::Killed)));
+    kill_expecting_killed(&g).unwrap();
 }
 
 #[test]
@@ -479,8 +471,7 @@ fn a_kill_between_frames_lets_the_message_finish_or_marks_the_socket_for_reset()
         p.send("second", 0)
     });
     zgreen::sleep(ms(10)).unwrap();
-    g.kill().unwrap();
-    assert!(matches!(g.get().unwrap(), Err(Error::Killed)));
+    kill_expecting_killed(&g).unwrap();
     assert!(
         push.needs_reset(),
         "an unfinished message must mark the socket for reset"

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use zgreen_integration::*;
 
+mod common;
+use common::{exit_code_and_log, expect_one_line_exit};
+
 #[test]
 fn help_explains_flags_and_env_vars() {
     for (bin, sub) in [
@@ -21,9 +24,8 @@ fn help_explains_flags_and_env_vars() {
         }
         args.push("--help");
         let mut p = Proc::start(bin, &args);
-        let status = p.wait_exit(Duration::from_secs(10)).expect("exits");
-        assert_eq!(Proc::code(status), 0, "{bin} {sub} --help\n{}", p.dump());
-        let out = p.log();
+        let (code, out) = exit_code_and_log(&mut p);
+        assert_eq!(code, 0, "{bin} {sub} --help\n{}", p.dump());
         assert!(
             out.contains("ZGREEN_"),
             "{bin} {sub}: no env vars in --help\n{out}"
@@ -40,10 +42,7 @@ fn bad_arguments_exit_2_with_one_line() {
         vec!["nonsense"],
     ] {
         let mut p = Proc::start("zbroker", &args);
-        let status = p.wait_exit(Duration::from_secs(10)).expect("exits");
-        assert_eq!(Proc::code(status), 2, "{args:?}\n{}", p.dump());
-        let out = p.log();
-        assert_eq!(out.trim().lines().count(), 1, "{args:?}: not one line:\n{out}");
+        let out = expect_one_line_exit(&mut p, 2, &format!("{args:?}"));
         assert!(out.starts_with("zbroker: "), "{out}");
     }
 }
@@ -56,16 +55,10 @@ fn unbindable_endpoint_exits_1_with_one_line() {
         &["mdp", "--bind", &broker.endpoint],
         &[("RUST_LOG", "off")],
     );
-    let status = p.wait_exit(Duration::from_secs(10)).expect("exits");
-    assert_eq!(Proc::code(status), 1, "{}", p.dump());
-    let out = p.log();
-    assert_eq!(out.trim().lines().count(), 1, "{out}");
+    let out = expect_one_line_exit(&mut p, 1, "zbroker mdp --bind <a bound endpoint>");
     assert!(out.contains("cannot bind"), "{out}");
     let mut p = Proc::start_env("zbroker", &["mdp", "--bind", "bogus://x"], &[("RUST_LOG", "off")]);
-    assert_eq!(
-        Proc::code(p.wait_exit(Duration::from_secs(10)).expect("exits")),
-        1
-    );
+    assert_eq!(exit_code_and_log(&mut p).0, 1);
 }
 
 #[test]

@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use zgreen_integration::*;
 
+mod common;
+use common::{expect_metric, mdp_echo_args};
+
 const HB: &str = "100";
 
 fn worker(broker: &Broker, extra: &[&str]) -> Proc {
@@ -20,22 +23,6 @@ fn worker(broker: &Broker, extra: &[&str]) -> Proc {
     ];
     args.extend_from_slice(extra);
     mdp_worker(&broker.endpoint, "echo", &args)
-}
-
-fn client_args<'a>(
-    ep: &'a str,
-    count: &'a str,
-    conc: &'a str,
-    timeout: &'a str,
-    retries: &'a str,
-) -> Vec<&'a str> {
-    load_args(
-        &["mdp", "--connect", ep, "--service", "echo"],
-        count,
-        conc,
-        timeout,
-        retries,
-    )
 }
 
 fn assert_exactly_once(summary: &serde_json::Value, count: u64, client: &Proc, broker: &Broker) {
@@ -58,7 +45,7 @@ fn sigkill_worker_mid_request_every_request_answered_once() {
         "{}",
         broker.proc.dump()
     );
-    let args = client_args(&broker.endpoint, "60", "6", "800", "5");
+    let args = mdp_echo_args(&broker.endpoint, "60", "6", "800", "5");
     let mut client = Proc::start("zclient", &args);
     // Six clients on three workers: every worker is always busy, so the
     // SIGKILL lands in the middle of a request.
@@ -81,7 +68,7 @@ fn crashing_worker_mid_request_is_replaced() {
     let _ok = worker(&broker, &["--delay-ms", "5"]);
     assert!(broker.wait_workers("echo", 2, Duration::from_secs(10)));
     let (code, summary, client) = run_client(
-        &client_args(&broker.endpoint, "40", "2", "500", "5"),
+        &mdp_echo_args(&broker.endpoint, "40", "2", "500", "5"),
         Duration::from_secs(60),
     );
     assert_eq!(code, 0, "{}", client.dump());
@@ -95,18 +82,18 @@ fn sigstopped_worker_is_dropped_after_liveness_and_retry_succeeds_elsewhere() {
     let stopped = worker(&broker, &["--delay-ms", "100"]);
     let _w2 = worker(&broker, &["--delay-ms", "100"]);
     assert!(broker.wait_workers("echo", 2, Duration::from_secs(10)));
-    let args = client_args(&broker.endpoint, "30", "2", "1000", "5");
+    let args = mdp_echo_args(&broker.endpoint, "30", "2", "1000", "5");
     let mut client = Proc::start("zclient", &args);
     std::thread::sleep(Duration::from_millis(400));
     stopped.signal(libc::SIGSTOP);
     let t0 = Instant::now();
     // Dropped after interval × liveness (300 ms), at the next tick.
-    assert!(
-        wait_until(Duration::from_secs(5), || broker
-            .metric("zgreen_workers_expired_total", "")
-            >= 1.0),
-        "{}",
-        broker.proc.dump()
+    expect_metric(
+        &broker,
+        "zgreen_workers_expired_total",
+        "",
+        1.0,
+        "the stopped worker expired",
     );
     let dropped_after = t0.elapsed();
     assert!(
@@ -134,7 +121,7 @@ fn broker_restart_on_same_port_workers_reregister_clients_recover() {
     let w1 = worker(&broker, &["--delay-ms", "5"]);
     let _w2 = worker(&broker, &["--delay-ms", "5"]);
     assert!(broker.wait_workers("echo", 2, Duration::from_secs(10)));
-    let mut args = client_args(&endpoint, "60", "2", "400", "20");
+    let mut args = mdp_echo_args(&endpoint, "60", "2", "400", "20");
     args.extend(["--interval-ms", "40"]);
     let mut client = Proc::start("zclient", &args);
     std::thread::sleep(Duration::from_millis(600));
@@ -164,7 +151,7 @@ fn sigterm_with_requests_in_flight_exits_promptly_with_0() {
     let mut broker = Broker::start(&["--heartbeat-ms", HB, "--linger-ms", "200"]);
     let mut w = worker(&broker, &["--delay-ms", "300", "--linger-ms", "200"]);
     assert!(broker.wait_workers("echo", 1, Duration::from_secs(10)));
-    let args = client_args(&broker.endpoint, "1000", "4", "2000", "3");
+    let args = mdp_echo_args(&broker.endpoint, "1000", "4", "2000", "3");
     let mut client = Proc::start("zclient", &args);
     std::thread::sleep(Duration::from_millis(500));
     // Worker first (it is in the middle of a 300 ms request), then broker,

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use zgreen_integration::*;
 
+mod common;
+use common::expect_metric;
+
 const HB: &str = "200";
 
 fn frames(v: &[&[u8]]) -> Vec<Vec<u8>> {
@@ -60,24 +63,18 @@ fn mmi_200_404_501() {
     let _w = mdp_worker(&broker.endpoint, "echo", &["--heartbeat-ms", HB]);
     broker.expect_workers("echo", 1);
     let ctx = zmq::Context::new();
-    let call = |svc: &[u8], body: &[u8]| mdp_call(&ctx, &broker.endpoint, svc, &[body]).expect("mmi reply");
-    assert_eq!(
-        call(b"mmi.service", b"echo"),
-        frames(&[b"", b"MDPC01", b"mmi.service", b"200"])
-    );
-    assert_eq!(
-        call(b"mmi.service", b"nothing"),
-        frames(&[b"", b"MDPC01", b"mmi.service", b"404"])
-    );
-    assert_eq!(
-        call(b"mmi.foo", b"echo"),
-        frames(&[b"", b"MDPC01", b"mmi.foo", b"501"])
-    );
-    // And the real service answers.
-    assert_eq!(
-        call(b"echo", b"ping"),
-        frames(&[b"", b"MDPC01", b"echo", b"ping"])
-    );
+    // (service, request body, the reply's last frame); the last one: the
+    // real service answers too.
+    let cases: [(&[u8], &[u8], &[u8]); 4] = [
+        (b"mmi.service", b"echo", b"200"),
+        (b"mmi.service", b"nothing", b"404"),
+        (b"mmi.foo", b"echo", b"501"),
+        (b"echo", b"ping", b"ping"),
+    ];
+    for (svc, body, answer) in cases {
+        let reply = mdp_call(&ctx, &broker.endpoint, svc, &[body]).expect("mmi reply");
+        assert_eq!(reply, frames(&[b"", b"MDPC01", svc, answer]));
+    }
 }
 
 /// One malformed message per case; after each, the broker still serves a
@@ -127,12 +124,12 @@ fn malformed_input_is_dropped_counted_logged_and_harmless() {
         *expected.entry(reason).or_default() += 1.0;
         let want = expected[reason];
         let labels = format!("reason=\"{reason}\"");
-        assert!(
-            wait_until(Duration::from_secs(5), || broker
-                .metric("zgreen_dropped_messages_total", &labels)
-                >= want),
-            "{reason}: not counted\n{}",
-            broker.proc.dump()
+        expect_metric(
+            &broker,
+            "zgreen_dropped_messages_total",
+            &labels,
+            want,
+            &format!("{reason}: not counted"),
         );
         if *reason == "reserved_service" || *reason == "unknown_worker" {
             // A worker that broke the rules is told to go away.
@@ -169,22 +166,38 @@ fn second_ready_gets_disconnect_and_the_worker_is_forgotten() {
     let m = recv_skip_heartbeats(&w).expect("DISCONNECT");
     assert_eq!(m, frames(&[b"", b"MDPW01", &[0x05]]));
     assert!(broker.wait_workers("echo", 0, Duration::from_secs(5)));
-    assert!(wait_until(Duration::from_secs(5), || {
-        broker.metric("zgreen_dropped_messages_total", "reason=\"duplicate_ready\"") >= 1.0
-    }));
+    expect_metric(
+        &broker,
+        "zgreen_dropped_messages_total",
+        "reason=\"duplicate_ready\"",
+        1.0,
+        "a second READY",
+    );
+}
+
+/// A raw DEALER client of `broker` that has sent one request, `q`, to
+/// `service`, which no worker serves yet, and waited until the broker's
+/// metric `name` with `labels` counts it.
+fn unserved_request(
+    ctx: &zmq::Context,
+    broker: &Broker,
+    service: &str,
+    name: &str,
+    labels: &str,
+) -> zmq::Socket {
+    let client = raw_socket(ctx, zmq::DEALER, &broker.endpoint, None);
+    client
+        .send_multipart([&b""[..], b"MDPC01", service.as_bytes(), b"q"], 0)
+        .unwrap();
+    expect_metric(broker, name, labels, 1.0, &format!("a request to {service}"));
+    client
 }
 
 #[test]
 fn request_without_worker_is_queued_then_served() {
     let broker = Broker::start(&["--heartbeat-ms", HB]);
     let ctx = zmq::Context::new();
-    let client = raw_socket(&ctx, zmq::DEALER, &broker.endpoint, None);
-    client
-        .send_multipart([&b""[..], b"MDPC01", b"late", b"q"], 0)
-        .unwrap();
-    assert!(wait_until(Duration::from_secs(5), || {
-        broker.metric("zgreen_queue_depth", "service=\"late\"") >= 1.0
-    }));
+    let client = unserved_request(&ctx, &broker, "late", "zgreen_queue_depth", "service=\"late\"");
     let _w = mdp_worker(&broker.endpoint, "late", &["--heartbeat-ms", HB]);
     assert_eq!(recv(&client), Some(frames(&[b"", b"MDPC01", b"late", b"q"])));
 }
@@ -193,15 +206,5 @@ fn request_without_worker_is_queued_then_served() {
 fn queued_requests_expire() {
     let broker = Broker::start(&["--heartbeat-ms", "100", "--request-ttl-ms", "300"]);
     let ctx = zmq::Context::new();
-    let client = raw_socket(&ctx, zmq::DEALER, &broker.endpoint, None);
-    client
-        .send_multipart([&b""[..], b"MDPC01", b"nobody", b"q"], 0)
-        .unwrap();
-    assert!(
-        wait_until(Duration::from_secs(5), || broker
-            .metric("zgreen_requests_expired_total", "")
-            >= 1.0),
-        "{}",
-        broker.proc.dump()
-    );
+    let _client = unserved_request(&ctx, &broker, "nobody", "zgreen_requests_expired_total", "");
 }

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use zgreen_integration::*;
 
+mod common;
+use common::mdp_echo_args;
+
 const HB: &str = "100";
 
 /// One raw HTTP/1.1 request with `Connection: close`: (status, head, body).
@@ -51,29 +54,6 @@ fn logged_metrics_addr(p: &Proc) -> String {
     found.unwrap()
 }
 
-fn mdp_client(ep: &str, count: &str) -> Vec<String> {
-    [
-        "mdp",
-        "--connect",
-        ep,
-        "--service",
-        "echo",
-        "--count",
-        count,
-        "--concurrency",
-        "2",
-        "--timeout-ms",
-        "2000",
-        "--retries",
-        "2",
-        "--progress-ms",
-        "0",
-        "--json",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
 #[test]
 fn port_zero_serves_counters_404_and_405() {
     let (ep, _) = endpoint();
@@ -113,8 +93,7 @@ fn port_zero_serves_counters_404_and_405() {
             == Some(1.0)
     }));
 
-    let args = mdp_client(&ep, "10");
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = mdp_echo_args(&ep, "10", "2", "2000", "2");
     let (code, summary, client) = run_client(&args, Duration::from_secs(60));
     assert_eq!(code, 0, "{}\n{}", client.dump(), broker.dump());
     assert_eq!(field(&summary, "received"), 10, "{summary}");
@@ -152,8 +131,7 @@ fn stalled_metrics_clients_do_not_block_the_broker() {
     let held = Instant::now();
 
     // ZeroMQ traffic and other scrapes go on meanwhile.
-    let args = mdp_client(&broker.endpoint, "20");
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = mdp_echo_args(&broker.endpoint, "20", "2", "2000", "2");
     let (code, summary, client) = run_client(&args, Duration::from_secs(30));
     assert_eq!(code, 0, "{}\n{}", client.dump(), broker.proc.dump());
     assert_eq!(field(&summary, "received"), 20, "{summary}");

@@ -5,21 +5,41 @@ use std::time::{Duration, Instant};
 
 use zgreen_integration::*;
 
+/// `zclient lazy` (Lazy Pirate) on `ep`: `count` requests from
+/// `concurrency` green clients, each retried `retries` times after
+/// `timeout_ms` (see [`load_args`]).
+fn lazy_client(ep: &str, count: &str, concurrency: &str, timeout_ms: &str, retries: &str) -> Proc {
+    Proc::start(
+        "zclient",
+        &load_args(
+            &["lazy", "--connect", ep],
+            count,
+            concurrency,
+            timeout_ms,
+            retries,
+        ),
+    )
+}
+
+/// A raw ROUTER socket (linger 0) bound to a fresh endpoint, and the
+/// endpoint.
+fn router_server(ctx: &zmq::Context) -> (zmq::Socket, String) {
+    let (ep, _) = endpoint();
+    let server = ctx.socket(zmq::ROUTER).unwrap();
+    server.set_linger(0).unwrap();
+    server.bind(&ep).unwrap();
+    (server, ep)
+}
+
 /// A ROUTER server (raw, in this test) that swallows the first request,
 /// answers it late (after the retry arrived, to the first socket) and
 /// answers everything else at once.
 #[test]
 fn lazy_pirate_survives_a_swallowed_reply_and_never_matches_a_late_one() {
-    let (ep, _) = endpoint();
     let ctx = zmq::Context::new();
-    let server = ctx.socket(zmq::ROUTER).unwrap();
-    server.set_linger(0).unwrap();
+    let (server, ep) = router_server(&ctx);
     server.set_rcvtimeo(200).unwrap();
-    server.bind(&ep).unwrap();
-    let mut client = Proc::start(
-        "zclient",
-        &load_args(&["lazy", "--connect", &ep], "5", "1", "300", "3"),
-    );
+    let mut client = lazy_client(&ep, "5", "1", "300", "3");
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut swallowed: Option<Vec<Vec<u8>>> = None;
     let mut served = 0;
@@ -56,16 +76,11 @@ fn lazy_pirate_survives_a_swallowed_reply_and_never_matches_a_late_one() {
 
 #[test]
 fn lazy_pirate_gives_up_after_retries_with_a_clear_error() {
-    let (ep, _) = endpoint();
     let ctx = zmq::Context::new();
-    let server = ctx.socket(zmq::ROUTER).unwrap();
-    server.set_linger(0).unwrap();
-    server.bind(&ep).unwrap(); // never answers
+    let (_server, ep) = router_server(&ctx); // never answers
     let t = Instant::now();
-    let (code, s, client) = run_client(
-        &load_args(&["lazy", "--connect", &ep], "2", "1", "200", "2"),
-        Duration::from_secs(20),
-    );
+    let mut client = lazy_client(&ep, "2", "1", "200", "2");
+    let (code, s) = client.finish(Duration::from_secs(20));
     assert_eq!(code, 1, "{}", client.dump());
     assert_eq!(field(&s, "lost"), 2);
     assert_eq!(field(&s, "retries"), 4);
@@ -73,26 +88,49 @@ fn lazy_pirate_gives_up_after_retries_with_a_clear_error() {
     assert!(t.elapsed() < Duration::from_secs(10));
 }
 
+/// `zclient <pattern> --connect <endpoint> --count <count>`, then the
+/// `extra` flags.
+fn zclient(pattern: &str, endpoint: &str, count: &str, extra: &[&str]) -> Proc {
+    let mut args = vec![pattern, "--connect", endpoint, "--count", count];
+    args.extend_from_slice(extra);
+    Proc::start("zclient", &args)
+}
+
+/// Waits (`within` at most) for client `c` to finish, and checks that it
+/// exited with 0 having received `n` replies through `via` (whose log is
+/// shown if not).
+fn expect_all_received(c: &mut Proc, within: Duration, n: u64, via: &Proc) {
+    let (code, s) = c.finish(within);
+    assert_eq!(
+        (code, field(&s, "received")),
+        (0, n),
+        "{}\n{}",
+        c.dump(),
+        via.dump()
+    );
+}
+
+/// `zbroker ppq` between `fe` and `be`, heartbeating every 100 ms.
+fn ppp_queue(fe: &str, be: &str) -> Proc {
+    Proc::start(
+        "zbroker",
+        &["ppq", "--frontend", fe, "--backend", be, "--heartbeat-ms", "100"],
+    )
+}
+
+/// `zworker ppp` on `be`, heartbeating every 100 ms, with `extra` flags.
+fn ppp_worker(be: &str, extra: &[&str]) -> Proc {
+    let mut args = vec!["ppp", "--connect", be, "--heartbeat-ms", "100"];
+    args.extend_from_slice(extra);
+    Proc::start("zworker", &args)
+}
+
 #[test]
 fn ppp_queue_restart_workers_reconnect_with_backoff() {
     let (fe, _) = endpoint();
     let (be, _) = endpoint();
-    let ppq_args = [
-        "ppq",
-        "--frontend",
-        &fe,
-        "--backend",
-        &be,
-        "--heartbeat-ms",
-        "100",
-    ];
-    let mut queue = Proc::start("zbroker", &ppq_args);
-    let wargs = [
-        "ppp",
-        "--connect",
-        &be,
-        "--heartbeat-ms",
-        "100",
+    let mut queue = ppp_queue(&fe, &be);
+    let backoff = [
         "--liveness",
         "3",
         "--reconnect-ms",
@@ -100,22 +138,14 @@ fn ppp_queue_restart_workers_reconnect_with_backoff() {
         "--reconnect-max-ms",
         "800",
     ];
-    let w1 = Proc::start("zworker", &wargs);
-    let _w2 = Proc::start("zworker", &wargs);
-    let lazy = |count: &str| {
-        run_client(
-            &load_args(&["lazy", "--connect", &fe], count, "2", "500", "10"),
-            Duration::from_secs(60),
-        )
+    let w1 = ppp_worker(&be, &backoff);
+    let _w2 = ppp_worker(&be, &backoff);
+    // 20 requests through `queue`, every one answered.
+    let load = |queue: &Proc| {
+        let mut c = lazy_client(&fe, "20", "2", "500", "10");
+        expect_all_received(&mut c, Duration::from_secs(60), 20, queue);
     };
-    let (code, s, c) = lazy("20");
-    assert_eq!(
-        (code, field(&s, "received")),
-        (0, 20),
-        "{}\n{}",
-        c.dump(),
-        queue.dump()
-    );
+    load(&queue);
     // Kill the queue for a while: the workers notice the silence after
     // liveness × interval and back off 100, 200, 400 ms ...
     queue.kill();
@@ -128,15 +158,8 @@ fn ppp_queue_restart_workers_reconnect_with_backoff() {
     for d in ["delay_ms=100", "delay_ms=200", "delay_ms=400"] {
         assert!(log.contains(d), "no {d} back-off step\n{log}");
     }
-    let mut queue = Proc::start("zbroker", &ppq_args);
-    let (code, s, c) = lazy("20");
-    assert_eq!(
-        (code, field(&s, "received")),
-        (0, 20),
-        "{}\n{}",
-        c.dump(),
-        queue.dump()
-    );
+    let mut queue = ppp_queue(&fe, &be);
+    load(&queue);
     assert!(w1.log().matches("ppp worker ready").count() >= 2);
     queue.signal(libc::SIGTERM);
     assert_eq!(queue.wait_exit(Duration::from_secs(3)).map(Proc::code), Some(0));
@@ -146,35 +169,11 @@ fn ppp_queue_restart_workers_reconnect_with_backoff() {
 fn ppp_queue_drops_a_hung_worker() {
     let (fe, _) = endpoint();
     let (be, _) = endpoint();
-    let _queue = Proc::start(
-        "zbroker",
-        &[
-            "ppq",
-            "--frontend",
-            &fe,
-            "--backend",
-            &be,
-            "--heartbeat-ms",
-            "100",
-        ],
-    );
-    let _hung = Proc::start(
-        "zworker",
-        &[
-            "ppp",
-            "--connect",
-            &be,
-            "--heartbeat-ms",
-            "100",
-            "--hang-after",
-            "2",
-        ],
-    );
-    let _ok = Proc::start("zworker", &["ppp", "--connect", &be, "--heartbeat-ms", "100"]);
-    let (code, s, c) = run_client(
-        &load_args(&["lazy", "--connect", &fe], "30", "2", "500", "5"),
-        Duration::from_secs(60),
-    );
+    let _queue = ppp_queue(&fe, &be);
+    let _hung = ppp_worker(&be, &["--hang-after", "2"]);
+    let _ok = ppp_worker(&be, &[]);
+    let mut c = lazy_client(&fe, "30", "2", "500", "5");
+    let (code, s) = c.finish(Duration::from_secs(60));
     assert_eq!(code, 0, "{}", c.dump());
     assert_eq!(field(&s, "received"), 30);
     assert_eq!(field(&s, "mismatched"), 0);
@@ -187,10 +186,7 @@ fn lb_broker_routes_to_workers_and_survives_one_dying() {
     let _lb = Proc::start("zbroker", &["lb", "--frontend", &fe, "--backend", &be]);
     let mut victim = Proc::start("zworker", &["lb", "--connect", &be, "--delay-ms", "50"]);
     let _w2 = Proc::start("zworker", &["lb", "--connect", &be, "--delay-ms", "50"]);
-    let mut client = Proc::start(
-        "zclient",
-        &load_args(&["lazy", "--connect", &fe], "40", "2", "500", "5"),
-    );
+    let mut client = lazy_client(&fe, "40", "2", "500", "5");
     std::thread::sleep(Duration::from_millis(500));
     victim.kill();
     let (code, s) = client.finish(Duration::from_secs(60));
@@ -209,13 +205,11 @@ fn queue_device_with_steerable_control() {
         &["queue", "--frontend", &fe, "--backend", &be, "--control", &ctl],
     );
     let _rep = Proc::start("zworker", &["rep", "--connect", &be]);
-    let (code, s, c) = run_client(
+    let mut c = zclient(
+        "req",
+        &fe,
+        "50",
         &[
-            "req",
-            "--connect",
-            &fe,
-            "--count",
-            "50",
             "--concurrency",
             "2",
             "--timeout-ms",
@@ -224,15 +218,8 @@ fn queue_device_with_steerable_control() {
             "0",
             "--json",
         ],
-        Duration::from_secs(30),
     );
-    assert_eq!(
-        (code, field(&s, "received")),
-        (0, 50),
-        "{}\n{}",
-        c.dump(),
-        dev.dump()
-    );
+    expect_all_received(&mut c, Duration::from_secs(30), 50, &dev);
     let ctx = zmq::Context::new();
     let control = raw_socket(&ctx, zmq::PAIR, &ctl, None);
     control.send("STATISTICS", 0).unwrap();
@@ -259,20 +246,8 @@ fn streamer_moves_every_message() {
     let (fe, _) = endpoint();
     let (be, _) = endpoint();
     let _dev = Proc::start("zbroker", &["streamer", "--frontend", &fe, "--backend", &be]);
-    let mut pull = Proc::start(
-        "zclient",
-        &[
-            "pull",
-            "--connect",
-            &be,
-            "--count",
-            "500",
-            "--timeout-ms",
-            "10000",
-            "--json",
-        ],
-    );
-    let _push = Proc::start("zclient", &["push", "--connect", &fe, "--count", "500"]);
+    let mut pull = zclient("pull", &be, "500", &["--timeout-ms", "10000", "--json"]);
+    let _push = zclient("push", &fe, "500", &[]);
     let st = pull.wait_exit(Duration::from_secs(30)).expect("pull finishes");
     assert_eq!(Proc::code(st), 0, "{}", pull.dump());
     assert!(pull.log().contains("\"messages\":500"), "{}", pull.dump());
@@ -281,18 +256,12 @@ fn streamer_moves_every_message() {
 /// `zclient sub` on `be`: `count` messages (0: until `timeout_ms` of
 /// silence), a JSON summary.
 fn subscriber(be: &str, count: &str, timeout_ms: &str, extra: &[&str]) -> Proc {
-    let mut args = vec![
+    zclient(
         "sub",
-        "--connect",
         be,
-        "--count",
         count,
-        "--timeout-ms",
-        timeout_ms,
-    ];
-    args.extend_from_slice(extra);
-    args.push("--json");
-    Proc::start("zclient", &args)
+        &[&["--timeout-ms", timeout_ms], extra, &["--json"]].concat(),
+    )
 }
 
 #[test]
@@ -308,21 +277,11 @@ fn forwarder_slow_subscriber_does_not_slow_a_fast_one_and_restart_resubscribes()
     // socket buffers hold): easy for the fast subscriber, 20 times too
     // many for the slow one (50 a second).
     let t = Instant::now();
-    let mut publisher = Proc::start(
-        "zclient",
-        &[
-            "pub",
-            "--connect",
-            &fe,
-            "--count",
-            "3000",
-            "--size",
-            "10000",
-            "--interval-ms",
-            "1",
-            "--warmup-ms",
-            "300",
-        ],
+    let mut publisher = zclient(
+        "pub",
+        &fe,
+        "3000",
+        &["--size", "10000", "--interval-ms", "1", "--warmup-ms", "300"],
     );
     assert!(publisher.wait_exit(Duration::from_secs(30)).is_some());
     let publish_secs = t.elapsed().as_secs_f64();
@@ -359,20 +318,7 @@ fn forwarder_slow_subscriber_does_not_slow_a_fast_one_and_restart_resubscribes()
     dev.kill();
     std::thread::sleep(Duration::from_millis(300));
     let _dev2 = Proc::start("zbroker", &dev_args);
-    let _p2 = Proc::start(
-        "zclient",
-        &[
-            "pub",
-            "--connect",
-            &fe,
-            "--count",
-            "200",
-            "--interval-ms",
-            "20",
-            "--warmup-ms",
-            "500",
-        ],
-    );
+    let _p2 = zclient("pub", &fe, "200", &["--interval-ms", "20", "--warmup-ms", "500"]);
     let st = sub
         .wait_exit(Duration::from_secs(30))
         .expect("subscriber gets messages after the restart");

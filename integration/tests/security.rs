@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use zgreen_integration::*;
 
+mod common;
+use common::{exit_code_and_log, expect_one_line_exit, mdp_echo_args};
+
 /// True when the CURVE tests must run (and CURVE must be there).
 fn curve() -> bool {
     if option_env!("ZGREEN_CURVE_BUILD").is_some() {
@@ -61,13 +64,7 @@ fn mdp_client<'a>(
     retries: &'a str,
     extra: &[&'a str],
 ) -> Vec<&'a str> {
-    let mut args = load_args(
-        &["mdp", "--connect", ep, "--service", "echo"],
-        count,
-        "2",
-        timeout_ms,
-        retries,
-    );
+    let mut args = mdp_echo_args(ep, count, "2", timeout_ms, retries);
     args.extend_from_slice(extra);
     args
 }
@@ -76,8 +73,7 @@ fn mdp_client<'a>(
 fn curve_flags_without_curve_give_one_line_naming_the_curve_build() {
     if curve() {
         let mut p = Proc::start("zkeys", &["check"]);
-        let status = p.wait_exit(Duration::from_secs(10)).expect("exits");
-        assert_eq!(Proc::code(status), 0, "{}", p.dump());
+        assert_eq!(exit_code_and_log(&mut p).0, 0, "{}", p.dump());
         return;
     }
     let dir = temp_dir("nocurve");
@@ -97,10 +93,7 @@ fn curve_flags_without_curve_give_one_line_naming_the_curve_build() {
         ("zkeys", vec!["check"]),
     ] {
         let mut p = Proc::start_env(bin, &args, &[("RUST_LOG", "off")]);
-        let status = p.wait_exit(Duration::from_secs(10)).expect("exits");
-        assert_eq!(Proc::code(status), 1, "{bin} {args:?}\n{}", p.dump());
-        let out = p.log();
-        assert_eq!(out.trim().lines().count(), 1, "{bin}: not one line:\n{out}");
+        let out = expect_one_line_exit(&mut p, 1, &format!("{bin} {args:?}"));
         assert!(out.contains("cargo --config .cargo/curve.toml"), "{bin}: {out}");
     }
 }
@@ -141,6 +134,16 @@ fn deploy(name: &str) -> Deployment {
 }
 
 impl Deployment {
+    /// Waits (10 s at most) until the broker has logged `needle`; fails
+    /// the test with the broker's log if it has not.
+    fn expect_broker_log(&self, needle: &str) {
+        assert!(
+            self.broker.proc.wait_log(needle, 1, Duration::from_secs(10)),
+            "{}",
+            self.broker.proc.dump()
+        );
+    }
+
     fn peer_flags(&self, name: &str) -> Vec<String> {
         vec![
             "--curve-secret-key-file".into(),
@@ -212,15 +215,7 @@ fn curve_broker_refuses_unknown_keys_null_clients_and_unlisted_services() {
     let cflags = d.peer_flags("client");
     let cflags: Vec<&str> = cflags.iter().map(String::as_str).collect();
     let rogue = mdp_worker(&ep, "echo", &cflags);
-    assert!(
-        wait_until(Duration::from_secs(10), || d
-            .broker
-            .proc
-            .log()
-            .contains("may not register")),
-        "{}",
-        d.broker.proc.dump()
-    );
+    d.expect_broker_log("may not register");
     assert!(!d.broker.wait_workers("echo", 1, Duration::from_millis(500)));
     assert!(
         d.broker
@@ -254,15 +249,7 @@ fn curve_broker_refuses_unknown_keys_null_clients_and_unlisted_services() {
     // Adding its key to the allow directory and SIGHUP let it in.
     std::fs::copy(d.keys.join("stranger.key"), d.keys.join("allow/stranger.key")).unwrap();
     d.broker.proc.signal(libc::SIGHUP);
-    assert!(
-        wait_until(Duration::from_secs(10), || d
-            .broker
-            .proc
-            .log()
-            .contains("reloaded CURVE keys")),
-        "{}",
-        d.broker.proc.dump()
-    );
+    d.expect_broker_log("reloaded CURVE keys");
     let (code, summary, client) = run_client(
         &mdp_client(&ep, "5", "2000", "2", &sflags),
         Duration::from_secs(30),

@@ -157,6 +157,22 @@ def websocket_example(example, driver, artifacts):
         p.wait(timeout=5)
 
 
+def check(name, run, shots, artifacts):
+    """Runs one browser check: prints `ok` or `FAILED` (with the
+    traceback, and then saves a screenshot of each `(driver, file)` of
+    `shots` into `artifacts`). True if it passed."""
+    try:
+        run()
+    except Exception:
+        print("FAILED  %s" % name)
+        traceback.print_exc()
+        for driver, file in shots:
+            driver.save_screenshot(os.path.join(artifacts, file))
+        return False
+    print("ok      %s" % name)
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--zchat", required=True)
@@ -167,38 +183,31 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.artifacts, exist_ok=True)
 
-    passed = failed = 0
+    results = []  # one bool a check: did it pass
     cluster = Cluster(args.zchat)
     drivers = []
     try:
         drivers = [browser(args.chromium, args.chromedriver) for _ in range(2)]
         for transport, room in [("ws", "topic1"), ("poll", "topic2")]:
-            name = "two browsers on two servers, %s" % transport
-            try:
-                conversation(cluster, drivers, transport, room, args.artifacts)
-                passed += 1
-                print("ok      %s" % name)
-            except Exception:
-                failed += 1
-                print("FAILED  %s" % name)
-                traceback.print_exc()
-                for i, d in enumerate(drivers):
-                    d.save_screenshot(os.path.join(args.artifacts, "failed-%s-%d.png" % (transport, i)))
+            shots = [(d, "failed-%s-%d.png" % (transport, i)) for i, d in enumerate(drivers)]
+            results.append(check(
+                "two browsers on two servers, %s" % transport,
+                lambda: conversation(cluster, drivers, transport, room, args.artifacts),
+                shots,
+                args.artifacts,
+            ))
         if args.websocket_example:
-            name = "the websocket example's page"
-            try:
-                websocket_example(args.websocket_example, drivers[0], args.artifacts)
-                passed += 1
-                print("ok      %s" % name)
-            except Exception:
-                failed += 1
-                print("FAILED  %s" % name)
-                traceback.print_exc()
-                drivers[0].save_screenshot(os.path.join(args.artifacts, "failed-websocket-example.png"))
+            results.append(check(
+                "the websocket example's page",
+                lambda: websocket_example(args.websocket_example, drivers[0], args.artifacts),
+                [(drivers[0], "failed-websocket-example.png")],
+                args.artifacts,
+            ))
     finally:
         for d in drivers:
             d.quit()
         cluster.close()
+    passed, failed = results.count(True), results.count(False)
     print("browser: %d passed, %d failed" % (passed, failed))
     return 1 if failed or not passed else 0
 

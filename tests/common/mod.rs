@@ -7,9 +7,12 @@
 // Each test file uses only some of these helpers.
 #![allow(dead_code)]
 
+use std::cell::{Cell, RefCell};
+use std::fmt::Debug;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -295,4 +298,148 @@ pub fn spawn_with<S: Clone + 'static, T: 'static>(
 ) -> zgreen::Greenlet<T> {
     let shared = shared.clone();
     zgreen::spawn(move || f(shared))
+}
+
+/// [`spawn_with`], then sleeps `settle` so that the new greenlet runs and
+/// parks in its blocking call before the test goes on.
+pub fn spawn_parked<S: Clone + 'static, T: 'static>(
+    shared: &S,
+    settle: Duration,
+    f: impl FnOnce(S) -> T + 'static,
+) -> zgreen::Result<zgreen::Greenlet<T>> {
+    let g = spawn_with(shared, f);
+    zgreen::sleep(settle)?;
+    Ok(g)
+}
+
+/// Parks `wait` in a greenlet of its own ([`spawn_parked`]), kills it, and
+/// checks that the wait failed with `Error::Killed`.
+#[track_caller]
+pub fn kill_parked_waiter<S: Clone + 'static, T: Clone + Debug + 'static>(
+    shared: &S,
+    settle: Duration,
+    wait: impl FnOnce(S) -> zgreen::Result<T> + 'static,
+) -> zgreen::Result<()> {
+    kill_expecting_killed(&spawn_parked(shared, settle, wait)?)
+}
+
+/// Kills `g` and checks that what it ran failed with `Error::Killed`.
+#[track_caller]
+pub fn kill_expecting_killed<T: Clone + Debug + 'static>(
+    g: &zgreen::Greenlet<zgreen::Result<T>>,
+) -> zgreen::Result<()> {
+    g.kill()?;
+    let got = g.get()?;
+    assert!(
+        matches!(got, Err(zgreen::Error::Killed)),
+        "a killed greenlet: {got:?}"
+    );
+    Ok(())
+}
+
+/// The order in which greenlets did something: their indices.
+pub type Order = Rc<RefCell<Vec<usize>>>;
+
+/// Spawns `n` greenlets, the `i`th calling `wait` on its own clone of
+/// `shared` and then logging `i` in the returned [`Order`] (so the log
+/// shows the order in which the waits returned); each greenlet returns
+/// what its wait returned.
+pub fn spawn_logging_waiters<S: Clone + 'static, T: 'static>(
+    n: usize,
+    shared: &S,
+    wait: impl Fn(&S) -> zgreen::Result<T> + Clone + 'static,
+) -> (Vec<zgreen::Greenlet<zgreen::Result<T>>>, Order) {
+    let order = Order::default();
+    let waiters = (0..n)
+        .map(|i| {
+            let (shared, order, wait) = (shared.clone(), order.clone(), wait.clone());
+            zgreen::spawn(move || {
+                let got = wait(&shared)?;
+                order.borrow_mut().push(i);
+                Ok(got)
+            })
+        })
+        .collect();
+    (waiters, order)
+}
+
+/// Fails the test unless `min <= took < max`.
+#[track_caller]
+pub fn assert_took_between(took: Duration, min: Duration, max: Duration) {
+    assert!(
+        took >= min && took < max,
+        "took {took:?}, not in [{min:?}, {max:?})"
+    );
+}
+
+/// Fails the test unless `r` is an `Error::Timeout`: a timed wait that ran
+/// out fails with an error (it does not return `Ok(false)`).
+#[track_caller]
+pub fn assert_timed_out<T>(r: zgreen::Result<T>) {
+    match r {
+        Ok(_) => panic!("a timeout is an Error::Timeout, got Ok"),
+        Err(e) => assert!(e.is_timeout(), "a timeout is an Error::Timeout, got {e:?}"),
+    }
+}
+
+/// Counts the greenlets inside a section at once, and the most there ever
+/// were; clones count together.
+#[derive(Clone, Debug, Default)]
+pub struct Concurrency {
+    inside: Rc<Cell<usize>>,
+    peak: Rc<Cell<usize>>,
+}
+
+impl Concurrency {
+    /// Runs `section`, counted inside while it runs (and no longer if it
+    /// returns).
+    pub fn run<T>(&self, section: impl FnOnce() -> T) -> T {
+        self.inside.set(self.inside.get() + 1);
+        self.peak.set(self.peak.get().max(self.inside.get()));
+        let out = section();
+        self.inside.set(self.inside.get() - 1);
+        out
+    }
+
+    /// The most greenlets that were inside at once.
+    pub fn peak(&self) -> usize {
+        self.peak.get()
+    }
+}
+
+/// A greenlet sending `n` numbered messages (`0..n`, each a little-endian
+/// `u32`) on `socket`, and the count of those sent so far.
+#[cfg(feature = "zmq")]
+pub fn spawn_counting_sender(
+    socket: zgreen::zmq::Socket,
+    n: u32,
+) -> (zgreen::Greenlet<zgreen::Result<()>>, Rc<Cell<u32>>) {
+    let sent = Rc::new(Cell::new(0));
+    let count = sent.clone();
+    let sender = zgreen::spawn(move || {
+        for i in 0..n {
+            socket.send(i.to_le_bytes(), 0)?;
+            count.set(i + 1);
+        }
+        Ok(())
+    });
+    (sender, sent)
+}
+
+/// Socket `a` of `ctx` bound to `ep` and socket `b` connected to it, the
+/// send high-water mark of `a` and the receive one of `b` set to `hwm`
+/// first.
+#[cfg(feature = "zmq")]
+pub fn zmq_pair_with_hwm(
+    ctx: &zgreen::zmq::Context,
+    (a, b): (zmq::SocketType, zmq::SocketType),
+    ep: &str,
+    hwm: i32,
+) -> (zgreen::zmq::Socket, zgreen::zmq::Socket) {
+    let (a, b) = (ctx.socket(a).unwrap(), ctx.socket(b).unwrap());
+    a.set_sndhwm(hwm).unwrap();
+    b.set_rcvhwm(hwm).unwrap();
+    a.bind(ep).unwrap();
+    b.connect(&a.last_endpoint().unwrap()).unwrap();
+    (a, b)
 }
