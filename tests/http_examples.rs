@@ -16,25 +16,13 @@ use std::time::{Duration, Instant};
 use zgreen_harness::ms;
 
 mod common;
-use common::{Running, assert_took_between};
+use common::{Running, assert_took_between, serving_example};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Starts a server example on a free loopback port and returns it with
 /// its address (from its `Serving on http://ADDR/` line). The server's
 /// stderr goes to the test's own.
-fn server(name: &str) -> (Running, SocketAddr) {
-    let mut r = Running::start_inheriting_stderr(name, &["127.0.0.1:0"]);
-    let line = r.next_line(Instant::now() + DEADLINE).expect("a first line");
-    let addr = line
-        .strip_prefix("Serving on http://")
-        .and_then(|l| l.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
-    (r, addr)
-}
-
 fn connect(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -116,7 +104,7 @@ fn fetch() {
 
 #[test]
 fn wsgi_server() {
-    let (_server, addr) = server("wsgi_server");
+    let (_server, addr) = serving_example("wsgi_server");
     let (head, body) = get(addr, "/");
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(head.contains("Content-Type: text/html\r\n"), "{head}");
@@ -133,7 +121,7 @@ fn wsgi_server() {
 
 #[test]
 fn streaming_server() {
-    let (mut server, addr) = server("streaming_server");
+    let (mut server, addr) = serving_example("streaming_server");
     let s = connect(addr);
     (&s).write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let mut r = BufReader::new(s);
@@ -159,7 +147,7 @@ fn streaming_server() {
 
 #[test]
 fn long_poll() {
-    let (_server, addr) = server("long_poll");
+    let (_server, addr) = serving_example("long_poll");
     let s = connect(addr);
     (&s).write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let mut r = BufReader::new(s);
@@ -175,7 +163,7 @@ fn long_poll() {
 
 #[test]
 fn websocket() {
-    let (_server, addr) = server("websocket");
+    let (_server, addr) = serving_example("websocket");
     let (head, _) = get(addr, "/");
     assert!(head.starts_with("HTTP/1.1 302 Found\r\n"), "{head}");
     let (head, page) = get(addr, "/static/websocket.html");
@@ -199,7 +187,7 @@ fn websocket() {
 
 #[test]
 fn request_local() {
-    let (_server, addr) = server("request_local");
+    let (_server, addr) = serving_example("request_local");
     let (head, body) = get(addr, "/");
     assert!(head.contains("Content-Type: text/html"), "{head}");
     assert_eq!(body, "Hello 127.0.0.1");

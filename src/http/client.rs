@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::wire::{self, Wire, WireError, has_token};
+use super::wire::{self, Charge, Wire, WireError, has_token};
 use crate::error::{Error, Result};
 use crate::hub::Deadline;
 use crate::net::TcpStream;
@@ -183,12 +183,12 @@ impl Client {
             let body = if no_body {
                 Vec::new()
             } else if chunked {
-                wire.read_chunked(self.max_body_bytes, deadline)?
+                wire.read_chunked(self.max_body_bytes, deadline, &mut Charge::none())?
             } else if let Some(n) = wire::content_length(field("content-length").map(str::as_bytes))? {
                 if n > self.max_body_bytes as u64 {
                     return Err(WireError::TooLarge);
                 }
-                wire.read_exact(n as usize, deadline)?
+                wire.read_exact(n as usize, deadline, &mut Charge::none())?
             } else {
                 wire.read_to_end(self.max_body_bytes, deadline)?
             };

@@ -14,7 +14,7 @@ use super::date;
 use super::local::RequestScope;
 use super::request::Request;
 use super::response::{Body, Response, reason_phrase};
-use super::wire::{self, Wire, WireError, has_token};
+use super::wire::{self, BodyBudget, Charge, Wire, WireError, has_token};
 use crate::error::{Closed, Error, Result};
 use crate::hub::{Deadline, panic as hub_panic};
 use crate::net::{StreamServer, TcpListener, TcpStream, ToSocketAddrs};
@@ -53,6 +53,12 @@ pub struct Limits {
     pub max_headers: usize,
     /// Largest request body (after chunked decoding); `413` beyond.
     pub max_body_bytes: usize,
+    /// Server-wide budget for request bodies held in memory (being read
+    /// or handled), counted in bytes received, never in bytes declared.
+    /// A body read that would exceed it is answered `503` and its
+    /// connection closed; while it is spent, new body reads get `503` at
+    /// once. Requests without a body are not affected.
+    pub max_body_bytes_in_flight: usize,
     /// Time for a whole request head to arrive, from its first byte (from
     /// the accept, for the first request); `408` after it. A slowloris
     /// client that trickles bytes is cut off here.
@@ -72,6 +78,7 @@ impl Default for Limits {
             max_header_bytes: 16 * 1024,
             max_headers: 64,
             max_body_bytes: 1024 * 1024,
+            max_body_bytes_in_flight: 64 * 1024 * 1024,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             keep_alive_timeout: Duration::from_secs(15),
@@ -83,6 +90,8 @@ impl Default for Limits {
 struct Shared {
     handler: Box<dyn Handler>,
     limits: RefCell<Limits>,
+    /// Charged by every connection's body reads.
+    bodies: BodyBudget,
 }
 
 /// An HTTP/1.1 server (gevent's `pywsgi.WSGIServer`): keep-alive,
@@ -131,6 +140,7 @@ impl HttpServer {
         let shared = Rc::new(Shared {
             handler: Box::new(handler),
             limits: RefCell::new(Limits::default()),
+            bodies: BodyBudget::new(Limits::default().max_body_bytes_in_flight),
         });
         let conn_shared = shared.clone();
         let server = StreamServer::from_listener(listener, move |stream, peer| {
@@ -141,8 +151,15 @@ impl HttpServer {
 
     /// Replaces the limits (they apply to connections accepted later).
     pub fn limits(self, limits: Limits) -> HttpServer {
+        self.shared.bodies.set_max(limits.max_body_bytes_in_flight);
         *self.shared.limits.borrow_mut() = limits;
         self
+    }
+
+    /// Request-body bytes held in memory right now, server-wide (see
+    /// [`Limits::max_body_bytes_in_flight`]).
+    pub fn body_bytes_in_flight(&self) -> usize {
+        self.shared.bodies.used()
     }
 
     /// Serves at most `max` connections at once; later ones wait in the
@@ -291,9 +308,11 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Res
             Err(WireError::Malformed(_)) => return reject(wire, Reject(400)),
             Err(WireError::Timeout) => return reject(wire, Reject(408)),
             Err(WireError::Eof) => return Ok(()),
+            Err(WireError::Busy) => return reject(wire, Reject(503)),
             Err(WireError::Io(e)) => return Err(e),
         };
-        let (req, keep_alive) = match read_request(&mut wire, head, peer, &limits) {
+        // The body's bytes stay charged until its request is answered.
+        let (req, keep_alive, _charge) = match read_request(&mut wire, head, peer, &limits, &shared.bodies) {
             Ok(r) => r,
             Err(Ok(r)) => return reject(wire, r),
             Err(Err(e)) => return Err(e),
@@ -307,12 +326,13 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Res
 
 /// Checks the head and reads the body: the request and whether the
 /// connection persists, or the status to reject it with.
-fn read_request(
+fn read_request<'b>(
     wire: &mut Wire,
     mut head: Head,
     peer: SocketAddr,
     limits: &Limits,
-) -> std::result::Result<(Request, bool), std::result::Result<Reject, Error>> {
+    bodies: &'b BodyBudget,
+) -> std::result::Result<(Request, bool, Charge<'b>), std::result::Result<Reject, Error>> {
     if !super::KNOWN_METHODS.contains(&head.method.as_str()) {
         return Err(Ok(Reject(501)));
     }
@@ -384,14 +404,22 @@ fn read_request(
                 .map_err(Err)?;
         }
     }
+    let mut charge = Charge::none();
     let body = match framing {
-        Framing::None => Ok(Vec::new()),
-        Framing::Length(n) => wire.read_exact(n as usize, body_deadline),
-        Framing::Chunked => wire.read_chunked(limits.max_body_bytes, body_deadline),
+        Framing::None | Framing::Length(0) => Ok(Vec::new()),
+        Framing::Length(n) => Charge::start(bodies).and_then(|c| {
+            charge = c;
+            wire.read_exact(n as usize, body_deadline, &mut charge)
+        }),
+        Framing::Chunked => Charge::start(bodies).and_then(|c| {
+            charge = c;
+            wire.read_chunked(limits.max_body_bytes, body_deadline, &mut charge)
+        }),
     }
     .map_err(|e| match e {
         WireError::Malformed(_) => Ok(Reject(400)),
         WireError::TooLarge => Ok(Reject(413)),
+        WireError::Busy => Ok(Reject(503)),
         WireError::Timeout => Ok(Reject(408)),
         WireError::Eof => Err(Error::Closed(Closed::PeerMidMessage)),
         WireError::Io(e) => Err(e),
@@ -420,7 +448,7 @@ fn read_request(
         remote_addr: peer,
         params: RefCell::new(Vec::new()),
     };
-    Ok((req, keep_alive))
+    Ok((req, keep_alive, charge))
 }
 
 /// Answers `status` and closes: the write half first, then whatever the

@@ -3,6 +3,7 @@
 //! chunked bodies), each read bounded by a deadline. Shared by the server
 //! and the client.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use crate::error::Error;
@@ -26,6 +27,9 @@ pub(crate) enum WireError {
     Timeout,
     /// The peer closed in the middle of a message.
     Eof,
+    /// The server's budget for request bodies in memory is spent
+    /// (answered `503`).
+    Busy,
     /// Any other failure (an OS error, a kill).
     Io(Error),
 }
@@ -52,9 +56,90 @@ impl WireError {
         match self {
             WireError::Malformed(m) => invalid(m),
             WireError::TooLarge => invalid("HTTP message too large"),
+            WireError::Busy => invalid("HTTP body budget exceeded"),
             WireError::Timeout => Error::from(std::io::Error::from(std::io::ErrorKind::TimedOut)),
             WireError::Eof => Error::from(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
             WireError::Io(e) => e,
+        }
+    }
+}
+
+/// A server-wide budget of request-body bytes held in memory: every body
+/// being read (and then handled) charges the bytes that have arrived so
+/// far, never what its head declares.
+#[derive(Debug)]
+pub(crate) struct BodyBudget {
+    used: Cell<usize>,
+    max: Cell<usize>,
+}
+
+impl BodyBudget {
+    pub(crate) fn new(max: usize) -> BodyBudget {
+        BodyBudget {
+            used: Cell::new(0),
+            max: Cell::new(max),
+        }
+    }
+
+    /// Changes the budget (bodies already charged keep their bytes).
+    pub(crate) fn set_max(&self, max: usize) {
+        self.max.set(max);
+    }
+
+    /// Body bytes charged now.
+    pub(crate) fn used(&self) -> usize {
+        self.used.get()
+    }
+}
+
+/// The body bytes one request has charged to a [`BodyBudget`] (none for
+/// the client's responses), given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Charge<'a> {
+    budget: Option<&'a BodyBudget>,
+    bytes: usize,
+}
+
+impl<'a> Charge<'a> {
+    /// Charges nothing (the HTTP client's side).
+    pub(crate) fn none() -> Charge<'static> {
+        Charge {
+            budget: None,
+            bytes: 0,
+        }
+    }
+
+    /// A new body read: `Busy` while the budget is spent.
+    pub(crate) fn start(budget: &'a BodyBudget) -> Result<Charge<'a>, WireError> {
+        if budget.used.get() >= budget.max.get() {
+            return Err(WireError::Busy);
+        }
+        Ok(Charge {
+            budget: Some(budget),
+            bytes: 0,
+        })
+    }
+
+    /// Charges `n` more bytes that arrived; `Busy` if that spends the
+    /// budget (the bytes stay charged until this value is dropped).
+    fn add(&mut self, n: usize) -> Result<(), WireError> {
+        let Some(budget) = self.budget else {
+            return Ok(());
+        };
+        self.bytes += n;
+        let used = budget.used.get() + n;
+        budget.used.set(used);
+        if used > budget.max.get() {
+            return Err(WireError::Busy);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Charge<'_> {
+    fn drop(&mut self) {
+        if let Some(budget) = self.budget {
+            budget.used.set(budget.used.get() - self.bytes);
         }
     }
 }
@@ -138,18 +223,25 @@ impl Wire {
         }
     }
 
-    /// Takes exactly `n` bytes.
-    pub(crate) fn read_exact(&mut self, n: usize, deadline: Option<Deadline>) -> Result<Vec<u8>, WireError> {
+    /// Takes exactly `n` bytes, charging them to `charge` as they arrive.
+    /// The buffer grows with the bytes received, never to `n` up front: a
+    /// peer that declares a large body and sends little costs little.
+    pub(crate) fn read_exact(
+        &mut self,
+        n: usize,
+        deadline: Option<Deadline>,
+        charge: &mut Charge<'_>,
+    ) -> Result<Vec<u8>, WireError> {
         let from_buf = n.min(self.buf.len());
+        charge.add(from_buf)?;
         let mut out: Vec<u8> = self.buf.drain(..from_buf).collect();
-        out.resize(n, 0);
-        let mut done = from_buf;
-        while done < n {
-            let got = self.stream.recv_deadline(&mut out[done..], deadline)?;
+        while out.len() < n {
+            let want = (n - out.len()).min(READ_CHUNK);
+            let got = self.stream.recv_append_deadline(&mut out, want, deadline)?;
             if got == 0 {
                 return Err(WireError::Eof);
             }
-            done += got;
+            charge.add(got)?;
         }
         Ok(out)
     }
@@ -160,6 +252,7 @@ impl Wire {
         &mut self,
         max_body: usize,
         deadline: Option<Deadline>,
+        charge: &mut Charge<'_>,
     ) -> Result<Vec<u8>, WireError> {
         let mut body = Vec::new();
         loop {
@@ -171,7 +264,7 @@ impl Wire {
             if size > (max_body - body.len()) as u64 {
                 return Err(WireError::TooLarge);
             }
-            body.extend(self.read_exact(size as usize, deadline)?);
+            body.extend(self.read_exact(size as usize, deadline, charge)?);
             if !self.read_line(0, deadline)?.is_empty() {
                 return Err(WireError::Malformed("chunk data longer than its size"));
             }

@@ -68,6 +68,23 @@ pub struct Running {
     stderr: Option<Receiver<String>>,
 }
 
+/// Starts server example `name` on a free port (`127.0.0.1:0`) and
+/// waits for its `Serving on http://ADDR/` line; returns it and the
+/// address.
+pub fn serving_example(name: &str) -> (Running, std::net::SocketAddr) {
+    let mut r = Running::start_inheriting_stderr(name, &["127.0.0.1:0"]);
+    let line = r
+        .next_line(Instant::now() + Duration::from_secs(30))
+        .expect("a first line");
+    let addr = line
+        .strip_prefix("Serving on http://")
+        .and_then(|l| l.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("bad address in {line:?}: {e}"));
+    (r, addr)
+}
+
 /// What a finished example printed.
 #[derive(Debug)]
 pub struct Finished {
