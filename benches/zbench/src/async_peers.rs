@@ -119,12 +119,30 @@ pub fn pushpull(imp: &str, t: Transport, size: usize, count: u64) -> Result<Valu
     Ok(thr_line("pushpull", imp, t, size, count, secs))
 }
 
+/// Makes `count + 1` round trips with `trip`, which takes the client and
+/// gives it back; the clock starts at the second (the first is the
+/// warm-up). Returns the seconds and the client.
+async fn round_trips<C, F: Future<Output = Result<C, String>>>(
+    count: u64,
+    mut client: C,
+    mut trip: impl FnMut(C) -> F,
+) -> Result<(f64, C), String> {
+    let mut start = Instant::now();
+    for i in 0..=count {
+        if i == 1 {
+            start = Instant::now();
+        }
+        client = trip(client).await?;
+    }
+    Ok((start.elapsed().as_secs_f64(), client))
+}
+
 pub fn reqrep(imp: &str, t: Transport, size: usize, count: u64) -> Result<Value, String> {
     let tmq = async move {
         let ctx = zmq::Context::new();
         let rep = tmq::reply(&ctx).bind(&bind_endpoint(t)).map_err(s)?;
         let ep = tmq_endpoint(&rep)?;
-        let mut req = tmq::request(&ctx).connect(&ep).map_err(s)?;
+        let req = tmq::request(&ctx).connect(&ep).map_err(s)?;
         let server = tokio::task::spawn_local(async move {
             let mut rep = rep;
             for _ in 0..=count {
@@ -133,22 +151,18 @@ pub fn reqrep(imp: &str, t: Transport, size: usize, count: u64) -> Result<Value,
             }
             Ok::<_, tmq::TmqError>(())
         });
-        let buf = vec![b'x'; size];
-        let mut start = Instant::now();
-        for i in 0..=count {
-            if i == 1 {
-                start = Instant::now();
-            }
+        let buf = &vec![b'x'; size];
+        let (secs, _req) = round_trips(count, req, |req| async move {
             let r = req.send(vec![&buf[..]].into()).await.map_err(s)?;
             let (_, back) = r.recv().await.map_err(s)?;
-            req = back;
-        }
-        let secs = start.elapsed().as_secs_f64();
+            Ok(back)
+        })
+        .await?;
         server.await.map_err(s)?.map_err(s)?;
         Ok::<f64, String>(secs)
     };
     let zmqrs = async move {
-        let (mut rep, mut req) = zmqrs_pair::<zeromq::RepSocket, zeromq::ReqSocket>(t).await?;
+        let (mut rep, req) = zmqrs_pair::<zeromq::RepSocket, zeromq::ReqSocket>(t).await?;
         let server = tokio::task::spawn_local(async move {
             for _ in 0..=count {
                 let m = rep.recv().await?;
@@ -156,16 +170,13 @@ pub fn reqrep(imp: &str, t: Transport, size: usize, count: u64) -> Result<Value,
             }
             Ok::<_, zeromq::ZmqError>(())
         });
-        let buf = vec![b'x'; size];
-        let mut start = Instant::now();
-        for i in 0..=count {
-            if i == 1 {
-                start = Instant::now();
-            }
+        let buf = &vec![b'x'; size];
+        let (secs, _req) = round_trips(count, req, |mut req| async move {
             req.send(buf.clone().into()).await.map_err(s)?;
             req.recv().await.map_err(s)?;
-        }
-        let secs = start.elapsed().as_secs_f64();
+            Ok(req)
+        })
+        .await?;
         server.await.map_err(s)?.map_err(s)?;
         Ok::<f64, String>(secs)
     };
