@@ -194,41 +194,45 @@ t_restart() {
     finish_client "$t0" restart
 }
 
-t_disconnect() {
-    start_client disconnect "$COUNT"
+# reversible_fault NAME WORKER INJECT LIFT INJECTED LIFTED: a fault the
+# worker recovers from. `INJECT ID` and `LIFT ID` act on the worker's
+# container; INJECTED (a printf format: %s is how long the command took,
+# in ms) and LIFTED are said after each.
+reversible_fault() {
+    local name=$1 worker=$2 inject=$3 lift=$4 injected=$5 lifted=$6
+    start_client "$name" "$COUNT"
     sleep 3
     local t0 w fault
-    w=$(cid worker2)
+    w=$(cid "$worker")
     fault=$(now_ms)
-    docker network disconnect "$net" "$w"
-    # The black hole is certainly in place once the command returns.
+    "$inject" "$w"
+    # The fault is certainly in place once the command returns.
     t0=$(now_ms)
-    say "  disconnected worker2 from $net (black hole; the command took $((t0 - fault)) ms)"
-    measure_drop "$fault" "$t0" disconnect
+    # The format is ours (see above).
+    # shellcheck disable=SC2059
+    say "  $(printf "$injected" "$((t0 - fault))")"
+    measure_drop "$fault" "$t0" "$name"
     sleep 1
     t0=$(now_ms)
-    docker network connect "$net" "$w"
-    say "  reconnected worker2"
-    rejoin "$t0" disconnect
-    finish_client "$fault" disconnect
+    "$lift" "$w"
+    say "  $lifted"
+    rejoin "$t0" "$name"
+    finish_client "$fault" "$name"
+}
+
+net_disconnect() { docker network disconnect "$net" "$1"; }
+net_connect() { docker network connect "$net" "$1"; }
+pause_container() { docker pause "$1" >/dev/null; }
+unpause_container() { docker unpause "$1" >/dev/null; }
+
+t_disconnect() {
+    reversible_fault disconnect worker2 net_disconnect net_connect \
+        "disconnected worker2 from $net (black hole; the command took %s ms)" "reconnected worker2"
 }
 
 t_pause() {
-    start_client pause "$COUNT"
-    sleep 3
-    local t0 w fault
-    w=$(cid worker3)
-    fault=$(now_ms)
-    docker pause "$w" >/dev/null
-    t0=$(now_ms)
-    say "  paused worker3 (the command took $((t0 - fault)) ms)"
-    measure_drop "$fault" "$t0" pause
-    sleep 1
-    t0=$(now_ms)
-    docker unpause "$w" >/dev/null
-    say "  unpaused worker3"
-    rejoin "$t0" pause
-    finish_client "$fault" pause
+    reversible_fault pause worker3 pause_container unpause_container \
+        "paused worker3 (the command took %s ms)" "unpaused worker3"
 }
 
 tests=("$@")

@@ -119,12 +119,27 @@ def bench_rss(count):
     }
 
 
+def timed_pair(producer, consumer):
+    """Runs producer() and consumer() as two greenlets, the clock started
+    just before; returns the seconds until consumer() returned, and what
+    it returned."""
+    out = {}
+
+    def timed():
+        result = consumer()
+        out["secs"] = time.perf_counter() - start
+        out["result"] = result
+
+    start = time.perf_counter()
+    gevent.joinall([gevent.spawn(producer), gevent.spawn(timed)], raise_error=True)
+    return out["secs"], out["result"]
+
+
 def bench_queue(maxsize, count):
     from gevent.queue import Queue
 
     gevent.sleep(0)
     q = Queue(maxsize) if maxsize > 0 else Queue()
-    out = {}
 
     def producer():
         put = q.put
@@ -136,14 +151,11 @@ def bench_queue(maxsize, count):
         total = 0
         for _ in range(count):
             total += get()
-        out["secs"] = time.perf_counter() - start
-        out["sum"] = total
+        return total
 
-    start = time.perf_counter()
-    gevent.joinall([gevent.spawn(producer), gevent.spawn(consumer)], raise_error=True)
-    if out["sum"] != count * (count - 1) // 2:
+    secs, total = timed_pair(producer, consumer)
+    if total != count * (count - 1) // 2:
         raise RuntimeError("queue: items lost")
-    secs = out["secs"]
     return {
         "bench": "queue",
         "impl": "gevent",
@@ -202,18 +214,46 @@ def bind_random(sock, transport):
     return ep
 
 
+def zmq_pair(ctx, transport, bound_kind, connected_kind):
+    """A socket of ctx of bound_kind bound on transport, and one of
+    connected_kind connected to it."""
+    bound = ctx.socket(bound_kind)
+    ep = bind_random(bound, transport)
+    connected = ctx.socket(connected_kind)
+    connected.connect(ep)
+    return bound, connected
+
+
+def zmq_close(ctx, *socks):
+    """Closes socks (dropping unsent messages), then terminates ctx."""
+    for sock in socks:
+        sock.close(linger=0)
+    ctx.term()
+
+
+def zmq_result(bench, transport, size, count, secs, **figures):
+    """The JSON line of a zmq.green bench: the common fields, figures,
+    then the versions."""
+    return {
+        "bench": bench,
+        "impl": "zmq.green",
+        "transport": transport,
+        "size": size,
+        "count": count,
+        "secs": secs,
+        **figures,
+        **zmq_meta(),
+    }
+
+
 def bench_pushpull(transport, size, count):
     import zmq.green as zmq
 
     ctx = zmq.Context()
-    pull = ctx.socket(zmq.PULL)
-    ep = bind_random(pull, transport)
-    push = ctx.socket(zmq.PUSH)
-    push.connect(ep)
+    pull, push = zmq_pair(ctx, transport, zmq.PULL, zmq.PUSH)
     buf = b"x" * size
     push.send(buf)
     pull.recv()
-    out = {}
 
     def sender():
         send = push.send
@@ -224,35 +264,25 @@ def bench_pushpull(transport, size, count):
         recv = pull.recv
         for _ in range(count):
             recv()
-        out["secs"] = time.perf_counter() - start
 
-    start = time.perf_counter()
-    gevent.joinall([gevent.spawn(sender), gevent.spawn(receiver)], raise_error=True)
-    secs = out["secs"]
-    push.close(linger=0)
-    pull.close(linger=0)
-    ctx.term()
-    return {
-        "bench": "pushpull",
-        "impl": "zmq.green",
-        "transport": transport,
-        "size": size,
-        "count": count,
-        "secs": secs,
-        "msgs_per_s": count / secs,
-        "mb_per_s": count * size / secs / 1e6,
-        **zmq_meta(),
-    }
+    secs, _ = timed_pair(sender, receiver)
+    zmq_close(ctx, push, pull)
+    return zmq_result(
+        "pushpull",
+        transport,
+        size,
+        count,
+        secs,
+        msgs_per_s=count / secs,
+        mb_per_s=count * size / secs / 1e6,
+    )
 
 
 def bench_reqrep(transport, size, count):
     import zmq.green as zmq
 
     ctx = zmq.Context()
-    rep = ctx.socket(zmq.REP)
-    ep = bind_random(rep, transport)
-    req = ctx.socket(zmq.REQ)
-    req.connect(ep)
+    rep, req = zmq_pair(ctx, transport, zmq.REP, zmq.REQ)
     buf = b"x" * size
     out = {}
 
@@ -271,19 +301,8 @@ def bench_reqrep(transport, size, count):
 
     gevent.joinall([gevent.spawn(server), gevent.spawn(client)], raise_error=True)
     secs = out["secs"]
-    req.close(linger=0)
-    rep.close(linger=0)
-    ctx.term()
-    return {
-        "bench": "reqrep",
-        "impl": "zmq.green",
-        "transport": transport,
-        "size": size,
-        "count": count,
-        "secs": secs,
-        "us_per_rtt": secs * 1e6 / count,
-        **zmq_meta(),
-    }
+    zmq_close(ctx, req, rep)
+    return zmq_result("reqrep", transport, size, count, secs, us_per_rtt=secs * 1e6 / count)
 
 
 def echo_server():

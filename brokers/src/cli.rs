@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use zgreen::zmq::Context;
+use zgreen::zmq::auth::Authenticator;
 
 use crate::frames::Limits;
 use crate::metrics::Metrics;
@@ -82,10 +84,31 @@ impl LimitArgs {
     }
 }
 
+/// The command line of `zbroker`, `zclient` and `zworker`: a subcommand
+/// and the [`Common`] flags. [`start`] names and describes the binary.
+#[derive(clap::Parser, Debug)]
+#[command(version)]
+pub struct Cli<C: clap::Subcommand> {
+    /// What to run.
+    #[command(subcommand)]
+    pub cmd: C,
+    /// The flags every binary has.
+    #[command(flatten)]
+    pub common: Common,
+}
+
 /// Parses the command line; on an error prints one line and exits 2.
 /// `--help` and `--version` print and exit 0.
 pub fn parse<T: clap::Parser>(name: &str) -> T {
-    match T::try_parse() {
+    parse_command(name, T::command())
+}
+
+/// As [`parse`], with the arguments `command` describes.
+fn parse_command<T: clap::FromArgMatches>(name: &str, mut command: clap::Command) -> T {
+    let parsed = command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|mut m| T::from_arg_matches_mut(&mut m).map_err(|e| e.format(&mut command)));
+    match parsed {
         Ok(t) => t,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -102,6 +125,53 @@ pub fn parse<T: clap::Parser>(name: &str) -> T {
                 }
             }
         }
+    }
+}
+
+/// What the `main` of `zbroker`, `zclient` and `zworker` starts from.
+#[derive(Debug)]
+pub struct Started<C> {
+    /// The subcommand.
+    pub cmd: C,
+    /// The common flags.
+    pub common: Common,
+    /// The metrics endpoint's registry, when `--metrics` serves one.
+    pub metrics: Option<Arc<Metrics>>,
+    /// The context of every socket.
+    pub ctx: Context,
+    /// How long shutdown may take: the linger plus 500 ms.
+    pub grace: Duration,
+    /// A server's ZAP handler (see [`secure`]); keep it alive.
+    pub auth: Option<std::rc::Rc<Authenticator>>,
+}
+
+/// Parses the command line of the binary `name` (see [`parse`]), then sets
+/// up logging, metrics ([`setup`]), the context, and CURVE for `role`
+/// ([`secure`]).
+///
+/// `about` describes the binary in `--help`; its first paragraph, less
+/// a final period, is the summary of `-h`.
+pub fn start<C: clap::Subcommand>(
+    name: &'static str,
+    about: &'static str,
+    role: crate::security::Role,
+) -> Started<C> {
+    use clap::CommandFactory;
+    let summary = about.split("\n\n").next().unwrap_or(about);
+    let summary = summary.strip_suffix('.').unwrap_or(summary);
+    let command = Cli::<C>::command().name(name).about(summary).long_about(about);
+    let Cli { cmd, common } = parse_command(name, command);
+    let metrics = setup(name, &common);
+    let grace = Duration::from_millis(common.linger_ms + 500);
+    let ctx = Context::new();
+    let auth = secure(name, &common, role, &ctx);
+    Started {
+        cmd,
+        common,
+        metrics,
+        ctx,
+        grace,
+        auth,
     }
 }
 

@@ -232,6 +232,42 @@ pub(crate) fn service_name<F: AsRef<[u8]>>(frame: &F) -> Result<Vec<u8>, Malform
     }
 }
 
+/// Checks `limits` and the layout `peer | "" | …` (at least three
+/// frames) of what a ROUTER received from a peer that sends a delimiter;
+/// returns the peer's identity.
+pub(crate) fn router_peer<F: AsRef<[u8]>>(frames: &[F], limits: &Limits) -> Result<Vec<u8>, Malformed> {
+    limits.check(frames)?;
+    need(frames, 3)?;
+    delimiter(frames, 1)?;
+    Ok(frames[0].as_ref().to_vec())
+}
+
+/// Checks `limits` and the layout `"" | header | …` (at least three
+/// frames) of what a DEALER received.
+pub(crate) fn dealer_header<F: AsRef<[u8]>>(
+    frames: &[F],
+    limits: &Limits,
+    want: &[u8],
+) -> Result<(), Malformed> {
+    limits.check(frames)?;
+    need(frames, 3)?;
+    delimiter(frames, 0)?;
+    header(&frames[1], want)
+}
+
+/// The envelope `client | "" | body…` from frame `at` on: a non-empty
+/// client address, an empty delimiter, then the body (the caller checks
+/// first that there are frames enough for the body it needs). Returns the
+/// address and the body.
+pub(crate) fn envelope<F: AsRef<[u8]>>(frames: &[F], at: usize) -> Result<(Vec<u8>, Frames), Malformed> {
+    need(frames, at + 2)?;
+    if frames[at].as_ref().is_empty() {
+        return Err(Malformed::EmptyAddress);
+    }
+    delimiter(frames, at + 1)?;
+    Ok((frames[at].as_ref().to_vec(), to_vecs(&frames[at + 2..])))
+}
+
 pub(crate) fn to_vecs<F: AsRef<[u8]>>(frames: &[F]) -> Frames {
     frames.iter().map(|f| f.as_ref().to_vec()).collect()
 }

@@ -4,7 +4,7 @@
 //! `worker-id | "" | READY` or `worker-id | "" | client-id | "" | reply…`,
 //! and sends `worker-id | "" | client-id | "" | request…`.
 
-use crate::frames::{Frames, Limits, Malformed, delimiter, need, to_vecs};
+use crate::frames::{Frames, Limits, Malformed, envelope, need, router_peer};
 
 /// The one-frame announcement of a new worker.
 pub const READY: &[u8] = b"READY";
@@ -30,10 +30,7 @@ pub enum BackendInbound {
 
 /// Parses a message the backend ROUTER received.
 pub fn parse_backend<F: AsRef<[u8]>>(frames: &[F], limits: &Limits) -> Result<BackendInbound, Malformed> {
-    limits.check(frames)?;
-    need(frames, 3)?;
-    delimiter(frames, 1)?;
-    let worker = frames[0].as_ref().to_vec();
+    let worker = router_peer(frames, limits)?;
     if frames.len() == 3 {
         return if frames[2].as_ref() == READY {
             Ok(BackendInbound::Ready { worker })
@@ -44,15 +41,8 @@ pub fn parse_backend<F: AsRef<[u8]>>(frames: &[F], limits: &Limits) -> Result<Ba
         };
     }
     need(frames, 5)?;
-    if frames[2].as_ref().is_empty() {
-        return Err(Malformed::EmptyAddress);
-    }
-    delimiter(frames, 3)?;
-    Ok(BackendInbound::Reply {
-        worker,
-        client: frames[2].as_ref().to_vec(),
-        body: to_vecs(&frames[4..]),
-    })
+    let (client, body) = envelope(frames, 2)?;
+    Ok(BackendInbound::Reply { worker, client, body })
 }
 
 /// A request for `worker`, as the backend ROUTER sends it.
@@ -63,13 +53,11 @@ pub fn request_to(worker: &[u8], client: &[u8], body: &[impl AsRef<[u8]>]) -> Fr
 }
 
 /// What a worker's REQ receives (REQ strips the outer delimiter):
-/// `client-id | "" | request…`; the reply uses the same envelope.
+/// `client-id | "" | request…`, the layout of a client request on the
+/// broker's frontend; the reply uses the same envelope.
 pub fn parse_worker_request<F: AsRef<[u8]>>(
     frames: &[F],
     limits: &Limits,
 ) -> Result<(Vec<u8>, Frames), Malformed> {
-    limits.check(frames)?;
-    need(frames, 3)?;
-    delimiter(frames, 1)?;
-    Ok((frames[0].as_ref().to_vec(), to_vecs(&frames[2..])))
+    crate::ppp::parse_client_request(frames, limits).map(|r| (r.client, r.body))
 }

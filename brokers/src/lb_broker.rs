@@ -11,6 +11,7 @@ use crate::frames::{Limits, peer_hex};
 use crate::io::{recv_bounded, send_nowait};
 use crate::lb;
 use crate::metrics::Metrics;
+use crate::ppp_queue::{Counters4, next_request};
 
 /// Runs the broker until an error or a kill.
 pub fn serve(
@@ -20,7 +21,7 @@ pub fn serve(
     metrics: Option<Arc<Metrics>>,
 ) -> zgreen::Result<()> {
     let mut free: VecDeque<Vec<u8>> = VecDeque::new();
-    let c = crate::ppp_queue::Counters4::new(metrics.as_deref());
+    let c = Counters4::new(metrics.as_deref());
     let drop = |peer: &[u8], e: &crate::frames::Malformed| {
         if let Some(m) = &metrics {
             m.dropped(e.reason());
@@ -58,20 +59,8 @@ pub fn serve(
         }
         if ifr.is_some_and(|i| poller.revents(i).contains(zmq::POLLIN)) {
             while !free.is_empty() {
-                let Some(msg) = recv_bounded(frontend, &limits, Some(Duration::ZERO))? else {
+                let Some(req) = next_request(frontend, &limits, &c, drop)? else {
                     break;
-                };
-                c.inc(&c.frontend_in);
-                let req = match msg
-                    .error
-                    .clone()
-                    .map_or_else(|| crate::ppp::parse_client_request(&msg.frames, &limits), Err)
-                {
-                    Ok(r) => r,
-                    Err(e) => {
-                        drop(msg.peer(), &e);
-                        continue;
-                    }
                 };
                 while let Some(worker) = free.pop_front() {
                     if send_nowait(backend, lb::request_to(&worker, &req.client, &req.body))?.is_ok() {

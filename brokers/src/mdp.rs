@@ -13,7 +13,8 @@
 //! | DISCONNECT | `"" \| MDPW01 \| 0x05` |
 
 use crate::frames::{
-    Frames, Limits, Malformed, command_byte, delimiter, header, need, service_name, to_vecs,
+    Frames, Limits, Malformed, command_byte, dealer_header, envelope, need, router_peer, service_name,
+    to_vecs,
 };
 
 /// Header frame of client messages.
@@ -105,10 +106,7 @@ pub fn parse_broker_inbound<F: AsRef<[u8]>>(
     frames: &[F],
     limits: &Limits,
 ) -> Result<BrokerInbound, Malformed> {
-    limits.check(frames)?;
-    need(frames, 3)?;
-    delimiter(frames, 1)?;
-    let peer = frames[0].as_ref().to_vec();
+    let peer = router_peer(frames, limits)?;
     match frames[2].as_ref() {
         CLIENT_HEADER => {
             need(frames, 4)?;
@@ -167,14 +165,12 @@ fn parse_worker_command<F: AsRef<[u8]>>(frames: &[F]) -> Result<WorkerCommand, M
                     need: 6,
                 });
             }
-            if frames[1].as_ref().is_empty() {
-                return Err(Malformed::EmptyAddress);
-            }
-            delimiter(frames, 2).map_err(|_| Malformed::MissingDelimiter { index: 5 })?;
-            Ok(WorkerCommand::Reply {
-                client: frames[1].as_ref().to_vec(),
-                body: to_vecs(&frames[3..]),
-            })
+            // `frames` starts at frame 3 of the message.
+            let (client, body) = envelope(frames, 1).map_err(|e| match e {
+                Malformed::MissingDelimiter { index } => Malformed::MissingDelimiter { index: index + 3 },
+                e => e,
+            })?;
+            Ok(WorkerCommand::Reply { client, body })
         }
         HEARTBEAT => exact("HEARTBEAT", 1).map(|_| WorkerCommand::Heartbeat),
         DISCONNECT => exact("DISCONNECT", 1).map(|_| WorkerCommand::Disconnect),
@@ -188,10 +184,7 @@ pub fn parse_worker_inbound<F: AsRef<[u8]>>(
     frames: &[F],
     limits: &Limits,
 ) -> Result<WorkerInbound, Malformed> {
-    limits.check(frames)?;
-    need(frames, 3)?;
-    delimiter(frames, 0)?;
-    header(&frames[1], WORKER_HEADER)?;
+    dealer_header(frames, limits, WORKER_HEADER)?;
     let exact = |command: &'static str| {
         if frames.len() == 3 {
             Ok(())
@@ -205,15 +198,8 @@ pub fn parse_worker_inbound<F: AsRef<[u8]>>(
     };
     match command_byte(&frames[2])? {
         REQUEST => {
-            need(frames, 5)?;
-            if frames[3].as_ref().is_empty() {
-                return Err(Malformed::EmptyAddress);
-            }
-            delimiter(frames, 4)?;
-            Ok(WorkerInbound::Request {
-                client: frames[3].as_ref().to_vec(),
-                body: to_vecs(&frames[5..]),
-            })
+            let (client, body) = envelope(frames, 3)?;
+            Ok(WorkerInbound::Request { client, body })
         }
         HEARTBEAT => exact("HEARTBEAT").map(|_| WorkerInbound::Heartbeat),
         DISCONNECT => exact("DISCONNECT").map(|_| WorkerInbound::Disconnect),
@@ -225,10 +211,7 @@ pub fn parse_worker_inbound<F: AsRef<[u8]>>(
 
 /// Parses what a client's DEALER received: `"" | MDPC01 | service | body…`.
 pub fn parse_client_reply<F: AsRef<[u8]>>(frames: &[F], limits: &Limits) -> Result<ClientReply, Malformed> {
-    limits.check(frames)?;
-    need(frames, 3)?;
-    delimiter(frames, 0)?;
-    header(&frames[1], CLIENT_HEADER)?;
+    dealer_header(frames, limits, CLIENT_HEADER)?;
     Ok(ClientReply {
         service: service_name(&frames[2])?,
         body: to_vecs(&frames[3..]),

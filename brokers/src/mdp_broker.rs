@@ -11,7 +11,7 @@ use zgreen::zmq::Socket;
 use crate::frames::{Frames, Limits, Malformed, peer_hex, show};
 use crate::io::{SendFailure, recv_bounded, send_nowait};
 use crate::mdp::{self, BrokerInbound, WorkerCommand};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, expired_workers};
 
 /// Broker settings.
 #[derive(Clone, Debug)]
@@ -421,18 +421,14 @@ impl Broker {
     pub fn tick(&mut self, now: Instant, out: &mut Vec<Frames>) {
         self.next_tick = now + self.cfg.heartbeat;
         self.warnings_left = 10;
-        let dead: Vec<Vec<u8>> = self
-            .workers
-            .iter()
-            .filter(|(_, w)| w.expiry < now)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let dead = expired_workers(
+            &self.workers,
+            |w| w.expiry,
+            now,
+            &mut self.counters.workers_expired,
+            self.metrics.as_deref(),
+        );
         for id in dead {
-            tracing::warn!(worker = %peer_hex(&id), "worker expired (no heartbeat)");
-            self.counters.workers_expired += 1;
-            if let Some(m) = &self.metrics {
-                m.workers_expired.inc();
-            }
             self.forget(&id);
         }
         for id in self.workers.keys() {

@@ -1,8 +1,9 @@
 //! Prometheus metrics and the HTTP endpoint that serves them
 //! (`--metrics ADDR`), a [`zgreen::http`] server on the program's hub.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use zgreen::http::{HttpServer, Limits, Request, Response, Router};
 
@@ -13,6 +14,31 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 type Labels = Vec<(String, String)>;
+
+/// The workers whose expiry (`expiry(worker)`) passed by `now`, each one
+/// reported as every broker does: logged, counted in `expired` and in
+/// [`Metrics::workers_expired`]. The caller forgets them.
+pub(crate) fn expired_workers<W>(
+    workers: &HashMap<Vec<u8>, W>,
+    expiry: impl Fn(&W) -> Instant,
+    now: Instant,
+    expired: &mut u64,
+    metrics: Option<&Metrics>,
+) -> Vec<Vec<u8>> {
+    let dead: Vec<Vec<u8>> = workers
+        .iter()
+        .filter(|(_, w)| expiry(w) < now)
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in &dead {
+        tracing::warn!(worker = %crate::frames::peer_hex(id), "worker expired (no heartbeat)");
+        *expired += 1;
+        if let Some(m) = metrics {
+            m.workers_expired.inc();
+        }
+    }
+    dead
+}
 
 /// The metrics every broker, worker and client may report.
 ///

@@ -5,7 +5,7 @@
 //! `worker-id | client-id | "" | body…` (a reply). The queue sends a
 //! worker `0x02` or `client-id | "" | body…`.
 
-use crate::frames::{Frames, Limits, Malformed, delimiter, need, to_vecs};
+use crate::frames::{Frames, Limits, Malformed, envelope, need, router_peer, to_vecs};
 
 /// READY byte (worker → queue).
 pub const READY: u8 = 0x01;
@@ -73,15 +73,8 @@ pub fn parse_queue_inbound<F: AsRef<[u8]>>(frames: &[F], limits: &Limits) -> Res
         };
     }
     need(frames, 4)?;
-    if frames[1].as_ref().is_empty() {
-        return Err(Malformed::EmptyAddress);
-    }
-    delimiter(frames, 2)?;
-    Ok(QueueInbound::Reply {
-        worker,
-        client: frames[1].as_ref().to_vec(),
-        body: to_vecs(&frames[3..]),
-    })
+    let (client, body) = envelope(frames, 1)?;
+    Ok(QueueInbound::Reply { worker, client, body })
 }
 
 /// Parses a client request on the queue's (or lb broker's) frontend:
@@ -90,11 +83,9 @@ pub fn parse_client_request<F: AsRef<[u8]>>(
     frames: &[F],
     limits: &Limits,
 ) -> Result<ClientRequest, Malformed> {
-    limits.check(frames)?;
-    need(frames, 3)?;
-    delimiter(frames, 1)?;
+    let client = router_peer(frames, limits)?;
     Ok(ClientRequest {
-        client: frames[0].as_ref().to_vec(),
+        client,
         body: to_vecs(&frames[2..]),
     })
 }
@@ -115,14 +106,8 @@ pub fn parse_worker_inbound<F: AsRef<[u8]>>(
         };
     }
     need(frames, 3)?;
-    if frames[0].as_ref().is_empty() {
-        return Err(Malformed::EmptyAddress);
-    }
-    delimiter(frames, 1)?;
-    Ok(WorkerInbound::Request {
-        client: frames[0].as_ref().to_vec(),
-        body: to_vecs(&frames[2..]),
-    })
+    let (client, body) = envelope(frames, 0)?;
+    Ok(WorkerInbound::Request { client, body })
 }
 
 /// `0x01` or `0x02` from a worker's DEALER.

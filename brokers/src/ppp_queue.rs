@@ -11,7 +11,7 @@ use zgreen::zmq::{Poller, Socket};
 
 use crate::frames::{Frames, Limits, Malformed, peer_hex};
 use crate::io::{SendFailure, recv_bounded, send_nowait};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, expired_workers};
 use crate::ppp;
 
 /// PPP queue settings.
@@ -130,18 +130,14 @@ impl Queue {
     /// Expires silent workers; returns the heartbeats to send.
     pub fn tick(&mut self, now: Instant) -> Vec<Frames> {
         self.next_tick = now + self.cfg.heartbeat;
-        let dead: Vec<Vec<u8>> = self
-            .expiry
-            .iter()
-            .filter(|(_, e)| **e < now)
-            .map(|(w, _)| w.clone())
-            .collect();
+        let dead = expired_workers(
+            &self.expiry,
+            |e| *e,
+            now,
+            &mut self.counters.workers_expired,
+            self.metrics.as_deref(),
+        );
         for w in dead {
-            tracing::warn!(worker = %peer_hex(&w), "worker expired (no heartbeat)");
-            self.counters.workers_expired += 1;
-            if let Some(m) = &self.metrics {
-                m.workers_expired.inc();
-            }
             self.forget(&w);
         }
         if let Some(m) = &self.metrics {
@@ -187,20 +183,9 @@ pub fn serve(frontend: &Socket, backend: &Socket, q: &mut Queue) -> zgreen::Resu
         }
         if ifr.is_some_and(|i| poller.revents(i).contains(zmq::POLLIN)) {
             while q.free_workers() > 0 {
-                let Some(msg) = recv_bounded(frontend, &limits, Some(Duration::ZERO))? else {
+                let Some(req) = next_request(frontend, &limits, &c, |peer, e| q.drop_malformed(peer, e))?
+                else {
                     break;
-                };
-                c.inc(&c.frontend_in);
-                let req = match msg
-                    .error
-                    .clone()
-                    .map_or_else(|| ppp::parse_client_request(&msg.frames, &limits), Err)
-                {
-                    Ok(r) => r,
-                    Err(e) => {
-                        q.drop_malformed(msg.peer(), &e);
-                        continue;
-                    }
                 };
                 while let Some(worker) = q.take_worker() {
                     match send_nowait(backend, ppp::request_to(&worker, &req.client, &req.body))? {
@@ -215,6 +200,29 @@ pub fn serve(frontend: &Socket, backend: &Socket, q: &mut Queue) -> zgreen::Resu
             }
         }
     }
+}
+
+/// The next client request queued on a two-socket broker's `frontend`,
+/// without waiting: `None` when there is none. Malformed ones are counted,
+/// handed to `drop` with their sender, and skipped.
+pub(crate) fn next_request(
+    frontend: &Socket,
+    limits: &Limits,
+    c: &Counters4,
+    mut drop: impl FnMut(&[u8], &Malformed),
+) -> zgreen::Result<Option<ppp::ClientRequest>> {
+    while let Some(msg) = recv_bounded(frontend, limits, Some(Duration::ZERO))? {
+        c.inc(&c.frontend_in);
+        let parsed = match &msg.error {
+            Some(e) => Err(e.clone()),
+            None => ppp::parse_client_request(&msg.frames, limits),
+        };
+        match parsed {
+            Ok(req) => return Ok(Some(req)),
+            Err(e) => drop(msg.peer(), &e),
+        }
+    }
+    Ok(None)
 }
 
 /// Cached message counters of a two-socket broker.

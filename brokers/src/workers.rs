@@ -121,100 +121,13 @@ pub fn run_lb(ctx: &Context, cfg: &WorkerConfig) -> zgreen::Result<()> {
 }
 
 /// Runs the reconnect loop of a heartbeating worker: `session` runs one
-/// connection and returns true if the broker was heard from at all (the
-/// back-off then starts over).
-fn reconnect_loop(hb: &Heartbeat, mut session: impl FnMut() -> zgreen::Result<bool>) -> zgreen::Result<()> {
+/// connection. After DISCONNECT it reconnects at once; after silence it
+/// waits a back-off that doubles up to the maximum, and starts over from
+/// the first delay when the broker was heard from at all.
+fn reconnect_loop(hb: &Heartbeat, mut session: impl FnMut() -> zgreen::Result<End>) -> zgreen::Result<()> {
     let mut backoff = hb.reconnect;
     loop {
-        if session()? {
-            backoff = hb.reconnect;
-        }
-        tracing::warn!(
-            delay_ms = backoff.as_millis() as u64,
-            "broker lost: reconnecting after back-off"
-        );
-        zgreen::sleep(backoff)?;
-        backoff = (backoff * 2).min(hb.reconnect_max);
-    }
-}
-
-/// How one worker session ended.
-enum End {
-    /// Heard nothing for liveness × interval.
-    Silent { heard: bool },
-    /// The broker said DISCONNECT: reconnect at once.
-    Disconnect,
-}
-
-/// 6/PPP worker: DEALER, READY, heartbeats both ways, reconnect with
-/// back-off; requests are echoed from a separate greenlet so heartbeats
-/// keep flowing while one is processed.
-pub fn run_ppp(ctx: &Context, cfg: &WorkerConfig, hb: &Heartbeat, slot: &SocketSlot) -> zgreen::Result<()> {
-    let handled = Rc::new(Cell::new(0u64));
-    reconnect_loop(hb, || {
-        let sock = crate::cli::socket(ctx, zmq::DEALER, cfg.linger_ms)?;
-        sock.connect(&cfg.endpoint)?;
-        *slot.borrow_mut() = Some(sock.clone());
-        sock.send_multipart(ppp::signal(ppp::READY), 0)?;
-        tracing::info!(endpoint = %cfg.endpoint, "ppp worker ready");
-        let end = session(
-            &sock,
-            cfg,
-            hb,
-            &handled,
-            &|frames| {
-                ppp::parse_worker_inbound(frames, &cfg.limits).map(|m| match m {
-                    ppp::WorkerInbound::Heartbeat => Cmd::Heartbeat,
-                    ppp::WorkerInbound::Request { client, body } => Cmd::Request {
-                        reply: Box::new(move |body: &Frames| ppp::reply(&client, body)),
-                        body,
-                    },
-                })
-            },
-            &ppp::signal(ppp::HEARTBEAT),
-        )?;
-        sock.set_linger(0)?;
-        *slot.borrow_mut() = None;
-        Ok(matches!(end, End::Silent { heard: true }))
-    })
-}
-
-/// 7/MDP worker for `service`.
-pub fn run_mdp(
-    ctx: &Context,
-    cfg: &WorkerConfig,
-    hb: &Heartbeat,
-    service: &str,
-    slot: &SocketSlot,
-) -> zgreen::Result<()> {
-    let handled = Rc::new(Cell::new(0u64));
-    let mut backoff = hb.reconnect;
-    loop {
-        let sock = crate::cli::socket(ctx, zmq::DEALER, cfg.linger_ms)?;
-        sock.connect(&cfg.endpoint)?;
-        *slot.borrow_mut() = Some(sock.clone());
-        sock.send_multipart(mdp::ready(service.as_bytes()), 0)?;
-        tracing::info!(endpoint = %cfg.endpoint, service, "mdp worker ready");
-        let end = session(
-            &sock,
-            cfg,
-            hb,
-            &handled,
-            &|frames| {
-                mdp::parse_worker_inbound(frames, &cfg.limits).map(|m| match m {
-                    mdp::WorkerInbound::Heartbeat => Cmd::Heartbeat,
-                    mdp::WorkerInbound::Disconnect => Cmd::Disconnect,
-                    mdp::WorkerInbound::Request { client, body } => Cmd::Request {
-                        reply: Box::new(move |body: &Frames| mdp::reply(&client, body)),
-                        body,
-                    },
-                })
-            },
-            &mdp::worker_signal(mdp::HEARTBEAT),
-        )?;
-        sock.set_linger(0)?;
-        *slot.borrow_mut() = None;
-        match end {
+        match session()? {
             End::Disconnect => {
                 tracing::warn!("broker sent DISCONNECT: registering again");
                 backoff = hb.reconnect;
@@ -234,6 +147,102 @@ pub fn run_mdp(
     }
 }
 
+/// How one worker session ended.
+enum End {
+    /// Heard nothing for liveness × interval.
+    Silent { heard: bool },
+    /// The broker said DISCONNECT: reconnect at once.
+    Disconnect,
+}
+
+/// What a heartbeating worker's protocol says on its DEALER.
+struct Protocol<'a> {
+    /// Sent once connected.
+    hello: Frames,
+    /// Logs that the worker is ready (after `hello`).
+    ready: &'a dyn Fn(),
+    /// Reads what the broker sent.
+    parse: &'a Parse<'a>,
+    /// The worker's heartbeat.
+    heartbeat: Frames,
+}
+
+/// Runs a heartbeating worker: connections one after the other, as
+/// [`reconnect_loop`] says.
+fn run_heartbeating(
+    ctx: &Context,
+    cfg: &WorkerConfig,
+    hb: &Heartbeat,
+    slot: &SocketSlot,
+    protocol: &Protocol<'_>,
+) -> zgreen::Result<()> {
+    let handled = Rc::new(Cell::new(0u64));
+    reconnect_loop(hb, || connection(ctx, cfg, hb, &handled, slot, protocol))
+}
+
+/// One connection of a heartbeating worker: a fresh DEALER kept in `slot`
+/// while it lives, the protocol's hello, then [`session`] until the broker
+/// falls silent or says DISCONNECT.
+fn connection(
+    ctx: &Context,
+    cfg: &WorkerConfig,
+    hb: &Heartbeat,
+    handled: &Rc<Cell<u64>>,
+    slot: &SocketSlot,
+    protocol: &Protocol<'_>,
+) -> zgreen::Result<End> {
+    let sock = crate::cli::socket(ctx, zmq::DEALER, cfg.linger_ms)?;
+    sock.connect(&cfg.endpoint)?;
+    *slot.borrow_mut() = Some(sock.clone());
+    sock.send_multipart(&protocol.hello, 0)?;
+    (protocol.ready)();
+    let end = session(&sock, cfg, hb, handled, protocol.parse, &protocol.heartbeat)?;
+    sock.set_linger(0)?;
+    *slot.borrow_mut() = None;
+    Ok(end)
+}
+
+/// 6/PPP worker: DEALER, READY, heartbeats both ways, reconnect with
+/// back-off; requests are echoed from a separate greenlet so heartbeats
+/// keep flowing while one is processed.
+pub fn run_ppp(ctx: &Context, cfg: &WorkerConfig, hb: &Heartbeat, slot: &SocketSlot) -> zgreen::Result<()> {
+    let protocol = Protocol {
+        hello: ppp::signal(ppp::READY),
+        ready: &|| tracing::info!(endpoint = %cfg.endpoint, "ppp worker ready"),
+        parse: &|frames| {
+            ppp::parse_worker_inbound(frames, &cfg.limits).map(|m| match m {
+                ppp::WorkerInbound::Heartbeat => Cmd::Heartbeat,
+                ppp::WorkerInbound::Request { client, body } => Cmd::request(client, body, ppp::reply),
+            })
+        },
+        heartbeat: ppp::signal(ppp::HEARTBEAT),
+    };
+    run_heartbeating(ctx, cfg, hb, slot, &protocol)
+}
+
+/// 7/MDP worker for `service`.
+pub fn run_mdp(
+    ctx: &Context,
+    cfg: &WorkerConfig,
+    hb: &Heartbeat,
+    service: &str,
+    slot: &SocketSlot,
+) -> zgreen::Result<()> {
+    let protocol = Protocol {
+        hello: mdp::ready(service.as_bytes()),
+        ready: &|| tracing::info!(endpoint = %cfg.endpoint, service, "mdp worker ready"),
+        parse: &|frames| {
+            mdp::parse_worker_inbound(frames, &cfg.limits).map(|m| match m {
+                mdp::WorkerInbound::Heartbeat => Cmd::Heartbeat,
+                mdp::WorkerInbound::Disconnect => Cmd::Disconnect,
+                mdp::WorkerInbound::Request { client, body } => Cmd::request(client, body, mdp::reply),
+            })
+        },
+        heartbeat: mdp::worker_signal(mdp::HEARTBEAT),
+    };
+    run_heartbeating(ctx, cfg, hb, slot, &protocol)
+}
+
 /// Sends MDP DISCONNECT on the worker's current socket, if any (called by
 /// `main` at shutdown).
 pub fn say_goodbye(slot: &SocketSlot) {
@@ -249,6 +258,16 @@ enum Cmd {
         reply: Box<dyn FnOnce(&Frames) -> Frames>,
         body: Frames,
     },
+}
+
+impl Cmd {
+    /// A request from `client`, answered with `reply(client, answer)`.
+    fn request(client: Vec<u8>, body: Frames, reply: fn(&[u8], &[Vec<u8>]) -> Frames) -> Cmd {
+        Cmd::Request {
+            reply: Box::new(move |answer: &Frames| reply(&client, answer)),
+            body,
+        }
+    }
 }
 
 type Parse<'a> = dyn Fn(&[Vec<u8>]) -> Result<Cmd, crate::frames::Malformed> + 'a;

@@ -489,7 +489,7 @@ impl Chat {
         let c = |chat: &Chat| chat.clone();
         let (c1, c2, c3, c4, c5, c6, c7) = (c(self), c(self), c(self), c(self), c(self), c(self), c(self));
         Router::new()
-            .get("/", |_: &Request| Response::html(INDEX_HTML))
+            .get("/", |_: &Request| Response::html(document("zchat", INDEX_HTML)))
             .get("/static/chat.js", |_: &Request| {
                 Response::bytes("text/javascript; charset=utf-8", CHAT_JS)
             })
@@ -530,7 +530,7 @@ impl Chat {
                     return Refused(400, "a user name is 1-32 letters, digits, _ or -").into();
                 }
                 let data = serde_json::json!({ "uid": uid, "rooms": c6.inner.config.rooms });
-                Response::html(page(LOBBY_HTML, &data))
+                Response::html(page(&document("zchat rooms", LOBBY_HTML), &data))
             })
             .get("/:room/:uid", move |req: &Request| {
                 let (room, uid) = (
@@ -543,7 +543,7 @@ impl Chat {
                             "room": room, "uid": uid, "backlog": backlog,
                             "server": c7.inner.config.server_id,
                         });
-                        Response::html(page(ROOM_HTML, &data))
+                        Response::html(page(&document("zchat", ROOM_HTML), &data))
                     }
                     Err(r) => r.into(),
                 }
@@ -599,6 +599,13 @@ fn page(template: &str, data: &serde_json::Value) -> String {
     template.replace("{{DATA}}", &json)
 }
 
+/// A whole page: the head every page shares, titled `title`, then `body`
+/// (a page from its `<body>` on).
+fn document(title: &str, body: &str) -> String {
+    HEAD_HTML.replace("{{TITLE}}", title) + body
+}
+
+const HEAD_HTML: &str = include_str!("../static/head.html");
 const INDEX_HTML: &str = include_str!("../static/index.html");
 const LOBBY_HTML: &str = include_str!("../static/lobby.html");
 const ROOM_HTML: &str = include_str!("../static/room.html");
@@ -706,6 +713,17 @@ mod tests {
         assert_eq!(c.poll("a", Duration::ZERO).unwrap(), [remote]);
         assert_eq!(c.peers(), ["other"]);
         assert_eq!((c.stats().remote, c.stats().malformed), (1, 2));
+    }
+
+    #[test]
+    fn pages_are_whole_documents() {
+        let head = document("zchat rooms", "");
+        assert!(head.starts_with("<!doctype html>\n<html>\n<head>\n"), "{head}");
+        assert!(head.contains("  <title>zchat rooms</title>\n"), "{head}");
+        assert!(head.ends_with("</head>\n"), "{head}");
+        for body in [INDEX_HTML, LOBBY_HTML, ROOM_HTML] {
+            assert!(body.starts_with("<body>\n") && body.ends_with("</body>\n</html>\n"));
+        }
     }
 
     #[test]

@@ -383,50 +383,65 @@ fn show(bin: &str, args: &[String]) -> String {
     s
 }
 
-fn start(bins: &Bins, procs: &mut Procs, cmds: &mut Vec<String>, bin: &str, args: Vec<String>) {
-    cmds.push(show(bin, &args));
-    let child = ChildGuard::spawn(
-        Command::new(bins.path(bin))
-            .args(&args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    )
-    .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-    procs.0.push(child);
+/// The processes and commands of one run. Dropping it stops the
+/// processes.
+struct Run<'a> {
+    bins: &'a Bins,
+    procs: Procs,
+    cmds: Vec<String>,
+}
+
+impl Run<'_> {
+    /// Spawns `bin args` (logging at warn level, no stdin, no stderr) and
+    /// records its command line.
+    fn spawn(&mut self, bin: &str, args: Vec<String>, stdout: Stdio) -> ChildGuard {
+        self.cmds.push(show(bin, &args));
+        ChildGuard::spawn(
+            Command::new(self.bins.path(bin))
+                .args(&args)
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(stdout)
+                .stderr(Stdio::null()),
+        )
+        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"))
+    }
+
+    /// Starts `n` processes `bin args` that run until the run ends.
+    fn start(&mut self, n: usize, bin: &str, args: Vec<String>) {
+        for _ in 0..n {
+            let child = self.spawn(bin, args.clone(), Stdio::null());
+            self.procs.0.push(child);
+        }
+    }
+
+    /// Runs the client `bin args` (for 120 s at most) and returns the JSON
+    /// it printed (`Null` if none).
+    fn client(&mut self, bin: &str, args: Vec<String>) -> serde_json::Value {
+        let mut child = self.spawn(bin, args, Stdio::piped());
+        if !matches!(child.wait_timeout(Duration::from_secs(120)), Ok(Some(_))) {
+            eprintln!("client {bin} timed out: killed");
+            child.kill();
+        }
+        let mut out = String::new();
+        if let Some(mut o) = child.take_stdout() {
+            let _ = std::io::Read::read_to_string(&mut o, &mut out);
+        }
+        serde_json::from_str(out.trim()).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 fn s(x: impl ToString) -> String {
     x.to_string()
 }
 
-fn run_client(bins: &Bins, cmds: &mut Vec<String>, bin: &str, args: Vec<String>) -> serde_json::Value {
-    cmds.push(show(bin, &args));
-    let mut child = ChildGuard::spawn(
-        Command::new(bins.path(bin))
-            .args(&args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    )
-    .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-    if !matches!(child.wait_timeout(Duration::from_secs(120)), Ok(Some(_))) {
-        eprintln!("client {bin} timed out: killed");
-        child.kill();
-    }
-    let mut out = String::new();
-    if let Some(mut o) = child.take_stdout() {
-        let _ = std::io::Read::read_to_string(&mut o, &mut out);
-    }
-    serde_json::from_str(out.trim()).unwrap_or(serde_json::Value::Null)
-}
-
 fn run_one(bins: &Bins, a: &AllArgs, kind: Kind, round: usize) -> RunResult {
     let cpu0 = children_cpu_s();
-    let mut procs = Procs(Vec::new());
-    let mut cmds = Vec::new();
+    let mut run = Run {
+        bins,
+        procs: Procs(Vec::new()),
+        cmds: Vec::new(),
+    };
     let conc = s(a.concurrency);
     let size = s(a.size);
     let load = |bin_args: &[&str], connect: &str, count: u64| -> Vec<String> {
@@ -450,40 +465,17 @@ fn run_one(bins: &Bins, a: &AllArgs, kind: Kind, round: usize) -> RunResult {
     let summary = match kind {
         Kind::Mdp | Kind::Mdp16 => {
             let e = ep();
-            start(
-                bins,
-                &mut procs,
-                &mut cmds,
-                "zbroker",
-                vec![s("mdp"), s("--bind"), e.clone()],
-            );
-            for _ in 0..if kind == Kind::Mdp { 4 } else { 16 } {
-                start(
-                    bins,
-                    &mut procs,
-                    &mut cmds,
-                    "zworker",
-                    vec![s("mdp"), s("--connect"), e.clone(), s("--service"), s("echo")],
-                );
-            }
+            run.start(1, "zbroker", vec![s("mdp"), s("--bind"), e.clone()]);
+            let workers = if kind == Kind::Mdp { 4 } else { 16 };
+            let worker = vec![s("mdp"), s("--connect"), e.clone(), s("--service"), s("echo")];
+            run.start(workers, "zworker", worker);
             std::thread::sleep(settle);
-            run_client(
-                bins,
-                &mut cmds,
-                "zclient",
-                load(&["mdp", "--service", "echo"], &e, a.mdp_count),
-            )
+            run.client("zclient", load(&["mdp", "--service", "echo"], &e, a.mdp_count))
         }
         Kind::Direct(n) => {
             let eps: Vec<String> = (0..n).map(|_| ep()).collect();
             for e in &eps {
-                start(
-                    bins,
-                    &mut procs,
-                    &mut cmds,
-                    "brokers-bench",
-                    vec![s("echo-router"), s("--bind"), e.clone()],
-                );
+                run.start(1, "brokers-bench", vec![s("echo-router"), s("--bind"), e.clone()]);
             }
             std::thread::sleep(settle);
             let mut args = vec![s("direct-client")];
@@ -499,73 +491,31 @@ fn run_one(bins: &Bins, a: &AllArgs, kind: Kind, round: usize) -> RunResult {
                 size.clone(),
                 s("--json"),
             ]);
-            run_client(bins, &mut cmds, "brokers-bench", args)
+            run.client("brokers-bench", args)
         }
         Kind::Queue | Kind::ZmqProxy => {
             let (fe, be) = (ep(), ep());
-            if kind == Kind::Queue {
-                start(
-                    bins,
-                    &mut procs,
-                    &mut cmds,
-                    "zbroker",
-                    vec![
-                        s("queue"),
-                        s("--frontend"),
-                        fe.clone(),
-                        s("--backend"),
-                        be.clone(),
-                    ],
-                );
+            let (bin, device) = if kind == Kind::Queue {
+                ("zbroker", "queue")
             } else {
-                start(
-                    bins,
-                    &mut procs,
-                    &mut cmds,
-                    "brokers-bench",
-                    vec![
-                        s("zmq-proxy"),
-                        s("--frontend"),
-                        fe.clone(),
-                        s("--backend"),
-                        be.clone(),
-                    ],
-                );
-            }
-            for _ in 0..4 {
-                start(
-                    bins,
-                    &mut procs,
-                    &mut cmds,
-                    "zworker",
-                    vec![s("rep"), s("--connect"), be.clone()],
-                );
-            }
+                ("brokers-bench", "zmq-proxy")
+            };
+            let pair = vec![s(device), s("--frontend"), fe.clone(), s("--backend"), be.clone()];
+            run.start(1, bin, pair);
+            run.start(4, "zworker", vec![s("rep"), s("--connect"), be.clone()]);
             std::thread::sleep(settle);
-            run_client(bins, &mut cmds, "zclient", load(&["req"], &fe, a.queue_count))
+            run.client("zclient", load(&["req"], &fe, a.queue_count))
         }
         Kind::Lb(n) => {
             let (fe, be) = (ep(), ep());
-            start(
-                bins,
-                &mut procs,
-                &mut cmds,
-                "zbroker",
-                vec![s("lb"), s("--frontend"), fe.clone(), s("--backend"), be.clone()],
-            );
-            for _ in 0..n {
-                start(
-                    bins,
-                    &mut procs,
-                    &mut cmds,
-                    "zworker",
-                    vec![s("lb"), s("--connect"), be.clone()],
-                );
-            }
+            let pair = vec![s("lb"), s("--frontend"), fe.clone(), s("--backend"), be.clone()];
+            run.start(1, "zbroker", pair);
+            run.start(n, "zworker", vec![s("lb"), s("--connect"), be.clone()]);
             std::thread::sleep(settle);
-            run_client(bins, &mut cmds, "zclient", load(&["req"], &fe, a.lb_count))
+            run.client("zclient", load(&["req"], &fe, a.lb_count))
         }
     };
+    let Run { procs, cmds, .. } = run;
     let (broker_cpu, workers_cpu) = match kind {
         Kind::Direct(_) => (f64::NAN, procs.0.iter().map(|c| proc_cpu_s(c.pid())).sum::<f64>()),
         _ => (

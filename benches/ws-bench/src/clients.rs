@@ -96,15 +96,11 @@ impl ClientReport {
             elapsed_s: v["elapsed_s"].as_f64()?,
             deliveries_per_s: v["deliveries_per_s"].as_f64()?,
             client_cpu_s: v["client_cpu_s"].as_f64()?,
-            server: ServerStats {
-                clients: v["server_clients"].as_u64()? as usize,
-                send_errors: v["send_errors"].as_u64()?,
-                slow_disconnects: v["slow_disconnects"].as_u64()?,
-                broadcast_s: v["server_broadcast_s"].as_f64()?,
-                cpu_s: v["server_cpu_s"].as_f64()?,
-                user_s: v["server_user_s"].as_f64()?,
-                sys_s: v["server_sys_s"].as_f64()?,
-            },
+            // As `to_json` writes them: the counters unprefixed.
+            server: ServerStats::from_fields(v, |name| match name {
+                "send_errors" | "slow_disconnects" => name.to_string(),
+                _ => format!("server_{name}"),
+            })?,
             loadavg: v["loadavg"].as_str()?.to_string(),
         })
     }
@@ -313,5 +309,34 @@ fn set_within(event: &zgreen::sync::Event, timeout: Duration) -> Result<bool, St
         Ok(()) => Ok(true),
         Err(zgreen::Error::Timeout(t)) if t.id == 0 => Ok(false),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_round_trips() {
+        let report = ClientReport {
+            clients: 10,
+            messages: 200,
+            size: 64,
+            deliveries: 2000,
+            elapsed_s: 1.5,
+            deliveries_per_s: 1333.0,
+            client_cpu_s: 0.25,
+            server: ServerStats {
+                clients: 10,
+                send_errors: 2,
+                slow_disconnects: 1,
+                broadcast_s: 1.25,
+                cpu_s: 0.75,
+                user_s: 0.5,
+                sys_s: 0.25,
+            },
+            loadavg: "0.10 0.20 0.30 1/100 42".into(),
+        };
+        assert_eq!(ClientReport::from_json(&report.to_json()), Some(report));
     }
 }

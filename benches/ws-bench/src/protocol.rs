@@ -120,14 +120,22 @@ impl ServerStats {
     /// Parses a `stats <json>` text message.
     pub fn parse(text: &str) -> Option<ServerStats> {
         let v: Value = serde_json::from_str(text.strip_prefix("stats ")?).ok()?;
+        ServerStats::from_fields(&v, str::to_string)
+    }
+
+    /// Reads the stats from the JSON object `v`, where the field `name`
+    /// is under the key `key(name)` (the message's own keys are the field
+    /// names; a client report prefixes some of them).
+    pub fn from_fields(v: &Value, key: impl Fn(&str) -> String) -> Option<ServerStats> {
+        let field = |name: &str| &v[key(name)];
         Some(ServerStats {
-            clients: v["clients"].as_u64()? as usize,
-            send_errors: v["send_errors"].as_u64()?,
-            slow_disconnects: v["slow_disconnects"].as_u64()?,
-            broadcast_s: v["broadcast_s"].as_f64()?,
-            cpu_s: v["cpu_s"].as_f64()?,
-            user_s: v["user_s"].as_f64()?,
-            sys_s: v["sys_s"].as_f64()?,
+            clients: field("clients").as_u64()? as usize,
+            send_errors: field("send_errors").as_u64()?,
+            slow_disconnects: field("slow_disconnects").as_u64()?,
+            broadcast_s: field("broadcast_s").as_f64()?,
+            cpu_s: field("cpu_s").as_f64()?,
+            user_s: field("user_s").as_f64()?,
+            sys_s: field("sys_s").as_f64()?,
         })
     }
 }

@@ -8,6 +8,7 @@
 //! Markdown table of medians and ratios.
 
 mod async_peers;
+mod core_bench;
 mod glue_bench;
 mod io_bench;
 mod machine;

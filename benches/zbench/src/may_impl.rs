@@ -11,7 +11,7 @@ use may::go;
 use serde_json::{Value, json};
 
 use crate::MayOpts;
-use crate::machine::{map_count, stack_residency, vm_rss_bytes};
+use crate::core_bench::{Rss, spawn_line, timed_batches};
 
 fn configure(opts: MayOpts) {
     may::config().set_workers(1);
@@ -30,11 +30,8 @@ pub fn spawn(opts: MayOpts, total: u64, batch: u64) -> Result<Value, String> {
     // Start the scheduler before timing.
     join(go!(|| ()))?;
     let outer = go!(move || {
-        let batches = total / batch;
         let mut handles = Vec::with_capacity(batch as usize);
-        let start = Instant::now();
-        let mut first_batch = Duration::ZERO;
-        for b in 0..batches {
+        timed_batches(total / batch, || {
             for _ in 0..batch {
                 handles.push(go!(|| ()));
             }
@@ -43,26 +40,18 @@ pub fn spawn(opts: MayOpts, total: u64, batch: u64) -> Result<Value, String> {
                     return Err("a may coroutine panicked".to_string());
                 }
             }
-            if b == 0 {
-                first_batch = start.elapsed();
-            }
-        }
-        Ok((start.elapsed(), first_batch))
+            Ok(())
+        })
     });
     let (elapsed, first_batch) = join(outer)??;
-    let batches = total / batch;
-    let rest = elapsed - first_batch;
-    Ok(json!({
-        "bench": "spawn",
-        "impl": "may",
-        "ns_per_op": elapsed.as_nanos() as f64 / total as f64,
-        "first_batch_ns_per_op": first_batch.as_nanos() as f64 / batch as f64,
-        "later_batches_ns_per_op": if batches > 1 { rest.as_nanos() as f64 / (total - batch) as f64 } else { f64::NAN },
-        "total": total,
-        "batch": batch,
-        "workers": may::config().get_workers(),
-        "pool_capacity": may::config().get_pool_capacity(),
-    }))
+    Ok(with_config(spawn_line("may", total, batch, elapsed, first_batch)))
+}
+
+/// `v` with may's configuration.
+fn with_config(mut v: Value) -> Value {
+    v["workers"] = json!(may::config().get_workers());
+    v["pool_capacity"] = json!(may::config().get_pool_capacity());
+    v
 }
 
 /// Two coroutines each call `yield_now` `yields / 2` times.
@@ -87,22 +76,19 @@ pub fn yields(opts: MayOpts, yields: u64) -> Result<Value, String> {
         return Err("a may coroutine panicked".into());
     }
     let done = half * 2;
-    Ok(json!({
+    Ok(with_config(json!({
         "bench": "yield",
         "impl": "may",
         "ns_per_op": elapsed.as_nanos() as f64 / done as f64,
         "yields": done,
-        "workers": may::config().get_workers(),
-        "pool_capacity": may::config().get_pool_capacity(),
-    }))
+    })))
 }
 
 /// `count` coroutines parked in a long sleep: RSS growth per coroutine.
 pub fn rss(opts: MayOpts, count: u64) -> Result<Value, String> {
     configure(opts);
     join(go!(|| may::coroutine::sleep(Duration::from_millis(1))))?;
-    let maps_before = map_count();
-    let before = vm_rss_bytes()?;
+    let mut rss = Rss::start(may::config().get_stack_size() * std::mem::size_of::<usize>())?;
     let parked = Arc::new(AtomicU64::new(0));
     let p = parked.clone();
     let outer = go!(move || {
@@ -130,9 +116,7 @@ pub fn rss(opts: MayOpts, count: u64) -> Result<Value, String> {
         std::thread::sleep(Duration::from_millis(1));
     }
     std::thread::sleep(Duration::from_millis(100));
-    let after = vm_rss_bytes()?;
-    let maps_after = map_count();
-    let residency = stack_residency(may::config().get_stack_size() * std::mem::size_of::<usize>());
+    rss.parked()?;
     let n = handles.len() as u64;
     for h in &handles {
         // SAFETY: the coroutines hold no resource beyond an Arc clone; a
@@ -142,24 +126,5 @@ pub fn rss(opts: MayOpts, count: u64) -> Result<Value, String> {
     for h in handles {
         let _ = h.join();
     }
-    let per = after.saturating_sub(before) as f64 / n as f64;
-    Ok(json!({
-        "bench": "rss",
-        "impl": "may",
-        "bytes_per_greenlet": per,
-        "kib_per_greenlet": per / 1024.0,
-        "count": n,
-        "requested": count,
-        "rss_before": before,
-        "rss_after": after,
-        "maps_before": maps_before,
-        "maps_after": maps_after,
-        "stack_mappings": residency.map(|r| r.0),
-        "stack_pages_resident_mean": residency.map(|r| r.1),
-        "stack_lowest_page_resident": residency.map(|r| r.2),
-        "stack_highest_page_resident": residency.map(|r| r.3),
-        "stack_bytes": may::config().get_stack_size() * std::mem::size_of::<usize>(),
-        "workers": may::config().get_workers(),
-        "pool_capacity": may::config().get_pool_capacity(),
-    }))
+    Ok(with_config(rss.line("may", n, count)))
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::machine::{map_count, stack_residency, vm_rss_bytes};
+use crate::core_bench::{Rss, spawn_line, timed_batches};
 
 fn err(e: zgreen::Error) -> String {
     e.to_string()
@@ -15,31 +15,16 @@ fn err(e: zgreen::Error) -> String {
 pub fn spawn(total: u64, batch: u64) -> Result<Value, String> {
     // Create the hub before timing (gevent's and may's hubs exist too).
     let _ = zgreen::hub_stats();
-    let batches = total / batch;
     let mut handles = Vec::with_capacity(batch as usize);
-    let start = Instant::now();
-    let mut first_batch = Duration::ZERO;
-    for b in 0..batches {
+    let (elapsed, first_batch) = timed_batches(total / batch, || {
         for _ in 0..batch {
             handles.push(zgreen::spawn(|| ()));
         }
-        zgreen::joinall(handles.drain(..)).map_err(err)?;
-        if b == 0 {
-            first_batch = start.elapsed();
-        }
-    }
-    let elapsed = start.elapsed();
-    let rest = elapsed - first_batch;
-    Ok(json!({
-        "bench": "spawn",
-        "impl": "zgreen",
-        "ns_per_op": elapsed.as_nanos() as f64 / total as f64,
-        "first_batch_ns_per_op": first_batch.as_nanos() as f64 / batch as f64,
-        "later_batches_ns_per_op": if batches > 1 { rest.as_nanos() as f64 / (total - batch) as f64 } else { f64::NAN },
-        "total": total,
-        "batch": batch,
-        "pooled_stacks_after": zgreen::hub_stats().pooled_stacks,
-    }))
+        zgreen::joinall(handles.drain(..)).map_err(err)
+    })?;
+    let mut v = spawn_line("zgreen", total, batch, elapsed, first_batch);
+    v["pooled_stacks_after"] = json!(zgreen::hub_stats().pooled_stacks);
+    Ok(v)
 }
 
 /// Two greenlets each yield `yields / 2` times with `sleep(ZERO)`.
@@ -74,8 +59,7 @@ pub fn yields(yields: u64) -> Result<Value, String> {
 pub fn rss(count: u64) -> Result<Value, String> {
     let _ = zgreen::hub_stats();
     zgreen::sleep(Duration::ZERO).map_err(err)?;
-    let maps_before = map_count();
-    let before = vm_rss_bytes()?;
+    let mut rss = Rss::start(zgreen::config::default_stack_bytes())?;
     let mut handles = Vec::new();
     let mut spawn_error = None;
     for _ in 0..count {
@@ -92,32 +76,14 @@ pub fn rss(count: u64) -> Result<Value, String> {
     // Let every new greenlet run up to its park.
     zgreen::idle().map_err(err)?;
     let live = zgreen::hub_stats().live_greenlets as u64;
-    let after = vm_rss_bytes()?;
-    let maps_after = map_count();
-    let residency = stack_residency(zgreen::config::default_stack_bytes());
+    rss.parked()?;
     let n = handles.len() as u64;
     zgreen::killall(handles).map_err(err)?;
     if n == 0 {
         return Err(format!("no greenlet could be spawned: {spawn_error:?}"));
     }
-    let per = after.saturating_sub(before) as f64 / n as f64;
-    Ok(json!({
-        "bench": "rss",
-        "impl": "zgreen",
-        "bytes_per_greenlet": per,
-        "kib_per_greenlet": per / 1024.0,
-        "count": n,
-        "requested": count,
-        "live_greenlets": live,
-        "rss_before": before,
-        "rss_after": after,
-        "maps_before": maps_before,
-        "maps_after": maps_after,
-        "stack_mappings": residency.map(|r| r.0),
-        "stack_pages_resident_mean": residency.map(|r| r.1),
-        "stack_lowest_page_resident": residency.map(|r| r.2),
-        "stack_highest_page_resident": residency.map(|r| r.3),
-        "stack_bytes": zgreen::config::default_stack_bytes(),
-        "spawn_error": spawn_error,
-    }))
+    let mut v = rss.line("zgreen", n, count);
+    v["live_greenlets"] = json!(live);
+    v["spawn_error"] = json!(spawn_error);
+    Ok(v)
 }

@@ -70,7 +70,8 @@ fn last_ep(s: &zmq::Socket) -> Result<String, String> {
         .map_err(|_| "last_endpoint is not UTF-8".to_string())
 }
 
-fn thr_line(bench: &str, imp: &str, t: Transport, size: usize, count: u64, secs: f64) -> Value {
+/// The JSON line of a throughput figure.
+pub(crate) fn thr_line(bench: &str, imp: &str, t: Transport, size: usize, count: u64, secs: f64) -> Value {
     json!({
         "bench": bench,
         "impl": imp,
@@ -98,6 +99,80 @@ fn raw_ctx(io_threads: Option<i32>) -> Result<zmq::Context, String> {
     Ok(ctx)
 }
 
+/// A green socket of `kind` bound on `t`, with the endpoint it got.
+fn bound_green(
+    ctx: &zgreen::zmq::Context,
+    kind: zmq::SocketType,
+    t: Transport,
+) -> Result<(zgreen::zmq::Socket, String), String> {
+    let s = ctx.socket(kind).map_err(zerr)?;
+    s.bind(&bind_endpoint(t)).map_err(rerr)?;
+    let ep = s.last_endpoint().map_err(zerr)?;
+    Ok((s, ep))
+}
+
+/// A raw socket of `kind` bound on `t`, with the endpoint it got.
+fn bound_raw(
+    ctx: &zmq::Context,
+    kind: zmq::SocketType,
+    t: Transport,
+) -> Result<(zmq::Socket, String), String> {
+    let s = ctx.socket(kind).map_err(rerr)?;
+    s.bind(&bind_endpoint(t)).map_err(rerr)?;
+    let ep = last_ep(&s)?;
+    Ok((s, ep))
+}
+
+/// A green socket of `kind` bound on `t`, and one of `peer` connected to
+/// it.
+fn pair_green(
+    ctx: &zgreen::zmq::Context,
+    t: Transport,
+    kind: zmq::SocketType,
+    peer: zmq::SocketType,
+) -> Result<(zgreen::zmq::Socket, zgreen::zmq::Socket), String> {
+    let (s, ep) = bound_green(ctx, kind, t)?;
+    let p = ctx.socket(peer).map_err(zerr)?;
+    p.connect(&ep).map_err(rerr)?;
+    Ok((s, p))
+}
+
+/// A raw socket of `kind` bound on `t`, and one of `peer` connected to it.
+fn pair_raw(
+    ctx: &zmq::Context,
+    t: Transport,
+    kind: zmq::SocketType,
+    peer: zmq::SocketType,
+) -> Result<(zmq::Socket, zmq::Socket), String> {
+    let (s, ep) = bound_raw(ctx, kind, t)?;
+    let p = ctx.socket(peer).map_err(rerr)?;
+    p.connect(&ep).map_err(rerr)?;
+    Ok((s, p))
+}
+
+/// The value of a finished greenlet's body.
+fn take<T: 'static>(g: zgreen::Greenlet<zgreen::Result<T>>) -> Result<T, String> {
+    g.take().map_err(zerr)?.map_err(zerr)
+}
+
+/// One `DONTWAIT` send: false when the socket would block.
+fn try_send(s: &zmq::Socket, buf: &[u8]) -> Result<bool, String> {
+    match s.send(buf, zmq::DONTWAIT) {
+        Ok(()) => Ok(true),
+        Err(zmq::Error::EAGAIN) => Ok(false),
+        Err(e) => Err(rerr(e)),
+    }
+}
+
+/// One `DONTWAIT` receive: false when nothing is queued.
+fn try_recv(s: &zmq::Socket, msg: &mut zmq::Message) -> Result<bool, String> {
+    match s.recv(msg, zmq::DONTWAIT) {
+        Ok(()) => Ok(true),
+        Err(zmq::Error::EAGAIN) => Ok(false),
+        Err(e) => Err(rerr(e)),
+    }
+}
+
 // ------------------------------------------------------------ PUSH -> PULL
 
 pub fn pushpull(imp: &str, t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<Value, String> {
@@ -114,11 +189,7 @@ pub fn pushpull(imp: &str, t: Transport, size: usize, count: u64, io: Option<i32
 
 fn pushpull_green(t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<f64, String> {
     let ctx = green_ctx(io)?;
-    let pull = ctx.socket(zmq::PULL).map_err(zerr)?;
-    pull.bind(&bind_endpoint(t)).map_err(rerr)?;
-    let ep = pull.last_endpoint().map_err(zerr)?;
-    let push = ctx.socket(zmq::PUSH).map_err(zerr)?;
-    push.connect(&ep).map_err(rerr)?;
+    let (pull, push) = pair_green(&ctx, t, zmq::PULL, zmq::PUSH)?;
     let buf = vec![b'x'; size];
     push.send(&buf[..], 0).map_err(zerr)?;
     pull.recv_msg(0).map_err(zerr)?;
@@ -137,30 +208,42 @@ fn pushpull_green(t: Transport, size: usize, count: u64, io: Option<i32>) -> Res
         }
         Ok(start.elapsed().as_secs_f64())
     });
-    let secs = receiver.take().map_err(zerr)?.map_err(zerr)?;
-    sender.take().map_err(zerr)?.map_err(zerr)?;
+    let secs = take(receiver)?;
+    take(sender)?;
     Ok(secs)
 }
 
-fn pushpull_blocking(t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<f64, String> {
+/// A raw PULL bound on `t` and a PUSH connected to it, one warm-up
+/// message of `size` bytes already through; returns them, the payload and
+/// the message buffer.
+fn pushpull_raw(
+    t: Transport,
+    size: usize,
+    io: Option<i32>,
+) -> Result<(zmq::Socket, zmq::Socket, Vec<u8>, zmq::Message), String> {
     let ctx = raw_ctx(io)?;
-    let pull = ctx.socket(zmq::PULL).map_err(rerr)?;
-    pull.bind(&bind_endpoint(t)).map_err(rerr)?;
-    let ep = last_ep(&pull)?;
-    let push = ctx.socket(zmq::PUSH).map_err(rerr)?;
-    push.connect(&ep).map_err(rerr)?;
+    let (pull, push) = pair_raw(&ctx, t, zmq::PULL, zmq::PUSH)?;
     let buf = vec![b'x'; size];
-    push.send(&buf[..], 0).map_err(rerr)?;
     let mut msg = zmq::Message::new();
+    push.send(&buf[..], 0).map_err(rerr)?;
     pull.recv(&mut msg, 0).map_err(rerr)?;
+    Ok((pull, push, buf, msg))
+}
 
-    let start = Instant::now();
-    let sender = thread::spawn(move || -> Result<(), String> {
+/// A thread that sends `buf` `count` times on `s`, blocking.
+fn send_thread(s: zmq::Socket, buf: Vec<u8>, count: u64) -> thread::JoinHandle<Result<(), String>> {
+    thread::spawn(move || {
         for _ in 0..count {
-            push.send(&buf[..], 0).map_err(rerr)?;
+            s.send(&buf[..], 0).map_err(rerr)?;
         }
         Ok(())
-    });
+    })
+}
+
+fn pushpull_blocking(t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<f64, String> {
+    let (pull, push, buf, mut msg) = pushpull_raw(t, size, io)?;
+    let start = Instant::now();
+    let sender = send_thread(push, buf, count);
     for _ in 0..count {
         pull.recv(&mut msg, 0).map_err(rerr)?;
     }
@@ -194,16 +277,7 @@ fn poll_fds(fds: &[i32]) -> Result<(), String> {
 }
 
 fn pushpull_fdloop(t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<f64, String> {
-    let ctx = raw_ctx(io)?;
-    let pull = ctx.socket(zmq::PULL).map_err(rerr)?;
-    pull.bind(&bind_endpoint(t)).map_err(rerr)?;
-    let ep = last_ep(&pull)?;
-    let push = ctx.socket(zmq::PUSH).map_err(rerr)?;
-    push.connect(&ep).map_err(rerr)?;
-    let buf = vec![b'x'; size];
-    let mut msg = zmq::Message::new();
-    push.send(&buf[..], 0).map_err(rerr)?;
-    pull.recv(&mut msg, 0).map_err(rerr)?;
+    let (pull, push, buf, mut msg) = pushpull_raw(t, size, io)?;
     let fds = [push.get_fd().map_err(rerr)?, pull.get_fd().map_err(rerr)?];
     let (mut sent, mut got) = (0u64, 0u64);
     let mut waits = 0u64;
@@ -211,25 +285,13 @@ fn pushpull_fdloop(t: Transport, size: usize, count: u64, io: Option<i32>) -> Re
     let start = Instant::now();
     while got < count {
         let mut progress = false;
-        while sent < count {
-            match push.send(&buf[..], zmq::DONTWAIT) {
-                Ok(()) => {
-                    sent += 1;
-                    progress = true;
-                }
-                Err(zmq::Error::EAGAIN) => break,
-                Err(e) => return Err(rerr(e)),
-            }
+        while sent < count && try_send(&push, &buf)? {
+            sent += 1;
+            progress = true;
         }
-        loop {
-            match pull.recv(&mut msg, zmq::DONTWAIT) {
-                Ok(()) => {
-                    got += 1;
-                    progress = true;
-                }
-                Err(zmq::Error::EAGAIN) => break,
-                Err(e) => return Err(rerr(e)),
-            }
+        while try_recv(&pull, &mut msg)? {
+            got += 1;
+            progress = true;
         }
         if progress {
             continue;
@@ -251,7 +313,8 @@ fn pushpull_fdloop(t: Transport, size: usize, count: u64, io: Option<i32>) -> Re
 
 // ----------------------------------------------------------------- REQ/REP
 
-fn rtt_line(imp: &str, t: Transport, size: usize, count: u64, secs: f64, io: Option<i32>) -> Value {
+/// The JSON line of a round-trip figure.
+pub(crate) fn rtt_line(imp: &str, t: Transport, size: usize, count: u64, secs: f64) -> Value {
     json!({
         "bench": "reqrep",
         "impl": imp,
@@ -260,7 +323,6 @@ fn rtt_line(imp: &str, t: Transport, size: usize, count: u64, secs: f64, io: Opt
         "count": count,
         "secs": secs,
         "us_per_rtt": secs * 1e6 / count as f64,
-        "io_threads": io.unwrap_or(1),
     })
 }
 
@@ -271,39 +333,44 @@ pub fn reqrep(imp: &str, t: Transport, size: usize, count: u64, io: Option<i32>)
         "blocking" => reqrep_blocking(t, size, count, io)?,
         other => return Err(format!("reqrep: unknown impl {other:?}")),
     };
-    Ok(rtt_line(imp, t, size, count, secs, io))
+    let mut v = rtt_line(imp, t, size, count, secs);
+    v["io_threads"] = json!(io.unwrap_or(1));
+    Ok(v)
+}
+
+/// The green REP side: echoes `count + 1` requests (the first is the
+/// warm-up).
+fn echo_green(rep: &zgreen::zmq::Socket, count: u64) -> zgreen::Result<()> {
+    let mut msg = zmq::Message::new();
+    for _ in 0..=count {
+        rep.recv(&mut msg, 0)?;
+        rep.send(&msg[..], 0)?;
+    }
+    Ok(())
+}
+
+/// The green REQ side: one warm-up round trip, then `count` timed ones;
+/// returns their seconds.
+fn client_green(req: &zgreen::zmq::Socket, size: usize, count: u64) -> zgreen::Result<f64> {
+    let buf = vec![b'x'; size];
+    let mut msg = zmq::Message::new();
+    req.send(&buf[..], 0)?;
+    req.recv(&mut msg, 0)?;
+    let start = Instant::now();
+    for _ in 0..count {
+        req.send(&buf[..], 0)?;
+        req.recv(&mut msg, 0)?;
+    }
+    Ok(start.elapsed().as_secs_f64())
 }
 
 fn reqrep_green(t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<f64, String> {
     let ctx = green_ctx(io)?;
-    let rep = ctx.socket(zmq::REP).map_err(zerr)?;
-    rep.bind(&bind_endpoint(t)).map_err(rerr)?;
-    let ep = rep.last_endpoint().map_err(zerr)?;
-    let req = ctx.socket(zmq::REQ).map_err(zerr)?;
-    req.connect(&ep).map_err(rerr)?;
-    let buf = vec![b'x'; size];
-    // count + 1 round trips (the first is the warm-up).
-    let server = zgreen::spawn(move || -> zgreen::Result<()> {
-        let mut msg = zmq::Message::new();
-        for _ in 0..=count {
-            rep.recv(&mut msg, 0)?;
-            rep.send(&msg[..], 0)?;
-        }
-        Ok(())
-    });
-    let client = zgreen::spawn(move || -> zgreen::Result<f64> {
-        let mut msg = zmq::Message::new();
-        req.send(&buf[..], 0)?;
-        req.recv(&mut msg, 0)?;
-        let start = Instant::now();
-        for _ in 0..count {
-            req.send(&buf[..], 0)?;
-            req.recv(&mut msg, 0)?;
-        }
-        Ok(start.elapsed().as_secs_f64())
-    });
-    let secs = client.take().map_err(zerr)?.map_err(zerr)?;
-    server.take().map_err(zerr)?.map_err(zerr)?;
+    let (rep, req) = pair_green(&ctx, t, zmq::REP, zmq::REQ)?;
+    let server = zgreen::spawn(move || echo_green(&rep, count));
+    let client = zgreen::spawn(move || client_green(&req, size, count));
+    let secs = take(client)?;
+    take(server)?;
     Ok(secs)
 }
 
@@ -327,43 +394,20 @@ fn reqrep_green_2hubs(t: Transport, size: usize, count: u64, io: Option<i32>) ->
             return Err(rerr(e));
         }
         let _ = tx.send(rep.last_endpoint().map_err(zerr));
-        let g = zgreen::spawn(move || -> zgreen::Result<()> {
-            let mut msg = zmq::Message::new();
-            for _ in 0..=count {
-                rep.recv(&mut msg, 0)?;
-                rep.send(&msg[..], 0)?;
-            }
-            Ok(())
-        });
-        g.take().map_err(zerr)?.map_err(zerr)
+        take(zgreen::spawn(move || echo_green(&rep, count)))
     });
     let ep = rx.recv().map_err(|_| "server thread died".to_string())??;
     let req = ctx.socket(zmq::REQ).map_err(zerr)?;
     req.connect(&ep).map_err(rerr)?;
-    let buf = vec![b'x'; size];
-    let client = zgreen::spawn(move || -> zgreen::Result<f64> {
-        let mut msg = zmq::Message::new();
-        req.send(&buf[..], 0)?;
-        req.recv(&mut msg, 0)?;
-        let start = Instant::now();
-        for _ in 0..count {
-            req.send(&buf[..], 0)?;
-            req.recv(&mut msg, 0)?;
-        }
-        Ok(start.elapsed().as_secs_f64())
-    });
-    let secs = client.take().map_err(zerr)?.map_err(zerr)?;
+    let client = zgreen::spawn(move || client_green(&req, size, count));
+    let secs = take(client)?;
     server.join().map_err(|_| "server panicked".to_string())??;
     Ok(secs)
 }
 
 fn reqrep_blocking(t: Transport, size: usize, count: u64, io: Option<i32>) -> Result<f64, String> {
     let ctx = raw_ctx(io)?;
-    let rep = ctx.socket(zmq::REP).map_err(rerr)?;
-    rep.bind(&bind_endpoint(t)).map_err(rerr)?;
-    let ep = last_ep(&rep)?;
-    let req = ctx.socket(zmq::REQ).map_err(rerr)?;
-    req.connect(&ep).map_err(rerr)?;
+    let (rep, req) = pair_raw(&ctx, t, zmq::REP, zmq::REQ)?;
     let server = thread::spawn(move || -> Result<(), String> {
         let mut msg = zmq::Message::new();
         for _ in 0..=count {
@@ -446,12 +490,7 @@ pub fn proxy(imp: &str, topo: Topology, t: Transport, size: usize, count: u64) -
     let proxy_thread = match imp {
         "green" => thread::spawn(move || -> Result<String, String> {
             let ctx = zgreen::zmq::Context::new();
-            let mk = |kind| -> Result<(zgreen::zmq::Socket, String), String> {
-                let s = ctx.socket(kind).map_err(zerr)?;
-                s.bind(&bind_endpoint(t)).map_err(rerr)?;
-                let ep = s.last_endpoint().map_err(zerr)?;
-                Ok((s, ep))
-            };
+            let mk = |kind| bound_green(&ctx, kind, t);
             let made = (|| Ok::<_, String>((mk(kf)?, mk(kb)?, mk(zmq::PAIR)?)))();
             let ((front, fe), (back, be), (ctl, ce)) = match made {
                 Ok(m) => m,
@@ -470,12 +509,7 @@ pub fn proxy(imp: &str, topo: Topology, t: Transport, size: usize, count: u64) -
         }),
         "zmq-proxy" => thread::spawn(move || -> Result<String, String> {
             let ctx = zmq::Context::new();
-            let mk = |kind| -> Result<(zmq::Socket, String), String> {
-                let s = ctx.socket(kind).map_err(rerr)?;
-                s.bind(&bind_endpoint(t)).map_err(rerr)?;
-                let ep = last_ep(&s)?;
-                Ok((s, ep))
-            };
+            let mk = |kind| bound_raw(&ctx, kind, t);
             let made = (|| Ok::<_, String>((mk(kf)?, mk(kb)?, mk(zmq::PAIR)?)))();
             let ((mut front, fe), (mut back, be), (mut ctl, ce)) = match made {
                 Ok(m) => m,
@@ -520,12 +554,7 @@ pub fn proxy(imp: &str, topo: Topology, t: Transport, size: usize, count: u64) -
     }
 
     let start = Instant::now();
-    let prod = thread::spawn(move || -> Result<(), String> {
-        for _ in 0..count {
-            producer.send(&buf[..], 0).map_err(rerr)?;
-        }
-        Ok(())
-    });
+    let prod = send_thread(producer, buf, count);
     for i in 0..count {
         // 10 s without a message: the proxy has stalled.
         if let Err(e) = recv_whole(&consumer, &mut msg) {
@@ -563,9 +592,7 @@ pub fn fanin(imp: &str, dealers: u64, t: Transport, size: usize, count: u64) -> 
     let ctx = zgreen::zmq::Context::new();
     ctx.set_max_sockets((dealers as i32).saturating_add(64))
         .map_err(zerr)?;
-    let router = ctx.socket(zmq::ROUTER).map_err(zerr)?;
-    router.bind(&bind_endpoint(t)).map_err(rerr)?;
-    let ep = router.last_endpoint().map_err(zerr)?;
+    let (router, ep) = bound_green(&ctx, zmq::ROUTER, t)?;
     let go = zgreen::sync::Event::new();
     let mut senders = Vec::with_capacity(dealers as usize);
     for _ in 0..dealers {
@@ -599,20 +626,20 @@ pub fn fanin(imp: &str, dealers: u64, t: Transport, size: usize, count: u64) -> 
             Ok(start.elapsed().as_secs_f64())
         })
     };
-    let secs = receiver.take().map_err(zerr)?.map_err(zerr)?;
+    let secs = take(receiver)?;
     for s in senders {
-        s.take().map_err(zerr)?.map_err(zerr)?;
+        take(s)?;
     }
-    let mut v = thr_line(
-        "fanin",
-        if dealers == 1 { "green-pair" } else { "green-fanin" },
-        t,
-        size,
-        count,
-        secs,
-    );
+    Ok(fanin_line("green", dealers, t, size, count, secs))
+}
+
+/// The JSON line of a fan-in run: implementation `{family}-pair` with one
+/// DEALER, `{family}-fanin` with more.
+fn fanin_line(family: &str, dealers: u64, t: Transport, size: usize, count: u64, secs: f64) -> Value {
+    let shape = if dealers == 1 { "pair" } else { "fanin" };
+    let mut v = thr_line("fanin", &format!("{family}-{shape}"), t, size, count, secs);
     v["dealers"] = json!(dealers);
-    Ok(v)
+    v
 }
 
 /// The same fan-in on raw libzmq in one thread: every DEALER and the
@@ -624,9 +651,7 @@ fn fanin_raw(dealers: u64, t: Transport, size: usize, count: u64) -> Result<Valu
     // The zmq crate cannot raise ZMQ_MAX_SOCKETS: libzmq's default 1023
     // allows up to 1022 DEALERs here.
     let ctx = zmq::Context::new();
-    let router = ctx.socket(zmq::ROUTER).map_err(rerr)?;
-    router.bind(&bind_endpoint(t)).map_err(rerr)?;
-    let ep = last_ep(&router)?;
+    let (router, ep) = bound_raw(&ctx, zmq::ROUTER, t)?;
     let buf = vec![b'x'; size];
     let mut socks = Vec::with_capacity(dealers as usize);
     for _ in 0..dealers {
@@ -651,28 +676,16 @@ fn fanin_raw(dealers: u64, t: Transport, size: usize, count: u64) -> Result<Valu
         let mut progress = false;
         for (s, l) in socks.iter().zip(left.iter_mut()) {
             let mut n = 0;
-            while *l > 0 && n < 128 {
-                match s.send(&buf[..], zmq::DONTWAIT) {
-                    Ok(()) => {
-                        *l -= 1;
-                        n += 1;
-                        progress = true;
-                    }
-                    Err(zmq::Error::EAGAIN) => break,
-                    Err(e) => return Err(rerr(e)),
-                }
+            while *l > 0 && n < 128 && try_send(s, &buf)? {
+                *l -= 1;
+                n += 1;
+                progress = true;
             }
         }
-        loop {
-            match router.recv(&mut id, zmq::DONTWAIT) {
-                Ok(()) => {
-                    router.recv(&mut msg, 0).map_err(rerr)?;
-                    got += 1;
-                    progress = true;
-                }
-                Err(zmq::Error::EAGAIN) => break,
-                Err(e) => return Err(rerr(e)),
-            }
+        while try_recv(&router, &mut id)? {
+            router.recv(&mut msg, 0).map_err(rerr)?;
+            got += 1;
+            progress = true;
         }
         if progress {
             continue;
@@ -688,14 +701,5 @@ fn fanin_raw(dealers: u64, t: Transport, size: usize, count: u64) -> Result<Valu
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    let mut v = thr_line(
-        "fanin",
-        if dealers == 1 { "raw-pair" } else { "raw-fanin" },
-        t,
-        size,
-        count,
-        secs,
-    );
-    v["dealers"] = json!(dealers);
-    Ok(v)
+    Ok(fanin_line("raw", dealers, t, size, count, secs))
 }

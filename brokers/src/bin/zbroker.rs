@@ -3,27 +3,20 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
-use zgreen_brokers::cli::{self, Common, LimitArgs};
+use clap::Subcommand;
+use zgreen_brokers::cli::{self, LimitArgs};
 use zgreen_brokers::devices::{self, Device, DeviceSockets};
 use zgreen_brokers::security::{Role, ServiceKeys};
 use zgreen_brokers::{lb_broker, mdp_broker, ppp_queue};
 
 const NAME: &str = "zbroker";
 
-/// Brokers and devices built on zgreen (green ZeroMQ).
-///
-/// Every flag also reads an environment variable (shown in brackets).
-/// SIGINT or SIGTERM stops the broker within its linger plus a small bound,
-/// with exit code 0. An endpoint that cannot be bound exits 1 with one line.
-#[derive(Parser, Debug)]
-#[command(name = "zbroker", version)]
-struct Cli {
-    #[command(subcommand)]
-    cmd: Cmd,
-    #[command(flatten)]
-    common: Common,
-}
+/// What `zbroker --help` says first.
+const ABOUT: &str = "Brokers and devices built on zgreen (green ZeroMQ).
+
+Every flag also reads an environment variable (shown in brackets). \
+SIGINT or SIGTERM stops the broker within its linger plus a small bound, \
+with exit code 0. An endpoint that cannot be bound exits 1 with one line.";
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
@@ -123,12 +116,9 @@ struct DeviceArgs {
 }
 
 fn main() {
-    let cli: Cli = cli::parse(NAME);
-    let metrics = cli::setup(NAME, &cli.common);
+    let cli: cli::Started<Cmd> = cli::start(NAME, ABOUT, Role::Server);
+    let (metrics, grace, ctx) = (cli.metrics, cli.grace, cli.ctx);
     let linger = cli.common.linger_ms;
-    let grace = Duration::from_millis(linger + 500);
-    let ctx = zgreen::zmq::Context::new();
-    let _auth = cli::secure(NAME, &cli.common, Role::Server, &ctx);
     let sock = |kind| cli::socket(&ctx, kind, linger).unwrap_or_else(|e| cli::fail(NAME, e));
     let code = match cli.cmd {
         Cmd::Mdp(a) => {

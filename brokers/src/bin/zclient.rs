@@ -3,30 +3,23 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
-use zgreen_brokers::cli::{self, Common};
+use clap::Subcommand;
+use zgreen_brokers::cli;
 use zgreen_brokers::frames::Limits;
 use zgreen_brokers::load::{self, LoadConfig, MdpTransport, ReqTransport, Stats};
 
 const NAME: &str = "zclient";
 
-/// Clients and load generators built on zgreen (green ZeroMQ).
-///
-/// Request/reply clients (req, lazy, mdp) run --concurrency green clients,
-/// each with one sequence-numbered request in flight, and print a final
-/// summary (sent, received, lost, retries, throughput, p50/p99/max
-/// latency); --json prints it as one JSON object. The exit code is 0 when
-/// no request was lost, 1 otherwise.
-///
-/// Every flag also reads an environment variable (shown in brackets).
-#[derive(Parser, Debug)]
-#[command(name = "zclient", version)]
-struct Cli {
-    #[command(subcommand)]
-    cmd: Cmd,
-    #[command(flatten)]
-    common: Common,
-}
+/// What `zclient --help` says first.
+const ABOUT: &str = "Clients and load generators built on zgreen (green ZeroMQ).
+
+Request/reply clients (req, lazy, mdp) run --concurrency green clients, \
+each with one sequence-numbered request in flight, and print a final \
+summary (sent, received, lost, retries, throughput, p50/p99/max \
+latency); --json prints it as one JSON object. The exit code is 0 when \
+no request was lost, 1 otherwise.
+
+Every flag also reads an environment variable (shown in brackets).";
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
@@ -152,12 +145,9 @@ fn load_config(l: &LoadArgs, retries: u32) -> LoadConfig {
 }
 
 fn main() {
-    let cli: Cli = cli::parse(NAME);
-    let _metrics = cli::setup(NAME, &cli.common);
+    let cli: cli::Started<Cmd> = cli::start(NAME, ABOUT, zgreen_brokers::security::Role::Client);
+    let (grace, ctx) = (cli.grace, cli.ctx);
     let linger = cli.common.linger_ms;
-    let grace = Duration::from_millis(linger + 500);
-    let ctx = zgreen::zmq::Context::new();
-    cli::secure(NAME, &cli.common, zgreen_brokers::security::Role::Client, &ctx);
     let code = match cli.cmd {
         Cmd::Req(a) => request_reply(&ctx, &a.load, 0, linger, grace, None),
         Cmd::Lazy(a) => request_reply(&ctx, &a.load, a.retries, linger, grace, None),

@@ -4,26 +4,19 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 use zgreen_brokers::cli::{self, Common, LimitArgs};
 use zgreen_brokers::workers::{self, Heartbeat, Knobs, WorkerConfig};
 
 const NAME: &str = "zworker";
 
-/// Echo workers built on zgreen (green ZeroMQ): each one sends the request
-/// body back unchanged.
-///
-/// Every flag also reads an environment variable (shown in brackets).
-/// SIGINT or SIGTERM stops the worker (an MDP worker says DISCONNECT
-/// first) with exit code 0.
-#[derive(Parser, Debug)]
-#[command(name = "zworker", version)]
-struct Cli {
-    #[command(subcommand)]
-    cmd: Cmd,
-    #[command(flatten)]
-    common: Common,
-}
+/// What `zworker --help` says first.
+const ABOUT: &str = "Echo workers built on zgreen (green ZeroMQ): each one sends the request \
+body back unchanged.
+
+Every flag also reads an environment variable (shown in brackets). \
+SIGINT or SIGTERM stops the worker (an MDP worker says DISCONNECT \
+first) with exit code 0.";
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
@@ -125,11 +118,8 @@ fn heartbeat(h: &HbArgs, default_ms: u64) -> Heartbeat {
 }
 
 fn main() {
-    let cli: Cli = cli::parse(NAME);
-    let _metrics = cli::setup(NAME, &cli.common);
-    let grace = Duration::from_millis(cli.common.linger_ms + 500);
-    let ctx = zgreen::zmq::Context::new();
-    cli::secure(NAME, &cli.common, zgreen_brokers::security::Role::Client, &ctx);
+    let cli: cli::Started<Cmd> = cli::start(NAME, ABOUT, zgreen_brokers::security::Role::Client);
+    let (grace, ctx) = (cli.grace, cli.ctx);
     let slot: workers::SocketSlot = Rc::new(RefCell::new(None));
     let c2 = ctx.clone();
     let s2 = slot.clone();
