@@ -192,7 +192,8 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 pub const MAX_CONNECTIONS: usize = 16;
 
 /// The limits of the metrics server: scrapers send a short head and no
-/// body, so heads are capped at 8 KiB and 32 fields, bodies at 1 KiB; a
+/// body, so heads are capped at 8 KiB and 32 fields, bodies at 1 KiB
+/// (64 KiB for all of them together); a
 /// new connection must send its first byte within 5 s and each head must
 /// be complete 5 s after its first byte, an idle kept-alive connection is
 /// closed after 15 s, and a client that stops reading its response is
@@ -202,6 +203,7 @@ pub fn limits() -> Limits {
         max_header_bytes: 8 * 1024,
         max_headers: 32,
         max_body_bytes: 1024,
+        max_body_bytes_in_flight: 64 * 1024,
         header_timeout: Duration::from_secs(5),
         body_timeout: Duration::from_secs(5),
         keep_alive_timeout: Duration::from_secs(15),
