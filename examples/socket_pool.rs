@@ -5,7 +5,6 @@
 //! The sockets here are in-process queues standing in for network
 //! sockets: `listen` parks in `recv` exactly as it would on a socket.
 
-use std::fmt;
 use std::time::Duration;
 
 use zgreen::pool::Pool;
@@ -15,16 +14,9 @@ use zgreen::queue::Queue;
 type Socket = Queue<String>;
 
 /// `add_handler` on a full pool.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("At maximum pool size")]
 struct AtMaximumPoolSize;
-
-impl fmt::Display for AtMaximumPoolSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("At maximum pool size")
-    }
-}
-
-impl std::error::Error for AtMaximumPoolSize {}
 
 struct SocketPool {
     pool: Pool,

@@ -22,12 +22,7 @@ fn main() -> zgreen::Result<()> {
     let server = StreamServer::bind(address, handle)?;
     println!("Listening on {}", server.local_addr());
 
-    for signal in [libc::SIGTERM, libc::SIGINT] {
-        let server = server.clone();
-        zgreen::signal_handler(signal, move || {
-            let _ = server.stop(Duration::from_secs(1));
-        })?;
-    }
+    server.stop_on_signals(&[libc::SIGTERM, libc::SIGINT], Duration::from_secs(1))?;
 
     server.serve_forever()?;
     println!("Server stopped after {} connections", server.accepted());

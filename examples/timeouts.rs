@@ -2,7 +2,6 @@
 //! blocking calls, a timeout carrying a custom error, the three ways to
 //! bound a join, and the `*_timeout` methods.
 
-use std::fmt;
 use std::time::Duration;
 
 use zgreen::Timeout;
@@ -30,16 +29,9 @@ fn could_not_complete() -> zgreen::Result<()> {
 }
 
 /// The custom error a timeout can carry (gevent's `Timeout(5, TooLong)`).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("took too long")]
 struct TooLong;
-
-impl fmt::Display for TooLong {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("took too long")
-    }
-}
-
-impl std::error::Error for TooLong {}
 
 fn too_long() -> zgreen::Result<()> {
     let _timeout = Timeout::with_error(ms(100), TooLong).start();

@@ -5,31 +5,15 @@
 //!
 //! An address given as the first argument replaces `127.0.0.1:10000`.
 
-use std::cell::Cell;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use zgreen::http::{HttpServer, Request, Response, Router, StaticDir, WebSocket, upgrade};
 
-/// A random integer in `lo..=hi` (xorshift, seeded from the clock).
-fn randint(state: &Cell<u64>, lo: u64, hi: u64) -> u64 {
-    let mut x = state.get();
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    state.set(x);
-    lo + x % (hi - lo + 1)
-}
-
 /// Send random data to the websocket.
 fn web_socket_app(ws: WebSocket) {
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos() as u64;
-    let rng = Cell::new(seed | 1);
     let mut x = 0;
     loop {
-        let data = serde_json::json!({ "x": x, "y": randint(&rng, 1, 5) });
+        let data = serde_json::json!({ "x": x, "y": fastrand::u64(1..=5) });
         if ws.send_text(data.to_string()).is_err() {
             return; // the browser went away
         }

@@ -22,11 +22,6 @@ fn main() -> zgreen::Result<()> {
     let server = HttpServer::bind(address, application)?;
     println!("Serving on http://{}/", server.local_addr());
 
-    for signal in [libc::SIGTERM, libc::SIGINT] {
-        let server = server.clone();
-        zgreen::signal_handler(signal, move || {
-            let _ = server.stop(Duration::from_secs(1));
-        })?;
-    }
+    server.stop_on_signals(&[libc::SIGTERM, libc::SIGINT], Duration::from_secs(1))?;
     server.serve_forever()
 }

@@ -202,6 +202,12 @@ impl HttpServer {
         self.server.close()
     }
 
+    /// Stops the server with `grace` when one of `signals` arrives (see
+    /// [`StreamServer::stop_on_signals`]).
+    pub fn stop_on_signals(&self, signals: &[i32], grace: Duration) -> Result<()> {
+        self.server.stop_on_signals(signals, grace)
+    }
+
     /// The underlying stream server.
     pub fn stream_server(&self) -> &StreamServer {
         &self.server

@@ -289,6 +289,28 @@ impl StreamServer {
         Ok(())
     }
 
+    /// Installs a [`signal_handler`](crate::signal_handler) for each of
+    /// `signals` that [`stop`](Self::stop)s the server with `grace` (a
+    /// service's usual SIGTERM and SIGINT): `serve_forever` then returns.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use zgreen::net::{StreamServer, TcpStream};
+    ///
+    /// let server = StreamServer::bind("127.0.0.1:0", |_conn: TcpStream, _peer| {}).unwrap();
+    /// server.stop_on_signals(&[libc::SIGTERM, libc::SIGINT], Duration::from_secs(1)).unwrap();
+    /// server.serve_forever().unwrap();
+    /// ```
+    pub fn stop_on_signals(&self, signals: &[i32], grace: Duration) -> Result<()> {
+        for &signal in signals {
+            let server = self.clone();
+            crate::signal_handler(signal, move || {
+                let _ = server.stop(grace);
+            })?;
+        }
+        Ok(())
+    }
+
     /// Stops accepting (the listening socket is closed, so new connections
     /// are refused), waits up to `timeout` for the running handlers to
     /// finish, then kills those still running. Returns how many were
