@@ -104,7 +104,7 @@ fn fetch() {
 
 #[test]
 fn wsgi_server() {
-    let (_server, addr) = serving_example("wsgi_server");
+    let (server, addr) = serving_example("wsgi_server");
     let (head, body) = get(addr, "/");
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(head.contains("Content-Type: text/html\r\n"), "{head}");
@@ -117,6 +117,9 @@ fn wsgi_server() {
     for c in clients {
         assert_eq!(c.join().unwrap(), "<p>Hello World</p>");
     }
+    // SIGTERM stops it gracefully (`stop_on_signals`): exit status 0.
+    server.signal(libc::SIGTERM);
+    server.finish(Instant::now() + DEADLINE).assert_success();
 }
 
 #[test]
