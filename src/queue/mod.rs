@@ -74,6 +74,12 @@ impl<T, O: Order<T>> fmt::Debug for GenericQueue<T, O> {
 }
 
 impl<T, O: Order<T>> GenericQueue<T, O> {
+    /// An unbounded queue (a [`Channel`] is always of size 0); `bounded`
+    /// makes a bounded one.
+    pub fn new() -> Self {
+        Self::with_maxsize(O::FIXED_MAXSIZE)
+    }
+
     fn with_maxsize(maxsize: Option<usize>) -> Self {
         GenericQueue {
             core: Core::new(maxsize),
@@ -258,18 +264,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
 /// ```
 pub type Queue<T> = GenericQueue<T, Fifo<T>>;
 
-impl<T> Default for Queue<T> {
-    fn default() -> Self {
-        Queue::new()
-    }
-}
-
 impl<T> Queue<T> {
-    /// An unbounded queue.
-    pub fn new() -> Queue<T> {
-        Queue::with_maxsize(None)
-    }
-
     /// A queue that holds at most `maxsize` items (`put` parks beyond).
     /// `bounded(0)` is a [`Channel`]-like rendezvous queue (its `put`
     /// also switches to the getter it feeds).
@@ -291,18 +286,7 @@ impl<T> Queue<T> {
 /// ```
 pub type LifoQueue<T> = GenericQueue<T, Lifo<T>>;
 
-impl<T> Default for LifoQueue<T> {
-    fn default() -> Self {
-        LifoQueue::new()
-    }
-}
-
 impl<T> LifoQueue<T> {
-    /// An unbounded LIFO queue.
-    pub fn new() -> LifoQueue<T> {
-        LifoQueue::with_maxsize(None)
-    }
-
     /// A LIFO queue that holds at most `maxsize` items.
     pub fn bounded(maxsize: usize) -> LifoQueue<T> {
         LifoQueue::with_maxsize(Some(maxsize))
@@ -325,21 +309,16 @@ impl<T> LifoQueue<T> {
 /// ```
 pub type PriorityQueue<T> = GenericQueue<T, Priority<T>>;
 
-impl<T: Ord> Default for PriorityQueue<T> {
-    fn default() -> Self {
-        PriorityQueue::new()
-    }
-}
-
 impl<T: Ord> PriorityQueue<T> {
-    /// An unbounded priority queue.
-    pub fn new() -> PriorityQueue<T> {
-        PriorityQueue::with_maxsize(None)
-    }
-
     /// A priority queue that holds at most `maxsize` items.
     pub fn bounded(maxsize: usize) -> PriorityQueue<T> {
         PriorityQueue::with_maxsize(Some(maxsize))
+    }
+}
+
+impl<T, O: Order<T>> Default for GenericQueue<T, O> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -362,16 +341,3 @@ impl<T: Ord> PriorityQueue<T> {
 /// assert_eq!(g.get().unwrap().unwrap(), "hello");
 /// ```
 pub type Channel<T> = GenericQueue<T, Rendezvous<T>>;
-
-impl<T> Default for Channel<T> {
-    fn default() -> Self {
-        Channel::new()
-    }
-}
-
-impl<T> Channel<T> {
-    /// A new channel.
-    pub fn new() -> Channel<T> {
-        Channel::with_maxsize(Some(0))
-    }
-}
