@@ -438,7 +438,8 @@ fn methods_and_versions() {
         b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
         501,
     );
-    rejected(addr, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 400);
+    // Another major version: 505 (RFC 9112 §2.3; tests/http_hardening.rs).
+    rejected(addr, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505);
     rejected(
         addr,
         b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: tea\r\nContent-Length: 1\r\n\r\n",

@@ -273,8 +273,36 @@ fn parse_head(buf: &[u8], max_headers: usize) -> std::result::Result<Option<(usi
         }
         Ok(httparse::Status::Partial) => Ok(None),
         Err(httparse::Error::TooManyHeaders) => Err(WireError::TooLarge),
-        Err(httparse::Error::Version) => Err(WireError::Malformed("unsupported HTTP version")),
+        Err(httparse::Error::Version) => match later_minor_version(buf) {
+            // HTTP/1.x with x > 1: served as HTTP/1.1 (RFC 9112 §2.3).
+            Some(at) => {
+                let mut patched = buf.to_vec();
+                patched[at] = b'1';
+                parse_head(&patched, max_headers).map(|r| {
+                    r.map(|(n, mut head)| {
+                        head.minor_version = 1;
+                        (n, head)
+                    })
+                })
+            }
+            None => Err(WireError::Version),
+        },
         Err(_) => Err(WireError::Malformed("malformed request head")),
+    }
+}
+
+/// Where the minor version digit of the request line's `HTTP/1.x` is,
+/// when `x` is a single digit above 1 (a later HTTP/1 minor version);
+/// `None` for anything else (another major version, a malformed line).
+fn later_minor_version(buf: &[u8]) -> Option<usize> {
+    let end = buf.iter().position(|&b| b == b'\n')?;
+    let line = buf[..end].strip_suffix(b"\r").unwrap_or(&buf[..end]);
+    let version = line.rsplit(|&b| b == b' ').next()?;
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if (b'2'..=b'9').contains(minor) => {
+            Some(line.len() - 1)
+        }
+        _ => None,
     }
 }
 
@@ -315,6 +343,7 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Res
             Err(WireError::Timeout) => return reject(wire, Reject(408)),
             Err(WireError::Eof) => return Ok(()),
             Err(WireError::Busy) => return reject(wire, Reject(503)),
+            Err(WireError::Version) => return reject(wire, Reject(505)),
             Err(WireError::Io(e)) => return Err(e),
         };
         // The body's bytes stay charged until its request is answered.
@@ -359,6 +388,9 @@ fn read_request<'b>(
     };
     let host_count = head.values("host").count();
     if host_count > 1 || (head.minor_version == 1 && host_count == 0) {
+        return Err(Ok(Reject(400)));
+    }
+    if head.values("host").any(|h| !wire::valid_host(h)) {
         return Err(Ok(Reject(400)));
     }
     let connection = head.joined("connection").unwrap_or_default();
@@ -426,6 +458,7 @@ fn read_request<'b>(
         WireError::Malformed(_) => Ok(Reject(400)),
         WireError::TooLarge => Ok(Reject(413)),
         WireError::Busy => Ok(Reject(503)),
+        WireError::Version => Ok(Reject(505)),
         WireError::Timeout => Ok(Reject(408)),
         WireError::Eof => Err(Error::Closed(Closed::PeerMidMessage)),
         WireError::Io(e) => Err(e),

@@ -16,6 +16,11 @@ const READ_CHUNK: usize = 16 * 1024;
 /// The longest chunk-size line (size, extensions) or trailer line.
 pub(crate) const MAX_CHUNK_LINE: usize = 4096;
 
+/// The most bytes of chunk-size lines (sizes and extensions) one chunked
+/// body may carry in all (RFC 9112 §7.1.1 asks for a total limit): a
+/// body of many tiny chunks with long extensions is refused (`413`).
+pub(crate) const MAX_CHUNK_LINES_TOTAL: usize = 64 * 1024;
+
 /// Why a message could not be read.
 #[derive(Debug)]
 pub(crate) enum WireError {
@@ -30,6 +35,8 @@ pub(crate) enum WireError {
     /// The server's budget for request bodies in memory is spent
     /// (answered `503`).
     Busy,
+    /// An HTTP major version other than 1 (answered `505`).
+    Version,
     /// Any other failure (an OS error, a kill).
     Io(Error),
 }
@@ -57,6 +64,7 @@ impl WireError {
             WireError::Malformed(m) => invalid(m),
             WireError::TooLarge => invalid("HTTP message too large"),
             WireError::Busy => invalid("HTTP body budget exceeded"),
+            WireError::Version => invalid("unsupported HTTP version"),
             WireError::Timeout => Error::from(std::io::Error::from(std::io::ErrorKind::TimedOut)),
             WireError::Eof => Error::from(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
             WireError::Io(e) => e,
@@ -255,8 +263,13 @@ impl Wire {
         charge: &mut Charge<'_>,
     ) -> Result<Vec<u8>, WireError> {
         let mut body = Vec::new();
+        let mut size_lines = 0;
         loop {
             let line = self.read_line(MAX_CHUNK_LINE, deadline)?;
+            size_lines += line.len() + 2;
+            if size_lines > MAX_CHUNK_LINES_TOTAL {
+                return Err(WireError::TooLarge);
+            }
             let size = parse_chunk_size(&line)?;
             if size == 0 {
                 break;
@@ -314,6 +327,54 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, WireError> {
     }
     let s = std::str::from_utf8(digits).map_err(|_| WireError::Malformed("bad chunk size"))?;
     u64::from_str_radix(s, 16).map_err(|_| WireError::Malformed("bad chunk size"))
+}
+
+/// Whether `v` is a valid `Host` field value (RFC 9112 §3.2, RFC 3986
+/// §3.2.2): `host [":" port]`, the host an IP literal in brackets, or a
+/// name of unreserved, percent-encoded and sub-delimiter characters (an
+/// IPv4 address is such a name).
+pub(crate) fn valid_host(v: &[u8]) -> bool {
+    let (host, port) = if let Some(rest) = v.strip_prefix(b"[") {
+        let Some(end) = rest.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &rest[..end];
+        if literal.is_empty()
+            || !literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b":.vV".contains(&b))
+        {
+            return false;
+        }
+        match &rest[end + 1..] {
+            [] => return true,
+            [b':', port @ ..] => (&b""[..], port),
+            _ => return false,
+        }
+    } else {
+        match v.iter().rposition(|&b| b == b':') {
+            Some(i) => (&v[..i], &v[i + 1..]),
+            None => (v, &b""[..]),
+        }
+    };
+    let name_ok = {
+        let mut i = 0;
+        let mut ok = true;
+        while ok && i < host.len() {
+            let b = host[i];
+            if b == b'%' {
+                ok = host
+                    .get(i + 1..i + 3)
+                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+                i += 3;
+            } else {
+                ok = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b);
+                i += 1;
+            }
+        }
+        ok
+    };
+    name_ok && port.iter().all(u8::is_ascii_digit)
 }
 
 /// One chunk of a chunked body, framed.

@@ -669,6 +669,15 @@ pub fn upgrade(req: &Request, handler: impl FnOnce(WebSocket) + 'static) -> Resp
     upgrade_with(req, WsConfig::default(), handler)
 }
 
+/// Whether `key` is the base64 encoding of 16 bytes (RFC 6455 §4.2.1):
+/// 22 base64 characters, the last of which leaves no stray bits, and
+/// `==`.
+fn valid_websocket_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    let base64 = |c: &u8| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/';
+    b.len() == 24 && b.ends_with(b"==") && b[..22].iter().all(base64) && b"AQgw".contains(&b[21])
+}
+
 /// [`upgrade`] with explicit settings.
 pub fn upgrade_with(req: &Request, config: WsConfig, handler: impl FnOnce(WebSocket) + 'static) -> Response {
     let bad = |why: &str| Response::error(400).with_body(format!("400 Bad Request: {why}\n"));
@@ -683,8 +692,8 @@ pub fn upgrade_with(req: &Request, config: WsConfig, handler: impl FnOnce(WebSoc
     let Some(key) = req.header("sec-websocket-key").map(str::trim) else {
         return bad("missing Sec-WebSocket-Key");
     };
-    if key.len() != 24 || !key.ends_with("==") {
-        return bad("bad Sec-WebSocket-Key");
+    if !valid_websocket_key(key) {
+        return bad("Sec-WebSocket-Key is not the base64 of 16 bytes");
     }
     if req.header("sec-websocket-version").map(str::trim) != Some("13") {
         return Response::error(426).with_header("Sec-WebSocket-Version", "13");

@@ -1,7 +1,9 @@
-//! The HTTP server's memory limits for request bodies: memory follows the
-//! bytes a client sends, never the bytes it declares, and a server-wide
-//! budget ([`Limits::max_body_bytes_in_flight`]) sheds body reads with
-//! `503` once it is spent.
+//! The HTTP server against hostile or unusual clients: memory for request
+//! bodies follows the bytes a client sends, never the bytes it declares,
+//! and a server-wide budget ([`Limits::max_body_bytes_in_flight`]) sheds
+//! body reads with `503` once it is spent; strict RFC 9112 / RFC 6455
+//! checks (`Host` values, HTTP versions, chunk extensions,
+//! `Sec-WebSocket-Key`).
 #![cfg(feature = "http")]
 
 use std::io::{Read, Write};
@@ -193,4 +195,145 @@ fn body_budget_sheds_reads_with_503() {
     assert_eq!(status_of(&mut rel), 200);
     assert_eq!(status_of(&mut holder), 200);
     assert_eq!(post(addr, "/echo", 100 << 10).1, 200);
+}
+
+/// A plain server on its own thread: `/` answers `hello`, `POST /echo` the
+/// body's length, `/ws` upgrades to a WebSocket that closes at once.
+fn start_plain_server() -> SocketAddr {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let app = Router::new()
+            .get("/", |_: &Request| Response::text("hello"))
+            .post("/echo", |req: &Request| {
+                Response::text(format!("got {}", req.body().len()))
+            })
+            .get("/ws", |req: &Request| zgreen::http::upgrade(req, |_ws| {}));
+        let server = HttpServer::bind("127.0.0.1:0", app).unwrap();
+        server.start().unwrap();
+        tx.send(server.local_addr()).unwrap();
+        let _ = server.serve_forever();
+    });
+    rx.recv_timeout(IO_TIMEOUT).unwrap()
+}
+
+/// Sends `request` on a new connection; returns the whole first line of
+/// the response (its status line).
+fn status_line(addr: SocketAddr, request: &[u8]) -> String {
+    let mut s = connect(addr);
+    s.write_all(request).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.contains(&b'\n') {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("reading the response: {e}"),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+/// RFC 9112 §3.2: an invalid `Host` value is a 400; valid forms (a name,
+/// a port, an IPv4 address, an IPv6 literal, empty) are served.
+#[test]
+fn invalid_host_values_are_refused() {
+    let addr = start_plain_server();
+    let get = |host: &str| {
+        status_line(
+            addr,
+            format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+    };
+    for bad in [
+        "a b/c@d",
+        "user@example.com",
+        "exa mple",
+        "host:80x",
+        "[::1",
+        "%zz",
+        "a/b",
+    ] {
+        assert_eq!(get(bad), "HTTP/1.1 400 Bad Request", "Host: {bad:?}");
+    }
+    for good in [
+        "example.com",
+        "example.com:8080",
+        "127.0.0.1:1",
+        "[::1]:8080",
+        "[::1]",
+        "",
+        "xn--bcher-kva.example",
+        "a%41b",
+    ] {
+        assert_eq!(get(good), "HTTP/1.1 200 OK", "Host: {good:?}");
+    }
+}
+
+/// RFC 9112 §2.3: a later HTTP/1 minor version is served as HTTP/1.1;
+/// another major version is a 505.
+#[test]
+fn http_versions() {
+    let addr = start_plain_server();
+    let get = |version: &str| {
+        status_line(
+            addr,
+            format!("GET / {version}\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+    };
+    assert_eq!(get("HTTP/1.2"), "HTTP/1.1 200 OK");
+    assert_eq!(get("HTTP/1.9"), "HTTP/1.1 200 OK");
+    assert_eq!(get("HTTP/2.0"), "HTTP/1.1 505 HTTP Version Not Supported");
+    assert_eq!(get("HTTP/3.1"), "HTTP/1.1 505 HTTP Version Not Supported");
+    assert_eq!(get("HTTP/1.1"), "HTTP/1.1 200 OK");
+}
+
+/// A chunked body whose chunk-size lines (sizes and extensions) total
+/// more than 64 KiB is refused with 413, however short each line is; the
+/// same extensions on a few chunks are fine.
+#[test]
+fn chunk_extensions_have_a_total_limit() {
+    let addr = start_plain_server();
+    let body = |chunks: usize| {
+        let mut req =
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                .to_vec();
+        let ext = format!(";ext={}", "e".repeat(1000));
+        for _ in 0..chunks {
+            req.extend_from_slice(format!("1{ext}\r\nx\r\n").as_bytes());
+        }
+        req.extend_from_slice(b"0\r\n\r\n");
+        req
+    };
+    assert_eq!(status_line(addr, &body(10)), "HTTP/1.1 200 OK");
+    assert_eq!(status_line(addr, &body(100)), "HTTP/1.1 413 Content Too Large");
+}
+
+/// RFC 6455 §4.2.1: the key must be the base64 of 16 bytes.
+#[test]
+fn websocket_key_must_encode_16_bytes() {
+    let addr = start_plain_server();
+    let upgrade = |key: &str| {
+        status_line(
+            addr,
+            format!(
+                "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+    };
+    assert_eq!(
+        upgrade("dGhlIHNhbXBsZSBub25jZQ=="),
+        "HTTP/1.1 101 Switching Protocols"
+    );
+    for bad in [
+        "!!!!!!!!!!!!!!!!!!!!!!==",
+        "dGhlIHNhbXBsZSBub25jZR==",
+        "dGhlIHNhbXBsZSBub25jZQ",
+        "dGhlIHNhbXBsZSBub25jZQ=",
+        "AAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        assert_eq!(upgrade(bad), "HTTP/1.1 400 Bad Request", "key {bad:?}");
+    }
 }
