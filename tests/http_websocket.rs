@@ -1,6 +1,9 @@
 //! WebSocket upgrades: text and binary echo, pings both ways, the close
 //! handshake from either side, slow clients disconnected at the send
-//! queue's bound, silent clients dropped, bad handshakes refused.
+//! queue's bound, silent clients dropped, bad handshakes refused; ping
+//! bursts answered (the latest ping), ping floods closed by policy,
+//! protocol errors answered with the right close code (RFC 6455 §7.4),
+//! a handler that does not read applying backpressure.
 //!
 //! The server runs on its own thread; the clients are blocking
 //! `tungstenite` clients over `std::net::TcpStream`, every read bounded.
@@ -107,6 +110,19 @@ fn serve() -> (SocketAddr, mpsc::Receiver<Report>) {
                     let _ = reports.send(Report::Burst {
                         frames_written: ws.stats().frames_written,
                     });
+                })
+            })
+            .get("/deaf", |req: &Request| {
+                // Never reads: the server must stop reading the socket and
+                // close the connection once the receive queue stalls.
+                let deaf = WsConfig {
+                    recv_queue_bytes: 64 * 1024,
+                    idle_timeout: Duration::from_millis(500),
+                    ..config()
+                };
+                upgrade_with(req, deaf, |ws: WebSocket| {
+                    let _ = zgreen::sleep(Duration::from_secs(30));
+                    drop(ws);
                 })
             })
             .get("/wait", move |req: &Request| {
@@ -357,4 +373,164 @@ fn unmasked_client_frames_are_a_protocol_error() {
         reports.recv_timeout(IO_TIMEOUT).unwrap(),
         Report::Closed
     ));
+}
+
+/// A masked client frame (`opcode`, FIN set) carrying `payload`.
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [0x12, 0x34, 0x56, 0x78];
+    let mut f = vec![0x80 | opcode];
+    match payload.len() {
+        n @ 0..=125 => f.push(0x80 | n as u8),
+        n @ 126..=0xFFFF => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+/// Reads one (unmasked, server) frame: its first byte and payload.
+fn server_frame(r: &mut impl Read) -> (u8, Vec<u8>) {
+    let mut h = [0u8; 2];
+    r.read_exact(&mut h).unwrap();
+    let len = match h[1] & 0x7F {
+        126 => {
+            let mut l = [0u8; 2];
+            r.read_exact(&mut l).unwrap();
+            usize::from(u16::from_be_bytes(l))
+        }
+        127 => {
+            let mut l = [0u8; 8];
+            r.read_exact(&mut l).unwrap();
+            u64::from_be_bytes(l) as usize
+        }
+        n => usize::from(n),
+    };
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload).unwrap();
+    (h[0], payload)
+}
+
+/// Skips data frames and pings until a close frame; returns its exact
+/// bytes (header and payload).
+fn close_frame(r: &mut impl Read) -> Vec<u8> {
+    loop {
+        let (first, payload) = server_frame(r);
+        if first == 0x88 {
+            let mut frame = vec![first, payload.len() as u8];
+            frame.extend(payload);
+            return frame;
+        }
+    }
+}
+
+fn upgraded(addr: SocketAddr, path: &str) -> BufReader<TcpStream> {
+    let (r, head) = raw_upgrade(addr, path, "Sec-WebSocket-Version: 13\r\n");
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    r
+}
+
+/// RFC 6455 §5.5.3: a burst of 300 pings gets a pong (for the latest
+/// ping: unsent pongs are replaced), and the connection stays up.
+#[test]
+fn a_ping_burst_is_answered_with_the_latest_pong() {
+    let (addr, _) = serve();
+    let mut r = upgraded(addr, "/echo");
+    let mut burst = Vec::new();
+    for i in 0..300 {
+        burst.extend(client_frame(0x9, format!("p{i}").as_bytes()));
+    }
+    burst.extend(client_frame(0x1, b"after"));
+    r.get_mut().write_all(&burst).unwrap();
+    let mut pongs = Vec::new();
+    loop {
+        let (first, payload) = server_frame(&mut r);
+        match first {
+            0x8A => pongs.push(String::from_utf8(payload).unwrap()),
+            0x81 => {
+                assert_eq!(payload, b"after", "the echo after the burst");
+                break;
+            }
+            0x89 => {}
+            other => panic!("unexpected frame {other:#x} {payload:?}"),
+        }
+    }
+    assert!(!pongs.is_empty(), "no pong for 300 pings");
+    assert_eq!(
+        pongs.last().map(String::as_str),
+        Some("p299"),
+        "the latest ping is answered: {pongs:?}"
+    );
+}
+
+/// More pings a second than `max_pings_per_second` (1000) is a policy
+/// violation: close code 1008.
+#[test]
+fn a_ping_flood_is_closed_by_policy() {
+    let (addr, _) = serve();
+    let mut r = upgraded(addr, "/echo");
+    let burst: Vec<u8> = (0..3000).flat_map(|_| client_frame(0x9, b"")).collect();
+    r.get_mut().write_all(&burst).unwrap();
+    let close = close_frame(&mut r);
+    assert_eq!(&close[..4], &[0x88, 0x10, 0x03, 0xF0], "close 1008: {close:?}");
+    assert_eq!(&close[4..], b"too many pings");
+}
+
+/// RFC 6455 §7.4: each protocol error is answered with its close code
+/// before the connection closes (the frame's exact bytes: no reason).
+#[test]
+fn protocol_errors_send_their_close_code() {
+    let (addr, _) = serve();
+    // An unmasked frame: 1002.
+    let mut r = upgraded(addr, "/echo");
+    r.get_mut().write_all(&[0x81, 0x02, b'h', b'i']).unwrap();
+    assert_eq!(close_frame(&mut r), [0x88, 0x02, 0x03, 0xEA]);
+    // Text that is not UTF-8: 1007.
+    let mut r = upgraded(addr, "/echo");
+    r.get_mut().write_all(&client_frame(0x1, &[0xC3, 0x28])).unwrap();
+    assert_eq!(close_frame(&mut r), [0x88, 0x02, 0x03, 0xEF]);
+    // A message over max_message_bytes (1 MiB): 1009.
+    let mut r = upgraded(addr, "/echo");
+    let _ = r
+        .get_mut()
+        .write_all(&client_frame(0x2, &vec![0u8; (1 << 20) + 1]));
+    assert_eq!(close_frame(&mut r), [0x88, 0x02, 0x03, 0xF1]);
+}
+
+/// A handler that never reads: the server stops reading the socket once
+/// its receive queue holds 64 KiB (the client's writes stall after the
+/// socket buffers fill, far below the 64 MiB the old message-count bound
+/// allowed), and closes the stalled connection with 1008 after the idle
+/// timeout (500 ms).
+#[test]
+fn a_handler_that_does_not_read_applies_backpressure() {
+    let (addr, _) = serve();
+    let mut r = upgraded(addr, "/deaf");
+    r.get_mut()
+        .set_write_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let message = client_frame(0x2, &vec![1u8; 64 * 1024]);
+    let started = Instant::now();
+    let mut sent = 0usize;
+    while sent < 64 << 20 && started.elapsed() < IO_TIMEOUT {
+        match r.get_mut().write(&message) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+    assert!(
+        sent < 16 << 20,
+        "the server kept reading: {} KiB sent",
+        sent >> 10
+    );
+    let close = close_frame(&mut r);
+    assert_eq!(&close[..4], &[0x88, 0x13, 0x03, 0xF0], "close 1008: {close:?}");
+    assert_eq!(&close[4..], b"messages not read");
+    assert_took_between(started.elapsed(), ms(300), Duration::from_secs(8));
 }

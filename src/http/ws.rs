@@ -57,6 +57,16 @@ pub struct WsConfig {
     /// Received messages buffered for [`WebSocket::recv`]; when full, the
     /// connection stops reading (backpressure).
     pub recv_queue_messages: usize,
+    /// Most bytes of received messages buffered for [`WebSocket::recv`]
+    /// (one message of up to `max_message_bytes` is always taken into an
+    /// empty queue); beyond, the connection stops reading the socket. A
+    /// handler that takes nothing for [`idle_timeout`](Self::idle_timeout)
+    /// while it is full has its connection closed (code 1008).
+    pub recv_queue_bytes: usize,
+    /// Most pings answered per second; a client that pings faster is
+    /// closed with code 1008 (policy violation). Pongs of a burst are
+    /// coalesced: only the latest ping is answered (RFC 6455 §5.5.3).
+    pub max_pings_per_second: u32,
     /// A ping is sent after this long without hearing from the client.
     pub ping_interval: Duration,
     /// The client is disconnected after this long without sending
@@ -76,6 +86,8 @@ impl Default for WsConfig {
             send_queue_bytes: 4 << 20,
             send_timeout: Duration::from_secs(5),
             recv_queue_messages: 64,
+            recv_queue_bytes: 1 << 20,
+            max_pings_per_second: 1000,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(10),
@@ -126,6 +138,9 @@ impl FrameBytes {
 
 enum Out {
     Frame(FrameBytes),
+    /// The latest pong, kept in [`Link::pong`] (a newer ping replaces an
+    /// unsent pong instead of queueing another).
+    Pong,
     /// Everything before it is written: shut the socket down.
     Shutdown,
 }
@@ -191,6 +206,16 @@ struct Link {
     done: Cell<bool>,
     last_heard: Cell<Instant>,
     last_ping: Cell<Instant>,
+    /// Bytes of the messages in `incoming`.
+    incoming_bytes: Cell<usize>,
+    /// Set each time the handler takes a message.
+    taken: Event,
+    /// The pong to send, while an [`Out::Pong`] is queued.
+    pong: RefCell<Option<Vec<u8>>>,
+    /// Pings answered in the current one-second window, and its start.
+    ping_window: Cell<(Instant, u32)>,
+    /// The client pinged faster than `max_pings_per_second`.
+    ping_flood: Cell<bool>,
 }
 
 impl Link {
@@ -215,12 +240,19 @@ impl Link {
     /// waiting); a client that is still too slow then is disconnected.
     /// Control frames (`control`) get a little slack and never wait.
     fn enqueue(&self, frame: FrameBytes, wait: Option<Duration>, control: bool) -> Result<()> {
+        let len = frame.as_slice().len();
+        self.push(Out::Frame(frame), len, wait, control)
+    }
+
+    /// [`enqueue`](Self::enqueue) of any queue entry, counted as `len`
+    /// bytes.
+    fn push(&self, item: Out, len: usize, wait: Option<Duration>, control: bool) -> Result<()> {
         let deadline = wait.map(|w| Instant::now() + w);
         loop {
             if self.done.get() {
                 return Err(Error::Closed(Closed::WebSocket));
             }
-            if !self.over(frame.as_slice().len(), if control { 16 } else { 0 }) {
+            if !self.over(len, if control { 16 } else { 0 }) {
                 break;
             }
             let left = deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(Instant::now()));
@@ -244,14 +276,50 @@ impl Link {
                 r => r?,
             }
         }
-        let len = frame.as_slice().len();
-        if self.out.try_put(Out::Frame(frame)).is_err() {
+        if self.out.try_put(item).is_err() {
             return Err(Error::Closed(Closed::WebSocket));
         }
         self.update(|s| {
             s.queued_messages += 1;
             s.queued_bytes += len;
         });
+        Ok(())
+    }
+
+    /// Queues our close frame (once) and starts the close handshake's
+    /// clock; nothing but it is sent afterwards.
+    fn send_close(&self, code: u16, reason: &str) {
+        if self.we_closed.get() || self.done.get() {
+            return;
+        }
+        let frame = Frame::close(Some(CloseFrame {
+            code: code.into(),
+            reason: reason.into(),
+        }));
+        let _ = self.enqueue(FrameBytes::Owned(encode(frame)), None, true);
+        self.we_closed.set(true);
+        self.closed_at.set(Some(Instant::now()));
+    }
+
+    /// Queues a pong (`frame`, encoded), replacing one not sent yet; counts
+    /// it against the ping rate.
+    fn queue_pong(&self, frame: &[u8]) -> Result<()> {
+        let now = Instant::now();
+        let (start, n) = self.ping_window.get();
+        let (start, n) = if now.duration_since(start) >= Duration::from_secs(1) {
+            (now, 1)
+        } else {
+            (start, n + 1)
+        };
+        self.ping_window.set((start, n));
+        if n > self.config.max_pings_per_second {
+            self.ping_flood.set(true);
+            return Ok(());
+        }
+        if self.pong.replace(Some(frame.to_vec())).is_none() {
+            // Counted as a control frame of no bytes: there is at most one.
+            self.push(Out::Pong, 0, None, true)?;
+        }
         Ok(())
     }
 
@@ -294,8 +362,15 @@ impl Write for ReaderIo {
         if self.link.we_closed.get() {
             return Ok(buf.len());
         }
-        self.link
-            .enqueue(FrameBytes::Owned(buf.to_vec()), None, true)
+        // One whole pong frame (FIN, opcode 0xA, an unmasked payload of
+        // at most 125 bytes): coalesced with any pong not sent yet.
+        let is_pong = buf.len() >= 2 && buf[0] == 0x8A && buf.len() == 2 + usize::from(buf[1]);
+        let queued = if is_pong {
+            self.link.queue_pong(buf)
+        } else {
+            self.link.enqueue(FrameBytes::Owned(buf.to_vec()), None, true)
+        };
+        queued
             .map(|()| buf.len())
             .map_err(|e| io::Error::new(io::ErrorKind::BrokenPipe, e))
     }
@@ -350,6 +425,11 @@ impl WebSocket {
             done: Cell::new(false),
             last_heard: Cell::new(now),
             last_ping: Cell::new(now),
+            incoming_bytes: Cell::new(0),
+            taken: Event::new(),
+            pong: RefCell::new(None),
+            ping_window: Cell::new((now, 0)),
+            ping_flood: Cell::new(false),
         });
         let ts_config = WebSocketConfig::default()
             .read_buffer_size(8 * 1024)
@@ -381,26 +461,38 @@ impl WebSocket {
     /// `Error::Closed` once the connection is closed (and every message
     /// received before was taken).
     pub fn recv(&self) -> Result<Message> {
-        self.link.incoming.get()
+        self.took(self.link.incoming.get())
     }
 
     /// [`recv`](Self::recv), giving up with `Error::Timeout` after
     /// `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Message> {
-        self.link.incoming.get_timeout(timeout)
+        self.took(self.link.incoming.get_timeout(timeout))
     }
 
     /// [`recv`](Self::recv), giving up with `Error::Timeout` at
     /// `deadline`.
     pub fn recv_deadline(&self, deadline: Instant) -> Result<Message> {
-        self.link.incoming.get_deadline(deadline)
+        self.took(self.link.incoming.get_deadline(deadline))
+    }
+
+    /// Accounts for a message the handler took: its bytes leave the
+    /// receive queue, and a reader waiting for room may go on.
+    fn took<E>(&self, got: std::result::Result<Message, E>) -> std::result::Result<Message, E> {
+        if let Ok(msg) = &got {
+            let link = &self.link;
+            link.incoming_bytes
+                .set(link.incoming_bytes.get().saturating_sub(message_len(msg)));
+            link.taken.set();
+        }
+        got
     }
 
     /// The next message if one has arrived: [`TryRecvError::Empty`] if
     /// not, `Failed(Error::Closed(Closed::WebSocket))` once the connection
     /// is closed and every message received before was taken.
     pub fn try_recv(&self) -> std::result::Result<Message, TryRecvError> {
-        self.link.incoming.try_get().map_err(|e| match e {
+        self.took(self.link.incoming.try_get()).map_err(|e| match e {
             TryGetError::Empty => TryRecvError::Empty,
             TryGetError::ShutDown => TryRecvError::Failed(Error::Closed(Closed::WebSocket)),
         })
@@ -468,15 +560,7 @@ impl WebSocket {
     /// [`close`](Self::close) with a status code and reason.
     pub fn close_with(&self, code: u16, reason: &str) -> Result<()> {
         let link = &self.link;
-        if !link.we_closed.get() && !link.done.get() {
-            let frame = Frame::close(Some(CloseFrame {
-                code: code.into(),
-                reason: reason.into(),
-            }));
-            let _ = link.enqueue(FrameBytes::Owned(encode(frame)), None, true);
-            link.we_closed.set(true);
-            link.closed_at.set(Some(Instant::now()));
-        }
+        link.send_close(code, reason);
         let reader = self.greenlets.borrow().first().cloned();
         if let Some(r) = reader {
             if r.join_timeout(link.config.close_timeout).is_err() {
@@ -535,7 +619,12 @@ fn encode(frame: Frame) -> Vec<u8> {
 fn read_loop(mut proto: tungstenite::WebSocket<ReaderIo>, link: &Rc<Link>) {
     use tungstenite::Message as M;
     loop {
-        let msg = match proto.read() {
+        let read = proto.read();
+        if link.ping_flood.get() {
+            link.send_close(1008, "too many pings");
+            break;
+        }
+        let msg = match read {
             Ok(M::Text(t)) => Message::Text(t.as_str().to_string()),
             Ok(M::Binary(b)) => Message::Binary(b.to_vec()),
             Ok(_) => continue,
@@ -549,19 +638,69 @@ fn read_loop(mut proto: tungstenite::WebSocket<ReaderIo>, link: &Rc<Link>) {
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => break,
             Err(e) => {
                 tracing::debug!("zgreen websocket: {:?}: {e}", link.stream.peer_addr().ok());
-                // A protocol error: tungstenite queued a close frame if it
-                // could; send what is queued and close.
+                // RFC 6455 §7.4: a protocol error (1002), text that is not
+                // UTF-8 (1007) or a message too big (1009) is answered
+                // with a close frame before the connection closes; a
+                // broken socket gets none.
+                let code = match e {
+                    tungstenite::Error::Protocol(_) => Some(1002),
+                    tungstenite::Error::Utf8(_) => Some(1007),
+                    tungstenite::Error::Capacity(_) => Some(1009),
+                    _ => None,
+                };
+                if let Some(code) = code {
+                    link.send_close(code, "");
+                }
                 break;
             }
         };
-        if link.incoming.put(msg).is_err() {
+        if !wait_for_room(link, message_len(&msg)) {
+            link.send_close(1008, "messages not read");
+            break;
+        }
+        link.incoming_bytes
+            .set(link.incoming_bytes.get() + message_len(&msg));
+        if link.incoming.try_put(msg).is_err() {
             break;
         }
     }
-    // Orderly end: the writer sends what is queued (a close reply), then
+    // Orderly end: the writer sends what is queued (a close frame), then
     // shuts the socket down.
     link.incoming.shutdown(ShutdownMode::Drain);
     let _ = link.out.try_put(Out::Shutdown);
+}
+
+fn message_len(msg: &Message) -> usize {
+    match msg {
+        Message::Text(t) => t.len(),
+        Message::Binary(b) => b.len(),
+    }
+}
+
+/// Backpressure: waits, without reading the socket, until the receive
+/// queue has room for `len` more bytes (an empty queue always has).
+/// False if the handler took nothing for the idle timeout, or the
+/// connection went away meanwhile.
+fn wait_for_room(link: &Link, len: usize) -> bool {
+    let cfg = &link.config;
+    let full = || {
+        let bytes = link.incoming_bytes.get();
+        link.incoming.len() >= cfg.recv_queue_messages.max(1)
+            || (bytes > 0 && bytes + len > cfg.recv_queue_bytes)
+    };
+    let since = Instant::now();
+    while full() {
+        if link.done.get() || since.elapsed() >= cfg.idle_timeout {
+            return false;
+        }
+        link.taken.clear();
+        let left = cfg.idle_timeout.saturating_sub(since.elapsed());
+        match link.taken.wait_timeout(left) {
+            Ok(()) | Err(Error::Timeout(_)) => {}
+            Err(_) => return false,
+        }
+    }
+    !link.done.get()
 }
 
 /// On each read tick: pings a quiet client, drops one silent for too
@@ -595,34 +734,52 @@ fn write_loop(link: &Link) {
     let mut batch: Vec<u8> = Vec::new();
     let mut shutdown = false;
     while !shutdown {
-        let Ok(Out::Frame(first)) = link.out.get() else {
-            break;
+        // The first entry, and its bytes as `push` counted them (a pong
+        // counts none).
+        let (first, mut counted) = match link.out.get() {
+            Ok(Out::Frame(f)) => {
+                let n = f.as_slice().len();
+                (f, n)
+            }
+            Ok(Out::Pong) => match link.pong.take() {
+                Some(p) => (FrameBytes::Owned(p), 0),
+                None => continue,
+            },
+            _ => break,
         };
         let mut count = 1;
         let mut joined = false;
         while batch.len().max(first.as_slice().len()) < WRITE_BATCH {
-            match link.out.try_get() {
+            let next = match link.out.try_get() {
                 Ok(Out::Frame(next)) => {
-                    if batch.is_empty() {
-                        batch.extend_from_slice(first.as_slice());
-                    }
-                    batch.extend_from_slice(next.as_slice());
-                    count += 1;
-                    joined = true;
+                    counted += next.as_slice().len();
+                    next
                 }
+                Ok(Out::Pong) => match link.pong.take() {
+                    Some(p) => FrameBytes::Owned(p),
+                    None => {
+                        count += 1;
+                        continue;
+                    }
+                },
                 Ok(Out::Shutdown) => {
                     shutdown = true;
                     break;
                 }
                 Err(_) => break,
+            };
+            if batch.is_empty() {
+                batch.extend_from_slice(first.as_slice());
             }
+            batch.extend_from_slice(next.as_slice());
+            count += 1;
+            joined = true;
         }
         let bytes = if joined { &batch[..] } else { first.as_slice() };
         let sent = link.stream.send_all(bytes);
-        let len = bytes.len();
         link.update(|s| {
             s.queued_messages = s.queued_messages.saturating_sub(count);
-            s.queued_bytes = s.queued_bytes.saturating_sub(len);
+            s.queued_bytes = s.queued_bytes.saturating_sub(counted);
             s.frames_written += count as u64;
         });
         if link.out.is_empty() {
