@@ -207,7 +207,32 @@ fn start_plain_server() -> SocketAddr {
             .post("/echo", |req: &Request| {
                 Response::text(format!("got {}", req.body().len()))
             })
-            .get("/ws", |req: &Request| zgreen::http::upgrade(req, |_ws| {}));
+            .get("/ws", |req: &Request| zgreen::http::upgrade(req, |_ws| {}))
+            .get("/chunks", |_: &Request| {
+                // Three chunks, 50 ms apart.
+                let mut left = vec![b"c".to_vec(), b"b".to_vec(), b"a".to_vec()];
+                Response::stream(
+                    "text/plain",
+                    std::iter::from_fn(move || {
+                        zgreen::sleep(Duration::from_millis(50)).ok()?;
+                        left.pop()
+                    }),
+                )
+            })
+            .get("/broken", |_: &Request| {
+                // One chunk, then the producer fails.
+                let mut n = 0;
+                Response::stream(
+                    "text/plain",
+                    std::iter::from_fn(move || {
+                        n += 1;
+                        match n {
+                            1 => Some(b"partial".to_vec()),
+                            _ => panic!("the producer failed"),
+                        }
+                    }),
+                )
+            });
         let server = HttpServer::bind("127.0.0.1:0", app).unwrap();
         server.start().unwrap();
         tx.send(server.local_addr()).unwrap();
@@ -336,4 +361,45 @@ fn websocket_key_must_encode_16_bytes() {
     ] {
         assert_eq!(upgrade(bad), "HTTP/1.1 400 Bad Request", "key {bad:?}");
     }
+}
+
+/// A client that shuts down its write half after its request still gets
+/// the whole streamed response (HTTP/1.1 chunked and HTTP/1.0 alike).
+#[test]
+fn a_half_close_does_not_cut_a_streamed_response() {
+    let addr = start_plain_server();
+    for (request, ending) in [
+        (
+            &b"GET /chunks HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+            &b"1\r\na\r\n1\r\nb\r\n1\r\nc\r\n0\r\n\r\n"[..],
+        ),
+        (&b"GET /chunks HTTP/1.0\r\n\r\n"[..], &b"\r\n\r\nabc"[..]),
+    ] {
+        let mut s = connect(addr);
+        s.write_all(request).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        assert!(got.ends_with(ending), "{:?}", String::from_utf8_lossy(&got));
+    }
+}
+
+/// An HTTP/1.0 streamed body ends with the connection, so one cut short
+/// (its producer failed) ends with a reset, never with a clean close
+/// that would look like the whole body.
+#[test]
+fn a_cut_short_http10_body_ends_with_a_reset() {
+    let addr = start_plain_server();
+    let mut s = connect(addr);
+    s.write_all(b"GET /broken HTTP/1.0\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let err = s
+        .read_to_end(&mut got)
+        .expect_err("a clean end of a cut-short body");
+    // (What arrived before the reset may or may not still be read.)
+    assert_eq!(
+        err.kind(),
+        std::io::ErrorKind::ConnectionReset,
+        "{err} after {got:?}"
+    );
 }

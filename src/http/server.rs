@@ -642,6 +642,12 @@ fn respond(wire: Wire, req: Request, keep_alive: bool, shared: &Shared) -> Resul
                     Err(hub_panic::error(&*payload, crate::hub::current_task().id))
                 });
                 watcher.kill_nowait();
+                if sent.is_err() {
+                    // Cut short: reset rather than end cleanly, so that
+                    // no client takes it for the whole body (an HTTP/1.0
+                    // body ends with the connection).
+                    let _ = crate::sys::reset_on_close(std::os::fd::AsFd::as_fd(&*wire.stream));
+                }
                 sent?;
             }
             Ok(keep_alive.then_some(wire))
@@ -664,19 +670,20 @@ fn send_chunks(stream: &TcpStream, chunks: Box<dyn Iterator<Item = Vec<u8>>>, ht
     Ok(())
 }
 
-/// A greenlet that kills the current one if the client closes or resets
-/// the connection (a pipelined request arriving just ends the watch).
+/// A greenlet that kills the current one if the client resets the
+/// connection. A pipelined request arriving just ends the watch, and so
+/// does end of file: a client that shut down its write half after its
+/// request (`nc -N`, many HTTP/1.0 tools) still reads the response. A
+/// client that closed altogether is found by the next write, which then
+/// fails.
 fn watch_for_hangup(stream: &Rc<TcpStream>) -> crate::Greenlet<()> {
     let stream = stream.clone();
     let streaming = crate::current();
     crate::spawn(move || {
         let mut byte = [0u8; 1];
-        match stream.peek(&mut byte) {
-            Ok(0) | Err(Error::Io(_)) => {
-                tracing::debug!("zgreen http: the client went away during a streamed response");
-                streaming.kill_nowait();
-            }
-            _ => {}
+        if let Err(Error::Io(_)) = stream.peek(&mut byte) {
+            tracing::debug!("zgreen http: the client went away during a streamed response");
+            streaming.kill_nowait();
         }
     })
 }

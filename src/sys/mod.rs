@@ -201,3 +201,24 @@ pub(crate) fn set_listen_backlog(fd: BorrowedFd<'_>, backlog: i32) -> io::Result
     // listen(2) takes two integers; the borrow keeps the fd open.
     syscall!(listen(fd.as_raw_fd(), backlog)).map(drop)
 }
+
+/// Makes closing a TCP socket reset the connection (`SO_LINGER` on, with
+/// a linger time of 0) instead of ending it cleanly: for a response cut
+/// short, which the peer must not take for a complete one.
+#[cfg(feature = "http")]
+pub(crate) fn reset_on_close(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `linger` is a valid `struct linger` that outlives the call,
+    // its size is passed, and the borrow keeps the fd open.
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_LINGER,
+        (&linger as *const libc::linger).cast(),
+        std::mem::size_of::<libc::linger>() as libc::socklen_t
+    ))
+    .map(drop)
+}
