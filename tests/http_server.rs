@@ -734,7 +734,13 @@ fn a_client_that_does_not_read_is_dropped() {
 
 #[test]
 fn a_stream_ends_when_its_client_goes_away() {
-    let addr = serve(Limits::default());
+    // A closed client looks like a half-closed one until a write fails:
+    // a body that sends nothing for `keep_alive_timeout` after the
+    // client's end of file is ended.
+    let addr = serve(Limits {
+        keep_alive_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    });
     let s = send(addr, b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n");
     let mut r = BufReader::new(s);
     let mut line = String::new();

@@ -1,14 +1,14 @@
 //! `HttpServer`: HTTP/1.1 over a [`StreamServer`], one greenlet per
 //! connection.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::fmt::Write as _;
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::date;
 use super::local::RequestScope;
@@ -65,7 +65,10 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Time for a whole request body to arrive.
     pub body_timeout: Duration,
-    /// How long an idle keep-alive connection is kept open.
+    /// How long an idle keep-alive connection is kept open; also how long
+    /// a streamed response may go without sending a chunk once its client
+    /// has shut down its write half (a client that closed altogether
+    /// looks the same until a write fails).
     pub keep_alive_timeout: Duration,
     /// Time for each response write to make progress; a client that does
     /// not read is dropped after it.
@@ -625,9 +628,11 @@ fn respond(wire: Wire, req: Request, keep_alive: bool, shared: &Shared) -> Resul
             if !head_only && !no_body {
                 // The producer may block for long (long polling): a client
                 // that goes away meanwhile ends it at once.
-                let watcher = watch_for_hangup(&wire.stream);
+                let progress = Rc::new(Cell::new(Instant::now()));
+                let idle = shared.limits.borrow().keep_alive_timeout;
+                let watcher = watch_for_hangup(&wire.stream, &progress, idle);
                 let sent = catch_unwind(AssertUnwindSafe(|| {
-                    hub_panic::quietly(|| send_chunks(&wire.stream, chunks, http10))
+                    hub_panic::quietly(|| send_chunks(&wire.stream, chunks, http10, &progress))
                 }))
                 .unwrap_or_else(|payload| {
                     if hub_panic::is_cancel(&*payload) {
@@ -655,14 +660,21 @@ fn respond(wire: Wire, req: Request, keep_alive: bool, shared: &Shared) -> Resul
     }
 }
 
-/// Sends each chunk as it is produced, then the last chunk.
-fn send_chunks(stream: &TcpStream, chunks: Box<dyn Iterator<Item = Vec<u8>>>, http10: bool) -> Result<()> {
+/// Sends each chunk as it is produced (recording when in `progress`),
+/// then the last chunk.
+fn send_chunks(
+    stream: &TcpStream,
+    chunks: Box<dyn Iterator<Item = Vec<u8>>>,
+    http10: bool,
+    progress: &Cell<Instant>,
+) -> Result<()> {
     for chunk in chunks.filter(|c| !c.is_empty()) {
         if http10 {
             stream.send_all(&chunk)?;
         } else {
             stream.send_all(&wire::chunk_frame(&chunk))?;
         }
+        progress.set(Instant::now());
     }
     if !http10 {
         stream.send_all(wire::LAST_CHUNK)?;
@@ -671,20 +683,38 @@ fn send_chunks(stream: &TcpStream, chunks: Box<dyn Iterator<Item = Vec<u8>>>, ht
 }
 
 /// A greenlet that kills the current one if the client resets the
-/// connection. A pipelined request arriving just ends the watch, and so
-/// does end of file: a client that shut down its write half after its
-/// request (`nc -N`, many HTTP/1.0 tools) still reads the response. A
-/// client that closed altogether is found by the next write, which then
-/// fails.
-fn watch_for_hangup(stream: &Rc<TcpStream>) -> crate::Greenlet<()> {
-    let stream = stream.clone();
+/// connection; a pipelined request arriving just ends the watch. End of
+/// file is not a hang-up by itself: a client that shut down its write
+/// half after its request (`nc -N`, many HTTP/1.0 tools) still reads the
+/// response. As a client that closed altogether looks the same until a
+/// write fails, after end of file the body must make progress (a chunk
+/// sent, recorded in `progress`) at least every `idle`, or it is ended.
+fn watch_for_hangup(
+    stream: &Rc<TcpStream>,
+    progress: &Rc<Cell<Instant>>,
+    idle: Duration,
+) -> crate::Greenlet<()> {
+    let (stream, progress) = (stream.clone(), progress.clone());
     let streaming = crate::current();
     crate::spawn(move || {
         let mut byte = [0u8; 1];
-        if let Err(Error::Io(_)) = stream.peek(&mut byte) {
-            tracing::debug!("zgreen http: the client went away during a streamed response");
-            streaming.kill_nowait();
+        match stream.peek(&mut byte) {
+            Err(Error::Io(_)) => {}
+            Ok(0) => loop {
+                let due = progress.get() + idle;
+                let now = Instant::now();
+                if now >= due {
+                    break;
+                }
+                // Killed (and so returning) when the body ends.
+                if crate::sleep(due - now).is_err() {
+                    return;
+                }
+            },
+            _ => return,
         }
+        tracing::debug!("zgreen http: the client went away during a streamed response");
+        streaming.kill_nowait();
     })
 }
 
