@@ -403,3 +403,94 @@ fn a_cut_short_http10_body_ends_with_a_reset() {
         "{err} after {got:?}"
     );
 }
+
+/// A server on its own thread with `limits`, at most `max` connections at
+/// once (`Overflow::Wait`); `/` answers `hello`.
+fn start_capped_server(limits: Limits, max: usize) -> SocketAddr {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let app = Router::new().get("/", |_: &Request| Response::text("hello"));
+        let server = HttpServer::bind("127.0.0.1:0", app)
+            .unwrap()
+            .limits(limits)
+            .max_connections(max);
+        server.start().unwrap();
+        tx.send(server.local_addr()).unwrap();
+        let _ = server.serve_forever();
+    });
+    rx.recv_timeout(IO_TIMEOUT).unwrap()
+}
+
+/// With a cap of 100 held by 150 silent sockets and 20 that trickle a
+/// head, a good client is served within 1 s (it waited for the 10 s
+/// header timeout before): the server closes connections that only hold
+/// their slot (waiting for a first byte) when a client waits.
+#[test]
+fn a_good_client_is_served_while_idle_sockets_hold_the_cap() {
+    let addr = start_capped_server(Limits::default(), 100);
+    let mut held: Vec<TcpStream> = (0..150).map(|_| connect(addr)).collect();
+    for _ in 0..20 {
+        let mut s = connect(addr);
+        s.write_all(b"GET / HT").unwrap();
+        held.push(s);
+    }
+    thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let mut good = connect(addr);
+    good.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(status_of(&mut good), 200);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "the good client waited {took:?}");
+    drop(held);
+}
+
+/// `max_connections_per_ip`: a client address over its limit is answered
+/// 503; others (and it, once one closes) are served.
+#[test]
+fn connections_per_client_address_are_limited() {
+    let addr = start_capped_server(
+        Limits {
+            max_connections_per_ip: Some(3),
+            ..Limits::default()
+        },
+        1000,
+    );
+    let held: Vec<TcpStream> = (0..3).map(|_| connect(addr)).collect();
+    thread::sleep(Duration::from_millis(100));
+    let get = || status_line(addr, b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(get(), "HTTP/1.1 503 Service Unavailable");
+    drop(held);
+    let started = Instant::now();
+    loop {
+        let line = get();
+        if line == "HTTP/1.1 200 OK" {
+            break;
+        }
+        assert!(started.elapsed() < IO_TIMEOUT, "still refused: {line}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The first request's head must be complete `header_timeout` after the
+/// accept, not after its first byte: a client that waits 300 ms and then
+/// trickles is cut off at 500 ms with 408.
+#[test]
+fn the_first_head_deadline_runs_from_the_accept() {
+    let addr = start_capped_server(
+        Limits {
+            header_timeout: Duration::from_millis(500),
+            ..Limits::default()
+        },
+        1000,
+    );
+    let mut s = connect(addr);
+    let started = Instant::now();
+    thread::sleep(Duration::from_millis(300));
+    s.write_all(b"G").unwrap();
+    thread::sleep(Duration::from_millis(350));
+    // Past the deadline: the server may have answered and closed already.
+    let _ = s.write_all(b"ET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(status_of(&mut s), 408);
+    assert!(started.elapsed() < Duration::from_secs(3));
+}

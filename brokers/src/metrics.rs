@@ -208,5 +208,6 @@ pub fn limits() -> Limits {
         body_timeout: Duration::from_secs(5),
         keep_alive_timeout: Duration::from_secs(15),
         write_timeout: Duration::from_secs(10),
+        max_connections_per_ip: None,
     }
 }

@@ -41,14 +41,15 @@
 //! |---|---|---|---|
 //! | request head size | 16 KiB | [`Limits::max_header_bytes`] | `431` (`414` if the request line alone is longer), closed |
 //! | header fields | 64 | [`Limits::max_headers`] | `431`, closed |
-//! | time for the first request's first byte, and for each whole head | 10 s | [`Limits::header_timeout`] | closed (`408` once a head has started) |
+//! | time for the first request's whole head, from the accept; for a later request's head, from its first byte | 10 s | [`Limits::header_timeout`] | closed (`408` once a head has started) |
 //! | request body size (after chunked decoding) | 1 MiB | [`Limits::max_body_bytes`] | `413`, closed |
 //! | request bodies in memory, server-wide (bytes received, never bytes declared) | 64 MiB | [`Limits::max_body_bytes_in_flight`] | `503`, closed |
 //! | chunk-size lines (sizes and extensions) of one body | 64 KiB in all, 4 KiB each | fixed | `413` / `400`, closed |
 //! | time for a whole body | 30 s | [`Limits::body_timeout`] | `408`, closed |
 //! | idle keep-alive connection; a streamed body's silence after the client's end of file | 15 s | [`Limits::keep_alive_timeout`] | closed |
 //! | each response write | 30 s | [`Limits::write_timeout`] | the client is dropped |
-//! | connections at once | unlimited | [`HttpServer::max_connections`] | later ones wait in the listen backlog |
+//! | connections at once | unlimited | [`HttpServer::max_connections`] | later ones wait in the listen backlog; while one waits, the connection that has waited longest for a request's first byte (idle keep-alive, or silent since its accept) is closed to make room |
+//! | connections from one client address | unlimited | [`Limits::max_connections_per_ip`] | `503`, closed |
 //! | `Host` value | RFC 9112 §3.2 syntax; exactly one in HTTP/1.1 | fixed | `400`, closed |
 //! | HTTP version | `1.0`, `1.1`; `1.x` above is served as `1.1` | fixed | `505`, closed |
 //! | WebSocket message from the client | 1 MiB | [`WsConfig::max_message_bytes`] | close code 1009 |

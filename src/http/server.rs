@@ -2,10 +2,11 @@
 //! connection.
 
 use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fmt::Write as _;
 use std::mem::MaybeUninit;
-use std::net::{Shutdown, SocketAddr};
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use super::request::Request;
 use super::response::{Body, Response, reason_phrase};
 use super::wire::{self, BodyBudget, Charge, Wire, WireError, has_token};
 use crate::error::{Closed, Error, Result};
+use crate::greenlet::AnyGreenlet;
 use crate::hub::{Deadline, panic as hub_panic};
 use crate::net::{StreamServer, TcpListener, TcpStream, ToSocketAddrs};
 
@@ -59,9 +61,10 @@ pub struct Limits {
     /// connection closed; while it is spent, new body reads get `503` at
     /// once. Requests without a body are not affected.
     pub max_body_bytes_in_flight: usize,
-    /// Time for a whole request head to arrive, from its first byte (from
-    /// the accept, for the first request); `408` after it. A slowloris
-    /// client that trickles bytes is cut off here.
+    /// Time for a whole request head to arrive: from the accept for the
+    /// first request (its first byte included), from its first byte for
+    /// a later one; `408` after it. A slowloris client that trickles
+    /// bytes is cut off here.
     pub header_timeout: Duration,
     /// Time for a whole request body to arrive.
     pub body_timeout: Duration,
@@ -73,6 +76,10 @@ pub struct Limits {
     /// Time for each response write to make progress; a client that does
     /// not read is dropped after it.
     pub write_timeout: Duration,
+    /// Most connections open at once from one client address (`None`, the
+    /// default: no limit); beyond, a new connection is answered `503` and
+    /// closed.
+    pub max_connections_per_ip: Option<usize>,
 }
 
 impl Default for Limits {
@@ -86,6 +93,7 @@ impl Default for Limits {
             body_timeout: Duration::from_secs(30),
             keep_alive_timeout: Duration::from_secs(15),
             write_timeout: Duration::from_secs(30),
+            max_connections_per_ip: None,
         }
     }
 }
@@ -95,6 +103,77 @@ struct Shared {
     limits: RefCell<Limits>,
     /// Charged by every connection's body reads.
     bodies: BodyBudget,
+    /// Connections waiting for a request's first byte (idle keep-alive,
+    /// or new and silent), by when they started waiting: the first is
+    /// shed first when the connection cap is reached.
+    idle: RefCell<BTreeMap<u64, AnyGreenlet>>,
+    idle_seq: Cell<u64>,
+    /// Connections open per client address.
+    per_ip: RefCell<HashMap<IpAddr, usize>>,
+}
+
+impl Shared {
+    /// Ends the connection that has waited longest for a first byte.
+    fn shed_idle(&self) -> bool {
+        let Some((_, g)) = self.idle.borrow_mut().pop_first() else {
+            return false;
+        };
+        tracing::debug!("zgreen http: connection cap reached: closing an idle connection");
+        g.kill_nowait();
+        true
+    }
+}
+
+/// Marks the current connection idle (sheddable) while it lives.
+struct IdleMark<'a> {
+    shared: &'a Shared,
+    seq: u64,
+}
+
+impl<'a> IdleMark<'a> {
+    fn new(shared: &'a Shared) -> IdleMark<'a> {
+        let seq = shared.idle_seq.get() + 1;
+        shared.idle_seq.set(seq);
+        shared.idle.borrow_mut().insert(seq, crate::current());
+        IdleMark { shared, seq }
+    }
+}
+
+impl Drop for IdleMark<'_> {
+    fn drop(&mut self) {
+        self.shared.idle.borrow_mut().remove(&self.seq);
+    }
+}
+
+/// Counts a connection against its client address while it lives.
+struct PerIp<'a> {
+    shared: &'a Shared,
+    ip: IpAddr,
+}
+
+impl<'a> PerIp<'a> {
+    /// The connection's slot, or `None` if `ip` already has `max` open.
+    fn take(shared: &'a Shared, ip: IpAddr, max: Option<usize>) -> Option<PerIp<'a>> {
+        let mut per_ip = shared.per_ip.borrow_mut();
+        let n = per_ip.entry(ip).or_insert(0);
+        if max.is_some_and(|max| *n >= max) {
+            return None;
+        }
+        *n += 1;
+        Some(PerIp { shared, ip })
+    }
+}
+
+impl Drop for PerIp<'_> {
+    fn drop(&mut self) {
+        let mut per_ip = self.shared.per_ip.borrow_mut();
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// An HTTP/1.1 server (gevent's `pywsgi.WSGIServer`): keep-alive,
@@ -144,11 +223,16 @@ impl HttpServer {
             handler: Box::new(handler),
             limits: RefCell::new(Limits::default()),
             bodies: BodyBudget::new(Limits::default().max_body_bytes_in_flight),
+            idle: RefCell::new(BTreeMap::new()),
+            idle_seq: Cell::new(0),
+            per_ip: RefCell::new(HashMap::new()),
         });
         let conn_shared = shared.clone();
+        let shed_shared = shared.clone();
         let server = StreamServer::from_listener(listener, move |stream, peer| {
             serve_connection(stream, peer, &conn_shared)
-        })?;
+        })?
+        .shed_when_full(move || shed_shared.shed_idle());
         Ok(HttpServer { server, shared })
     }
 
@@ -166,7 +250,11 @@ impl HttpServer {
     }
 
     /// Serves at most `max` connections at once; later ones wait in the
-    /// listen backlog (see [`StreamServer::max_connections`]).
+    /// listen backlog (see [`StreamServer::max_connections`]). While a
+    /// client waits there, the connection that has waited longest for a
+    /// request's first byte (an idle keep-alive connection, or one silent
+    /// since its accept) is closed to make room, so idle sockets cannot
+    /// keep good clients out.
     pub fn max_connections(self, max: usize) -> HttpServer {
         HttpServer {
             server: self.server.max_connections(max),
@@ -311,27 +399,35 @@ fn later_minor_version(buf: &[u8]) -> Option<usize> {
 
 /// Serves one connection: requests in order until either side closes.
 fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<()> {
+    let accepted = Instant::now();
     let limits = shared.limits.borrow().clone();
     let _ = stream.set_nodelay(true);
     stream.set_write_timeout(Some(limits.write_timeout));
     let mut wire = Wire::new(stream);
+    let Some(_per_ip) = PerIp::take(shared, peer.ip(), limits.max_connections_per_ip) else {
+        return reject(wire, Reject(503));
+    };
     let mut first = true;
     loop {
-        // Wait for the next request's first byte (idle keep-alive).
+        // The first request's head must be complete `header_timeout`
+        // after the accept; a later one's, after its first byte.
+        let head_deadline = first.then(|| Deadline::at(accepted + limits.header_timeout));
+        // Wait for the next request's first byte (idle keep-alive): the
+        // connection may be shed meanwhile if the server is full.
         if wire.buf.is_empty() {
-            let idle = if first {
-                limits.header_timeout
-            } else {
-                limits.keep_alive_timeout
+            let idle = match head_deadline {
+                Some(d) => Some(d),
+                None => Some(Deadline::after(limits.keep_alive_timeout)),
             };
-            match wire.fill(Some(Deadline::after(idle))) {
+            let _idle = IdleMark::new(shared);
+            match wire.fill(idle) {
                 Ok(0) | Err(WireError::Timeout) => return Ok(()),
                 Ok(_) => {}
                 Err(e) => return Err(e.into_error()),
             }
         }
         first = false;
-        let deadline = Some(Deadline::after(limits.header_timeout));
+        let deadline = Some(head_deadline.unwrap_or_else(|| Deadline::after(limits.header_timeout)));
         let head = match wire.read_head(limits.max_header_bytes, deadline, |b| {
             parse_head(b, limits.max_headers)
         }) {

@@ -4,6 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -91,6 +92,8 @@ struct Inner {
     handler: Handler,
     handlers: RefCell<Handlers>,
     overflow: Cell<Overflow>,
+    /// Called while the handlers are at their bound and a client waits.
+    on_full: RefCell<Option<Rc<dyn Fn() -> bool>>>,
     stack_bytes: Cell<Option<usize>>,
     accept_loop: RefCell<Option<AnyGreenlet>>,
     /// Set when stopping begins.
@@ -99,6 +102,7 @@ struct Inner {
     done: Event,
     accepted: Cell<u64>,
     refused: Cell<u64>,
+    shed: Cell<u64>,
 }
 
 impl Inner {
@@ -175,12 +179,14 @@ impl StreamServer {
                 handler,
                 handlers: RefCell::new(Handlers::Group(Group::new())),
                 overflow: Cell::new(Overflow::Wait),
+                on_full: RefCell::new(None),
                 stack_bytes: Cell::new(None),
                 accept_loop: RefCell::new(None),
                 stopped: Cell::new(false),
                 done: Event::new(),
                 accepted: Cell::new(0),
                 refused: Cell::new(0),
+                shed: Cell::new(0),
             }),
         })
     }
@@ -204,6 +210,18 @@ impl StreamServer {
     /// [`max_connections`](Self::max_connections) (default: [`Overflow::Wait`]).
     pub fn overflow(self, overflow: Overflow) -> StreamServer {
         self.inner.overflow.set(overflow);
+        self
+    }
+
+    /// With [`Overflow::Wait`]: while [`max_connections`](Self::max_connections)
+    /// handlers run and a new client waits in the listen backlog, the
+    /// accept loop calls `shed` (every 50 ms at most) so that it can end a
+    /// connection that only holds its slot (an idle keep-alive
+    /// connection, one that has sent nothing yet). `shed` returns true if
+    /// it ended one; the slot is free once that handler has returned.
+    /// [`HttpServer`](crate::http::HttpServer) sets this.
+    pub fn shed_when_full(self, shed: impl Fn() -> bool + 'static) -> StreamServer {
+        *self.inner.on_full.borrow_mut() = Some(Rc::new(shed));
         self
     }
 
@@ -232,6 +250,12 @@ impl StreamServer {
     /// Connections closed at once because of [`Overflow::Refuse`].
     pub fn refused(&self) -> u64 {
         self.inner.refused.get()
+    }
+
+    /// Connections ended by the [`shed_when_full`](Self::shed_when_full)
+    /// hook so far.
+    pub fn shed(&self) -> u64 {
+        self.inner.shed.get()
     }
 
     /// True once the accept loop has been started.
@@ -379,6 +403,10 @@ impl Drop for SetOnDrop<'_> {
     }
 }
 
+/// How often a full accept loop with a [`StreamServer::shed_when_full`]
+/// hook checks for waiting clients.
+const SHED_POLL: Duration = Duration::from_millis(50);
+
 /// How long the accept loop pauses after an error that only time can cure
 /// (too many open files, no buffer space).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -388,8 +416,28 @@ fn accept_loop(inner: &Rc<Inner>, listener: &TcpListener) {
         let handlers = inner.handlers();
         if handlers.full() && inner.overflow.get() == Overflow::Wait {
             if let Handlers::Pool(p) = &handlers {
-                if p.wait_available().is_err() {
-                    return;
+                let shed = inner.on_full.borrow().clone();
+                let Some(shed) = shed else {
+                    if p.wait_available().is_err() {
+                        return;
+                    }
+                    continue;
+                };
+                // A client waiting in the backlog takes the slot of a
+                // connection that only holds it; then the freed slot is
+                // waited for. Otherwise look again every SHED_POLL.
+                let waiting = crate::sys::poll_now(&[(listener.as_raw_fd(), true, false)])
+                    .is_ok_and(|r| r.first().is_some_and(|r| r.readable));
+                let waited = if waiting && shed() {
+                    inner.shed.set(inner.shed.get() + 1);
+                    p.wait_available()
+                } else {
+                    p.wait_available_timeout(SHED_POLL)
+                };
+                match waited {
+                    Ok(()) => {}
+                    Err(Error::Timeout(t)) if t.id == 0 => {}
+                    Err(_) => return,
                 }
             }
             continue;
