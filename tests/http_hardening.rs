@@ -221,17 +221,8 @@ fn start_plain_server() -> SocketAddr {
             })
             .get("/broken", |_: &Request| {
                 // One chunk, then the producer fails.
-                let mut n = 0;
-                Response::stream(
-                    "text/plain",
-                    std::iter::from_fn(move || {
-                        n += 1;
-                        match n {
-                            1 => Some(b"partial".to_vec()),
-                            _ => panic!("the producer failed"),
-                        }
-                    }),
-                )
+                let failing = std::iter::from_fn(|| -> Option<Vec<u8>> { panic!("the producer failed") });
+                Response::stream("text/plain", std::iter::once(b"partial".to_vec()).chain(failing))
             });
         let server = HttpServer::bind("127.0.0.1:0", app).unwrap();
         server.start().unwrap();
