@@ -71,6 +71,8 @@
 
 mod client;
 mod date;
+#[doc(hidden)]
+pub mod fuzz;
 mod local;
 mod request;
 mod response;

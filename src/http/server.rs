@@ -382,6 +382,22 @@ fn parse_head(buf: &[u8], max_headers: usize) -> std::result::Result<Option<(usi
     }
 }
 
+/// Serves one accepted connection with `handler` under `limits`, in the
+/// calling greenlet, exactly as a server's connection greenlet does (for
+/// the fuzz entry point, which needs the outcome and any panic).
+pub(crate) fn serve_one(stream: TcpStream, handler: impl Handler, limits: Limits) -> Result<()> {
+    let peer = stream.peer_addr()?;
+    let shared = Shared {
+        handler: Box::new(handler),
+        bodies: BodyBudget::new(limits.max_body_bytes_in_flight),
+        limits: RefCell::new(limits),
+        idle: RefCell::new(BTreeMap::new()),
+        idle_seq: Cell::new(0),
+        per_ip: RefCell::new(HashMap::new()),
+    };
+    serve_connection(stream, peer, &shared)
+}
+
 /// Where the minor version digit of the request line's `HTTP/1.x` is,
 /// when `x` is a single digit above 1 (a later HTTP/1 minor version);
 /// `None` for anything else (another major version, a malformed line).
