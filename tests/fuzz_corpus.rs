@@ -33,7 +33,9 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
 /// The status code at the start of `out`, if it is an HTTP response.
 fn status(out: &[u8]) -> Option<u16> {
     let text = std::str::from_utf8(out.get(..12)?).ok()?;
-    let code = text.strip_prefix("HTTP/1.1 ").or_else(|| text.strip_prefix("HTTP/1.0 "))?;
+    let code = text
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| text.strip_prefix("HTTP/1.0 "))?;
     code.parse().ok()
 }
 

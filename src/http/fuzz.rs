@@ -35,7 +35,7 @@ fn app() -> Router {
             Response::bytes("application/octet-stream", req.body())
         })
         .get("/stream", |_: &Request| {
-            Response::stream("text/plain", [b"a".to_vec(), b"b".to_vec()].into_iter())
+            Response::stream("text/plain", [b"a".to_vec(), b"b".to_vec()])
         })
         .get("/ws", |req: &Request| {
             super::upgrade(req, |ws: WebSocket| {
