@@ -79,7 +79,7 @@ struct ServeArgs {
     #[arg(long, default_value_t = 10_000)]
     max_users: usize,
     /// Origins a WebSocket may come from, comma-separated: full origins
-    /// (https://chat.example.com), `self` (the request's Host) or `*`.
+    /// (`https://chat.example.com`), `self` (the request's Host) or `*`.
     #[arg(long, default_value = "self", value_delimiter = ',')]
     ws_origins: Vec<String>,
     /// Largest WebSocket message taken from a client, in bytes (larger:
