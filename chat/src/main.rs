@@ -62,6 +62,30 @@ struct ServeArgs {
     /// Messages kept per room for users who join later.
     #[arg(long, default_value_t = 25)]
     backlog: usize,
+    /// Bytes of messages kept per room.
+    #[arg(long, default_value_t = 128 * 1024)]
+    history_bytes: usize,
+    /// Longest message text, in bytes (UTF-8, after trimming).
+    #[arg(long, default_value_t = 4000)]
+    max_message_bytes: usize,
+    /// Undelivered messages kept per user (the oldest are dropped).
+    #[arg(long, default_value_t = 100)]
+    user_queue: usize,
+    /// Bytes of undelivered messages kept per user (the oldest are
+    /// dropped).
+    #[arg(long, default_value_t = 256 * 1024)]
+    user_queue_bytes: usize,
+    /// Most users on this server at once (a join beyond gets 503).
+    #[arg(long, default_value_t = 10_000)]
+    max_users: usize,
+    /// Origins a WebSocket may come from, comma-separated: full origins
+    /// (`https://chat.example.com`), `self` (the request's Host) or `*`.
+    #[arg(long, default_value = "self", value_delimiter = ',')]
+    ws_origins: Vec<String>,
+    /// Largest WebSocket message taken from a client, in bytes (larger:
+    /// the connection is closed).
+    #[arg(long, default_value_t = 64 * 1024)]
+    ws_max_message_bytes: usize,
     /// Most connections served at once.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
@@ -74,13 +98,27 @@ struct ServeArgs {
 fn serve(a: ServeArgs) -> zgreen::Result<()> {
     let defaults = Config::default();
     let config = Config {
-        server_id: a.server_id.unwrap_or(defaults.server_id.clone()),
+        server_id: a.server_id.unwrap_or(defaults.server_id),
         rooms: a.rooms,
         backlog: a.backlog,
+        history_bytes: a.history_bytes,
+        max_message_bytes: a.max_message_bytes,
+        user_queue: a.user_queue,
+        user_queue_bytes: a.user_queue_bytes,
+        max_users: a.max_users,
+        ws_origins: a.ws_origins,
+        ws: zgreen::http::WsConfig {
+            max_message_bytes: a.ws_max_message_bytes,
+            ..defaults.ws
+        },
         poll_timeout: Duration::from_millis(a.poll_timeout_ms),
         user_expiry: Duration::from_secs(a.user_expiry_s),
-        ..defaults
     };
+    if !zgreen_chat::valid_server_id(&config.server_id) {
+        return Err(zgreen::Error::other(
+            "--server-id: 1-64 printable ASCII characters, no spaces",
+        ));
+    }
     let chat = Chat::new(config);
     if let (Some(p), Some(s)) = (&a.pub_endpoint, &a.sub_endpoint) {
         let ctx = zgreen::zmq::Context::new();

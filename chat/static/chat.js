@@ -1,6 +1,11 @@
 // zchat's room page: shows the backlog, then new messages as they come,
 // over a WebSocket (?transport=ws, the default) or by long polling
 // (?transport=poll); sends what the user types the same way.
+//
+// The session: joining (loading this page) set the HttpOnly cookie
+// zchat_UID, which this script cannot read; the browser sends it with the
+// same-origin fetches and the WebSocket below, which is all the server
+// needs.
 (function () {
   "use strict";
   const room = DATA.room, uid = DATA.uid;
@@ -49,7 +54,11 @@
       const scheme = location.protocol === "https:" ? "wss://" : "ws://";
       ws = new WebSocket(scheme + location.host + "/ws/" + enc(room) + "/" + enc(uid));
       ws.onopen = function () { setStatus("open", "connected (WebSocket)"); };
-      ws.onmessage = function (e) { show(JSON.parse(e.data)); };
+      ws.onmessage = function (e) {
+        const m = JSON.parse(e.data);
+        if (m.error) setStatus("open", "refused: " + m.error);
+        else show(m);
+      };
       ws.onclose = function () {
         setStatus("closed", "disconnected, retrying…");
         setTimeout(connect, 1000);
@@ -61,7 +70,10 @@
     const poll = async function () {
       for (;;) {
         try {
-          const r = await fetch("/poll/" + enc(uid), { method: "POST" });
+          const r = await fetch("/poll/" + enc(uid), { method: "POST", credentials: "same-origin" });
+          // 403: the session is gone (the server forgot an idle user);
+          // loading the page again joins again.
+          if (r.status === 403) { location.reload(); return; }
           if (!r.ok) throw new Error("poll: " + r.status);
           setStatus("open", "connected (long polling)");
           (await r.json()).forEach(show);
@@ -75,8 +87,11 @@
     send = function (text) {
       fetch("/put/" + enc(room) + "/" + enc(uid), {
         method: "POST",
+        credentials: "same-origin",
         headers: { "Content-Type": "application/x-www-form-urlencoded" },
         body: "message=" + enc(text),
+      }).then(function (r) {
+        if (!r.ok) r.text().then(function (t) { setStatus("open", "refused: " + r.status + " " + t.trim()); });
       });
     };
   }

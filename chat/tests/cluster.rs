@@ -1,52 +1,21 @@
 //! Two `zchat` servers and a forwarder, as separate processes, talked to
 //! over HTTP and WebSocket: users on different servers see each other's
 //! messages, over long polling and over WebSockets; the backlog holds the
-//! last 25 messages; bad input is refused. Then the same with `zbroker
+//! last 25 messages; bad input is refused; a message too long that some
+//! other publisher puts on the backbone is dropped by every server. Then the same with `zbroker
 //! forwarder` as the backbone.
 //!
 //! Every child is killed when its handle drops; every wait is bounded.
 
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tungstenite::Message as M;
-use zgreen::http::Client;
-use zgreen_harness::{ChildGuard, Lines};
 
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// A child process with its stdout as lines; killed when it drops.
-struct Proc {
-    child: ChildGuard,
-    lines: Lines,
-}
-
-impl Proc {
-    fn start(program: &PathBuf, args: &[&str]) -> Proc {
-        let mut child = ChildGuard::spawn(
-            Command::new(program)
-                .args(args)
-                .env("RUST_LOG", "warn")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit()),
-        )
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-        let lines = child.stdout_lines().unwrap();
-        Proc { child, lines }
-    }
-
-    fn line(&self) -> String {
-        self.lines.next(DEADLINE).expect("a line from the child")
-    }
-}
-
-fn zchat() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_zchat"))
-}
+mod common;
+use common::*;
 
 /// `zbroker`, next to `zchat` in the target directory (built with the
 /// workspace; built here if missing).
@@ -64,17 +33,10 @@ fn zbroker() -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A forwarder (zchat's or zbroker's) and two servers A and B on it.
 struct Cluster {
     _forwarder: Proc,
+    frontend: String,
     servers: Vec<(Proc, String)>,
 }
 
@@ -93,32 +55,11 @@ impl Cluster {
         };
         let servers = ["A", "B"]
             .iter()
-            .map(|id| {
-                let args = [
-                    "serve",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--pub",
-                    &fe,
-                    "--sub",
-                    &be,
-                    "--server-id",
-                    id,
-                    "--poll-timeout-ms",
-                    "1500",
-                ];
-                let p = Proc::start(&zchat(), &args);
-                let line = p.line();
-                let base = line
-                    .strip_prefix(&format!("zchat {id} serving "))
-                    .unwrap_or_else(|| panic!("{line}"))
-                    .trim_end_matches('/')
-                    .to_string();
-                (p, base)
-            })
+            .map(|id| serve(id, &["--pub", &fe, "--sub", &be, "--poll-timeout-ms", "1500"]))
             .collect();
         let c = Cluster {
             _forwarder: forwarder,
+            frontend: fe.clone(),
             servers,
         };
         // Wait until each server hears the other's heartbeats: both
@@ -126,11 +67,7 @@ impl Cluster {
         let started = Instant::now();
         for (me, other) in [(0, "B"), (1, "A")] {
             loop {
-                let status: Value = http()
-                    .get(&format!("{}/api/status", c.base(me)))
-                    .unwrap()
-                    .json()
-                    .unwrap();
+                let status = status(c.base(me));
                 if status["peers"].as_array().unwrap().iter().any(|p| p == other) {
                     break;
                 }
@@ -146,80 +83,6 @@ impl Cluster {
     }
 }
 
-fn http() -> Client {
-    Client::new().timeout(Duration::from_secs(10))
-}
-
-fn join(base: &str, room: &str, uid: &str) -> String {
-    let r = http().get(&format!("{base}/{room}/{uid}")).unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
-    r.text().unwrap().to_string()
-}
-
-fn put(base: &str, room: &str, uid: &str, text: &str) -> u16 {
-    let body = format!("message={}", text.replace(' ', "+"));
-    http()
-        .post(
-            &format!("{base}/put/{room}/{uid}"),
-            "application/x-www-form-urlencoded",
-            body,
-        )
-        .unwrap()
-        .status()
-}
-
-fn poll(base: &str, uid: &str) -> Vec<(String, String)> {
-    let r = http()
-        .post(&format!("{base}/poll/{uid}"), "text/plain", "")
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let v: Vec<Value> = r.json().unwrap();
-    v.iter()
-        .map(|m| {
-            (
-                m["uid"].as_str().unwrap().to_string(),
-                m["text"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-/// Polls until `n` messages came (each poll waits at most 1.5 s).
-fn poll_n(base: &str, uid: &str, n: usize) -> Vec<(String, String)> {
-    let started = Instant::now();
-    let mut got = Vec::new();
-    while got.len() < n {
-        assert!(started.elapsed() < DEADLINE, "only {got:?}");
-        got.extend(poll(base, uid));
-    }
-    got
-}
-
-fn pair(uid: &str, text: &str) -> (String, String) {
-    (uid.to_string(), text.to_string())
-}
-
-fn ws_client(base: &str, room: &str, uid: &str) -> tungstenite::WebSocket<TcpStream> {
-    let addr = base.strip_prefix("http://").unwrap();
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(DEADLINE)).unwrap();
-    tungstenite::client(format!("ws://{addr}/ws/{room}/{uid}"), s)
-        .unwrap()
-        .0
-}
-
-fn ws_next(ws: &mut tungstenite::WebSocket<TcpStream>) -> (String, String) {
-    loop {
-        if let M::Text(t) = ws.read().unwrap() {
-            let m: Value = serde_json::from_str(t.as_str()).unwrap();
-            return (
-                m["uid"].as_str().unwrap().to_string(),
-                m["text"].as_str().unwrap().to_string(),
-            );
-        }
-    }
-}
-
 fn conversation(c: &Cluster) {
     let (a, b) = (c.base(0), c.base(1));
     // The seed's pages.
@@ -229,22 +92,25 @@ fn conversation(c: &Cluster) {
     assert!(lobby.text().unwrap().contains(r#""rooms":["topic1","topic2"]"#));
 
     // Long polling across servers: alice on A, bob on B.
-    join(a, "topic1", "alice");
-    join(b, "topic1", "bob");
-    assert_eq!(put(a, "topic1", "alice", "hello bob"), 200);
-    assert_eq!(poll_n(b, "bob", 1), [pair("alice", "hello bob")]);
-    assert_eq!(poll_n(a, "alice", 1), [pair("alice", "hello bob")]);
-    assert_eq!(put(b, "topic1", "bob", "hi alice"), 200);
-    assert_eq!(poll_n(a, "alice", 1), [pair("bob", "hi alice")]);
+    let (_, alice) = join(a, "topic1", "alice");
+    let (_, bob) = join(b, "topic1", "bob");
+    let (alice, bob) = (alice.as_str(), bob.as_str());
+    assert_eq!(put(a, "topic1", "alice", Some(alice), "hello bob"), 200);
+    assert_eq!(poll_n(b, "bob", bob, 1), [pair("alice", "hello bob")]);
+    assert_eq!(poll_n(a, "alice", alice, 1), [pair("alice", "hello bob")]);
+    assert_eq!(put(b, "topic1", "bob", Some(bob), "hi alice"), 200);
+    assert_eq!(poll_n(a, "alice", alice, 1), [pair("bob", "hi alice")]);
     // An empty poll returns [] after the poll timeout.
-    let _ = poll_n(b, "bob", 1);
+    let _ = poll_n(b, "bob", bob, 1);
     let started = Instant::now();
-    assert!(poll(b, "bob").is_empty());
+    assert!(poll(b, "bob", bob).is_empty());
     assert!(started.elapsed() >= Duration::from_millis(1200));
 
     // WebSockets across servers: carol on A, dave on B, in topic2.
-    let mut carol = ws_client(a, "topic2", "carol");
-    let mut dave = ws_client(b, "topic2", "dave");
+    let (_, carol_token) = join(a, "topic1", "carol");
+    let (_, dave_token) = join(b, "topic1", "dave");
+    let mut carol = ws_client(a, "topic2", "carol", &carol_token);
+    let mut dave = ws_client(b, "topic2", "dave", &dave_token);
     carol.send(M::text("hey dave")).unwrap();
     assert_eq!(ws_next(&mut dave), pair("carol", "hey dave"));
     assert_eq!(ws_next(&mut carol), pair("carol", "hey dave"));
@@ -252,21 +118,21 @@ fn conversation(c: &Cluster) {
     assert_eq!(ws_next(&mut carol), pair("dave", "hey carol"));
     assert_eq!(ws_next(&mut dave), pair("dave", "hey carol"));
     // A long-polling user sees the WebSocket users' messages too.
-    join(b, "topic2", "erin");
+    let (_, erin) = join(b, "topic2", "erin");
     carol.send(M::text("for everyone")).unwrap();
-    assert_eq!(poll_n(b, "erin", 1), [pair("carol", "for everyone")]);
+    assert_eq!(poll_n(b, "erin", &erin, 1), [pair("carol", "for everyone")]);
     assert_eq!(ws_next(&mut dave), pair("carol", "for everyone"));
     // And the other way round.
-    assert_eq!(put(b, "topic2", "erin", "polled words"), 200);
+    assert_eq!(put(b, "topic2", "erin", Some(&erin), "polled words"), 200);
     assert_eq!(ws_next(&mut carol), pair("carol", "for everyone"));
     assert_eq!(ws_next(&mut carol), pair("erin", "polled words"));
     carol.close(None).unwrap();
 
     // The backlog keeps the last 25 messages, on both servers.
     for i in 0..30 {
-        assert_eq!(put(a, "topic1", "alice", &format!("m{i}")), 200);
+        assert_eq!(put(a, "topic1", "alice", Some(alice), &format!("m{i}")), 200);
     }
-    let _ = poll_n(b, "bob", 30);
+    let _ = poll_n(b, "bob", bob, 30);
     for base in [a, b] {
         let backlog: Vec<Value> = http()
             .get(&format!("{base}/api/backlog/topic1"))
@@ -278,7 +144,7 @@ fn conversation(c: &Cluster) {
         assert_eq!(texts, expected, "backlog on {base}");
     }
     // A late joiner's page carries the backlog.
-    let page = join(b, "topic1", "frank");
+    let (page, _) = join(b, "topic1", "frank");
     assert!(page.contains(r#""text":"m29""#) && !page.contains(r#""text":"m4""#));
 
     // Bad input.
@@ -287,22 +153,60 @@ fn conversation(c: &Cluster) {
         http().get(&format!("{a}/topic1/bad%20name")).unwrap().status(),
         400
     );
-    assert_eq!(put(a, "topic2", "alice", "not joined"), 403);
-    assert_eq!(put(a, "topic1", "alice", &"x".repeat(1001)), 413);
-    assert_eq!(
-        http()
-            .post(&format!("{a}/poll/nobody"), "text/plain", "")
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(put(a, "topic2", "alice", Some(alice), "not joined"), 403);
+    assert_eq!(put(a, "topic1", "alice", Some(alice), &"x".repeat(4001)), 413);
+    assert_eq!(try_poll(a, "nobody", Some(alice)).0, 403);
     assert_eq!(http().get(&format!("{a}/poll/alice")).unwrap().status(), 404);
+}
+
+/// A message put on the backbone by some other publisher, too long for
+/// the servers' limit: every server drops it and counts it.
+fn oversized_backbone_message(c: &Cluster) {
+    let (_, bob) = join(c.base(1), "topic2", "bob_big");
+    let ctx = zmq::Context::new();
+    let publisher = ctx.socket(zmq::PUB).unwrap();
+    publisher.connect(&c.frontend).unwrap();
+    let msg = serde_json::json!({
+        "room": "topic2", "uid": "mallory", "text": "x".repeat(4001),
+        "server": "M", "seq": 1,
+    })
+    .to_string();
+    // A PUB drops what it sends before it is connected: send until the
+    // servers have seen it.
+    let started = Instant::now();
+    for i in 0.. {
+        publisher
+            .send_multipart([&b"msg"[..], msg.as_bytes()], 0)
+            .unwrap();
+        let counts: Vec<u64> = (0..2)
+            .map(|s| status(c.base(s))["stats"]["rejected"].as_u64().unwrap())
+            .collect();
+        if counts.iter().all(|&n| n > 0) {
+            println!(
+                "oversized backbone message rejected after {} sends: {counts:?}",
+                i + 1
+            );
+            break;
+        }
+        assert!(started.elapsed() < DEADLINE, "not rejected: {counts:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for s in 0..2 {
+        let backlog: Vec<Value> = http()
+            .get(&format!("{}/api/backlog/topic2", c.base(s)))
+            .unwrap()
+            .json()
+            .unwrap();
+        assert!(backlog.iter().all(|m| m["uid"] != "mallory"), "{backlog:?}");
+    }
+    assert!(poll(c.base(1), "bob_big", &bob).is_empty());
 }
 
 #[test]
 fn two_servers_share_rooms_through_zchat_forwarder() {
     let mut c = Cluster::start(false);
     conversation(&c);
+    oversized_backbone_message(&c);
     // SIGTERM stops a server gracefully: exit status 0, soon.
     let (server, _) = &mut c.servers[0];
     server.child.signal(libc::SIGTERM).unwrap();

@@ -116,6 +116,11 @@ def conversation(cluster, drivers, transport, room, artifacts):
     bob.get("%s/%s/%s?transport=%s" % (b_url, room, b_uid, transport))
     wait_connected(alice, transport)
     wait_connected(bob, transport)
+    # The session token is an HttpOnly, SameSite=Strict cookie: the
+    # browser has it, the page's scripts do not.
+    cookie = alice.get_cookie("zchat_" + a_uid)
+    assert cookie and cookie["httpOnly"] and cookie.get("sameSite") == "Strict", cookie
+    assert "zchat_" not in alice.execute_script("return document.cookie"), "the token is visible to scripts"
 
     hello = "hello from A over %s" % transport
     say(alice, hello)
