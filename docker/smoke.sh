@@ -117,9 +117,17 @@ smoke_chat() {
     echo "  chat1 on http://$a/, chat2 on http://$b/"
     curl -fsS -o /dev/null "http://$a/" || fail chat "chat1 does not serve its page"
     # alice joins topic1 on chat1 and says something; chat2 must have it.
-    curl -fsS -o /dev/null "http://$a/topic1/alice" || fail chat "cannot join topic1 on chat1"
-    curl -fsS -o /dev/null -X POST --data "message=$text" "http://$a/put/topic1/alice" ||
-        fail chat "cannot put a message on chat1"
+    # The join issues alice's session token (a cookie, and the
+    # X-Zchat-Token header for API clients); the put must carry it.
+    local token
+    token=$(curl -fsS -D - -o /dev/null "http://$a/topic1/alice" | tr -d '\r' |
+        sed -n 's/^[Xx]-[Zz]chat-[Tt]oken: *//p') || fail chat "cannot join topic1 on chat1"
+    [ -n "$token" ] || fail chat "the join on chat1 issued no session token"
+    curl -fsS -o /dev/null -X POST -H "X-Zchat-Token: $token" --data "message=$text" \
+        "http://$a/put/topic1/alice" || fail chat "cannot put a message on chat1"
+    # Without the token, the same put is refused.
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data "message=x" "http://$a/put/topic1/alice")" = 403 ] ||
+        fail chat "a put without the session token was not refused with 403"
     local i
     for i in $(seq 50); do
         backlog=$(curl -fsS "http://$b/api/backlog/topic1" || true)
