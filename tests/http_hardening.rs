@@ -14,23 +14,12 @@ use std::time::{Duration, Instant};
 
 use zgreen::http::{HttpServer, Limits, Request, Response, Router};
 use zgreen::sync::Event;
+use zgreen_harness::rss_bytes;
 
 mod common;
 use common::serving_example;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The resident set of process `pid`, in bytes (`VmRSS` of
-/// `/proc/<pid>/status`).
-fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("a VmRSS line");
-    kib * 1024
-}
 
 fn connect(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect(addr).unwrap();
@@ -80,7 +69,7 @@ fn declared_bodies_do_not_allocate() {
             .unwrap();
         assert_eq!(status_of(&mut s), 200);
     }
-    let before = rss_bytes(pid);
+    let before = rss_bytes(pid).expect("the server's RSS");
     let mut held = Vec::new();
     for _ in 0..300 {
         let mut s = connect(addr);
@@ -97,7 +86,7 @@ fn declared_bodies_do_not_allocate() {
         .unwrap();
     assert_eq!(status_of(&mut probe), 200);
     thread::sleep(Duration::from_millis(300));
-    let grown = rss_bytes(pid).saturating_sub(before);
+    let grown = rss_bytes(pid).expect("the server's RSS").saturating_sub(before);
     eprintln!(
         "300 declared 1 MiB bodies: the server grew by {} KiB",
         grown >> 10

@@ -7,20 +7,10 @@
 
 use std::time::Instant;
 
+use zgreen_harness::rss_bytes;
+
 mod common;
 use common::*;
-
-/// The resident set of process `pid`, in bytes (`VmRSS` of
-/// `/proc/<pid>/status`).
-fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("a VmRSS line");
-    kib * 1024
-}
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -33,12 +23,12 @@ fn a_message_to_a_big_room_is_stored_once() {
         join(&a, "topic1", &format!("idle{i}"));
     }
     assert_eq!(status(&a)["members"]["topic1"], 1000);
-    let before = rss_bytes(server.child.pid());
+    let before = rss_bytes(server.child.pid()).expect("the server's RSS");
     let text = "x".repeat(9 * 1024);
     for _ in 0..100 {
         assert_eq!(put(&a, "topic1", "talker", Some(&talker), &text), 200);
     }
-    let after = rss_bytes(server.child.pid());
+    let after = rss_bytes(server.child.pid()).expect("the server's RSS");
     let growth = after.saturating_sub(before) as f64 / MIB;
     println!(
         "RSS {:.1} MiB after 1000 joins, {:.1} MiB after 100 messages of 9 KB: +{growth:.1} MiB ({:.1} s)",

@@ -10,7 +10,8 @@
 //! - [`Watchdog`]: aborts the process if a test body overruns its limit,
 //!   even when the body is stuck in a blocking call.
 //! - [`ms`]: `Duration::from_millis`, short; [`Fail`], a test's own error;
-//!   [`fresh_temp_dir`], an empty directory of the test's own.
+//!   [`fresh_temp_dir`], an empty directory of the test's own;
+//!   [`rss_bytes`], a process's resident set.
 //!
 //! It depends on std and libc (for signals and `PR_SET_PDEATHSIG`) only,
 //! not on zgreen, so every crate of the workspace can use it.
@@ -31,6 +32,7 @@
 
 mod child;
 mod lines;
+mod proc;
 mod watchdog;
 
 use std::path::PathBuf;
@@ -38,6 +40,7 @@ use std::time::Duration;
 
 pub use child::{ChildGuard, KILL_REAPED_WITHIN, die_with_parent, stop_all};
 pub use lines::{LineError, Lines};
+pub use proc::rss_bytes;
 pub use watchdog::Watchdog;
 
 /// `n` milliseconds.

@@ -303,12 +303,9 @@ fn forwarder_slow_subscriber_does_not_slow_a_fast_one_and_restart_resubscribes()
     assert!(field(&slow_v, "messages") < 3000, "slow: {slow_v}");
     assert!(publish_secs < 15.0, "publishing took {publish_secs} s");
     // Bounded memory: the forwarder's RSS stays small.
-    let rss_kb = std::fs::read_to_string(format!("/proc/{}/status", dev.pid()))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|x| x.parse::<u64>().ok()))
-        .unwrap_or(0);
+    let rss_kb = zgreen_harness::rss_bytes(u32::try_from(dev.pid()).expect("a pid"))
+        .expect("the forwarder's RSS")
+        / 1024;
     assert!(rss_kb < 200_000, "forwarder RSS {rss_kb} kB");
 
     // Restart: a subscriber that stays connected gets messages again

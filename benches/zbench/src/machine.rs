@@ -6,17 +6,7 @@ use std::process::Command;
 /// The resident set size of this process, in bytes (`VmRSS` of
 /// `/proc/self/status`).
 pub fn vm_rss_bytes() -> Result<u64, String> {
-    let status = fs::read_to_string("/proc/self/status").map_err(|e| format!("/proc/self/status: {e}"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .ok_or("no VmRSS line in /proc/self/status")?;
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| format!("cannot parse {line:?}"))?;
-    Ok(kib * 1024)
+    zgreen_harness::rss_bytes(std::process::id()).map_err(|e| e.to_string())
 }
 
 /// Number of memory mappings of this process (lines of `/proc/self/maps`).
