@@ -101,6 +101,12 @@ impl Error {
         matches!(self, Error::Timeout(_))
     }
 
+    /// True for the timeout of the call's own `_timeout`/`_deadline`
+    /// argument (id 0), not a [`Timeout`](crate::Timeout) scope's.
+    pub fn is_call_timeout(&self) -> bool {
+        matches!(self, Error::Timeout(t) if t.id == 0)
+    }
+
     /// True if the greenlet was killed.
     pub fn is_killed(&self) -> bool {
         matches!(self, Error::Killed)

@@ -69,11 +69,10 @@ pub fn serve_bytes(input: &[u8]) -> Vec<u8> {
     });
     let (conn, _) = listener.accept().expect("the client's connection");
     let served = crate::spawn(move || server::serve_one(conn, app(), limits()));
-    if let Err(e) = served.join() {
-        panic!("joining the server greenlet: {e}");
-    }
-    if let Err(crate::Error::Panicked(p)) = served.get() {
-        panic!("the HTTP server panicked on a fuzz input: {p}");
+    // The connection's own outcome (a closed peer, ...) is not a bug; the
+    // greenlet failing (a panic) is.
+    if let Err(e) = served.get() {
+        panic!("the HTTP server failed on a fuzz input: {e}");
     }
     client.get().expect("the client greenlet").unwrap_or_default()
 }

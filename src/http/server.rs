@@ -113,6 +113,17 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(handler: impl Handler, limits: Limits) -> Shared {
+        Shared {
+            handler: Box::new(handler),
+            bodies: BodyBudget::new(limits.max_body_bytes_in_flight),
+            limits: RefCell::new(limits),
+            idle: RefCell::new(BTreeMap::new()),
+            idle_seq: Cell::new(0),
+            per_ip: RefCell::new(HashMap::new()),
+        }
+    }
+
     /// Ends the connection that has waited longest for a first byte.
     fn shed_idle(&self) -> bool {
         let Some((_, g)) = self.idle.borrow_mut().pop_first() else {
@@ -219,14 +230,7 @@ impl HttpServer {
 
     /// A server on an already bound listener.
     pub fn from_listener(listener: TcpListener, handler: impl Handler) -> Result<HttpServer> {
-        let shared = Rc::new(Shared {
-            handler: Box::new(handler),
-            limits: RefCell::new(Limits::default()),
-            bodies: BodyBudget::new(Limits::default().max_body_bytes_in_flight),
-            idle: RefCell::new(BTreeMap::new()),
-            idle_seq: Cell::new(0),
-            per_ip: RefCell::new(HashMap::new()),
-        });
+        let shared = Rc::new(Shared::new(handler, Limits::default()));
         let conn_shared = shared.clone();
         let shed_shared = shared.clone();
         let server = StreamServer::from_listener(listener, move |stream, peer| {
@@ -387,14 +391,7 @@ fn parse_head(buf: &[u8], max_headers: usize) -> std::result::Result<Option<(usi
 /// the fuzz entry point, which needs the outcome and any panic).
 pub(crate) fn serve_one(stream: TcpStream, handler: impl Handler, limits: Limits) -> Result<()> {
     let peer = stream.peer_addr()?;
-    let shared = Shared {
-        handler: Box::new(handler),
-        bodies: BodyBudget::new(limits.max_body_bytes_in_flight),
-        limits: RefCell::new(limits),
-        idle: RefCell::new(BTreeMap::new()),
-        idle_seq: Cell::new(0),
-        per_ip: RefCell::new(HashMap::new()),
-    };
+    let shared = Shared::new(handler, limits);
     serve_connection(stream, peer, &shared)
 }
 
@@ -431,12 +428,9 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Res
         // Wait for the next request's first byte (idle keep-alive): the
         // connection may be shed meanwhile if the server is full.
         if wire.buf.is_empty() {
-            let idle = match head_deadline {
-                Some(d) => Some(d),
-                None => Some(Deadline::after(limits.keep_alive_timeout)),
-            };
+            let idle = head_deadline.unwrap_or_else(|| Deadline::after(limits.keep_alive_timeout));
             let _idle = IdleMark::new(shared);
-            match wire.fill(idle) {
+            match wire.fill(Some(idle)) {
                 Ok(0) | Err(WireError::Timeout) => return Ok(()),
                 Ok(_) => {}
                 Err(e) => return Err(e.into_error()),
@@ -557,19 +551,7 @@ fn read_request<'b>(
                 .map_err(Err)?;
         }
     }
-    let mut charge = Charge::none();
-    let body = match framing {
-        Framing::None | Framing::Length(0) => Ok(Vec::new()),
-        Framing::Length(n) => Charge::start(bodies).and_then(|c| {
-            charge = c;
-            wire.read_exact(n as usize, body_deadline, &mut charge)
-        }),
-        Framing::Chunked => Charge::start(bodies).and_then(|c| {
-            charge = c;
-            wire.read_chunked(limits.max_body_bytes, body_deadline, &mut charge)
-        }),
-    }
-    .map_err(|e| match e {
+    let refuse = |e: WireError| match e {
         WireError::Malformed(_) => Ok(Reject(400)),
         WireError::TooLarge => Ok(Reject(413)),
         WireError::Busy => Ok(Reject(503)),
@@ -577,7 +559,19 @@ fn read_request<'b>(
         WireError::Timeout => Ok(Reject(408)),
         WireError::Eof => Err(Error::Closed(Closed::PeerMidMessage)),
         WireError::Io(e) => Err(e),
-    })?;
+    };
+    let has_body = !matches!(framing, Framing::None | Framing::Length(0));
+    let mut charge = if has_body {
+        Charge::start(bodies).map_err(refuse)?
+    } else {
+        Charge::none()
+    };
+    let body = match framing {
+        Framing::None | Framing::Length(0) => Ok(Vec::new()),
+        Framing::Length(n) => wire.read_exact(n as usize, body_deadline, &mut charge),
+        Framing::Chunked => wire.read_chunked(limits.max_body_bytes, body_deadline, &mut charge),
+    }
+    .map_err(refuse)?;
 
     let (path, query) = match target.find('?') {
         Some(i) => (target[..i].to_string(), target[i + 1..].to_string()),

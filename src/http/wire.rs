@@ -334,47 +334,44 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, WireError> {
 /// name of unreserved, percent-encoded and sub-delimiter characters (an
 /// IPv4 address is such a name).
 pub(crate) fn valid_host(v: &[u8]) -> bool {
-    let (host, port) = if let Some(rest) = v.strip_prefix(b"[") {
-        let Some(end) = rest.iter().position(|&b| b == b']') else {
-            return false;
-        };
-        let literal = &rest[..end];
-        if literal.is_empty()
-            || !literal
-                .iter()
-                .all(|&b| b.is_ascii_hexdigit() || b":.vV".contains(&b))
-        {
-            return false;
+    let (host_ok, port) = match v.strip_prefix(b"[") {
+        Some(rest) => {
+            let Some(end) = rest.iter().position(|&b| b == b']') else {
+                return false;
+            };
+            let literal = &rest[..end];
+            let port = match &rest[end + 1..] {
+                [] => &[][..],
+                [b':', port @ ..] => port,
+                _ => return false,
+            };
+            let literal_ok = !literal.is_empty()
+                && literal
+                    .iter()
+                    .all(|&b| b.is_ascii_hexdigit() || b":.vV".contains(&b));
+            (literal_ok, port)
         }
-        match &rest[end + 1..] {
-            [] => return true,
-            [b':', port @ ..] => (&b""[..], port),
+        None => match v.iter().rposition(|&b| b == b':') {
+            Some(i) => (reg_name(&v[..i]), &v[i + 1..]),
+            None => (reg_name(v), &[][..]),
+        },
+    };
+    host_ok && port.iter().all(u8::is_ascii_digit)
+}
+
+/// An RFC 3986 `reg-name`: unreserved, percent-encoded and sub-delimiter
+/// characters (an IPv4 address is one).
+fn reg_name(host: &[u8]) -> bool {
+    let mut rest = host;
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = match (b, tail) {
+            (b'%', [h, l, more @ ..]) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => more,
+            (b'%', _) => return false,
+            (b, _) if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b) => tail,
             _ => return false,
-        }
-    } else {
-        match v.iter().rposition(|&b| b == b':') {
-            Some(i) => (&v[..i], &v[i + 1..]),
-            None => (v, &b""[..]),
-        }
-    };
-    let name_ok = {
-        let mut i = 0;
-        let mut ok = true;
-        while ok && i < host.len() {
-            let b = host[i];
-            if b == b'%' {
-                ok = host
-                    .get(i + 1..i + 3)
-                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
-                i += 3;
-            } else {
-                ok = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b);
-                i += 1;
-            }
-        }
-        ok
-    };
-    name_ok && port.iter().all(u8::is_ascii_digit)
+        };
+    }
+    true
 }
 
 /// One chunk of a chunked body, framed.

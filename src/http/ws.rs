@@ -272,7 +272,7 @@ impl Link {
             // Its own timeout only ends the wait: the loop then sees no
             // time left and disconnects the slow client.
             match self.drained.wait_timeout(left) {
-                Err(Error::Timeout(t)) if t.id == 0 => {}
+                Err(e) if e.is_call_timeout() => {}
                 r => r?,
             }
         }
@@ -654,12 +654,12 @@ fn read_loop(mut proto: tungstenite::WebSocket<ReaderIo>, link: &Rc<Link>) {
                 break;
             }
         };
-        if !wait_for_room(link, message_len(&msg)) {
+        let len = message_len(&msg);
+        if !wait_for_room(link, len) {
             link.send_close(1008, "messages not read");
             break;
         }
-        link.incoming_bytes
-            .set(link.incoming_bytes.get() + message_len(&msg));
+        link.incoming_bytes.set(link.incoming_bytes.get() + len);
         if link.incoming.try_put(msg).is_err() {
             break;
         }
@@ -729,49 +729,46 @@ fn keep_alive(link: &Link) -> Result<()> {
     Ok(())
 }
 
+/// A send-queue entry's frame and the bytes [`Link::push`] counted for it
+/// (a pong counts none); `None` for [`Out::Shutdown`].
+fn entry_frame(link: &Link, item: Out) -> Option<(FrameBytes, usize)> {
+    match item {
+        Out::Frame(f) => {
+            let n = f.as_slice().len();
+            Some((f, n))
+        }
+        // Each `Out::Pong` has its pong in `link.pong` (queued together).
+        Out::Pong => Some((FrameBytes::Owned(link.pong.take().unwrap_or_default()), 0)),
+        Out::Shutdown => None,
+    }
+}
+
 fn write_loop(link: &Link) {
     // Frames queued behind the first are joined into one write.
     let mut batch: Vec<u8> = Vec::new();
     let mut shutdown = false;
     while !shutdown {
-        // The first entry, and its bytes as `push` counted them (a pong
-        // counts none).
-        let (first, mut counted) = match link.out.get() {
-            Ok(Out::Frame(f)) => {
-                let n = f.as_slice().len();
-                (f, n)
-            }
-            Ok(Out::Pong) => match link.pong.take() {
-                Some(p) => (FrameBytes::Owned(p), 0),
-                None => continue,
-            },
-            _ => break,
+        let Ok(item) = link.out.get() else {
+            break;
+        };
+        let Some((first, mut counted)) = entry_frame(link, item) else {
+            break;
         };
         let mut count = 1;
         let mut joined = false;
         while batch.len().max(first.as_slice().len()) < WRITE_BATCH {
-            let next = match link.out.try_get() {
-                Ok(Out::Frame(next)) => {
-                    counted += next.as_slice().len();
-                    next
-                }
-                Ok(Out::Pong) => match link.pong.take() {
-                    Some(p) => FrameBytes::Owned(p),
-                    None => {
-                        count += 1;
-                        continue;
-                    }
-                },
-                Ok(Out::Shutdown) => {
-                    shutdown = true;
-                    break;
-                }
-                Err(_) => break,
+            let Ok(item) = link.out.try_get() else {
+                break;
+            };
+            let Some((next, n)) = entry_frame(link, item) else {
+                shutdown = true;
+                break;
             };
             if batch.is_empty() {
                 batch.extend_from_slice(first.as_slice());
             }
             batch.extend_from_slice(next.as_slice());
+            counted += n;
             count += 1;
             joined = true;
         }

@@ -436,7 +436,7 @@ fn accept_loop(inner: &Rc<Inner>, listener: &TcpListener) {
                 };
                 match waited {
                     Ok(()) => {}
-                    Err(Error::Timeout(t)) if t.id == 0 => {}
+                    Err(e) if e.is_call_timeout() => {}
                     Err(_) => return,
                 }
             }

@@ -496,9 +496,12 @@ fn lock(lock: &Lock, deadline: Option<Deadline>) -> Result<crate::sync::LockGuar
             Ok(g) => Ok(g),
             Err(_) => lock
                 .acquire_timeout(d.at.saturating_duration_since(Instant::now()))
-                .map_err(|e| match e {
-                    Error::Timeout(t) if t.id == 0 => hub::deadline_error(Some(d)),
-                    e => e,
+                .map_err(|e| {
+                    if e.is_call_timeout() {
+                        hub::deadline_error(Some(d))
+                    } else {
+                        e
+                    }
                 }),
         },
     }
