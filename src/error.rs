@@ -84,8 +84,8 @@ pub enum Error {
     /// [`Greenlet::take`](crate::Greenlet::take).
     #[error("the greenlet's value was taken")]
     ValueTaken,
-    /// A socket monitor sent an event that does not have the documented
-    /// two-frame layout.
+    /// A socket monitor sent an event that does not have libzmq's
+    /// version-2 layout.
     #[error("malformed socket monitor event")]
     MalformedMonitorEvent,
     /// A failure reported by user code (for example the payload handed to

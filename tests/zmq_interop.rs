@@ -1015,7 +1015,7 @@ fn monitor_of_a_bound_socket() {
     router.bind("tcp://127.0.0.1:*").unwrap();
     let ep = router.last_endpoint().unwrap();
     let listening = monitor.recv_timeout(OP_TIMEOUT).unwrap();
-    assert_eq!((listening.event, &listening.endpoint), (E::LISTENING, &ep));
+    assert_eq!((listening.event, listening.endpoint()), (E::LISTENING, ep.as_str()));
 
     let peer = thread::spawn(move || -> Res<()> {
         let dealer = connected(zmq::DEALER, &ep);
@@ -1072,7 +1072,7 @@ fn monitor_of_a_connecting_socket() {
     wait_thread(peer).expect("blocking ROUTER");
     events_through(&monitor, &mut seen, E::DISCONNECTED);
     let disconnected = seen.last().unwrap();
-    assert_eq!(disconnected.endpoint, ep);
+    assert_eq!(disconnected.endpoint(), ep);
     drop(dealer);
     let events = events_until_stopped(&monitor, seen);
     assert_in_order(

@@ -207,13 +207,38 @@ pub fn setup(name: &str, common: &Common) -> Option<Arc<Metrics>> {
     match metrics.serve(addr) {
         Ok(server) => {
             tracing::info!(local = %server.local_addr(), "serving metrics");
+            let _ = METRICS.set(metrics.clone());
             Some(metrics)
         }
         Err(e) => fail(name, format_args!("cannot serve metrics on {addr}: {e}")),
     }
 }
 
-/// A socket of `kind` with LINGER set from the common flags.
+/// The metrics endpoint's registry, once [`setup`] served one: the
+/// handshake watches of [`socket`] count into it.
+static METRICS: std::sync::OnceLock<Arc<Metrics>> = std::sync::OnceLock::new();
+
+/// A socket type's name in logs and metric labels.
+fn kind_name(kind: zmq::SocketType) -> &'static str {
+    match kind {
+        zmq::ROUTER => "router",
+        zmq::DEALER => "dealer",
+        zmq::REQ => "req",
+        zmq::REP => "rep",
+        zmq::PUB => "pub",
+        zmq::SUB => "sub",
+        zmq::XPUB => "xpub",
+        zmq::XSUB => "xsub",
+        zmq::PUSH => "push",
+        zmq::PULL => "pull",
+        zmq::PAIR => "pair",
+        zmq::STREAM => "stream",
+    }
+}
+
+/// A socket of `kind` with LINGER set from the common flags, secured as
+/// [`secure`] installed; a secured socket's failed handshakes are logged
+/// and counted ([`handshakes`](crate::handshakes)).
 pub fn socket(
     ctx: &zgreen::zmq::Context,
     kind: zmq::SocketType,
@@ -221,7 +246,9 @@ pub fn socket(
 ) -> zgreen::Result<zgreen::zmq::Socket> {
     let s = ctx.socket(kind)?;
     s.set_linger(linger_ms.min(i32::MAX as u64) as i32)?;
-    crate::security::apply(&s)?;
+    if crate::security::apply(&s)? {
+        crate::handshakes::watch(&s, kind_name(kind), METRICS.get().cloned())?;
+    }
     Ok(s)
 }
 

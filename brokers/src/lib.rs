@@ -24,6 +24,7 @@
 pub mod cli;
 pub mod devices;
 pub mod frames;
+pub mod handshakes;
 pub mod io;
 pub mod lb;
 pub mod lb_broker;

@@ -52,6 +52,7 @@ pub struct Metrics {
     dropped: Family<Labels, Counter>,
     workers: Family<Labels, Gauge>,
     queue_depth: Family<Labels, Gauge>,
+    handshake_failures: Family<Labels, Counter>,
     /// Requests that expired in a queue before any worker took them.
     pub requests_expired: Counter,
     /// Requests refused because their service's queue was full.
@@ -70,6 +71,7 @@ impl Metrics {
         let dropped = Family::<Labels, Counter>::default();
         let workers = Family::<Labels, Gauge>::default();
         let queue_depth = Family::<Labels, Gauge>::default();
+        let handshake_failures = Family::<Labels, Counter>::default();
         let requests_expired = Counter::default();
         let requests_rejected = Counter::default();
         let workers_expired = Counter::default();
@@ -86,6 +88,11 @@ impl Metrics {
         );
         registry.register("live_workers", "Live workers, per service", workers.clone());
         registry.register("queue_depth", "Queued requests, per service", queue_depth.clone());
+        registry.register(
+            "handshake_failures",
+            "Failed security handshakes, per socket and reason",
+            handshake_failures.clone(),
+        );
         registry.register(
             "requests_expired",
             "Requests that expired before a worker took them",
@@ -108,6 +115,7 @@ impl Metrics {
             dropped,
             workers,
             queue_depth,
+            handshake_failures,
             requests_expired,
             requests_rejected,
             workers_expired,
@@ -132,6 +140,14 @@ impl Metrics {
     pub fn dropped(&self, reason: &str) {
         self.dropped
             .get_or_create(&vec![("reason".into(), reason.into())])
+            .inc();
+    }
+
+    /// Counts one failed handshake on `socket` for `reason` (a
+    /// [`HandshakeFailure::label`](zgreen::zmq::handshake::HandshakeFailure::label)).
+    pub fn handshake_failed(&self, socket: &str, reason: &str) {
+        self.handshake_failures
+            .get_or_create(&vec![("socket".into(), socket.into()), ("reason".into(), reason.into())])
             .inc();
     }
 

@@ -140,14 +140,15 @@ fn parse_key(text: &str) -> Result<PublicKey, String> {
         .map_err(|e| format!("--curve-server-key: neither a key file nor a Z85 key: {e}"))
 }
 
-/// Secures `sock` as installed by [`install`] (nothing when CURVE is off).
-/// Must run before `bind`/`connect`.
-pub fn apply(sock: &zgreen::zmq::Socket) -> zgreen::Result<()> {
+/// Secures `sock` as installed by [`install`] (nothing when CURVE is off);
+/// true if it did. Must run before `bind`/`connect`.
+pub fn apply(sock: &zgreen::zmq::Socket) -> zgreen::Result<bool> {
     match PROFILE.get() {
-        None => Ok(()),
-        Some(Profile::Server(pair)) => auth::set_curve_server(sock, pair, ZAP_DOMAIN),
-        Some(Profile::Client { pair, server }) => auth::set_curve_client(sock, pair, server),
+        None => return Ok(false),
+        Some(Profile::Server(pair)) => auth::set_curve_server(sock, pair, ZAP_DOMAIN)?,
+        Some(Profile::Client { pair, server }) => auth::set_curve_client(sock, pair, server)?,
     }
+    Ok(true)
 }
 
 /// Which CURVE keys may register which MDP services (`--curve-services

@@ -249,6 +249,11 @@ impl WaitQueue {
         q.first.is_some() || !q.rest.is_empty()
     }
 
+    /// True if a live waiter is queued (cheap when nobody ever queued).
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.has_entries() && !self.is_empty()
+    }
+
     /// True if no live waiter is queued (drops stale ones on the way).
     pub(crate) fn is_empty(&self) -> bool {
         let mut q = self.inner.borrow_mut();

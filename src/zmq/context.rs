@@ -219,13 +219,18 @@ impl Context {
     /// [`DEFAULT_LINGER_MS`](super::DEFAULT_LINGER_MS) (libzmq's default
     /// of "forever" can freeze a program at exit).
     pub fn socket(&self, kind: zmq::SocketType) -> Result<Socket> {
-        // SAFETY: live context (invariant).
-        let ptr = unsafe { ffi::socket(self.raw.ptr, raw_type(kind)) }?;
+        let ptr = self.new_raw_socket(raw_type(kind))?;
         // SAFETY: `ptr` is a socket just created and owned by nobody else;
         // the zmq::Socket takes sole ownership (it closes it on drop), and
         // the green socket keeps this context alive for as long.
         let sock = unsafe { zmq::Socket::from_raw(ptr) };
         Socket::new(self.clone(), sock, ptr, kind)
+    }
+
+    /// A new libzmq socket of type number `kind`, owned by the caller.
+    pub(crate) fn new_raw_socket(&self, kind: i32) -> Result<ffi::Raw> {
+        // SAFETY: live context (invariant).
+        Ok(unsafe { ffi::socket(self.raw.ptr, kind) }?)
     }
 
     /// Terminates this handle's share of the context off the hub: if it is

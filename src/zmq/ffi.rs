@@ -10,6 +10,8 @@
 
 use std::ffi::{c_int, c_void};
 
+pub(crate) mod draft;
+
 /// A raw libzmq socket or context.
 pub(crate) type Raw = *mut c_void;
 

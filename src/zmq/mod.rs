@@ -25,6 +25,8 @@
 
 pub mod auth;
 mod context;
+pub mod draft;
+pub mod handshake;
 mod ffi;
 pub mod keys;
 mod monitor;

@@ -14,8 +14,21 @@ pub struct MonitorEvent {
     /// The event's value: a file descriptor, an errno, a retry interval
     /// or a handshake error code, depending on the event.
     pub value: u32,
-    /// The endpoint it concerns.
-    pub endpoint: String,
+    /// This socket's address of the connection (or the listening
+    /// address).
+    pub local: String,
+    /// The peer's address, empty for events of a listener (`LISTENING`,
+    /// `BIND_FAILED`, `CLOSED`, ...).
+    pub remote: String,
+}
+
+impl MonitorEvent {
+    /// The address the event concerns: the peer's if there is one, else
+    /// this socket's (a connecting socket's events name the endpoint it
+    /// connects to, a listener's its bound address).
+    pub fn endpoint(&self) -> &str {
+        if self.remote.is_empty() { &self.local } else { &self.remote }
+    }
 }
 
 /// The receiving end of a socket monitor.
@@ -48,13 +61,16 @@ static NEXT: AtomicU64 = AtomicU64::new(1);
 impl Socket {
     /// Starts monitoring this socket for `events` (a mask of
     /// `zmq::SocketEvent` values, e.g. `zmq::SocketEvent::ALL as i32`).
+    /// Events name both ends of each connection (libzmq's version-2
+    /// monitor), so a listener's events say which peer they concern.
     pub fn monitor_events(&self, events: i32) -> Result<Monitor> {
         let endpoint = format!(
             "inproc://zgreen.monitor.{}.{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        self.raw().monitor(&endpoint, events)?;
+        // SAFETY: the socket is live and this runs on its thread.
+        unsafe { super::ffi::draft::monitor_v2(self.raw_ptr(), &endpoint, events as u32 as u64) }?;
         let pair = self.context().socket(zmq::PAIR)?;
         pair.set_rcvhwm(0)?;
         pair.connect(&endpoint)?;
@@ -96,17 +112,30 @@ impl Monitor {
     }
 }
 
-/// Two frames: `u16 event | u32 value` (native endian), then the endpoint.
+/// libzmq's version-2 event: the event (`u64`), the number of values
+/// (`u64`), each value (`u64`), the local address, the remote address;
+/// integers in native byte order.
 fn parse(frames: Vec<Vec<u8>>) -> Result<MonitorEvent> {
-    let malformed = Error::MalformedMonitorEvent;
-    if frames.len() != 2 || frames[0].len() != 6 {
-        return Err(malformed);
+    let bad = || Error::MalformedMonitorEvent;
+    let word = |f: &[u8]| f.try_into().map(u64::from_ne_bytes).map_err(|_| bad());
+    let [event, count, rest @ ..] = frames.as_slice() else {
+        return Err(bad());
+    };
+    let [values @ .., local, remote] = rest else {
+        return Err(bad());
+    };
+    if values.len() as u64 != word(count)? {
+        return Err(bad());
     }
-    let event = u16::from_ne_bytes([frames[0][0], frames[0][1]]);
-    let value = u32::from_ne_bytes([frames[0][2], frames[0][3], frames[0][4], frames[0][5]]);
+    let value = match values.first() {
+        Some(v) => word(v)?,
+        None => 0,
+    };
+    let text = |f: &[u8]| String::from_utf8_lossy(f).into_owned();
     Ok(MonitorEvent {
-        event: zmq::SocketEvent::from_raw(event),
-        value,
-        endpoint: String::from_utf8_lossy(&frames[1]).into_owned(),
+        event: zmq::SocketEvent::from_raw(u16::try_from(word(event)?).map_err(|_| bad())?),
+        value: u32::try_from(value).unwrap_or(u32::MAX),
+        local: text(local),
+        remote: text(remote),
     })
 }

@@ -272,6 +272,11 @@ impl Socket {
         &self.inner.sock
     }
 
+    /// The libzmq socket, for the calls of `ffi` on this thread.
+    pub(crate) fn raw_ptr(&self) -> *mut std::ffi::c_void {
+        self.inner.raw
+    }
+
     /// The context this socket was made from.
     pub fn context(&self) -> super::Context {
         self.inner.ctx.clone()

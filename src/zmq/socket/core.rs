@@ -236,9 +236,7 @@ impl Inner {
     #[inline]
     pub(super) fn wake_ready(&self) {
         let e = &self.reg.entry;
-        if (e.readers.has_entries() && !e.readers.is_empty())
-            || (e.writers.has_entries() && !e.writers.is_empty())
-        {
+        if e.readers.has_waiters() || e.writers.has_waiters() {
             let _ = self.poll_events();
         }
     }
@@ -268,7 +266,7 @@ impl Inner {
         // raise a new edge. Reading it is still needed when a writer
         // waits, as those commands may have made the socket writable.
         let writers = &self.reg.entry.writers;
-        if dir == Dir::Write || (writers.has_entries() && !writers.is_empty()) {
+        if dir == Dir::Write || writers.has_waiters() {
             let ev = self.poll_events()?;
             if ev.contains(want) {
                 return Ok(()); // the edge already fired: retry at once
