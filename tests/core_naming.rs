@@ -12,7 +12,7 @@ use zgreen::{Closed, Error, Result};
 use zgreen_harness::ms;
 
 mod common;
-use common::bounded;
+use common::{bounded, spawn_with};
 
 /// `f` parks until the deadline, then fails with a timeout of id 0 (the
 /// call's own), not earlier.
@@ -41,11 +41,8 @@ fn deadline_forms_of_the_glue_time_out_at_their_instant() {
         times_out_at("AsyncResult::wait_deadline", |d| r.wait_deadline(d));
         let lock = Lock::new();
         let _held = lock.acquire()?;
-        let other = zgreen::spawn({
-            let lock = lock.clone();
-            move || {
-                times_out_at("Lock::acquire_deadline", |d| lock.acquire_deadline(d).map(drop));
-            }
+        let other = spawn_with(&lock, move |lock| {
+            times_out_at("Lock::acquire_deadline", |d| lock.acquire_deadline(d).map(drop));
         });
         other.join()?;
         assert!(other.successful());

@@ -84,13 +84,10 @@ fn iwait_reports_interruption_once() {
 fn wait_on_a_semaphore() {
     bounded(|| {
         let sem = Semaphore::new(0);
-        {
-            let sem = sem.clone();
-            zgreen::spawn(move || {
-                zgreen::sleep(ms(5)).unwrap();
-                sem.release();
-            });
-        }
+        spawn_with(&sem, move |sem| {
+            zgreen::sleep(ms(5)).unwrap();
+            sem.release();
+        });
         assert_eq!(zgreen::wait([&sem])?.len(), 1);
         assert_eq!(sem.available_permits(), 1);
         Ok(())
@@ -155,13 +152,10 @@ fn local_values_are_dropped_when_the_greenlet_ends() {
     static SLOT: Local<Tracked> = Local::new();
     bounded(|| {
         let drops = Rc::new(Cell::new(0));
-        let g = {
-            let drops = drops.clone();
-            zgreen::spawn(move || -> Result<()> {
-                SLOT.set(Tracked(drops));
-                zgreen::sleep(ms(2))
-            })
-        };
+        let g = spawn_with(&drops, move |drops| -> Result<()> {
+            SLOT.set(Tracked(drops));
+            zgreen::sleep(ms(2))
+        });
         zgreen::sleep(ms(1))?;
         assert_eq!(drops.get(), 0);
         g.get()??;
@@ -172,40 +166,32 @@ fn local_values_are_dropped_when_the_greenlet_ends() {
 
 // ----------------------------------------------------------------- Actor
 
-struct Pinger {
-    pong: Address<&'static str>,
+/// One side of the ping-pong: records every message, answers with `reply`,
+/// and, given a number of rounds (the pinger), stops both sides once that
+/// many "pong"s came back.
+struct Player {
+    other: Address<&'static str>,
+    reply: &'static str,
+    rounds: Option<u32>,
     seen: Rc<RefCell<Vec<&'static str>>>,
-    rounds: u32,
 }
 
-impl Actor for Pinger {
+impl Actor for Player {
     type Message = &'static str;
     fn receive(&mut self, ctx: &Context<&'static str>, message: &'static str) -> Result<()> {
         self.seen.borrow_mut().push(message);
-        if message == "pong" {
-            self.rounds -= 1;
+        if let Some(rounds) = &mut self.rounds {
+            if message == "pong" {
+                *rounds -= 1;
+            }
+            if *rounds == 0 {
+                self.other.stop();
+                ctx.stop();
+                return Ok(());
+            }
         }
-        if self.rounds == 0 {
-            self.pong.stop();
-            ctx.stop();
-            return Ok(());
-        }
-        self.pong.send("ping")?;
-        zgreen::sleep(Duration::ZERO)
-    }
-}
-
-struct Ponger {
-    ping: Address<&'static str>,
-    seen: Rc<RefCell<Vec<&'static str>>>,
-}
-
-impl Actor for Ponger {
-    type Message = &'static str;
-    fn receive(&mut self, _ctx: &Context<&'static str>, message: &'static str) -> Result<()> {
-        self.seen.borrow_mut().push(message);
-        // The pinger may have stopped already: a closed inbox ends us.
-        self.ping.send("pong")?;
+        // The pinger may have stopped already: a closed inbox ends the ponger.
+        self.other.send(self.reply)?;
         zgreen::sleep(Duration::ZERO)
     }
 }
@@ -216,13 +202,16 @@ fn ping_pong_actors() {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let ping = Address::new();
         let pong = Address::new();
-        let a = ping.start(Pinger {
-            pong: pong.clone(),
+        let a = ping.start(Player {
+            other: pong.clone(),
+            reply: "ping",
+            rounds: Some(3),
             seen: seen.clone(),
-            rounds: 3,
         });
-        let b = pong.start(Ponger {
-            ping: ping.clone(),
+        let b = pong.start(Player {
+            other: ping.clone(),
+            reply: "pong",
+            rounds: None,
             seen: seen.clone(),
         });
         ping.send("start")?;

@@ -127,15 +127,12 @@ fn get_blocks_until_put() {
 fn put_blocks_while_full() {
     bounded(|| {
         let q = Queue::bounded(2);
-        let putter = {
-            let q = q.clone();
-            zgreen::spawn(move || -> Result<()> {
-                for i in 0..4 {
-                    q.put(i)?;
-                }
-                Ok(())
-            })
-        };
+        let putter = spawn_with(&q, move |q| -> Result<()> {
+            for i in 0..4 {
+                q.put(i)?;
+            }
+            Ok(())
+        });
         zgreen::sleep(ms(10))?;
         assert_eq!(q.len(), 2);
         assert_eq!(q.waiting_putters(), 1);
@@ -231,13 +228,10 @@ fn kill_and_timeout_scope_interrupt_waiters() {
 
         // A killed greenlet cannot block again, even on a call that would
         // not block.
-        let g = {
-            let q = q.clone();
-            zgreen::spawn(move || {
-                zgreen::current().kill_nowait();
-                q.put(1).map_err(|e| e.error().clone())
-            })
-        };
+        let g = spawn_with(&q, move |q| {
+            zgreen::current().kill_nowait();
+            q.put(1).map_err(|e| e.error().clone())
+        });
         assert!(matches!(g.get()?, Err(Error::Killed)));
         assert!(q.is_empty());
         Ok(())
@@ -262,17 +256,14 @@ fn a_served_getter_keeps_its_item_even_if_killed_in_the_same_turn() {
 fn task_done_and_join() {
     bounded(|| {
         let q = queue_of(3)?;
-        let worker = {
-            let q = q.clone();
-            zgreen::spawn(move || -> Result<()> {
-                for _ in 0..3 {
-                    q.get()?;
-                    zgreen::sleep(ms(1))?;
-                    q.task_done()?;
-                }
-                Ok(())
-            })
-        };
+        let worker = spawn_with(&q, move |q| -> Result<()> {
+            for _ in 0..3 {
+                q.get()?;
+                zgreen::sleep(ms(1))?;
+                q.task_done()?;
+            }
+            Ok(())
+        });
         assert_eq!(q.unfinished_tasks(), 3);
         q.join()?;
         assert_eq!(q.unfinished_tasks(), 0);
@@ -368,13 +359,10 @@ fn root_get_on_a_queue_nobody_feeds_does_not_hang() {
 fn wait_and_iwait_see_queues() {
     bounded(|| {
         let (a, b) = (Queue::new(), Queue::new());
-        {
-            let b = b.clone();
-            zgreen::spawn(move || {
-                zgreen::sleep(ms(5)).unwrap();
-                b.try_put(2).unwrap();
-            });
-        }
+        spawn_with(&b, move |b| {
+            zgreen::sleep(ms(5)).unwrap();
+            b.try_put(2).unwrap();
+        });
         let first: Vec<&str> =
             zgreen::iwait_timeout([zgreen::Tagged("a", &a), zgreen::Tagged("b", &b)], ms(500))
                 .take(1)

@@ -344,17 +344,14 @@ fn rlock_is_reentrant_for_its_owner_only() {
         let b = lock.acquire()?;
         assert!(lock.is_owned());
         assert_eq!(lock.count(), 2);
-        let other = {
-            let lock = lock.clone();
-            zgreen::spawn(move || -> Result<bool> {
-                assert!(!lock.is_owned());
-                assert!(lock.try_acquire().is_err());
-                let g = lock.acquire()?;
-                let owned = lock.is_owned();
-                drop(g);
-                Ok(owned)
-            })
-        };
+        let other = spawn_with(&lock, move |lock| -> Result<bool> {
+            assert!(!lock.is_owned());
+            assert!(lock.try_acquire().is_err());
+            let g = lock.acquire()?;
+            let owned = lock.is_owned();
+            drop(g);
+            Ok(owned)
+        });
         zgreen::sleep(ms(2))?;
         drop(b);
         zgreen::sleep(ms(2))?;

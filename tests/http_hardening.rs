@@ -239,58 +239,62 @@ fn status_line(addr: SocketAddr, request: &[u8]) -> String {
     text.lines().next().unwrap_or_default().to_string()
 }
 
+const OK: &str = "HTTP/1.1 200 OK";
+const BAD_REQUEST: &str = "HTTP/1.1 400 Bad Request";
+
+/// For each of `cases` (a value and the status line it must get), sends
+/// `request(value)` on a new connection and checks the status line; a
+/// failure names the value.
+#[track_caller]
+fn assert_status_lines(addr: SocketAddr, request: impl Fn(&str) -> String, cases: &[(&str, &str)]) {
+    for &(value, want) in cases {
+        assert_eq!(status_line(addr, request(value).as_bytes()), want, "{value:?}");
+    }
+}
+
 /// RFC 9112 §3.2: an invalid `Host` value is a 400; valid forms (a name,
 /// a port, an IPv4 address, an IPv6 literal, empty) are served.
 #[test]
 fn invalid_host_values_are_refused() {
-    let addr = start_plain_server();
-    let get = |host: &str| {
-        status_line(
-            addr,
-            format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-    };
-    for bad in [
-        "a b/c@d",
-        "user@example.com",
-        "exa mple",
-        "host:80x",
-        "[::1",
-        "%zz",
-        "a/b",
-    ] {
-        assert_eq!(get(bad), "HTTP/1.1 400 Bad Request", "Host: {bad:?}");
-    }
-    for good in [
-        "example.com",
-        "example.com:8080",
-        "127.0.0.1:1",
-        "[::1]:8080",
-        "[::1]",
-        "",
-        "xn--bcher-kva.example",
-        "a%41b",
-    ] {
-        assert_eq!(get(good), "HTTP/1.1 200 OK", "Host: {good:?}");
-    }
+    assert_status_lines(
+        start_plain_server(),
+        |host| format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        &[
+            ("a b/c@d", BAD_REQUEST),
+            ("user@example.com", BAD_REQUEST),
+            ("exa mple", BAD_REQUEST),
+            ("host:80x", BAD_REQUEST),
+            ("[::1", BAD_REQUEST),
+            ("%zz", BAD_REQUEST),
+            ("a/b", BAD_REQUEST),
+            ("example.com", OK),
+            ("example.com:8080", OK),
+            ("127.0.0.1:1", OK),
+            ("[::1]:8080", OK),
+            ("[::1]", OK),
+            ("", OK),
+            ("xn--bcher-kva.example", OK),
+            ("a%41b", OK),
+        ],
+    );
 }
 
 /// RFC 9112 §2.3: a later HTTP/1 minor version is served as HTTP/1.1;
 /// another major version is a 505.
 #[test]
 fn http_versions() {
-    let addr = start_plain_server();
-    let get = |version: &str| {
-        status_line(
-            addr,
-            format!("GET / {version}\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-    };
-    assert_eq!(get("HTTP/1.2"), "HTTP/1.1 200 OK");
-    assert_eq!(get("HTTP/1.9"), "HTTP/1.1 200 OK");
-    assert_eq!(get("HTTP/2.0"), "HTTP/1.1 505 HTTP Version Not Supported");
-    assert_eq!(get("HTTP/3.1"), "HTTP/1.1 505 HTTP Version Not Supported");
-    assert_eq!(get("HTTP/1.1"), "HTTP/1.1 200 OK");
+    const NOT_SUPPORTED: &str = "HTTP/1.1 505 HTTP Version Not Supported";
+    assert_status_lines(
+        start_plain_server(),
+        |version| format!("GET / {version}\r\nHost: t\r\nConnection: close\r\n\r\n"),
+        &[
+            ("HTTP/1.2", OK),
+            ("HTTP/1.9", OK),
+            ("HTTP/2.0", NOT_SUPPORTED),
+            ("HTTP/3.1", NOT_SUPPORTED),
+            ("HTTP/1.1", OK),
+        ],
+    );
 }
 
 /// A chunked body whose chunk-size lines (sizes and extensions) total
@@ -310,37 +314,30 @@ fn chunk_extensions_have_a_total_limit() {
         req.extend_from_slice(b"0\r\n\r\n");
         req
     };
-    assert_eq!(status_line(addr, &body(10)), "HTTP/1.1 200 OK");
+    assert_eq!(status_line(addr, &body(10)), OK);
     assert_eq!(status_line(addr, &body(100)), "HTTP/1.1 413 Content Too Large");
 }
 
 /// RFC 6455 §4.2.1: the key must be the base64 of 16 bytes.
 #[test]
 fn websocket_key_must_encode_16_bytes() {
-    let addr = start_plain_server();
-    let upgrade = |key: &str| {
-        status_line(
-            addr,
+    assert_status_lines(
+        start_plain_server(),
+        |key| {
             format!(
                 "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
                  Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
             )
-            .as_bytes(),
-        )
-    };
-    assert_eq!(
-        upgrade("dGhlIHNhbXBsZSBub25jZQ=="),
-        "HTTP/1.1 101 Switching Protocols"
+        },
+        &[
+            ("dGhlIHNhbXBsZSBub25jZQ==", "HTTP/1.1 101 Switching Protocols"),
+            ("!!!!!!!!!!!!!!!!!!!!!!==", BAD_REQUEST),
+            ("dGhlIHNhbXBsZSBub25jZR==", BAD_REQUEST),
+            ("dGhlIHNhbXBsZSBub25jZQ", BAD_REQUEST),
+            ("dGhlIHNhbXBsZSBub25jZQ=", BAD_REQUEST),
+            ("AAAAAAAAAAAAAAAAAAAAAAAA", BAD_REQUEST),
+        ],
     );
-    for bad in [
-        "!!!!!!!!!!!!!!!!!!!!!!==",
-        "dGhlIHNhbXBsZSBub25jZR==",
-        "dGhlIHNhbXBsZSBub25jZQ",
-        "dGhlIHNhbXBsZSBub25jZQ=",
-        "AAAAAAAAAAAAAAAAAAAAAAAA",
-    ] {
-        assert_eq!(upgrade(bad), "HTTP/1.1 400 Bad Request", "key {bad:?}");
-    }
 }
 
 /// A client that shuts down its write half after its request still gets
@@ -444,7 +441,7 @@ fn connections_per_client_address_are_limited() {
     let started = Instant::now();
     loop {
         let line = get();
-        if line == "HTTP/1.1 200 OK" {
+        if line == OK {
             break;
         }
         assert!(started.elapsed() < IO_TIMEOUT, "still refused: {line}");

@@ -107,6 +107,13 @@ fn app(gate: Queue<()>) -> Router {
         })
 }
 
+/// [`serve`] with the default limits as `tweak` leaves them.
+fn serve_with(tweak: impl FnOnce(&mut Limits)) -> SocketAddr {
+    let mut limits = Limits::default();
+    tweak(&mut limits);
+    serve(limits)
+}
+
 /// Starts a server with `limits` on a new thread; returns its address.
 fn serve(limits: Limits) -> SocketAddr {
     let (tx, rx) = mpsc::channel();
@@ -471,13 +478,11 @@ fn methods_and_versions() {
 
 #[test]
 fn size_limits() {
-    let limits = Limits {
-        max_header_bytes: 1024,
-        max_headers: 8,
-        max_body_bytes: 100,
-        ..Limits::default()
-    };
-    let addr = serve(limits);
+    let addr = serve_with(|l| {
+        l.max_header_bytes = 1024;
+        l.max_headers = 8;
+        l.max_body_bytes = 100;
+    });
     let big_header = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(2000));
     rejected(addr, big_header.as_bytes(), 431);
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(2000));
@@ -524,12 +529,10 @@ fn size_limits() {
 
 #[test]
 fn slowloris_is_cut_off_and_does_not_stall_others() {
-    let limits = Limits {
-        header_timeout: Duration::from_millis(400),
-        body_timeout: Duration::from_millis(400),
-        ..Limits::default()
-    };
-    let addr = serve(limits);
+    let addr = serve_with(|l| {
+        l.header_timeout = ms(400);
+        l.body_timeout = ms(400);
+    });
     // Fifty clients trickle a head that never ends.
     let mut slow: Vec<TcpStream> = (0..50).map(|_| connect(addr)).collect();
     for s in &mut slow {
@@ -576,11 +579,7 @@ fn slowloris_is_cut_off_and_does_not_stall_others() {
 
 #[test]
 fn idle_keep_alive_connections_are_closed() {
-    let limits = Limits {
-        keep_alive_timeout: Duration::from_millis(300),
-        ..Limits::default()
-    };
-    let addr = serve(limits);
+    let addr = serve_with(|l| l.keep_alive_timeout = ms(300));
     let s = send(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let mut r = BufReader::new(s);
     assert_eq!(read_response(&mut r, false).text(), "hello");
@@ -658,11 +657,7 @@ impl Lcg {
 
 #[test]
 fn garbage_never_hurts_the_server() {
-    let limits = Limits {
-        header_timeout: Duration::from_millis(300),
-        ..Limits::default()
-    };
-    let addr = serve(limits);
+    let addr = serve_with(|l| l.header_timeout = ms(300));
     let mut rng = Lcg(7);
     let pieces: [&[u8]; 12] = [
         b"GET ",
@@ -707,11 +702,7 @@ fn garbage_never_hurts_the_server() {
 
 #[test]
 fn a_client_that_does_not_read_is_dropped() {
-    let limits = Limits {
-        write_timeout: Duration::from_millis(300),
-        ..Limits::default()
-    };
-    let addr = serve(limits);
+    let addr = serve_with(|l| l.write_timeout = ms(300));
     let s = send(addr, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
     // We read nothing: the server's write stalls, times out, and it closes.
     thread::sleep(Duration::from_millis(1500));
@@ -737,10 +728,7 @@ fn a_stream_ends_when_its_client_goes_away() {
     // A closed client looks like a half-closed one until a write fails:
     // a body that sends nothing for `keep_alive_timeout` after the
     // client's end of file is ended.
-    let addr = serve(Limits {
-        keep_alive_timeout: Duration::from_millis(500),
-        ..Limits::default()
-    });
+    let addr = serve_with(|l| l.keep_alive_timeout = ms(500));
     let s = send(addr, b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n");
     let mut r = BufReader::new(s);
     let mut line = String::new();
