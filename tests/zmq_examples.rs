@@ -1,5 +1,6 @@
 //! Runs the ZeroMQ examples (`zmq_reqrep`, `zmq_pubsub`, `zmq_pipeline`,
-//! `zmq_actors`, `zmq_poller`, `zmq_proxy`) and checks what they print.
+//! `zmq_actors`, `zmq_poller`, `zmq_proxy`, and the draft sockets'
+//! `zmq_client_server` and `zmq_radio_dish`) and checks what they print.
 //! (`tests/examples.rs` checks that the tutorial's ZeroMQ code blocks are
 //! excerpts of these examples.)
 //!
@@ -133,4 +134,34 @@ fn zmq_proxy() {
         ],
         "output of example zmq_proxy"
     );
+}
+
+/// The lines of `got` that start with `prefix`, prefix removed.
+fn lines_after<'a>(got: &'a [String], prefix: &str) -> Vec<&'a str> {
+    got.iter().filter_map(|l| l.strip_prefix(prefix)).collect()
+}
+
+#[test]
+fn zmq_client_server() {
+    let got = run("zmq_client_server");
+    for c in 0..3 {
+        let expected: Vec<String> = (0..3).map(|r| format!("echo {c}.{r}")).collect();
+        assert_eq!(lines_after(&got, &format!("client {c} got: ")), expected, "client {c}: {got:#?}");
+    }
+    assert_eq!(got.len(), 10, "nine replies and the server's summary: {got:#?}");
+    assert_eq!(got.last().map(String::as_str), Some("server answered 9 requests"));
+}
+
+#[test]
+fn zmq_radio_dish() {
+    let got = run("zmq_radio_dish");
+    for group in ["weather", "sports"] {
+        let expected: Vec<String> = (1..=5).map(|n| format!("{group} {n}")).collect();
+        assert_eq!(lines_after(&got, &format!("dish {group}: ")), expected, "dish {group}: {got:#?}");
+        let summary = format!("dish {group} got 5 updates");
+        let at = got.iter().position(|l| *l == summary).unwrap_or_else(|| panic!("no {summary:?}: {got:#?}"));
+        let last = got.iter().rposition(|l| l.starts_with(&format!("dish {group}: "))).unwrap();
+        assert!(last < at, "{summary:?} before its last update: {got:#?}");
+    }
+    assert_eq!(got.len(), 12, "ten updates and two summaries: {got:#?}");
 }
