@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Builds every zgreen image from a clean checkout, with no registry:
 #
-#   zgreen/brokers:dev   FROM scratch: zbroker, zworker, zclient, zdemo (and
-#                        zkeys and zchat when built), the zcheck healthcheck helper in
+#   zgreen/brokers:dev   FROM scratch: zbroker, zworker, zclient, zdemo, zkeys
+#                        (and zchat when built), the zcheck healthcheck helper in
 #                        /bin, plus exactly
-#                        the shared libraries `ldd` reports for them.
+#                        the shared libraries `ldd` reports for them. libzmq
+#                        and libsodium are linked into the binaries (CURVE).
+#
+# and the secure demo's key pairs in docker/.stage/keys.
 #
 # The build context is docker/.stage/ (gitignored, a few tens of MB), never
 # target/. Usage:
@@ -22,8 +25,8 @@ here=$root/docker
 stage=$here/.stage
 profile=${ZGREEN_DOCKER_PROFILE:-release}
 tag=${ZGREEN_DOCKER_TAG:-dev}
-bins=(zbroker zworker zclient zdemo)
-optional=(zkeys zchat) # staged when the build has them
+bins=(zbroker zworker zclient zdemo zkeys)
+optional=(zchat) # staged when the build has them
 
 die() {
     echo "docker/build.sh: $*" >&2
@@ -106,29 +109,21 @@ make_image() {
 
 make_image "$out" "$stage" "zgreen/brokers:$tag"
 
-# The CURVE image (the secure demo): the same binaries from the CURVE build
-# (.cargo/curve.toml: Debian's libzmq with libsodium), when that build is
-# possible here, plus demo key pairs in docker/.stage/keys (gitignored;
-# readable by the image's user 65534, bind-mounted by secure.yml).
-if [ -f .cargo/curve.toml ] && [ -e /usr/lib/x86_64-linux-gnu/libzmq.so ] && [ "${ZGREEN_DOCKER_CURVE:-1}" != 0 ]; then
-    echo "--- CURVE build (.cargo/curve.toml, CARGO_TARGET_DIR=$target/curve)"
-    flag=()
-    [ "$profile" = release ] && flag=(--release)
-    CARGO_TARGET_DIR=$target/curve cargo --config .cargo/curve.toml build "${flag[@]}" -p zgreen-brokers --bins
-    make_image "$target/curve/$profile" "$here/.stage-curve" "zgreen/brokers-curve:$tag"
-    docker run --rm --network none "zgreen/brokers-curve:$tag" /bin/zkeys check >/dev/null ||
-        die "zgreen/brokers-curve:$tag has no CURVE"
-    keys=$stage/keys
-    rm -rf "$keys"
-    mkdir -p "$keys/allow"
-    for k in broker worker client; do
-        "$target/curve/$profile/zkeys" generate --dir "$keys" --name "$k" >/dev/null
-    done
-    cp "$keys/worker.key" "$keys/client.key" "$keys/allow/"
-    chown -R 65534:65534 "$keys" 2>/dev/null || chmod -R a+rX "$keys"
-else
-    echo "--- no CURVE image (needs .cargo/curve.toml and libzmq3-dev; ZGREEN_DOCKER_CURVE=0 skips it)"
-fi
+# Every demo uses this one image, the secure one too: the default build has
+# CURVE (libzmq with libsodium, both vendored into the binaries).
+docker run --rm --network none "zgreen/brokers:$tag" /bin/zkeys check >/dev/null ||
+    die "zgreen/brokers:$tag has no CURVE (zkeys check failed)"
+# Demo key pairs for the secure demo in docker/.stage/keys (gitignored;
+# readable by the image's user 65534, bind-mounted by secure.yml): made by
+# this build's zkeys.
+keys=$stage/keys
+rm -rf "$keys"
+mkdir -p "$keys/allow"
+for k in broker worker client; do
+    "$out/zkeys" generate --dir "$keys" --name "$k" >/dev/null
+done
+cp "$keys/worker.key" "$keys/client.key" "$keys/allow/"
+chown -R 65534:65534 "$keys" 2>/dev/null || chmod -R a+rX "$keys"
 
 echo "--- images built in $((SECONDS - start)) s:"
 docker images 'zgreen/*' --format '{{.Repository}}:{{.Tag}} {{.Size}}'

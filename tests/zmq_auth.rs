@@ -1,9 +1,5 @@
-//! ZAP handler, PLAIN, IP lists, CURVE and key files (issue 8).
-//!
-//! Tests marked "CURVE" need a libzmq with CURVE. In the CURVE build
-//! (`cargo --config .cargo/curve.toml`, which sets `ZGREEN_CURVE_BUILD`)
-//! they fail when it is missing; in the default (vendored) build they
-//! check instead that CURVE is refused with the build hint.
+//! ZAP handler, PLAIN, IP lists, CURVE and key files (issue 8). CURVE is
+//! in the default build (vendored libzmq with libsodium): every test runs.
 #![cfg(feature = "zmq")]
 
 use std::io::Write;
@@ -16,22 +12,6 @@ use zgreen::zmq::keys::{KeyPair, PublicKey};
 use zgreen::zmq::{Context, Monitor, MonitorEvent, Socket};
 
 const WITHIN: Duration = Duration::from_secs(5);
-
-/// True when CURVE tests must run; panics in the CURVE build when libzmq
-/// lacks CURVE (fail, not skip).
-fn curve() -> bool {
-    if auth::curve_build() {
-        assert!(
-            auth::has_curve(),
-            "the CURVE build links a libzmq without CURVE (zmq::has(\"curve\") is false)"
-        );
-        true
-    } else {
-        assert!(!auth::has_curve(), "the vendored build unexpectedly has CURVE");
-        eprintln!("default build: CURVE part checked as unavailable only");
-        false
-    }
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     zgreen_harness::fresh_temp_dir("zgreen-auth", name)
@@ -336,17 +316,10 @@ fn blocked_or_garbage_handler_fails_the_handshake_in_time_without_stalling_other
 fn partial_greeting_does_not_stop_a_good_client() {
     let ctx = Context::new();
     let _auth = Authenticator::start(&ctx, AuthConfig::new().password("u", "p").curve_any()).unwrap();
-    let server_keys = if curve() {
-        Some(KeyPair::generate().unwrap())
-    } else {
-        None
-    };
+    let server_keys = KeyPair::generate().unwrap();
     let (srv, ep) = server(&ctx, |s| {
         s.set_handshake_ivl(30_000).unwrap();
-        match &server_keys {
-            Some(pair) => auth::set_curve_server(s, pair, "global").unwrap(),
-            None => s.set_plain_server(true).unwrap(),
-        }
+        auth::set_curve_server(s, &server_keys, "global").unwrap();
     });
     let addr = ep.trim_start_matches("tcp://").to_string();
     let mut holders = Vec::new();
@@ -363,13 +336,7 @@ fn partial_greeting_does_not_stop_a_good_client() {
         holders.push(raw);
     }
     let c = client(&ctx);
-    match &server_keys {
-        Some(pair) => auth::set_curve_client(&c, &KeyPair::generate().unwrap(), &pair.public).unwrap(),
-        None => {
-            c.set_plain_username(Some("u")).unwrap();
-            c.set_plain_password(Some("p")).unwrap();
-        }
-    }
+    auth::set_curve_client(&c, &KeyPair::generate().unwrap(), &server_keys.public).unwrap();
     c.connect(&ep).unwrap();
     for _ in 0..10 {
         assert!(ping(&srv, &c, WITHIN).is_some());
@@ -382,13 +349,7 @@ fn partial_greeting_does_not_stop_a_good_client() {
 #[test]
 fn key_files_round_trip_and_secrets_are_0600() {
     let dir = temp_dir("keys");
-    let pair = if curve() {
-        KeyPair::generate().unwrap()
-    } else {
-        let err = KeyPair::generate().unwrap_err().to_string();
-        assert!(err.contains("curve.toml"), "{err}");
-        KeyPair::from_parts([3; 32], [4; 32])
-    };
+    let pair = KeyPair::generate().unwrap();
     let (public, secret) = pair.save(&dir, "server").unwrap();
     let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -415,20 +376,6 @@ fn key_files_round_trip_and_secrets_are_0600() {
     assert!(bad.is_empty(), "{bad:?}");
 }
 
-#[test]
-fn curve_options_need_the_curve_build() {
-    if curve() {
-        return;
-    }
-    let ctx = Context::new();
-    let s = ctx.socket(zmq::REP).unwrap();
-    let pair = KeyPair::from_parts([3; 32], [4; 32]);
-    let err = auth::set_curve_server(&s, &pair, "global")
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("cargo --config .cargo/curve.toml"), "{err}");
-}
-
 // ----------------------------------------------------------------- CURVE
 
 struct CurveSetup {
@@ -453,12 +400,8 @@ impl CurveSetup {
     }
 }
 
-/// The CURVE server, its keys and a client key pair in `temp_dir(name)`;
-/// `None` unless the CURVE tests must run (see [`curve`]).
-fn curve_setup(name: &str) -> Option<CurveSetup> {
-    if !curve() {
-        return None;
-    }
+/// The CURVE server, its keys and a client key pair in `temp_dir(name)`.
+fn curve_setup(name: &str) -> CurveSetup {
     let ctx = Context::new();
     let dir = temp_dir(name);
     let server_keys = KeyPair::generate().unwrap();
@@ -470,7 +413,7 @@ fn curve_setup(name: &str) -> Option<CurveSetup> {
         auth::set_curve_server(s, &server_keys, "global").unwrap();
     });
     let mon = monitor(&srv);
-    Some(CurveSetup {
+    CurveSetup {
         ctx,
         auth,
         srv,
@@ -479,14 +422,12 @@ fn curve_setup(name: &str) -> Option<CurveSetup> {
         client_keys,
         dir,
         mon,
-    })
+    }
 }
 
 #[test]
 fn curve_allowed_key_is_accepted() {
-    let Some(s) = curve_setup("curve-ok") else {
-        return; // not the CURVE build
-    };
+    let s = curve_setup("curve-ok");
     let c = s.curve_client(&s.client_keys, &s.server_keys.public);
     let mut msg = ping(&s.srv, &c, WITHIN).expect("allowed key");
     assert_eq!(msg.gets("User-Id"), Some(s.client_keys.public.to_z85().as_str()));
@@ -495,9 +436,7 @@ fn curve_allowed_key_is_accepted() {
 
 #[test]
 fn curve_unknown_key_is_rejected_with_400_until_reloaded() {
-    let Some(s) = curve_setup("curve-unknown") else {
-        return; // not the CURVE build
-    };
+    let s = curve_setup("curve-unknown");
     let stranger = KeyPair::generate().unwrap();
     let c = s.curve_client(&stranger, &s.server_keys.public);
     assert_rejected_with_400(&s.mon, &s.srv, &c, "unknown key");
@@ -513,9 +452,7 @@ fn curve_unknown_key_is_rejected_with_400_until_reloaded() {
 
 #[test]
 fn curve_server_rejects_null_and_plain_clients() {
-    let Some(s) = curve_setup("curve-mech") else {
-        return; // not the CURVE build
-    };
+    let s = curve_setup("curve-mech");
     s.auth
         .update(|config| *config = config.clone().password("u", "p"));
     let null = client(&s.ctx);
@@ -531,9 +468,7 @@ fn curve_server_rejects_null_and_plain_clients() {
 
 #[test]
 fn curve_wrong_server_key_fails_the_handshake() {
-    let Some(s) = curve_setup("curve-wrong-server") else {
-        return; // not the CURVE build
-    };
+    let s = curve_setup("curve-wrong-server");
     let imposter = KeyPair::generate().unwrap();
     let c = s.curve_client(&s.client_keys, &imposter.public);
     assert!(wait_for(&s.mon, &FAILED, WITHIN).is_some());
@@ -543,9 +478,6 @@ fn curve_wrong_server_key_fails_the_handshake() {
 
 #[test]
 fn curve_without_a_handler_is_rejected_when_the_domain_is_enforced() {
-    if !curve() {
-        return;
-    }
     // Plain zmq sockets: ZMQ_ZAP_ENFORCE_DOMAIN needs the raw pointer.
     let ctx = zmq::Context::new();
     let server_keys = KeyPair::generate().unwrap();

@@ -7,9 +7,6 @@
 //! socket authenticates with `--curve-secret-key-file` and checks the
 //! broker's `--curve-server-key`). NULL and PLAIN peers of a CURVE server
 //! fail the handshake (mechanism mismatch), unknown keys get ZAP 400.
-//!
-//! In the default (vendored libzmq) build every `--curve-*` flag exits with
-//! one line naming the CURVE build.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -80,12 +77,6 @@ pub fn install(
 ) -> Result<Option<Authenticator>, String> {
     if !args.any() {
         return Ok(None);
-    }
-    if !auth::has_curve() {
-        return Err(format!(
-            "--curve-* options need CURVE: {}",
-            auth::CURVE_BUILD_HINT
-        ));
     }
     let secret = args
         .curve_secret_key_file

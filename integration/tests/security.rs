@@ -1,10 +1,7 @@
 //! CURVE and ZAP through the binaries (issue 8): `zkeys`, a CURVE
 //! `zbroker mdp` that admits only listed keys and restricts which key may
-//! register which service, CURVE workers and clients.
-//!
-//! In the CURVE build (`cargo --config .cargo/curve.toml`, which sets
-//! `ZGREEN_CURVE_BUILD`) the CURVE tests fail when libzmq lacks CURVE. In
-//! the default build they check the one-line error instead.
+//! register which service, CURVE workers and clients. CURVE is in the
+//! default build: every test runs.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,21 +9,7 @@ use std::time::Duration;
 use zgreen_integration::*;
 
 mod common;
-use common::{exit_code_and_log, expect_one_line_exit, mdp_echo_args};
-
-/// True when the CURVE tests must run (and CURVE must be there).
-fn curve() -> bool {
-    if option_env!("ZGREEN_CURVE_BUILD").is_some() {
-        assert_eq!(
-            zmq::has("curve"),
-            Some(true),
-            "the CURVE build links a libzmq without CURVE"
-        );
-        true
-    } else {
-        false
-    }
-}
+use common::{expect_one_line_exit, mdp_echo_args};
 
 fn temp_dir(name: &str) -> PathBuf {
     zgreen_harness::fresh_temp_dir("zgreen-security", name)
@@ -69,32 +52,83 @@ fn mdp_client<'a>(
     args
 }
 
+/// `zkeys check` reports CURVE; a wrong combination of `--curve-*` flags
+/// stops the process at start (exit 1) with one line saying what is wrong.
 #[test]
-fn curve_flags_without_curve_give_one_line_naming_the_curve_build() {
-    if curve() {
-        let mut p = Proc::start("zkeys", &["check"]);
-        assert_eq!(exit_code_and_log(&mut p).0, 0, "{}", p.dump());
-        return;
-    }
-    let dir = temp_dir("nocurve");
+fn zkeys_check_passes_and_misused_curve_flags_give_one_line_each() {
+    let mut p = Proc::start("zkeys", &["check"]);
+    let out = expect_one_line_exit(&mut p, 0, "zkeys check");
+    assert!(out.contains("CURVE available"), "{out}");
+
+    let dir = temp_dir("misuse");
+    keygen(&dir, "k");
     let d = dir.to_str().unwrap();
+    let ks = secret(&dir, "k");
+    let kp = dir.join("k.key").to_str().unwrap().to_string();
     let (ep, _) = endpoint();
-    for (bin, args) in [
-        ("zbroker", vec!["mdp", "--bind", &ep, "--curve-allow", d]),
+    for (bin, args, needle) in [
+        (
+            "zbroker",
+            vec!["mdp", "--bind", &ep, "--curve-allow", d],
+            "needs --curve-secret-key-file",
+        ),
+        (
+            "zbroker",
+            vec!["mdp", "--bind", &ep, "--curve-secret-key-file", &ks],
+            "needs --curve-allow",
+        ),
+        (
+            "zbroker",
+            vec![
+                "mdp",
+                "--bind",
+                &ep,
+                "--curve-secret-key-file",
+                &ks,
+                "--curve-allow",
+                d,
+                "--curve-server-key",
+                &kp,
+            ],
+            "--curve-server-key is for workers and clients",
+        ),
         (
             "zworker",
-            vec!["mdp", "--connect", &ep, "--curve-server-key", "x"],
+            vec!["mdp", "--connect", &ep, "--curve-secret-key-file", &ks],
+            "needs --curve-server-key",
         ),
         (
             "zclient",
-            vec!["mdp", "--connect", &ep, "--curve-secret-key-file", "x"],
+            vec![
+                "mdp",
+                "--connect",
+                &ep,
+                "--curve-secret-key-file",
+                &ks,
+                "--curve-server-key",
+                &kp,
+                "--curve-allow",
+                d,
+            ],
+            "--curve-allow is for brokers",
         ),
-        ("zkeys", vec!["generate", "--dir", d, "--name", "k"]),
-        ("zkeys", vec!["check"]),
+        (
+            "zclient",
+            vec![
+                "mdp",
+                "--connect",
+                &ep,
+                "--curve-secret-key-file",
+                &ks,
+                "--curve-server-key",
+                "not-a-key",
+            ],
+            "--curve-server-key: neither a key file nor a Z85 key",
+        ),
     ] {
         let mut p = Proc::start_env(bin, &args, &[("RUST_LOG", "off")]);
         let out = expect_one_line_exit(&mut p, 1, &format!("{bin} {args:?}"));
-        assert!(out.contains("cargo --config .cargo/curve.toml"), "{bin}: {out}");
+        assert!(out.contains(needle), "{bin} {args:?}: {out}");
     }
 }
 
@@ -156,9 +190,6 @@ impl Deployment {
 
 #[test]
 fn encrypted_mdp_exchange_through_zbroker_end_to_end() {
-    if !curve() {
-        return;
-    }
     let d = deploy("e2e");
     let wflags = d.peer_flags("worker");
     let wflags: Vec<&str> = wflags.iter().map(String::as_str).collect();
@@ -192,9 +223,6 @@ fn encrypted_mdp_exchange_through_zbroker_end_to_end() {
 
 #[test]
 fn curve_broker_refuses_unknown_keys_null_clients_and_unlisted_services() {
-    if !curve() {
-        return;
-    }
     let d = deploy("refuse");
     let ep = d.broker.endpoint.clone();
 

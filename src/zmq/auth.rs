@@ -32,9 +32,10 @@
 //! ```
 //!
 //! # CURVE
-//! CURVE needs a libzmq built with libsodium. The default build vendors
-//! one without it; the CURVE build links the system's instead:
-//! see [`CURVE_BUILD_HINT`].
+//! CURVE needs a libzmq built with libsodium. The default build has it: the
+//! workspace's copy of zmq-sys (`vendor/zmq-sys`) compiles libzmq with a
+//! static libsodium built from source (`libsodium-sys-stable`), so
+//! `zmq::has("curve")` is true without any system package.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -49,42 +50,11 @@ use crate::greenlet::Greenlet;
 /// The endpoint libzmq sends ZAP requests to.
 pub const ZAP_ENDPOINT: &str = "inproc://zeromq.zap.01";
 
-/// How to get a build with CURVE, for error messages.
-pub const CURVE_BUILD_HINT: &str = "this build's libzmq has CURVE compiled out (the vendored default build); \
-build with CURVE: apt-get install libzmq3-dev pkg-config && \
-CARGO_TARGET_DIR=target/curve cargo --config .cargo/curve.toml build (see README, \"Security: ZAP and CURVE\")";
-
 /// `ZMQ_ZAP_ENFORCE_DOMAIN` (libzmq 4.3 draft option number).
 const ZMQ_ZAP_ENFORCE_DOMAIN: i32 = 93;
 
-/// True when compiled by the CURVE build (`.cargo/curve.toml` sets
-/// `ZGREEN_CURVE_BUILD`). In that build, tests that need CURVE fail
-/// instead of skipping when libzmq lacks it.
-pub fn curve_build() -> bool {
-    option_env!("ZGREEN_CURVE_BUILD").is_some()
-}
-
-/// True when the linked libzmq supports CURVE.
-pub fn has_curve() -> bool {
-    zmq::has("curve") == Some(true)
-}
-
-/// `Ok` when CURVE is available, else an error carrying
-/// [`CURVE_BUILD_HINT`].
-pub fn require_curve() -> Result<()> {
-    if has_curve() {
-        Ok(())
-    } else {
-        Err(Error::from(std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            CURVE_BUILD_HINT,
-        )))
-    }
-}
-
 /// Makes `sock` a CURVE server with `pair`, answering to ZAP `domain`.
 pub fn set_curve_server(sock: &Socket, pair: &KeyPair, domain: &str) -> Result<()> {
-    require_curve()?;
     sock.set_zap_domain(domain)?;
     sock.set_curve_server(true)?;
     sock.set_curve_secretkey(pair.secret_bytes())?;
@@ -94,7 +64,6 @@ pub fn set_curve_server(sock: &Socket, pair: &KeyPair, domain: &str) -> Result<(
 /// Makes `sock` a CURVE client of the server whose public key is
 /// `server`, authenticating with `pair`.
 pub fn set_curve_client(sock: &Socket, pair: &KeyPair, server: &PublicKey) -> Result<()> {
-    require_curve()?;
     sock.set_curve_serverkey(&server.0)?;
     sock.set_curve_publickey(&pair.public.0)?;
     sock.set_curve_secretkey(pair.secret_bytes())?;

@@ -190,3 +190,15 @@ impl Drop for RawMsg {
         unsafe { zmq_sys::zmq_msg_close(&mut self.0) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// What `vendor/zmq-sys`'s build script compiles in: CURVE (libzmq
+    /// with libsodium) and the draft API. Fails if either is lost, or when
+    /// linked against a system libzmq without them.
+    #[test]
+    fn the_linked_libzmq_has_curve_and_the_draft_api() {
+        assert_eq!(zmq::has("curve"), Some(true), "libzmq built without libsodium");
+        assert_eq!(zmq::has("draft"), Some(true), "libzmq built without ZMQ_BUILD_DRAFT_API");
+    }
+}

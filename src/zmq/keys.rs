@@ -11,9 +11,8 @@
 //! public-key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
 //! ```
 //!
-//! Key generation needs a libzmq built with CURVE (the CURVE build, see
-//! [`curve_build`](super::auth::curve_build)); Z85 encoding, saving and
-//! loading work in every build.
+//! Key generation needs a libzmq built with CURVE, as the default build's
+//! is (see [`auth`](super::auth#curve)).
 
 use std::fmt;
 use std::io::{self, Write};
@@ -105,10 +104,9 @@ impl fmt::Debug for KeyPair {
 }
 
 impl KeyPair {
-    /// Generates a new key pair. Fails with a message naming the CURVE
-    /// build when libzmq has CURVE compiled out.
+    /// Generates a new key pair (libzmq's `zmq_curve_keypair`, from
+    /// libsodium's random source).
     pub fn generate() -> Result<KeyPair> {
-        super::auth::require_curve()?;
         let pair = zmq::CurveKeyPair::new()?;
         Ok(KeyPair {
             public: PublicKey(pair.public_key),
@@ -280,6 +278,15 @@ mod tests {
         assert_eq!(z85.len(), KEY_Z85_CHARS);
         assert_eq!(PublicKey::from_z85(&z85).unwrap(), key);
         assert!(PublicKey::from_z85("short").is_err());
+    }
+
+    #[test]
+    fn generated_pairs_are_distinct_and_survive_z85() {
+        let a = KeyPair::generate().unwrap();
+        let b = KeyPair::generate().unwrap();
+        assert_ne!(a.public, b.public);
+        assert_ne!(a.secret_bytes(), b.secret_bytes());
+        assert_eq!(PublicKey::from_z85(&a.public.to_z85()).unwrap(), a.public);
     }
 
     #[test]

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use zgreen::zmq::auth;
 use zgreen::zmq::keys::{KeyPair, PublicKey};
 use zgreen_brokers::cli;
 
@@ -21,7 +20,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Generates a key pair into DIR/NAME.key and DIR/NAME.key_secret and
-    /// prints the public key. Needs the CURVE build.
+    /// prints the public key.
     Generate {
         /// Directory to write to (created if missing).
         #[arg(long, value_name = "DIR", default_value = ".")]
@@ -38,8 +37,8 @@ enum Cmd {
         /// The key file.
         file: PathBuf,
     },
-    /// Exits 0 if this build's libzmq has CURVE, 1 (with how to get it)
-    /// if not.
+    /// Exits 0 if the linked libzmq has CURVE (the default build's does;
+    /// a system libzmq linked instead may not), 1 if not.
     Check,
 }
 
@@ -75,10 +74,13 @@ fn main() {
             println!("{}", key.unwrap_or_else(|e| cli::fail(NAME, e)));
         }
         Cmd::Check => {
-            if auth::has_curve() {
+            if zmq::has("curve") == Some(true) {
                 println!("CURVE available (libzmq {:?})", zmq::version());
             } else {
-                cli::fail(NAME, auth::CURVE_BUILD_HINT);
+                cli::fail(
+                    NAME,
+                    format_args!("libzmq {:?} has no CURVE (built without libsodium)", zmq::version()),
+                );
             }
         }
     }
