@@ -11,16 +11,15 @@
 use zgreen::zmq::Context;
 use zgreen::zmq::draft::{DraftKind, DraftMessage, DraftSocket};
 
-/// Answers `n` requests, each to the peer that sent it.
-fn serve(server: DraftSocket, n: usize) -> zgreen::Result<()> {
+/// Answers `n` requests, each to the peer that sent it; returns how many.
+fn serve(server: DraftSocket, n: usize) -> zgreen::Result<usize> {
     for _ in 0..n {
         let request = server.recv()?;
         let peer = request.routing_id.expect("a SERVER message names its peer");
         let reply = [&b"echo "[..], &request.data].concat();
         server.send(DraftMessage::new(reply).to_peer(peer))?;
     }
-    println!("server answered {n} requests");
-    Ok(())
+    Ok(n)
 }
 
 /// Sends three requests and prints the replies.
@@ -50,5 +49,6 @@ fn main() -> zgreen::Result<()> {
     for c in clients {
         c.get()??;
     }
-    serving.get()?
+    println!("server answered {} requests", serving.get()??);
+    Ok(())
 }

@@ -69,6 +69,10 @@ use crate::hub::{Deadline, Dir, IoRegistration};
 
 mod core;
 
+/// The longest group name (RADIO, DISH), in bytes. A longer one is
+/// refused with `EINVAL` (libzmq itself would cut it short silently).
+pub const MAX_GROUP_BYTES: usize = draft::GROUP_MAX_BYTES;
+
 /// The draft socket types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DraftKind {
@@ -116,7 +120,8 @@ pub struct DraftMessage {
     /// The routing id of the peer: set on messages a SERVER or PEER
     /// receives, required on those it sends.
     pub routing_id: Option<u32>,
-    /// The group: required on messages a RADIO sends (at most 255 bytes),
+    /// The group: required on messages a RADIO sends (at most
+    /// [`MAX_GROUP_BYTES`]),
     /// set on those a DISH receives.
     pub group: Option<String>,
 }
@@ -350,7 +355,7 @@ impl DraftSocket {
     }
 
     /// Joins `group` (a DISH socket): it receives the group's messages
-    /// from then on. A group is at most 255 bytes.
+    /// from then on. A group is at most [`MAX_GROUP_BYTES`] long.
     pub fn join(&self, group: &str) -> Result<()> {
         let raw = self.inner.raw;
         // SAFETY: as in `connect_peer`.

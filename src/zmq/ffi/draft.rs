@@ -40,9 +40,22 @@ pub(crate) const POLLIN: i16 = zmq_sys::ZMQ_POLLIN as i16;
 /// `POLLOUT` of `zmq_poller_add`.
 pub(crate) const POLLOUT: i16 = zmq_sys::ZMQ_POLLOUT as i16;
 
+/// The longest group name libzmq keeps (`ZMQ_GROUP_MAX_LENGTH`).
+pub(crate) const GROUP_MAX_BYTES: usize = 255;
+
 /// A C string for libzmq, or `EINVAL` if `s` holds a NUL byte.
 fn c_string(s: &str) -> Result<CString, zmq::Error> {
     CString::new(s).map_err(|_| zmq::Error::EINVAL)
+}
+
+/// A group name as a C string: `EINVAL` if it is longer than
+/// [`GROUP_MAX_BYTES`] (libzmq's `zmq_msg_set_group` would cut it short
+/// silently, merging groups that differ only after that) or holds a NUL.
+fn group_string(group: &str) -> Result<CString, zmq::Error> {
+    if group.len() > GROUP_MAX_BYTES {
+        return Err(zmq::Error::EINVAL);
+    }
+    c_string(group)
 }
 
 /// A `zmq_poller` watching one socket for reading and writing, destroyed
@@ -116,7 +129,7 @@ impl Drop for Poller {
 /// # Safety
 /// `sock` is a live socket of the calling thread.
 pub(crate) unsafe fn join(sock: Raw, group: &str) -> Result<(), zmq::Error> {
-    let group = c_string(group)?;
+    let group = group_string(group)?;
     // SAFETY: the caller's contract; libzmq copies the string.
     check(unsafe { zmq_join(sock, group.as_ptr()) }).map(|_| ())
 }
@@ -126,7 +139,7 @@ pub(crate) unsafe fn join(sock: Raw, group: &str) -> Result<(), zmq::Error> {
 /// # Safety
 /// As [`join`].
 pub(crate) unsafe fn leave(sock: Raw, group: &str) -> Result<(), zmq::Error> {
-    let group = c_string(group)?;
+    let group = group_string(group)?;
     // SAFETY: the caller's contract; libzmq copies the string.
     check(unsafe { zmq_leave(sock, group.as_ptr()) }).map(|_| ())
 }
@@ -192,7 +205,7 @@ impl RawMsg {
     /// Sets the message's group (RADIO sockets); `EINVAL` if it is longer
     /// than 255 bytes or holds a NUL byte.
     pub(crate) fn set_group(&mut self, group: &str) -> Result<(), zmq::Error> {
-        let group = c_string(group)?;
+        let group = group_string(group)?;
         // SAFETY: `self.0` is an initialized message; libzmq copies the
         // string.
         check(unsafe { zmq_msg_set_group(&mut self.0, group.as_ptr()) }).map(|_| ())
