@@ -178,6 +178,20 @@ impl Deployment {
         );
     }
 
+    /// Waits until the broker has logged a failed handshake explained as
+    /// `why`, and counted one with reason `label` on its ROUTER.
+    fn expect_handshake_failure(&self, why: &str, label: &str) {
+        self.expect_broker_log(&format!("handshake failed: {why}"));
+        let labels = format!("socket=\"router\",reason=\"{label}\"");
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                self.broker.metric("zgreen_handshake_failures_total", &labels) >= 1.0
+            }),
+            "no zgreen_handshake_failures_total{{{labels}}}\n{}",
+            self.broker.proc.dump()
+        );
+    }
+
     fn peer_flags(&self, name: &str) -> Vec<String> {
         vec![
             "--curve-secret-key-file".into(),
@@ -238,6 +252,7 @@ fn curve_broker_refuses_unknown_keys_null_clients_and_unlisted_services() {
         recv(&s).is_none(),
         "a NULL client got an answer from a CURVE broker"
     );
+    d.expect_handshake_failure("security mechanism mismatch", "mechanism_mismatch");
 
     // The client key is admitted but may not register services.
     let cflags = d.peer_flags("client");
@@ -273,6 +288,12 @@ fn curve_broker_refuses_unknown_keys_null_clients_and_unlisted_services() {
         "{}",
         d.broker.proc.dump()
     );
+    d.expect_handshake_failure("denied by the server's ZAP handler", "denied");
+    assert!(
+        client.log().contains("handshake failed: denied by the server's ZAP handler"),
+        "the client says why it gets nothing\n{}",
+        client.dump()
+    );
 
     // Adding its key to the allow directory and SIGHUP let it in.
     std::fs::copy(d.keys.join("stranger.key"), d.keys.join("allow/stranger.key")).unwrap();
@@ -296,4 +317,10 @@ fn curve_broker_refuses_unknown_keys_null_clients_and_unlisted_services() {
     ];
     let (_, summary, client) = run_client(&mdp_client(&ep, "1", "300", "0", &wrong), Duration::from_secs(30));
     assert_eq!(field(&summary, "received"), 0, "{summary}\n{}", client.dump());
+    d.expect_handshake_failure("the CURVE handshake did not decrypt", "cryptographic");
+    assert!(
+        client.log().contains("handshake failed: the peer closed the connection during the handshake"),
+        "the client says why it gets nothing\n{}",
+        client.dump()
+    );
 }
