@@ -83,7 +83,10 @@ mod blocking {
                 let sock = zmq_socket(ctx, kind);
                 assert!(!sock.is_null(), "zmq_socket({kind})");
                 for (opt, v) in [(RCVTIMEO, 5000), (SNDTIMEO, 5000), (LINGER, 0)] {
-                    check(zmq_setsockopt(sock, opt, (&v as *const c_int).cast(), 4), "setsockopt");
+                    check(
+                        zmq_setsockopt(sock, opt, (&v as *const c_int).cast(), 4),
+                        "setsockopt",
+                    );
                 }
                 Peer { ctx, sock }
             }
@@ -97,7 +100,10 @@ mod blocking {
                 check(zmq_bind(self.sock, ep.as_ptr()), "bind");
                 let mut buf = [0u8; 256];
                 let mut len = buf.len();
-                check(zmq_getsockopt(self.sock, LAST_ENDPOINT, buf.as_mut_ptr().cast(), &mut len), "endpoint");
+                check(
+                    zmq_getsockopt(self.sock, LAST_ENDPOINT, buf.as_mut_ptr().cast(), &mut len),
+                    "endpoint",
+                );
                 CStr::from_ptr(buf.as_ptr().cast()).to_string_lossy().into_owned()
             }
         }
@@ -155,7 +161,8 @@ mod blocking {
                 zmq_msg_init(&mut m);
                 let rc = zmq_msg_recv(&mut m, self.sock, 0);
                 check(rc, "recv (5 s)");
-                let data = std::slice::from_raw_parts(zmq_msg_data(&mut m).cast::<u8>(), zmq_msg_size(&m)).to_vec();
+                let data =
+                    std::slice::from_raw_parts(zmq_msg_data(&mut m).cast::<u8>(), zmq_msg_size(&m)).to_vec();
                 let id = zmq_msg_routing_id(&mut m);
                 let g = zmq_msg_group(&mut m);
                 let group = if g.is_null() {
@@ -209,7 +216,10 @@ fn bind_tcp(s: &DraftSocket) -> String {
 
 /// Runs `f` on a new thread (the blocking peer) and returns its handle.
 fn peer_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
-    thread::Builder::new().name("blocking peer".into()).spawn(f).unwrap()
+    thread::Builder::new()
+        .name("blocking peer".into())
+        .spawn(f)
+        .unwrap()
 }
 
 // ------------------------------------------------------------ CLIENT/SERVER
@@ -235,7 +245,9 @@ fn green_server_answers_a_blocking_client() {
             let id = got.routing_id.expect("a SERVER message names its peer");
             server.send(DraftMessage::new(format!("rep {i}")).to_peer(id))?;
         }
-        zgreen::threadpool::apply(move || client.join()).unwrap().expect("the blocking client");
+        zgreen::threadpool::apply(move || client.join())
+            .unwrap()
+            .expect("the blocking client");
         Ok(())
     });
 }
@@ -265,7 +277,9 @@ fn green_client_talks_to_a_blocking_server() {
             assert_eq!(got.data, format!("re: {i}").into_bytes());
             assert_eq!((got.routing_id, got.group), (None, None));
         }
-        zgreen::threadpool::apply(move || server.join()).unwrap().expect("the blocking server");
+        zgreen::threadpool::apply(move || server.join())
+            .unwrap()
+            .expect("the blocking server");
         Ok(())
     });
 }
@@ -302,11 +316,18 @@ fn green_radio_reaches_a_blocking_dish_in_its_group_only() {
         let stop = Rc::new(RefCell::new(false));
         let s = stop.clone();
         let sender = zgreen::spawn(move || radio_until(&radio, &s));
-        let got = zgreen::threadpool::apply(move || dish.join()).unwrap().expect("the blocking dish");
+        let got = zgreen::threadpool::apply(move || dish.join())
+            .unwrap()
+            .expect("the blocking dish");
         *stop.borrow_mut() = true;
         sender.get()??;
         for (data, _, group) in &got {
-            assert_eq!(group, "a", "a message of another group: {:?}", String::from_utf8_lossy(data));
+            assert_eq!(
+                group,
+                "a",
+                "a message of another group: {:?}",
+                String::from_utf8_lossy(data)
+            );
             assert!(data.starts_with(b"a"));
         }
         Ok(())
@@ -339,7 +360,9 @@ fn green_dish_gets_a_blocking_radios_group() {
             assert!(got.data.starts_with(b"b"), "{:?}", got.data);
         }
         done.store(true, std::sync::atomic::Ordering::Relaxed);
-        zgreen::threadpool::apply(move || radio.join()).unwrap().expect("the blocking radio");
+        zgreen::threadpool::apply(move || radio.join())
+            .unwrap()
+            .expect("the blocking radio");
         Ok(())
     });
 }
@@ -361,7 +384,9 @@ fn scatter_and_gather_interoperate_both_ways() {
         for i in 0..ROUNDS {
             scatter.send(i.to_be_bytes().as_slice())?;
         }
-        let got = zgreen::threadpool::apply(move || gather.join()).unwrap().expect("gather");
+        let got = zgreen::threadpool::apply(move || gather.join())
+            .unwrap()
+            .expect("gather");
         let want: Vec<Vec<u8>> = (0..ROUNDS).map(|i| i.to_be_bytes().to_vec()).collect();
         assert_eq!(got, want, "one SCATTER to one GATHER keeps the order");
 
@@ -380,7 +405,9 @@ fn scatter_and_gather_interoperate_both_ways() {
         for i in 0..ROUNDS {
             assert_eq!(gather.recv_timeout(Duration::from_secs(5))?.data, i.to_be_bytes());
         }
-        zgreen::threadpool::apply(move || scatter.join()).unwrap().expect("scatter");
+        zgreen::threadpool::apply(move || scatter.join())
+            .unwrap()
+            .expect("scatter");
         Ok(())
     });
 }
@@ -404,7 +431,9 @@ fn green_peer_and_blocking_peer_address_each_other() {
         assert_eq!(got.data, b"hello");
         let id = got.routing_id.expect("a PEER message names its peer");
         me.send(DraftMessage::new("hello back").to_peer(id))?;
-        zgreen::threadpool::apply(move || other.join()).unwrap().expect("the blocking peer");
+        zgreen::threadpool::apply(move || other.join())
+            .unwrap()
+            .expect("the blocking peer");
 
         // And the green side connecting: connect_peer gives the id to send to.
         let (tx, rx) = std::sync::mpsc::channel();
@@ -419,7 +448,9 @@ fn green_peer_and_blocking_peer_address_each_other() {
         me.send(DraftMessage::new("ping").to_peer(id))?;
         let got = me.recv_timeout(Duration::from_secs(5))?;
         assert_eq!((got.data.as_slice(), got.routing_id), (&b"ping!"[..], Some(id)));
-        zgreen::threadpool::apply(move || other.join()).unwrap().expect("the blocking peer");
+        zgreen::threadpool::apply(move || other.join())
+            .unwrap()
+            .expect("the blocking peer");
         Ok(())
     });
 }
@@ -442,7 +473,9 @@ fn green_channel_and_blocking_channel_exchange_messages() {
             chan.send(i.to_le_bytes().as_slice())?;
             assert_eq!(chan.recv_timeout(Duration::from_secs(5))?.data, i.to_le_bytes());
         }
-        zgreen::threadpool::apply(move || other.join()).unwrap().expect("the blocking channel");
+        zgreen::threadpool::apply(move || other.join())
+            .unwrap()
+            .expect("the blocking channel");
         Ok(())
     });
 }
@@ -499,7 +532,10 @@ fn many_greenlets_on_one_server_lose_and_duplicate_nothing() {
         zgreen::sleep(Duration::from_millis(2))?;
         receivers[1].kill()?;
         receivers[3].kill()?;
-        let clients: Vec<DraftSocket> = senders.into_iter().map(|s| s.get()?).collect::<zgreen::Result<_>>()?;
+        let clients: Vec<DraftSocket> = senders
+            .into_iter()
+            .map(|s| s.get()?)
+            .collect::<zgreen::Result<_>>()?;
         // Wait until everything sent has been received, then end the rest.
         let total = (CLIENTS * EACH) as usize;
         while seen.borrow().len() < total {
@@ -564,7 +600,11 @@ fn greenlets_sharing_a_client_parked_on_a_full_pipe() {
         assert_eq!(sent, 200);
         for g in 0..2u8 {
             let mine: Vec<u8> = got.iter().filter(|m| m[0] == g).map(|m| m[1]).collect();
-            assert_eq!(mine, (0..100).collect::<Vec<u8>>(), "greenlet {g}'s messages, in order");
+            assert_eq!(
+                mine,
+                (0..100).collect::<Vec<u8>>(),
+                "greenlet {g}'s messages, in order"
+            );
         }
         Ok(())
     });
@@ -583,7 +623,12 @@ fn try_calls_never_park_and_hand_the_message_back() {
         assert_eq!(err.into_inner().data, b"kept");
         assert!(client.try_recv().unwrap_err().is_empty());
         let t = std::time::Instant::now();
-        assert!(client.recv_timeout(Duration::from_millis(30)).unwrap_err().is_timeout());
+        assert!(
+            client
+                .recv_timeout(Duration::from_millis(30))
+                .unwrap_err()
+                .is_timeout()
+        );
         common::assert_took_between(t.elapsed(), Duration::from_millis(25), Duration::from_secs(2));
         Ok(())
     });
@@ -596,18 +641,31 @@ fn bad_messages_get_clear_errors() {
         let server = green(&ctx, DraftKind::Server);
         server.bind("inproc://draft-bad")?;
         // A SERVER needs a routing id, and that peer must exist.
-        assert!(matches!(server.send("no id"), Err(Error::Zmq(zmq::Error::EHOSTUNREACH))));
+        assert!(matches!(
+            server.send("no id"),
+            Err(Error::Zmq(zmq::Error::EHOSTUNREACH))
+        ));
         let to_nobody = server.send(DraftMessage::new("x").to_peer(12345));
-        assert!(matches!(to_nobody, Err(Error::Zmq(zmq::Error::EHOSTUNREACH))), "{to_nobody:?}");
+        assert!(
+            matches!(to_nobody, Err(Error::Zmq(zmq::Error::EHOSTUNREACH))),
+            "{to_nobody:?}"
+        );
         // Groups: at most 255 bytes (libzmq alone would truncate a longer
         // one), no NUL.
         let radio = green(&ctx, DraftKind::Radio);
         for group in ["g".repeat(256), "a\0b".to_string()] {
             let r = radio.send(DraftMessage::new("x").in_group(group.clone()));
-            assert!(matches!(r, Err(Error::Zmq(zmq::Error::EINVAL))), "group of {} bytes: {r:?}", group.len());
+            assert!(
+                matches!(r, Err(Error::Zmq(zmq::Error::EINVAL))),
+                "group of {} bytes: {r:?}",
+                group.len()
+            );
         }
         let dish = green(&ctx, DraftKind::Dish);
-        assert!(matches!(dish.join(&"g".repeat(256)), Err(Error::Zmq(zmq::Error::EINVAL))));
+        assert!(matches!(
+            dish.join(&"g".repeat(256)),
+            Err(Error::Zmq(zmq::Error::EINVAL))
+        ));
         // The socket stays usable after each refusal.
         radio.send(DraftMessage::new("fine").in_group("g"))?;
         Ok(())
@@ -631,7 +689,10 @@ fn close_wakes_every_parked_greenlet() {
         for w in waiters {
             assert!(matches!(w.get()?, Err(Error::SocketClosed)));
         }
-        assert!(matches!(gather.try_recv(), Err(zgreen::TryRecvError::Failed(Error::SocketClosed))));
+        assert!(matches!(
+            gather.try_recv(),
+            Err(zgreen::TryRecvError::Failed(Error::SocketClosed))
+        ));
         // The address is free again.
         green(&ctx, DraftKind::Gather).bind("inproc://draft-close")?;
         Ok(())

@@ -146,7 +146,11 @@ fn zmq_client_server() {
     let got = run("zmq_client_server");
     for c in 0..3 {
         let expected: Vec<String> = (0..3).map(|r| format!("echo {c}.{r}")).collect();
-        assert_eq!(lines_after(&got, &format!("client {c} got: ")), expected, "client {c}: {got:#?}");
+        assert_eq!(
+            lines_after(&got, &format!("client {c} got: ")),
+            expected,
+            "client {c}: {got:#?}"
+        );
     }
     assert_eq!(got.len(), 10, "nine replies and the server's summary: {got:#?}");
     assert_eq!(got.last().map(String::as_str), Some("server answered 9 requests"));
@@ -157,10 +161,20 @@ fn zmq_radio_dish() {
     let got = run("zmq_radio_dish");
     for group in ["weather", "sports"] {
         let expected: Vec<String> = (1..=5).map(|n| format!("{group} {n}")).collect();
-        assert_eq!(lines_after(&got, &format!("dish {group}: ")), expected, "dish {group}: {got:#?}");
+        assert_eq!(
+            lines_after(&got, &format!("dish {group}: ")),
+            expected,
+            "dish {group}: {got:#?}"
+        );
         let summary = format!("dish {group} got 5 updates");
-        let at = got.iter().position(|l| *l == summary).unwrap_or_else(|| panic!("no {summary:?}: {got:#?}"));
-        let last = got.iter().rposition(|l| l.starts_with(&format!("dish {group}: "))).unwrap();
+        let at = got
+            .iter()
+            .position(|l| *l == summary)
+            .unwrap_or_else(|| panic!("no {summary:?}: {got:#?}"));
+        let last = got
+            .iter()
+            .rposition(|l| l.starts_with(&format!("dish {group}: ")))
+            .unwrap();
         assert!(last < at, "{summary:?} before its last update: {got:#?}");
     }
     assert_eq!(got.len(), 12, "ten updates and two summaries: {got:#?}");

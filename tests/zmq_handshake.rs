@@ -25,7 +25,11 @@ fn failure(mon: &Monitor, what: &str) -> (HandshakeFailure, MonitorEvent) {
         let ev = mon
             .recv_deadline(deadline)
             .unwrap_or_else(|e| panic!("{what}: no handshake failure reported: {e}"));
-        assert_ne!(ev.event, zmq::SocketEvent::HANDSHAKE_SUCCEEDED, "{what}: the handshake succeeded");
+        assert_ne!(
+            ev.event,
+            zmq::SocketEvent::HANDSHAKE_SUCCEEDED,
+            "{what}: the handshake succeeded"
+        );
         if let Some(f) = HandshakeFailure::from_event(&ev) {
             return (f, ev);
         }
@@ -60,8 +64,16 @@ fn client(ctx: &Context, ep: &str, setup: impl FnOnce(&Socket)) -> (Socket, Moni
 /// own (ephemeral) address.
 #[track_caller]
 fn assert_both_addresses(ev: &MonitorEvent) {
-    assert!(ev.remote.starts_with("tcp://127.0.0.1:"), "peer address {:?}", ev.remote);
-    assert!(ev.local.starts_with("tcp://127.0.0.1:"), "local address {:?}", ev.local);
+    assert!(
+        ev.remote.starts_with("tcp://127.0.0.1:"),
+        "peer address {:?}",
+        ev.remote
+    );
+    assert!(
+        ev.local.starts_with("tcp://127.0.0.1:"),
+        "local address {:?}",
+        ev.local
+    );
     assert_ne!(ev.remote, ev.local);
 }
 
@@ -97,10 +109,14 @@ fn a_wrong_server_key_is_cryptographic_on_the_server_and_dropped_on_the_client()
     let ctx = Context::new();
     let _auth = Authenticator::start(&ctx, AuthConfig::new().curve_any()).unwrap();
     let server_pair = KeyPair::generate().unwrap();
-    let (_srv, ep, smon) = server(&ctx, |s| auth::set_curve_server(s, &server_pair, "global").unwrap());
+    let (_srv, ep, smon) = server(&ctx, |s| {
+        auth::set_curve_server(s, &server_pair, "global").unwrap()
+    });
     let client_pair = KeyPair::generate().unwrap();
     let not_the_server = KeyPair::generate().unwrap().public;
-    let (_c, cmon) = client(&ctx, &ep, |c| auth::set_curve_client(c, &client_pair, &not_the_server).unwrap());
+    let (_c, cmon) = client(&ctx, &ep, |c| {
+        auth::set_curve_client(c, &client_pair, &not_the_server).unwrap()
+    });
     assert_eq!(failure(&smon, "server").0, HandshakeFailure::Cryptographic);
     let (f, _) = failure(&cmon, "client");
     assert_eq!(f, HandshakeFailure::Dropped);
@@ -113,9 +129,13 @@ fn an_unknown_client_key_is_denied_on_both_sides() {
     let known = KeyPair::generate().unwrap();
     let _auth = Authenticator::start(&ctx, AuthConfig::new().curve_key(known.public)).unwrap();
     let server_pair = KeyPair::generate().unwrap();
-    let (_srv, ep, smon) = server(&ctx, |s| auth::set_curve_server(s, &server_pair, "global").unwrap());
+    let (_srv, ep, smon) = server(&ctx, |s| {
+        auth::set_curve_server(s, &server_pair, "global").unwrap()
+    });
     let stranger = KeyPair::generate().unwrap();
-    let (_c, cmon) = client(&ctx, &ep, |c| auth::set_curve_client(c, &stranger, &server_pair.public).unwrap());
+    let (_c, cmon) = client(&ctx, &ep, |c| {
+        auth::set_curve_client(c, &stranger, &server_pair.public).unwrap()
+    });
     assert_eq!(failure(&smon, "server").0, HandshakeFailure::Denied);
     assert_eq!(failure(&cmon, "client").0, HandshakeFailure::Denied);
 }

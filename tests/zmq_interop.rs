@@ -1015,7 +1015,10 @@ fn monitor_of_a_bound_socket() {
     router.bind("tcp://127.0.0.1:*").unwrap();
     let ep = router.last_endpoint().unwrap();
     let listening = monitor.recv_timeout(OP_TIMEOUT).unwrap();
-    assert_eq!((listening.event, listening.endpoint()), (E::LISTENING, ep.as_str()));
+    assert_eq!(
+        (listening.event, listening.endpoint()),
+        (E::LISTENING, ep.as_str())
+    );
 
     let peer = thread::spawn(move || -> Res<()> {
         let dealer = connected(zmq::DEALER, &ep);

@@ -45,7 +45,11 @@ pub fn watch(sock: &Socket, socket: &'static str, metrics: Option<Arc<Metrics>>)
             }
             if let Some(suppressed) = limit.admit(Instant::now()) {
                 if suppressed > 0 {
-                    tracing::warn!(socket, suppressed, "handshake failures not logged in the last second");
+                    tracing::warn!(
+                        socket,
+                        suppressed,
+                        "handshake failures not logged in the last second"
+                    );
                 }
                 tracing::warn!(
                     socket,
@@ -72,14 +76,20 @@ impl LogLimit {
     /// `Some(n)` if a line may be logged now (`n`: lines suppressed in
     /// the second before), `None` if this one is suppressed.
     fn admit(&mut self, now: Instant) -> Option<u64> {
-        let fresh = self.second.is_none_or(|s| now.duration_since(s) >= Duration::from_secs(1));
+        let fresh = self
+            .second
+            .is_none_or(|s| now.duration_since(s) >= Duration::from_secs(1));
         if fresh {
             self.second = Some(now);
             self.logged = 0;
         }
         if self.logged < LOG_PER_SECOND {
             self.logged += 1;
-            return Some(if fresh { std::mem::take(&mut self.suppressed) } else { 0 });
+            return Some(if fresh {
+                std::mem::take(&mut self.suppressed)
+            } else {
+                0
+            });
         }
         self.suppressed += 1;
         None

@@ -147,7 +147,10 @@ impl Metrics {
     /// [`HandshakeFailure::label`](zgreen::zmq::handshake::HandshakeFailure::label)).
     pub fn handshake_failed(&self, socket: &str, reason: &str) {
         self.handshake_failures
-            .get_or_create(&vec![("socket".into(), socket.into()), ("reason".into(), reason.into())])
+            .get_or_create(&vec![
+                ("socket".into(), socket.into()),
+                ("reason".into(), reason.into()),
+            ])
             .inc();
     }
 

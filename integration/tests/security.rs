@@ -290,7 +290,9 @@ fn curve_broker_refuses_unknown_keys_null_clients_and_unlisted_services() {
     );
     d.expect_handshake_failure("denied by the server's ZAP handler", "denied");
     assert!(
-        client.log().contains("handshake failed: denied by the server's ZAP handler"),
+        client
+            .log()
+            .contains("handshake failed: denied by the server's ZAP handler"),
         "the client says why it gets nothing\n{}",
         client.dump()
     );
@@ -319,7 +321,9 @@ fn curve_broker_refuses_unknown_keys_null_clients_and_unlisted_services() {
     assert_eq!(field(&summary, "received"), 0, "{summary}\n{}", client.dump());
     d.expect_handshake_failure("the CURVE handshake did not decrypt", "cryptographic");
     assert!(
-        client.log().contains("handshake failed: the peer closed the connection during the handshake"),
+        client
+            .log()
+            .contains("handshake failed: the peer closed the connection during the handshake"),
         "the client says why it gets nothing\n{}",
         client.dump()
     );

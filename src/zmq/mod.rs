@@ -26,8 +26,8 @@
 pub mod auth;
 mod context;
 pub mod draft;
-pub mod handshake;
 mod ffi;
+pub mod handshake;
 pub mod keys;
 mod monitor;
 mod poller;

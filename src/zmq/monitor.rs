@@ -27,7 +27,11 @@ impl MonitorEvent {
     /// this socket's (a connecting socket's events name the endpoint it
     /// connects to, a listener's its bound address).
     pub fn endpoint(&self) -> &str {
-        if self.remote.is_empty() { &self.local } else { &self.remote }
+        if self.remote.is_empty() {
+            &self.local
+        } else {
+            &self.remote
+        }
     }
 }
 

@@ -260,7 +260,9 @@ impl Context {
             _ctx: self.clone(),
             sock,
         };
-        Ok(DraftSocket { inner: Rc::new(inner) })
+        Ok(DraftSocket {
+            inner: Rc::new(inner),
+        })
     }
 }
 
@@ -317,7 +319,10 @@ impl DraftSocket {
     /// Connects to `endpoint`.
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         self.setup(|s| s.connect(endpoint))?;
-        self.inner.endpoints.borrow_mut().push((false, endpoint.to_owned()));
+        self.inner
+            .endpoints
+            .borrow_mut()
+            .push((false, endpoint.to_owned()));
         Ok(())
     }
 
@@ -329,7 +334,10 @@ impl DraftSocket {
         // SAFETY: `raw` is the live socket of `sock` (invariant), used on
         // its own thread.
         let id = self.setup(|_| unsafe { draft::connect_peer(raw, endpoint) })?;
-        self.inner.endpoints.borrow_mut().push((false, endpoint.to_owned()));
+        self.inner
+            .endpoints
+            .borrow_mut()
+            .push((false, endpoint.to_owned()));
         Ok(id)
     }
 
@@ -414,7 +422,10 @@ impl DraftSocket {
 
     /// Sends the message if the socket can take it now, never parking;
     /// otherwise hands it back.
-    pub fn try_send(&self, msg: impl Into<DraftMessage>) -> std::result::Result<(), TrySendError<DraftMessage>> {
+    pub fn try_send(
+        &self,
+        msg: impl Into<DraftMessage>,
+    ) -> std::result::Result<(), TrySendError<DraftMessage>> {
         let msg = msg.into();
         match self.send_op(&msg, None, false) {
             Ok(()) => Ok(()),

@@ -32,7 +32,13 @@ unsafe extern "C" {
     fn zmq_msg_routing_id(msg: *mut zmq_sys::zmq_msg_t) -> u32;
     fn zmq_msg_set_group(msg: *mut zmq_sys::zmq_msg_t, group: *const c_char) -> c_int;
     fn zmq_msg_group(msg: *mut zmq_sys::zmq_msg_t) -> *const c_char;
-    fn zmq_socket_monitor_versioned(socket: Raw, addr: *const c_char, events: u64, version: c_int, kind: c_int) -> c_int;
+    fn zmq_socket_monitor_versioned(
+        socket: Raw,
+        addr: *const c_char,
+        events: u64,
+        version: c_int,
+        kind: c_int,
+    ) -> c_int;
 }
 
 /// `POLLIN` of `zmq_poller_add`.
@@ -168,8 +174,10 @@ pub(crate) unsafe fn connect_peer(sock: Raw, endpoint: &str) -> Result<u32, zmq:
 pub(crate) unsafe fn monitor_v2(sock: Raw, endpoint: &str, events: u64) -> Result<(), zmq::Error> {
     let endpoint = c_string(endpoint)?;
     // SAFETY: the caller's contract; libzmq copies the string.
-    check(unsafe { zmq_socket_monitor_versioned(sock, endpoint.as_ptr(), events, 2, zmq_sys::ZMQ_PAIR as c_int) })
-        .map(|_| ())
+    check(unsafe {
+        zmq_socket_monitor_versioned(sock, endpoint.as_ptr(), events, 2, zmq_sys::ZMQ_PAIR as c_int)
+    })
+    .map(|_| ())
 }
 
 impl RawMsg {
@@ -183,7 +191,11 @@ impl RawMsg {
             // SAFETY: libzmq allocated `data.len()` writable bytes at
             // `zmq_msg_data`, which nothing else references yet.
             unsafe {
-                std::ptr::copy_nonoverlapping(data.as_ptr(), zmq_sys::zmq_msg_data(&mut msg.0).cast(), data.len());
+                std::ptr::copy_nonoverlapping(
+                    data.as_ptr(),
+                    zmq_sys::zmq_msg_data(&mut msg.0).cast(),
+                    data.len(),
+                );
             }
         }
         Ok(msg)
