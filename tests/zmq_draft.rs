@@ -610,6 +610,135 @@ fn greenlets_sharing_a_client_parked_on_a_full_pipe() {
     });
 }
 
+/// Three greenlets send 100 messages each on one shared socket (`wrap`
+/// addresses each payload), three greenlets receive on the other shared
+/// socket: one with short timeouts landing while parked, one killed
+/// while parked. Every message arrives exactly once, and each receiver
+/// sees each sender's messages in order.
+fn shared_both_ends(
+    what: &str,
+    tx: DraftSocket,
+    rx: DraftSocket,
+    wrap: impl Fn(Vec<u8>) -> DraftMessage + 'static,
+) -> zgreen::Result<()> {
+    const SENDERS: u8 = 3;
+    const EACH: u8 = 100;
+    let wrap = Rc::new(wrap);
+    let seen = Rc::new(RefCell::new(Vec::<(usize, Vec<u8>)>::new()));
+    let receivers: Vec<_> = (0..3)
+        .map(|r| {
+            let (rx, seen) = (rx.clone(), seen.clone());
+            zgreen::spawn(move || -> zgreen::Result<()> {
+                loop {
+                    let got = if r == 0 {
+                        match rx.recv_timeout(Duration::from_millis(1)) {
+                            Err(e) if e.is_timeout() => continue,
+                            other => other?,
+                        }
+                    } else {
+                        rx.recv()?
+                    };
+                    seen.borrow_mut().push((r, got.data));
+                }
+            })
+        })
+        .collect();
+    zgreen::sleep(Duration::from_millis(2))?;
+    receivers[2].kill()?; // parked: nothing sent yet
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|g| {
+            let (tx, wrap) = (tx.clone(), wrap.clone());
+            zgreen::spawn(move || -> zgreen::Result<()> {
+                for i in 0..EACH {
+                    tx.send(wrap(vec![g, i]))?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for s in senders {
+        s.get()??;
+    }
+    let total = usize::from(SENDERS) * usize::from(EACH);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while seen.borrow().len() < total && std::time::Instant::now() < deadline {
+        zgreen::sleep(Duration::from_millis(2))?;
+    }
+    for r in &receivers {
+        r.kill()?;
+    }
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), total, "{what}: messages received");
+    let mut all: Vec<&Vec<u8>> = seen.iter().map(|(_, m)| m).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), total, "{what}: a message arrived twice");
+    for r in 0..2 {
+        for g in 0..SENDERS {
+            let mine: Vec<u8> = seen
+                .iter()
+                .filter(|(by, m)| *by == r && m[0] == g)
+                .map(|(_, m)| m[1])
+                .collect();
+            assert!(
+                mine.windows(2).all(|w| w[0] < w[1]),
+                "{what}: receiver {r} got sender {g}'s out of order: {mine:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Sends `probe` through `tx` until `rx` gets one: RADIO drops what no
+/// DISH has joined yet, so the join must have arrived before a count.
+fn until_joined(tx: &DraftSocket, rx: &DraftSocket, probe: impl Fn() -> DraftMessage) -> zgreen::Result<()> {
+    loop {
+        tx.send(probe())?;
+        match rx.recv_timeout(Duration::from_millis(10)) {
+            Ok(_) => break,
+            Err(e) if e.is_timeout() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Drain the probes still on their way.
+    while rx.recv_timeout(Duration::from_millis(20)).is_ok() {}
+    Ok(())
+}
+
+#[test]
+fn every_draft_pattern_shared_by_several_greenlets_on_both_ends() {
+    bounded(|| {
+        let ctx = Context::new();
+        let pair = |tx: DraftKind, rx: DraftKind, ep: &str| -> zgreen::Result<(DraftSocket, DraftSocket)> {
+            let (t, r) = (green(&ctx, tx), green(&ctx, rx));
+            r.bind(ep)?;
+            t.connect(ep)?;
+            Ok((t, r))
+        };
+        let (t, r) = pair(DraftKind::Client, DraftKind::Server, "inproc://shared-cs")?;
+        shared_both_ends("CLIENT to SERVER", t, r, DraftMessage::new)?;
+        let (t, r) = pair(DraftKind::Scatter, DraftKind::Gather, "inproc://shared-sg")?;
+        shared_both_ends("SCATTER to GATHER", t, r, DraftMessage::new)?;
+        let (t, r) = pair(DraftKind::Channel, DraftKind::Channel, "inproc://shared-ch")?;
+        shared_both_ends("CHANNEL to CHANNEL", t, r, DraftMessage::new)?;
+
+        let (radio, dish) = (green(&ctx, DraftKind::Radio), green(&ctx, DraftKind::Dish));
+        dish.join("g")?;
+        dish.bind("inproc://shared-rd")?;
+        radio.connect("inproc://shared-rd")?;
+        until_joined(&radio, &dish, || DraftMessage::new("probe").in_group("g"))?;
+        shared_both_ends("RADIO to DISH", radio, dish, |d| {
+            DraftMessage::new(d).in_group("g")
+        })?;
+
+        let (a, b) = (green(&ctx, DraftKind::Peer), green(&ctx, DraftKind::Peer));
+        b.bind("inproc://shared-peer")?;
+        let id = a.connect_peer("inproc://shared-peer")?;
+        shared_both_ends("PEER to PEER", a, b, move |d| DraftMessage::new(d).to_peer(id))?;
+        Ok(())
+    });
+}
+
 // ------------------------------------------------------------- the errors
 
 #[test]
