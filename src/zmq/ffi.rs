@@ -197,6 +197,10 @@ mod tests {
     #[test]
     fn the_linked_libzmq_has_curve_and_the_draft_api() {
         assert_eq!(zmq::has("curve"), Some(true), "libzmq built without libsodium");
-        assert_eq!(zmq::has("draft"), Some(true), "libzmq built without ZMQ_BUILD_DRAFT_API");
+        assert_eq!(
+            zmq::has("draft"),
+            Some(true),
+            "libzmq built without ZMQ_BUILD_DRAFT_API"
+        );
     }
 }

@@ -79,7 +79,10 @@ fn main() {
             } else {
                 cli::fail(
                     NAME,
-                    format_args!("libzmq {:?} has no CURVE (built without libsodium)", zmq::version()),
+                    format_args!(
+                        "libzmq {:?} has no CURVE (built without libsodium)",
+                        zmq::version()
+                    ),
                 );
             }
         }
