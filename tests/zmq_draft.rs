@@ -202,6 +202,8 @@ const PEER: i32 = 19;
 const CHANNEL: i32 = 20;
 
 const ROUNDS: u32 = 200;
+/// How long one receive may wait before the test fails.
+const WITHIN: Duration = Duration::from_secs(5);
 
 fn green(ctx: &Context, kind: DraftKind) -> DraftSocket {
     let s = ctx.draft_socket(kind).unwrap();
@@ -214,12 +216,51 @@ fn bind_tcp(s: &DraftSocket) -> String {
     s.last_endpoint().unwrap()
 }
 
-/// Runs `f` on a new thread (the blocking peer) and returns its handle.
-fn peer_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
+/// A blocking peer of libzmq type `kind` on a new thread, connected to
+/// `ep`, running `f`.
+fn connected_peer<T: Send + 'static>(
+    kind: i32,
+    ep: String,
+    f: impl FnOnce(Peer) -> T + Send + 'static,
+) -> thread::JoinHandle<T> {
     thread::Builder::new()
         .name("blocking peer".into())
-        .spawn(f)
+        .spawn(move || {
+            let p = Peer::new(kind);
+            p.connect(&ep);
+            f(p)
+        })
         .unwrap()
+}
+
+/// A blocking peer of libzmq type `kind` on a new thread, bound to an
+/// ephemeral TCP port, running `f`; returns the endpoint (waited for off
+/// the hub) and the thread.
+fn bound_peer<T: Send + 'static>(
+    kind: i32,
+    f: impl FnOnce(Peer) -> T + Send + 'static,
+) -> (String, thread::JoinHandle<T>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = thread::Builder::new()
+        .name("blocking peer".into())
+        .spawn(move || {
+            let p = Peer::new(kind);
+            tx.send(p.bind("tcp://127.0.0.1:*")).unwrap();
+            f(p)
+        })
+        .unwrap();
+    let ep = zgreen::threadpool::apply(move || rx.recv())
+        .unwrap()
+        .expect("the peer's endpoint");
+    (ep, handle)
+}
+
+/// What the blocking peer thread returned, waited for off the hub; panics
+/// naming `what` if the peer failed.
+fn join_peer<T: Send + 'static>(peer: thread::JoinHandle<T>, what: &str) -> T {
+    zgreen::threadpool::apply(move || peer.join())
+        .unwrap()
+        .unwrap_or_else(|_| panic!("{what} failed (see its panic above)"))
 }
 
 // ------------------------------------------------------------ CLIENT/SERVER
@@ -229,25 +270,19 @@ fn green_server_answers_a_blocking_client() {
     bounded(|| {
         let ctx = Context::new();
         let server = green(&ctx, DraftKind::Server);
-        let ep = bind_tcp(&server);
-        let client = peer_thread(move || {
-            let c = Peer::new(CLIENT);
-            c.connect(&ep);
+        let client = connected_peer(CLIENT, bind_tcp(&server), |c| {
             for i in 0..ROUNDS {
                 c.send(format!("req {i}").as_bytes(), 0, None);
-                let (data, _, _) = c.recv();
-                assert_eq!(data, format!("rep {i}").into_bytes());
+                assert_eq!(c.recv().0, format!("rep {i}").into_bytes());
             }
         });
         for i in 0..ROUNDS {
-            let got = server.recv_timeout(Duration::from_secs(5))?;
+            let got = server.recv_timeout(WITHIN)?;
             assert_eq!(got.data, format!("req {i}").into_bytes());
             let id = got.routing_id.expect("a SERVER message names its peer");
             server.send(DraftMessage::new(format!("rep {i}")).to_peer(id))?;
         }
-        zgreen::threadpool::apply(move || client.join())
-            .unwrap()
-            .expect("the blocking client");
+        join_peer(client, "the blocking client");
         Ok(())
     });
 }
@@ -256,30 +291,22 @@ fn green_server_answers_a_blocking_client() {
 fn green_client_talks_to_a_blocking_server() {
     bounded(|| {
         let ctx = Context::new();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let server = peer_thread(move || {
-            let s = Peer::new(SERVER);
-            tx.send(s.bind("tcp://127.0.0.1:*")).unwrap();
+        let (ep, server) = bound_peer(SERVER, |s| {
             for _ in 0..ROUNDS {
                 let (data, id, _) = s.recv();
                 assert_ne!(id, 0);
-                let mut reply = b"re: ".to_vec();
-                reply.extend_from_slice(&data);
-                s.send(&reply, id, None);
+                s.send(&[&b"re: "[..], &data].concat(), id, None);
             }
         });
-        let ep = zgreen::threadpool::apply(move || rx.recv()).unwrap().unwrap();
         let client = green(&ctx, DraftKind::Client);
         client.connect(&ep)?;
         for i in 0..ROUNDS {
             client.send(format!("{i}").as_str())?;
-            let got = client.recv_timeout(Duration::from_secs(5))?;
+            let got = client.recv_timeout(WITHIN)?;
             assert_eq!(got.data, format!("re: {i}").into_bytes());
             assert_eq!((got.routing_id, got.group), (None, None));
         }
-        zgreen::threadpool::apply(move || server.join())
-            .unwrap()
-            .expect("the blocking server");
+        join_peer(server, "the blocking server");
         Ok(())
     });
 }
@@ -307,7 +334,8 @@ fn green_radio_reaches_a_blocking_dish_in_its_group_only() {
         let ctx = Context::new();
         let radio = green(&ctx, DraftKind::Radio);
         let ep = bind_tcp(&radio);
-        let dish = peer_thread(move || {
+        // Joined before it connects: the join goes out with the connection.
+        let dish = thread::spawn(move || {
             let d = Peer::new(DISH);
             d.join("a");
             d.connect(&ep);
@@ -316,19 +344,13 @@ fn green_radio_reaches_a_blocking_dish_in_its_group_only() {
         let stop = Rc::new(RefCell::new(false));
         let s = stop.clone();
         let sender = zgreen::spawn(move || radio_until(&radio, &s));
-        let got = zgreen::threadpool::apply(move || dish.join())
-            .unwrap()
-            .expect("the blocking dish");
+        let got = join_peer(dish, "the blocking dish");
         *stop.borrow_mut() = true;
         sender.get()??;
         for (data, _, group) in &got {
-            assert_eq!(
-                group,
-                "a",
-                "a message of another group: {:?}",
-                String::from_utf8_lossy(data)
-            );
-            assert!(data.starts_with(b"a"));
+            let text = String::from_utf8_lossy(data);
+            assert_eq!(group, "a", "a message of another group: {text:?}");
+            assert!(data.starts_with(b"a"), "{text:?}");
         }
         Ok(())
     });
@@ -339,13 +361,10 @@ fn green_dish_gets_a_blocking_radios_group() {
     bounded(|| {
         let ctx = Context::new();
         let dish = green(&ctx, DraftKind::Dish);
-        let ep = bind_tcp(&dish);
         dish.join("b")?;
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop = done.clone();
-        let radio = peer_thread(move || {
-            let r = Peer::new(RADIO);
-            r.connect(&ep);
+        let radio = connected_peer(RADIO, bind_tcp(&dish), move |r| {
             let mut i = 0u32;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 r.send(format!("a{i}").as_bytes(), 0, Some("a"));
@@ -355,14 +374,12 @@ fn green_dish_gets_a_blocking_radios_group() {
             }
         });
         for _ in 0..50 {
-            let got = dish.recv_timeout(Duration::from_secs(5))?;
+            let got = dish.recv_timeout(WITHIN)?;
             assert_eq!(got.group.as_deref(), Some("b"));
             assert!(got.data.starts_with(b"b"), "{:?}", got.data);
         }
         done.store(true, std::sync::atomic::Ordering::Relaxed);
-        zgreen::threadpool::apply(move || radio.join())
-            .unwrap()
-            .expect("the blocking radio");
+        join_peer(radio, "the blocking radio");
         Ok(())
     });
 }
@@ -373,41 +390,32 @@ fn green_dish_gets_a_blocking_radios_group() {
 fn scatter_and_gather_interoperate_both_ways() {
     bounded(|| {
         let ctx = Context::new();
+        let numbered = |i: u32| i.to_be_bytes().to_vec();
         // Green SCATTER to a blocking GATHER.
         let scatter = green(&ctx, DraftKind::Scatter);
-        let ep = bind_tcp(&scatter);
-        let gather = peer_thread(move || {
-            let g = Peer::new(GATHER);
-            g.connect(&ep);
+        let gather = connected_peer(GATHER, bind_tcp(&scatter), |g| {
             (0..ROUNDS).map(|_| g.recv().0).collect::<Vec<_>>()
         });
         for i in 0..ROUNDS {
-            scatter.send(i.to_be_bytes().as_slice())?;
+            scatter.send(numbered(i))?;
         }
-        let got = zgreen::threadpool::apply(move || gather.join())
-            .unwrap()
-            .expect("gather");
-        let want: Vec<Vec<u8>> = (0..ROUNDS).map(|i| i.to_be_bytes().to_vec()).collect();
+        let got = join_peer(gather, "the blocking gather");
+        let want: Vec<Vec<u8>> = (0..ROUNDS).map(numbered).collect();
         assert_eq!(got, want, "one SCATTER to one GATHER keeps the order");
 
         // A blocking SCATTER to a green GATHER.
         let gather = green(&ctx, DraftKind::Gather);
-        let ep = bind_tcp(&gather);
-        let scatter = peer_thread(move || {
-            let s = Peer::new(SCATTER);
-            s.connect(&ep);
+        let scatter = connected_peer(SCATTER, bind_tcp(&gather), move |s| {
             for i in 0..ROUNDS {
-                s.send(&i.to_be_bytes(), 0, None);
+                s.send(&numbered(i), 0, None);
             }
             // Keep the socket until the receiver has everything.
             thread::sleep(Duration::from_millis(200));
         });
         for i in 0..ROUNDS {
-            assert_eq!(gather.recv_timeout(Duration::from_secs(5))?.data, i.to_be_bytes());
+            assert_eq!(gather.recv_timeout(WITHIN)?.data, numbered(i));
         }
-        zgreen::threadpool::apply(move || scatter.join())
-            .unwrap()
-            .expect("scatter");
+        join_peer(scatter, "the blocking scatter");
         Ok(())
     });
 }
@@ -420,37 +428,29 @@ fn green_peer_and_blocking_peer_address_each_other() {
         let ctx = Context::new();
         let me = green(&ctx, DraftKind::Peer);
         let ep = bind_tcp(&me);
-        let other = peer_thread(move || {
+        let other = thread::spawn(move || {
             let p = Peer::new(PEER);
             let id = p.connect_peer(&ep);
             p.send(b"hello", id, None);
             let (data, from, _) = p.recv();
             assert_eq!((data.as_slice(), from), (&b"hello back"[..], id));
         });
-        let got = me.recv_timeout(Duration::from_secs(5))?;
+        let got = me.recv_timeout(WITHIN)?;
         assert_eq!(got.data, b"hello");
         let id = got.routing_id.expect("a PEER message names its peer");
         me.send(DraftMessage::new("hello back").to_peer(id))?;
-        zgreen::threadpool::apply(move || other.join())
-            .unwrap()
-            .expect("the blocking peer");
+        join_peer(other, "the blocking peer");
 
         // And the green side connecting: connect_peer gives the id to send to.
-        let (tx, rx) = std::sync::mpsc::channel();
-        let other = peer_thread(move || {
-            let p = Peer::new(PEER);
-            tx.send(p.bind("tcp://127.0.0.1:*")).unwrap();
+        let (ep, other) = bound_peer(PEER, |p| {
             let (data, from, _) = p.recv();
             p.send(&[&data[..], b"!"].concat(), from, None);
         });
-        let ep = zgreen::threadpool::apply(move || rx.recv()).unwrap().unwrap();
         let id = me.connect_peer(&ep)?;
         me.send(DraftMessage::new("ping").to_peer(id))?;
-        let got = me.recv_timeout(Duration::from_secs(5))?;
+        let got = me.recv_timeout(WITHIN)?;
         assert_eq!((got.data.as_slice(), got.routing_id), (&b"ping!"[..], Some(id)));
-        zgreen::threadpool::apply(move || other.join())
-            .unwrap()
-            .expect("the blocking peer");
+        join_peer(other, "the blocking peer");
         Ok(())
     });
 }
@@ -460,10 +460,7 @@ fn green_channel_and_blocking_channel_exchange_messages() {
     bounded(|| {
         let ctx = Context::new();
         let chan = green(&ctx, DraftKind::Channel);
-        let ep = bind_tcp(&chan);
-        let other = peer_thread(move || {
-            let c = Peer::new(CHANNEL);
-            c.connect(&ep);
+        let other = connected_peer(CHANNEL, bind_tcp(&chan), |c| {
             for _ in 0..ROUNDS {
                 let (data, _, _) = c.recv();
                 c.send(&data, 0, None);
@@ -471,11 +468,9 @@ fn green_channel_and_blocking_channel_exchange_messages() {
         });
         for i in 0..ROUNDS {
             chan.send(i.to_le_bytes().as_slice())?;
-            assert_eq!(chan.recv_timeout(Duration::from_secs(5))?.data, i.to_le_bytes());
+            assert_eq!(chan.recv_timeout(WITHIN)?.data, i.to_le_bytes());
         }
-        zgreen::threadpool::apply(move || other.join())
-            .unwrap()
-            .expect("the blocking channel");
+        join_peer(other, "the blocking channel");
         Ok(())
     });
 }
