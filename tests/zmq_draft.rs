@@ -2,7 +2,7 @@
 //! SCATTER/GATHER, PEER and CHANNEL against blocking libzmq sockets on
 //! another thread (in both directions), several greenlets on one socket
 //! with kills and timeouts landing anywhere, and the error cases.
-#![cfg(feature = "zmq")]
+#![cfg(feature = "draft")]
 
 mod common;
 

@@ -39,7 +39,7 @@ fn zmq_pubsub() {
     // two subscribers' lines interleave is up to the scheduler.
     for topic in ["weather", "sports"] {
         let prefix = format!("sub {topic}: ");
-        let seen: Vec<&str> = got.iter().filter_map(|l| l.strip_prefix(&prefix)).collect();
+        let seen = lines_after(&got, &prefix);
         let expected: Vec<String> = (1..=5).map(|n| format!("{topic} update {n}")).collect();
         assert_eq!(seen, expected, "messages of subscriber {topic}: {got:#?}");
         let summary = format!("sub {topic} got 5 messages");
@@ -142,6 +142,7 @@ fn lines_after<'a>(got: &'a [String], prefix: &str) -> Vec<&'a str> {
 }
 
 #[test]
+#[cfg(feature = "draft")]
 fn zmq_client_server() {
     let got = run("zmq_client_server");
     for c in 0..3 {
@@ -157,6 +158,7 @@ fn zmq_client_server() {
 }
 
 #[test]
+#[cfg(feature = "draft")]
 fn zmq_radio_dish() {
     let got = run("zmq_radio_dish");
     for group in ["weather", "sports"] {

@@ -10,6 +10,7 @@
 
 use std::ffi::{c_int, c_void};
 
+#[cfg(feature = "draft")]
 pub(crate) mod draft;
 
 /// A raw libzmq socket or context.
@@ -199,6 +200,7 @@ mod tests {
     #[test]
     fn the_linked_libzmq_has_curve_and_the_draft_api() {
         assert_eq!(zmq::has("curve"), Some(true), "libzmq built without libsodium");
+        #[cfg(feature = "draft")]
         assert_eq!(
             zmq::has("draft"),
             Some(true),

@@ -25,6 +25,7 @@
 
 pub mod auth;
 mod context;
+#[cfg(feature = "draft")]
 pub mod draft;
 mod ffi;
 pub mod handshake;

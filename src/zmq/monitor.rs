@@ -15,7 +15,8 @@ pub struct MonitorEvent {
     /// or a handshake error code, depending on the event.
     pub value: u32,
     /// This socket's address of the connection (or the listening
-    /// address).
+    /// address). Without the `draft` feature: the one address libzmq's
+    /// version-1 events name (see [`endpoint`](Self::endpoint)).
     pub local: String,
     /// The peer's address, empty for events of a listener (`LISTENING`,
     /// `BIND_FAILED`, `CLOSED`, ...).
@@ -65,16 +66,22 @@ static NEXT: AtomicU64 = AtomicU64::new(1);
 impl Socket {
     /// Starts monitoring this socket for `events` (a mask of
     /// `zmq::SocketEvent` values, e.g. `zmq::SocketEvent::ALL as i32`).
-    /// Events name both ends of each connection (libzmq's version-2
-    /// monitor), so a listener's events say which peer they concern.
+    /// With the `draft` feature (the default) events name both ends of
+    /// each connection (libzmq's version-2 monitor), so a listener's
+    /// events say which peer they concern. Without it (a libzmq without
+    /// the draft API) they are libzmq's version-1 events, which name one
+    /// address only: it is in `local`, and `remote` is empty.
     pub fn monitor_events(&self, events: i32) -> Result<Monitor> {
         let endpoint = format!(
             "inproc://zgreen.monitor.{}.{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
+        #[cfg(feature = "draft")]
         // SAFETY: the socket is live and this runs on its thread.
         unsafe { super::ffi::draft::monitor_v2(self.raw_ptr(), &endpoint, events as u32 as u64) }?;
+        #[cfg(not(feature = "draft"))]
+        self.raw().monitor(&endpoint, events)?;
         let pair = self.context().socket(zmq::PAIR)?;
         pair.set_rcvhwm(0)?;
         pair.connect(&endpoint)?;
@@ -119,6 +126,7 @@ impl Monitor {
 /// libzmq's version-2 event: the event (`u64`), the number of values
 /// (`u64`), each value (`u64`), the local address, the remote address;
 /// integers in native byte order.
+#[cfg(feature = "draft")]
 fn parse(frames: Vec<Vec<u8>>) -> Result<MonitorEvent> {
     let bad = || Error::MalformedMonitorEvent;
     let word = |f: &[u8]| f.try_into().map(u64::from_ne_bytes).map_err(|_| bad());
@@ -141,5 +149,23 @@ fn parse(frames: Vec<Vec<u8>>) -> Result<MonitorEvent> {
         value: u32::try_from(value).unwrap_or(u32::MAX),
         local: text(local),
         remote: text(remote),
+    })
+}
+
+/// libzmq's version-1 event: `u16 event | u32 value` (native byte order),
+/// then the one address the event concerns.
+#[cfg(not(feature = "draft"))]
+fn parse(frames: Vec<Vec<u8>>) -> Result<MonitorEvent> {
+    let [head, address] = frames.as_slice() else {
+        return Err(Error::MalformedMonitorEvent);
+    };
+    let [e0, e1, v0, v1, v2, v3] = head.as_slice() else {
+        return Err(Error::MalformedMonitorEvent);
+    };
+    Ok(MonitorEvent {
+        event: zmq::SocketEvent::from_raw(u16::from_ne_bytes([*e0, *e1])),
+        value: u32::from_ne_bytes([*v0, *v1, *v2, *v3]),
+        local: String::from_utf8_lossy(address).into_owned(),
+        remote: String::new(),
     })
 }

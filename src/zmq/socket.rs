@@ -273,6 +273,7 @@ impl Socket {
     }
 
     /// The libzmq socket, for the calls of `ffi` on this thread.
+    #[cfg(feature = "draft")]
     pub(crate) fn raw_ptr(&self) -> *mut std::ffi::c_void {
         self.inner.raw
     }
