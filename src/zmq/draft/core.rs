@@ -29,9 +29,10 @@ pub(crate) struct Inner {
     /// # Invariant
     /// Valid while `sock` is alive, i.e. for the life of this `Inner`.
     pub(super) raw: ffi::Raw,
-    pub(super) _ctx: Context,
-    /// Dropped last: after the poller that points to it.
+    /// Dropped after the poller that points to it.
     pub(super) sock: zmq::Socket,
+    /// Dropped last: the context outlives its socket.
+    pub(super) _ctx: Context,
 }
 
 impl Drop for Inner {

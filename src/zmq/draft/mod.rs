@@ -257,8 +257,8 @@ impl Context {
             recv_timeout: Cell::new(None),
             send_timeout: Cell::new(None),
             raw: ptr,
-            _ctx: self.clone(),
             sock,
+            _ctx: self.clone(),
         };
         Ok(DraftSocket {
             inner: Rc::new(inner),
