@@ -26,6 +26,15 @@ use crate::hub::{self, Deadline, TimerAction, with_hub};
 /// assert_eq!(g.get().unwrap(), 42);
 /// assert!(g.successful());
 /// ```
+///
+/// A greenlet cannot be sent to another thread (the compiler refuses it,
+/// error E0277: `Rc` is not `Send`); a [`HubHandle`](crate::HubHandle)
+/// can, to reach its hub from there:
+///
+/// ```compile_fail,E0277
+/// let g = zgreen::spawn(|| 1);
+/// std::thread::spawn(move || drop(g));
+/// ```
 pub struct Greenlet<T> {
     any: AnyGreenlet,
     value: Rc<RefCell<Option<T>>>,

@@ -26,6 +26,14 @@ use crate::hub::Deadline;
 /// [`set_read_timeout`](Self::set_read_timeout) and
 /// [`set_write_timeout`](Self::set_write_timeout), as in the standard
 /// library (see [Timeouts and deadlines](super#timeouts-and-deadlines)).
+///
+/// A stream belongs to the hub that registered it and cannot be sent to
+/// another thread (the compiler refuses it, error E0277):
+///
+/// ```compile_fail,E0277
+/// let (a, _b) = zgreen::net::UnixStream::pair().unwrap();
+/// std::thread::spawn(move || drop(a));
+/// ```
 pub struct Stream<F: Family> {
     io: Evented<F::Socket>,
 }

@@ -176,6 +176,15 @@ pub(crate) struct Inner {
 /// }
 /// ```
 ///
+/// It cannot be sent to another thread (the compiler refuses it, error
+/// E0277); make one socket per thread from the shared
+/// [`Context`](super::Context):
+///
+/// ```compile_fail,E0277
+/// let push = zgreen::zmq::Context::new().socket(zmq::PUSH).unwrap();
+/// std::thread::spawn(move || drop(push));
+/// ```
+///
 /// Every socket option of the `zmq` crate is available through `Deref` to
 /// [`zmq::Socket`] (`get_*`/`set_*`). The calls that change libzmq's state
 /// or wait — `send`, `recv*`, `poll`, `bind`, `connect`, `unbind`,

@@ -204,6 +204,12 @@ impl From<&str> for DraftMessage {
 /// the hub of the thread that created it, although libzmq would allow
 /// more.
 ///
+/// ```compile_fail,E0277
+/// use zgreen::zmq::draft::DraftKind;
+/// let client = zgreen::zmq::Context::new().draft_socket(DraftKind::Client).unwrap();
+/// std::thread::spawn(move || drop(client));
+/// ```
+///
 /// Socket options (`set_sndhwm`, `set_linger`, CURVE keys, ...) are
 /// available through `Deref` to [`zmq::Socket`]. Its `send`, `recv`,
 /// `bind`, `connect` and `get_fd` must not be used: the first two would
