@@ -9,6 +9,7 @@
 
 mod async_peers;
 mod core_bench;
+mod draft_bench;
 mod glue_bench;
 mod io_bench;
 mod machine;
@@ -136,7 +137,8 @@ enum Cmd {
     },
     /// REQ/REP round trip; µs per round trip.
     Reqrep {
-        /// green, green-2hubs, blocking, tmq or zmqrs.
+        /// green, green-2hubs, green-draft (CLIENT/SERVER draft sockets),
+        /// blocking, tmq or zmqrs.
         #[arg(long = "impl")]
         imp: String,
         #[command(flatten)]

@@ -331,6 +331,8 @@ pub fn reqrep(imp: &str, t: Transport, size: usize, count: u64, io: Option<i32>)
         "green" => reqrep_green(t, size, count, io)?,
         "green-2hubs" => reqrep_green_2hubs(t, size, count, io)?,
         "blocking" => reqrep_blocking(t, size, count, io)?,
+        // CLIENT/SERVER draft sockets, green (one context, default I/O threads).
+        "green-draft" => crate::draft_bench::client_server(t, size, count)?,
         other => return Err(format!("reqrep: unknown impl {other:?}")),
     };
     let mut v = rtt_line(imp, t, size, count, secs);
