@@ -27,6 +27,7 @@ pub mod auth;
 mod context;
 #[cfg(feature = "draft")]
 pub mod draft;
+mod endpoints;
 mod ffi;
 pub mod handshake;
 pub mod keys;

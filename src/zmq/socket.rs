@@ -69,7 +69,7 @@
 //! - **[`Socket::close`]** wakes every parked greenlet with
 //!   [`Error::SocketClosed`]; every later operation fails with it.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
 use std::ops::Deref;
 use std::os::fd::RawFd;
@@ -77,6 +77,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use super::endpoints::{Endpoints, Side};
 use crate::error::{Error, ResetReason, Result};
 use crate::hub::task::WaitQueue;
 use crate::hub::{self, Deadline, Dir, IoRegistration};
@@ -130,9 +131,8 @@ pub(crate) struct Inner {
     recv_turn: Rc<Turn>,
     needs_reset: Cell<Option<ResetReason>>,
     closed: Cell<bool>,
-    /// Endpoints set up through this handle's `bind` (true) and `connect`
-    /// (false), ended by `close`.
-    endpoints: RefCell<Vec<(bool, String)>>,
+    /// Endpoints set up through `bind` and `connect`, ended by `close`.
+    endpoints: Endpoints,
     router_mandatory: Cell<bool>,
     recv_timeout: Cell<Option<Duration>>,
     send_timeout: Cell<Option<Duration>>,
@@ -262,7 +262,7 @@ impl Socket {
             recv_turn: Rc::new(Turn::new(me.clone(), Dir::Read)),
             needs_reset: Cell::new(None),
             closed: Cell::new(false),
-            endpoints: RefCell::new(Vec::new()),
+            endpoints: Endpoints::default(),
             router_mandatory: Cell::new(false),
             recv_timeout: Cell::new(None),
             send_timeout: Cell::new(None),
@@ -384,7 +384,7 @@ impl Socket {
         self.inner.wake_ready();
         r?;
         let resolved = self.last_endpoint().unwrap_or_else(|_| endpoint.to_owned());
-        self.inner.endpoints.borrow_mut().push((true, resolved));
+        self.inner.endpoints.add(Side::Bound, resolved);
         Ok(())
     }
 
@@ -394,38 +394,28 @@ impl Socket {
         let r = self.inner.sock.connect(endpoint);
         self.inner.wake_ready();
         r?;
-        self.inner
-            .endpoints
-            .borrow_mut()
-            .push((false, endpoint.to_owned()));
+        self.inner.endpoints.add(Side::Connected, endpoint.to_owned());
         Ok(())
     }
 
     /// Stops listening on `endpoint` (`zmq_unbind`); wakes as
     /// [`bind`](Self::bind).
     pub fn unbind(&self, endpoint: &str) -> Result<()> {
-        self.end_endpoint(true, endpoint)
+        self.end_endpoint(Side::Bound, endpoint)
     }
 
     /// Disconnects from `endpoint` (`zmq_disconnect`); wakes as
     /// [`bind`](Self::bind).
     pub fn disconnect(&self, endpoint: &str) -> Result<()> {
-        self.end_endpoint(false, endpoint)
+        self.end_endpoint(Side::Connected, endpoint)
     }
 
-    fn end_endpoint(&self, bound: bool, endpoint: &str) -> Result<()> {
+    fn end_endpoint(&self, side: Side, endpoint: &str) -> Result<()> {
         self.inner.check_open()?;
-        let r = if bound {
-            self.inner.sock.unbind(endpoint)
-        } else {
-            self.inner.sock.disconnect(endpoint)
-        };
+        let r = super::endpoints::end(&self.inner.sock, side, endpoint);
         self.inner.wake_ready();
         r?;
-        self.inner
-            .endpoints
-            .borrow_mut()
-            .retain(|(b, e)| !(*b == bound && e == endpoint));
+        self.inner.endpoints.forget(side, endpoint);
         Ok(())
     }
 
@@ -454,16 +444,7 @@ impl Socket {
         if self.inner.closed.replace(true) {
             return Ok(());
         }
-        let endpoints = std::mem::take(&mut *self.inner.endpoints.borrow_mut());
-        for (bound, ep) in endpoints {
-            // An endpoint already gone (a peer's inproc socket closed) is
-            // no reason to stop closing the others.
-            let _ = if bound {
-                self.inner.sock.unbind(&ep)
-            } else {
-                self.inner.sock.disconnect(&ep)
-            };
-        }
+        self.inner.endpoints.end_all(&self.inner.sock);
         self.inner.wake_all();
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! `EAGAIN` read the poller's events and park, wake the others (the
 //! readiness rules of the module docs).
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::os::fd::RawFd;
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use super::DraftKind;
 use crate::error::{Error, Result};
 use crate::hub::{self, Deadline, Dir, IoRegistration};
 use crate::zmq::Context;
+use crate::zmq::endpoints::Endpoints;
 use crate::zmq::ffi::{self, draft};
 
 pub(crate) struct Inner {
@@ -19,9 +20,9 @@ pub(crate) struct Inner {
     pub(super) reg: IoRegistration,
     pub(super) kind: DraftKind,
     pub(super) closed: Cell<bool>,
-    /// Endpoints set up through this handle's `bind` (true) and `connect`
-    /// (false), ended by `close`.
-    pub(super) endpoints: RefCell<Vec<(bool, String)>>,
+    /// Endpoints set up through `bind`, `connect` and `connect_peer`,
+    /// ended by `close`.
+    pub(super) endpoints: Endpoints,
     pub(super) recv_timeout: Cell<Option<Duration>>,
     pub(super) send_timeout: Cell<Option<Duration>>,
     /// The libzmq socket behind `sock`.

@@ -55,13 +55,14 @@
 //! assert_eq!(client.recv().unwrap().data, b"world");
 //! ```
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
 use std::ops::Deref;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use self::core::Inner;
+use super::endpoints::{self, Endpoints, Side};
 use super::ffi::{RawMsg, draft};
 use super::{Context, DEFAULT_LINGER_MS};
 use crate::error::{Error, Result, TryRecvError, TrySendError};
@@ -259,7 +260,7 @@ impl Context {
             reg,
             kind,
             closed: Cell::new(false),
-            endpoints: RefCell::new(Vec::new()),
+            endpoints: Endpoints::default(),
             recv_timeout: Cell::new(None),
             send_timeout: Cell::new(None),
             raw: ptr,
@@ -318,17 +319,14 @@ impl DraftSocket {
     pub fn bind(&self, endpoint: &str) -> Result<()> {
         self.setup(|s| s.bind(endpoint))?;
         let resolved = self.last_endpoint().unwrap_or_else(|_| endpoint.to_owned());
-        self.inner.endpoints.borrow_mut().push((true, resolved));
+        self.inner.endpoints.add(Side::Bound, resolved);
         Ok(())
     }
 
     /// Connects to `endpoint`.
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         self.setup(|s| s.connect(endpoint))?;
-        self.inner
-            .endpoints
-            .borrow_mut()
-            .push((false, endpoint.to_owned()));
+        self.inner.endpoints.add(Side::Connected, endpoint.to_owned());
         Ok(())
     }
 
@@ -340,32 +338,24 @@ impl DraftSocket {
         // SAFETY: `raw` is the live socket of `sock` (invariant), used on
         // its own thread.
         let id = self.setup(|_| unsafe { draft::connect_peer(raw, endpoint) })?;
-        self.inner
-            .endpoints
-            .borrow_mut()
-            .push((false, endpoint.to_owned()));
+        self.inner.endpoints.add(Side::Connected, endpoint.to_owned());
         Ok(id)
     }
 
     /// Stops listening on `endpoint`.
     pub fn unbind(&self, endpoint: &str) -> Result<()> {
-        self.setup(|s| s.unbind(endpoint))?;
-        self.forget(true, endpoint);
-        Ok(())
+        self.end_endpoint(Side::Bound, endpoint)
     }
 
     /// Disconnects from `endpoint`.
     pub fn disconnect(&self, endpoint: &str) -> Result<()> {
-        self.setup(|s| s.disconnect(endpoint))?;
-        self.forget(false, endpoint);
-        Ok(())
+        self.end_endpoint(Side::Connected, endpoint)
     }
 
-    fn forget(&self, bound: bool, endpoint: &str) {
-        self.inner
-            .endpoints
-            .borrow_mut()
-            .retain(|(b, e)| !(*b == bound && e == endpoint));
+    fn end_endpoint(&self, side: Side, endpoint: &str) -> Result<()> {
+        self.setup(|s| endpoints::end(s, side, endpoint))?;
+        self.inner.endpoints.forget(side, endpoint);
+        Ok(())
     }
 
     /// Joins `group` (a DISH socket): it receives the group's messages
@@ -384,21 +374,14 @@ impl DraftSocket {
     }
 
     /// Closes the socket for every handle: ends every endpoint set up
-    /// through this handle type, wakes every parked greenlet with
+    /// through `bind`, `connect` and `connect_peer`, wakes every parked greenlet with
     /// [`Error::SocketClosed`], and makes every later operation fail with
     /// it. libzmq's socket is freed when the last handle is dropped.
     pub fn close(&self) -> Result<()> {
         if self.inner.closed.replace(true) {
             return Ok(());
         }
-        let endpoints = std::mem::take(&mut *self.inner.endpoints.borrow_mut());
-        for (bound, ep) in endpoints {
-            let _ = if bound {
-                self.inner.sock.unbind(&ep)
-            } else {
-                self.inner.sock.disconnect(&ep)
-            };
-        }
+        self.inner.endpoints.end_all(&self.inner.sock);
         self.inner.wake_all();
         Ok(())
     }
