@@ -169,3 +169,44 @@ fn parse(frames: Vec<Vec<u8>>) -> Result<MonitorEvent> {
         remote: String::new(),
     })
 }
+
+#[cfg(all(test, feature = "draft"))]
+mod tests {
+    use super::*;
+
+    fn word(v: u64) -> Vec<u8> {
+        v.to_ne_bytes().to_vec()
+    }
+
+    #[test]
+    fn version_2_events_parse_and_malformed_ones_are_refused() {
+        let ev = parse(vec![
+            word(zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as u64),
+            word(1),
+            word(400),
+            b"tcp://127.0.0.1:5555".to_vec(),
+            b"tcp://127.0.0.1:40000".to_vec(),
+        ])
+        .unwrap();
+        assert_eq!(
+            (ev.event, ev.value),
+            (zmq::SocketEvent::HANDSHAKE_FAILED_AUTH, 400)
+        );
+        assert_eq!(ev.endpoint(), "tcp://127.0.0.1:40000");
+        for bad in [
+            vec![],
+            vec![word(1), word(1)],
+            // The count says two values, one is there.
+            vec![word(1), word(2), word(0), b"a".to_vec(), b"b".to_vec()],
+            // A short event word.
+            vec![vec![1, 0], word(0), b"a".to_vec(), b"b".to_vec()],
+            // An event number beyond u16.
+            vec![word(1 << 20), word(0), b"a".to_vec(), b"b".to_vec()],
+        ] {
+            assert!(
+                matches!(parse(bad.clone()), Err(Error::MalformedMonitorEvent)),
+                "{bad:?}"
+            );
+        }
+    }
+}
