@@ -178,6 +178,11 @@ pub enum Closed {
     /// The WebSocket peer went silent for longer than the idle timeout.
     #[error("the WebSocket peer went silent")]
     PeerSilent,
+    /// The other side of a [`chan`](crate::chan) channel is gone: every
+    /// receiver was dropped (a send), or every sender was dropped and
+    /// nothing is left to receive (a receive).
+    #[error("the channel is disconnected")]
+    Disconnected,
 }
 
 /// Why a ZeroMQ socket reports [`Error::NeedsReset`].

@@ -475,31 +475,7 @@ impl AnyGreenlet {
 
     /// Requests the kill without waiting (gevent's `kill(block=False)`).
     pub fn kill_nowait(&self) {
-        let task = &self.task;
-        match task.state.get() {
-            State::Dead => {}
-            State::Unstarted | State::Scheduled => {
-                task.killed.set(true);
-                task.pending.borrow_mut().take();
-                *task.error.borrow_mut() = Some(Error::Killed);
-                task.state.set(State::Dead);
-                let coro = task.coro.borrow_mut().take();
-                with_hub(|h| {
-                    if let Some(coro) = coro {
-                        h.bury(coro);
-                    }
-                    h.finish(task);
-                });
-            }
-            State::Running => task.killed.set(true),
-            State::Parked | State::Ready => {
-                task.killed.set(true);
-                hub::interrupt(task);
-            }
-        }
-        if task.id == 0 {
-            task.killed.set(true);
-        }
+        hub::kill(&self.task);
     }
 
     /// True once the greenlet has finished (gevent's `ready()`/`dead`).

@@ -76,6 +76,7 @@
 )]
 
 pub mod actor;
+pub mod chan;
 pub mod config;
 mod error;
 mod greenlet;
@@ -89,6 +90,7 @@ pub mod pool;
 #[cfg(feature = "process")]
 pub mod process;
 pub mod queue;
+pub mod runtime;
 mod signal;
 /// The supertrait that seals zgreen's marker traits ([`net::Family`],
 /// [`sync::BoundKind`]): public in name so they can use it, but

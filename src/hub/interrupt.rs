@@ -6,12 +6,12 @@
 //! kernel, in `timeout.rs`.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Weak;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::TimerId;
-use super::task::Task;
+use super::task::{State, Task};
 use crate::error::{Error, TimeoutError};
 
 /// The shared state of a timeout scope.
@@ -33,4 +33,52 @@ impl TimeoutState {
             payload: self.payload.clone(),
         })
     }
+}
+
+/// Requests that `task` be killed (the one place a kill changes a task's
+/// state): an unstarted or scheduled task dies at once without running;
+/// a parked or ready one is interrupted, so its blocking call returns
+/// [`Error::Killed`]; the running one (the caller itself) gets the error
+/// from its next blocking call. A dead task is left alone.
+pub(crate) fn kill(task: &Rc<Task>) {
+    match task.state.get() {
+        State::Dead => {}
+        State::Unstarted | State::Scheduled => {
+            task.killed.set(true);
+            task.pending.borrow_mut().take();
+            *task.error.borrow_mut() = Some(Error::Killed);
+            task.state.set(State::Dead);
+            let coro = task.coro.borrow_mut().take();
+            super::with_hub(|h| {
+                if let Some(coro) = coro {
+                    h.bury(coro);
+                }
+                h.finish(task);
+            });
+        }
+        State::Running => task.killed.set(true),
+        State::Parked | State::Ready => {
+            task.killed.set(true);
+            super::interrupt(task);
+        }
+    }
+    if task.id == 0 {
+        task.killed.set(true);
+    }
+}
+
+/// Kills every live greenlet of this hub except the caller (the hub's
+/// shutdown); returns how many kills were requested. Greenlets spawned
+/// after this call are not affected.
+pub(crate) fn kill_all() -> usize {
+    let me = super::current_task();
+    let tasks = super::with_hub(|h| h.live_tasks());
+    let mut n = 0;
+    for t in tasks.iter().filter(|t| !Rc::ptr_eq(t, &me)) {
+        if t.state.get() != State::Dead {
+            kill(t);
+            n += 1;
+        }
+    }
+    n
 }

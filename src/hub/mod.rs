@@ -23,7 +23,9 @@
 //!
 //! [`ExitHook`]: task::ExitHook
 
+mod cross;
 pub(crate) mod interrupt;
+pub(crate) use self::interrupt::{kill, kill_all};
 mod io;
 pub(crate) mod monitor;
 pub(crate) mod panic;
@@ -44,6 +46,7 @@ use crossbeam_channel::Receiver;
 
 // `Dir` is for the I/O layers above (net, zmq): unused in a build
 // without them.
+pub(crate) use self::cross::{CrossPark, Signal, Watch};
 #[allow(unused_imports)]
 pub(crate) use self::io::Dir;
 pub(crate) use self::io::IoRegistration;
@@ -123,6 +126,8 @@ pub(crate) struct Hub {
     ready: RefCell<VecDeque<Rc<Task>>>,
     timers: RefCell<Timers>,
     io: RefCell<slab::Slab<Rc<io::IoEntry>>>,
+    /// Every task started and not finished (for [`kill_all`]).
+    tasks: RefCell<slab::Slab<std::rc::Weak<Task>>>,
     remote: Arc<Remote>,
     inbox: Receiver<RemoteMsg>,
     remote_slots: RefCell<HashMap<u64, Rc<RemoteSlot>>>,
@@ -149,6 +154,14 @@ pub(crate) struct Hub {
 
 thread_local! {
     static HUB: Rc<Hub> = Rc::new(Hub::new());
+    /// Set once this thread's hub exists (a plain thread that never used
+    /// zgreen has none, and cross-thread waits park it without making one).
+    static HUB_MADE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True if this thread has a hub already (none is created).
+pub(crate) fn hub_exists() -> bool {
+    HUB_MADE.try_with(Cell::get).unwrap_or(false)
 }
 
 /// Runs `f` with this thread's hub (creating it on first use).
@@ -172,6 +185,7 @@ pub(crate) fn try_with_hub<R>(f: impl FnOnce(&Hub) -> R) -> Option<R> {
 impl Hub {
     fn new() -> Hub {
         panic::install_hook();
+        HUB_MADE.with(|m| m.set(true));
         let poll = mio::Poll::new().expect("zgreen: cannot create the epoll instance");
         let registry = poll
             .registry()
@@ -188,6 +202,7 @@ impl Hub {
             ready: RefCell::new(VecDeque::new()),
             timers: RefCell::new(Timers::default()),
             io: RefCell::new(slab::Slab::new()),
+            tasks: RefCell::new(slab::Slab::new()),
             remote: Arc::new(remote),
             inbox,
             remote_slots: RefCell::new(HashMap::new()),
@@ -223,7 +238,41 @@ impl Hub {
 
     /// A coroutine for `body`, from the pool or freshly mapped.
     pub(crate) fn alloc_gen<F: FnOnce() + 'static>(&self, stack_bytes: usize, body: F) -> crate::Result<Gen> {
-        self.stacks.borrow_mut().get(stack_bytes, body)
+        let made = self.stacks.borrow_mut().get(stack_bytes, body);
+        self.publish_live();
+        made
+    }
+
+    /// Copies the live-greenlet count where other threads read it
+    /// ([`HubHandle::live_greenlets`]).
+    fn publish_live(&self) {
+        self.remote.set_live(self.stacks.borrow().live);
+    }
+
+    /// Lists a task that got its coroutine (see [`kill_all`]).
+    pub(crate) fn register_task(&self, task: &Rc<Task>) {
+        let key = self.tasks.borrow_mut().insert(Rc::downgrade(task));
+        task.registry_key.set(key);
+    }
+
+    /// Takes a task off the list of live ones (finished or dropped).
+    pub(crate) fn unregister_task(&self, task: &Task) {
+        let key = task.registry_key.replace(usize::MAX);
+        if key != usize::MAX {
+            let mut tasks = self.tasks.borrow_mut();
+            if tasks.contains(key) {
+                tasks.remove(key);
+            }
+        }
+    }
+
+    /// The tasks started and not finished.
+    pub(crate) fn live_tasks(&self) -> Vec<Rc<Task>> {
+        self.tasks
+            .borrow()
+            .iter()
+            .filter_map(|(_, w)| w.upgrade())
+            .collect()
     }
 
     /// Appends a task to the ready queue.
@@ -291,6 +340,11 @@ impl Hub {
         });
         self.remote_slots.borrow_mut().insert(key, slot.clone());
         (key, slot)
+    }
+
+    /// The notification slot with this key, if it still exists.
+    pub(crate) fn remote_slot(&self, key: u64) -> Option<Rc<RemoteSlot>> {
+        self.remote_slots.borrow().get(&key).cloned()
     }
 
     /// Forgets a notification slot.
@@ -428,12 +482,14 @@ impl Hub {
             let coro = task.coro.borrow_mut().take();
             drop(coro);
             self.stacks.borrow_mut().discard();
+            self.publish_live();
             self.finish(&task);
         } else if task.state.get() == State::Dead {
             let coro = task.coro.borrow_mut().take();
             if let Some(coro) = coro {
                 let max_idle = settings::stack_pool_max();
                 self.stacks.borrow_mut().put(coro, task.stack_bytes, max_idle);
+                self.publish_live();
             }
             self.finish(&task);
         }
@@ -443,6 +499,7 @@ impl Hub {
     /// hooks (the greenlet layer's links among them) of a task that just
     /// died.
     pub(crate) fn finish(&self, task: &Rc<Task>) {
+        self.unregister_task(task);
         if let Some(Error::Panicked(p)) = &*task.error.borrow() {
             settings::report_panic(p);
         } else if let Some(e @ Error::StackOverflow { .. }) = &*task.error.borrow() {
@@ -480,6 +537,7 @@ impl Hub {
             stacks::retire(coro);
             self.current.replace(prev);
             self.stacks.borrow_mut().discard();
+            self.publish_live();
         }
     }
 
@@ -552,6 +610,7 @@ impl Hub {
                         slot.waiters.notify_all();
                     }
                 }
+                RemoteMsg::DropSlot(key) => self.drop_remote_slot(key),
                 RemoteMsg::Spawn(f) => {
                     if let Err(e) = spawn::spawn_detached(f) {
                         tracing::error!("zgreen hub: cannot spawn a greenlet sent from another thread: {e}");

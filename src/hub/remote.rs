@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -11,6 +11,8 @@ use crossbeam_channel::{Receiver, Sender};
 pub(crate) enum RemoteMsg {
     /// Fire the hub-side notification slot with this key.
     Notify(u64),
+    /// Forget the notification slot with this key (its owner is gone).
+    DropSlot(u64),
     /// Run this closure in a new greenlet on the hub.
     Spawn(Box<dyn FnOnce() + Send>),
 }
@@ -22,6 +24,8 @@ pub(crate) struct Remote {
     /// Set while a wakeup is on its way, so a burst of messages costs one
     /// `eventfd` write.
     wake_pending: AtomicBool,
+    /// The hub's live greenlets, published by the hub after each change.
+    live: AtomicUsize,
 }
 
 impl Remote {
@@ -31,6 +35,7 @@ impl Remote {
             tx,
             waker,
             wake_pending: AtomicBool::new(false),
+            live: AtomicUsize::new(0),
         };
         (remote, rx)
     }
@@ -45,6 +50,11 @@ impl Remote {
             return self.waker.wake().is_ok();
         }
         true
+    }
+
+    /// Publishes the hub's live-greenlet count.
+    pub(crate) fn set_live(&self, n: usize) {
+        self.live.store(n, Ordering::Relaxed);
     }
 
     /// Called by the hub before it drains the inbox.
@@ -78,8 +88,24 @@ impl HubHandle {
         self.remote.send(RemoteMsg::Spawn(Box::new(f)))
     }
 
+    /// Greenlets alive on that hub (started, not finished), as last
+    /// published by the hub: a load figure for placing new work.
+    pub fn live_greenlets(&self) -> usize {
+        self.remote.live.load(Ordering::Relaxed)
+    }
+
+    /// True if both handles wake the same hub.
+    pub fn same_hub(&self, other: &HubHandle) -> bool {
+        Arc::ptr_eq(&self.remote, &other.remote)
+    }
+
     /// Fires a hub-side notification slot (see `hub::RemoteSlot`).
     pub(crate) fn notify(&self, key: u64) -> bool {
         self.remote.send(RemoteMsg::Notify(key))
+    }
+
+    /// Asks the hub to forget a notification slot.
+    pub(crate) fn drop_slot(&self, key: u64) -> bool {
+        self.remote.send(RemoteMsg::DropSlot(key))
     }
 }

@@ -27,6 +27,7 @@ pub(crate) fn install<B: FnOnce() + 'static>(task: &Rc<Task>, body: B) -> Result
         Ok(coro) => {
             *task.coro.borrow_mut() = Some(coro);
             task.state.set(State::Scheduled);
+            with_hub(|h| h.register_task(task));
             Ok(())
         }
         Err(e) => {

@@ -80,6 +80,9 @@ pub(crate) struct Task {
     pub locals: RefCell<Vec<(usize, Box<dyn Any>)>>,
     /// Run once when the task ends (see [`ExitHook`]).
     pub exit_hooks: RefCell<Vec<Rc<dyn ExitHook>>>,
+    /// The task's key in its hub's list of live tasks (`usize::MAX`: not
+    /// listed).
+    pub registry_key: Cell<usize>,
 }
 
 impl Task {
@@ -103,6 +106,7 @@ impl Task {
             upper: RefCell::new(None),
             locals: RefCell::new(Vec::new()),
             exit_hooks: RefCell::new(Vec::new()),
+            registry_key: Cell::new(usize::MAX),
         }
     }
 
@@ -305,6 +309,9 @@ impl Drop for Task {
         // safe point of the hub loop, not in whatever code dropped the last
         // reference to its task. While the thread's locals are being torn
         // down there is no safe point left: leak it instead.
+        if self.registry_key.get() != usize::MAX {
+            let _ = super::try_with_hub(|hub| hub.unregister_task(self));
+        }
         let hooks = std::mem::take(self.exit_hooks.get_mut());
         if !hooks.is_empty() {
             let id = self.id;
