@@ -65,6 +65,7 @@
 mod dns;
 pub(crate) mod evented;
 mod listener;
+mod reuseport;
 mod server;
 mod socket;
 mod stream;
@@ -78,6 +79,7 @@ use std::sync::Arc;
 
 pub use self::dns::{ToSocketAddrs, lookup_host};
 pub use self::listener::{Incoming, Listener};
+pub use self::reuseport::{Sharing, bind_reuseport, serve_each};
 pub use self::server::{ConnectionResult, Overflow, StreamServer};
 pub use self::socket::{Family, Tcp, Unix};
 pub use self::stream::Stream;
