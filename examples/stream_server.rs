@@ -3,6 +3,12 @@
 //!
 //! An address given as the first argument replaces `127.0.0.1:5000` (port
 //! 0 picks a free one). SIGTERM or SIGINT stops the server gracefully.
+//!
+//! `--threads N` serves the same address from N hubs on N threads (one
+//! `SO_REUSEPORT` listener each, see `zgreen::net::serve_each`).
+
+#[path = "common/hubs.rs"]
+mod hubs;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,7 +24,18 @@ fn handle(socket: TcpStream, _address: SocketAddr) -> zgreen::Result<()> {
 }
 
 fn main() -> zgreen::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:5000".into());
+    let (address, threads) = hubs::arguments("127.0.0.1:5000")?;
+    if threads > 1 {
+        let rt = zgreen::runtime::Runtime::builder().hubs(threads).build()?;
+        let stop = hubs::stop_on_signals()?;
+        let (addr, _servers) = zgreen::net::serve_each(&rt, address, |_, listener| {
+            StreamServer::from_listener(listener, handle)?.serve_forever()
+        })?;
+        println!("Listening on {addr}");
+        println!("on {threads} hubs");
+        stop.wait()?;
+        return rt.shutdown();
+    }
     let server = StreamServer::bind(address, handle)?;
     println!("Listening on {}", server.local_addr());
 

@@ -4,6 +4,12 @@
 //!
 //! An address given as the first argument replaces `127.0.0.1:8000`
 //! (port 0 picks a free one). SIGTERM or SIGINT stops the server.
+//!
+//! `--threads N` serves the same address from N hubs on N threads (one
+//! `SO_REUSEPORT` listener each, see `zgreen::net::serve_each`).
+
+#[path = "common/hubs.rs"]
+mod hubs;
 
 use std::time::Duration;
 
@@ -18,10 +24,26 @@ fn application(_request: &Request) -> Response {
 }
 
 fn main() -> zgreen::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8000".into());
+    let (address, threads) = hubs::arguments("127.0.0.1:8000")?;
+    if threads > 1 {
+        return serve_on_hubs(&address, threads);
+    }
     let server = HttpServer::bind(address, application)?;
     println!("Serving on http://{}/", server.local_addr());
 
     server.stop_on_signals(&[libc::SIGTERM, libc::SIGINT], Duration::from_secs(1))?;
     server.serve_forever()
+}
+
+/// One server per hub on `threads` hubs, until SIGTERM or SIGINT.
+fn serve_on_hubs(address: &str, threads: usize) -> zgreen::Result<()> {
+    let rt = zgreen::runtime::Runtime::builder().hubs(threads).build()?;
+    let stop = hubs::stop_on_signals()?;
+    let (addr, _servers) = zgreen::net::serve_each(&rt, address, |_, listener| {
+        HttpServer::from_listener(listener, application)?.serve_forever()
+    })?;
+    println!("Serving on http://{addr}/");
+    println!("on {threads} hubs");
+    stop.wait()?;
+    rt.shutdown()
 }

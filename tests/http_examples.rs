@@ -103,6 +103,21 @@ fn fetch() {
 }
 
 #[test]
+fn wsgi_server_on_two_hubs() {
+    let (mut server, addr) = common::serving_example_with("wsgi_server", &["127.0.0.1:0", "--threads", "2"]);
+    let line = server.next_line(Instant::now() + DEADLINE);
+    assert_eq!(line.as_deref(), Some("on 2 hubs"));
+    let clients: Vec<_> = (0..20)
+        .map(|i| thread::spawn(move || get(addr, &format!("/{i}")).1))
+        .collect();
+    for c in clients {
+        assert_eq!(c.join().unwrap(), "<p>Hello World</p>");
+    }
+    server.signal(libc::SIGTERM);
+    server.finish(Instant::now() + DEADLINE).assert_success();
+}
+
+#[test]
 fn wsgi_server() {
     let (server, addr) = serving_example("wsgi_server");
     let (head, body) = get(addr, "/");

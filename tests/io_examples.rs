@@ -28,7 +28,12 @@ fn run_ok(name: &str) -> Finished {
 /// Starts a server example on a free loopback port and returns it with
 /// its address, from the first line starting with `ready`.
 fn start_server(name: &str, ready: &str) -> (Running, std::net::SocketAddr) {
-    let mut running = Running::start(name, &["127.0.0.1:0"]);
+    start_server_with(name, ready, &["127.0.0.1:0"])
+}
+
+/// [`start_server`] with these arguments.
+fn start_server_with(name: &str, ready: &str, args: &[&str]) -> (Running, std::net::SocketAddr) {
+    let mut running = Running::start(name, args);
     let line = running.wait_for_line(running.started() + DEADLINE, |l| l.starts_with(ready));
     (running, address_in(&line))
 }
@@ -120,6 +125,23 @@ fn stream_server() {
         "{:#?}",
         out.stdout
     );
+}
+
+#[test]
+fn stream_server_on_two_hubs() {
+    let (mut running, addr) = start_server_with(
+        "stream_server",
+        "Listening on ",
+        &["127.0.0.1:0", "--threads", "2"],
+    );
+    let hubs = running.wait_for_line(running.started() + DEADLINE, |l| l.starts_with("on "));
+    assert_eq!(hubs, "on 2 hubs");
+    for _ in 0..20 {
+        let mut reply = String::new();
+        connect(addr).read_to_string(&mut reply).unwrap();
+        assert_eq!(reply, "Hello from a telnet!\n0\n1\n2\n3\n4\n");
+    }
+    stop(running);
 }
 
 #[test]

@@ -72,7 +72,12 @@ pub struct Running {
 /// waits for its `Serving on http://ADDR/` line; returns it and the
 /// address.
 pub fn serving_example(name: &str) -> (Running, std::net::SocketAddr) {
-    let mut r = Running::start_inheriting_stderr(name, &["127.0.0.1:0"]);
+    serving_example_with(name, &["127.0.0.1:0"])
+}
+
+/// [`serving_example`] with these arguments.
+pub fn serving_example_with(name: &str, args: &[&str]) -> (Running, std::net::SocketAddr) {
+    let mut r = Running::start_inheriting_stderr(name, args);
     let line = r
         .next_line(Instant::now() + Duration::from_secs(30))
         .expect("a first line");
