@@ -31,7 +31,9 @@ impl fmt::Debug for WaitToken {
 /// park, or the queue is shut down) and semaphores (a permit is free). It
 /// can be implemented for your own types by delegating to one of those.
 pub trait Waitable {
-    /// True if the thing is ready now.
+    /// True if the thing is ready now. It may wake other greenlets that
+    /// can proceed (a socket's check reads `ZMQ_EVENTS`, which passes a
+    /// notification on), never consume what it reports.
     fn is_ready(&self) -> bool;
 
     /// Arranges for `token` to be woken when the thing may have become
@@ -307,10 +309,20 @@ impl<W: Waitable> Iterator for IWait<W> {
             for w in self.pending.iter().flatten() {
                 w.subscribe(&token);
             }
-            match hub::park(self.deadline).result {
+            let outcome = hub::park(self.deadline);
+            match outcome.result {
                 Ok(Wake::Signaled) => {}
                 Ok(Wake::Deadline) => self.expired = true,
                 Err(e) => {
+                    if outcome.signaled {
+                        // Woken and interrupted at once: the notification
+                        // may have been the only one for a greenlet parked
+                        // behind this one (a socket's receiver); checking
+                        // readiness passes it on.
+                        for w in self.pending.iter().flatten() {
+                            let _ = w.is_ready();
+                        }
+                    }
                     self.ended = true;
                     return Some(Err(e));
                 }

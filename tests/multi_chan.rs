@@ -386,3 +386,74 @@ fn soak_two_hubs_with_random_timeouts_and_kills_loses_nothing() {
     assert!(phantom.is_empty(), "items received but never sent: {phantom:?}");
     rt.shutdown().unwrap();
 }
+
+#[cfg(feature = "zmq")]
+#[test]
+fn iwait_over_a_channel_a_socket_and_an_event_together() {
+    let _w = Watchdog::arm(BOUND, "iwait sockets");
+    let ctx = zgreen::zmq::Context::new();
+    let (a, b) = (ctx.socket(zmq::PAIR).unwrap(), ctx.socket(zmq::PAIR).unwrap());
+    a.bind("inproc://multi-iwait").unwrap();
+    b.connect("inproc://multi-iwait").unwrap();
+    let (tx, rx) = chan::bounded::<u32>(1);
+    let ev = zgreen::sync::Event::new();
+    // The channel is fed from another thread after 20 ms, the socket by a
+    // greenlet after 40 ms, the event after 60 ms.
+    let t = thread::spawn(move || {
+        thread::sleep(ms(20));
+        tx.send(1).unwrap();
+        tx
+    });
+    let (a2, ev2) = (a.clone(), ev.clone());
+    zgreen::spawn(move || {
+        zgreen::sleep(ms(40)).unwrap();
+        a2.send("m", 0).unwrap();
+        zgreen::sleep(ms(20)).unwrap();
+        ev2.set();
+    });
+    let readable = b.readable();
+    let order: Vec<&str> = zgreen::iwait_timeout(
+        [
+            Tagged("event", &ev as &dyn zgreen::Waitable),
+            Tagged("socket", &readable),
+            Tagged("chan", &rx),
+        ],
+        Duration::from_secs(10),
+    )
+    .map(|r| r.unwrap().0)
+    .collect();
+    assert_eq!(order, ["chan", "socket", "event"]);
+    assert_eq!(rx.recv().unwrap(), 1);
+    assert_eq!(b.recv_bytes(0).unwrap(), b"m");
+    drop(t.join().unwrap());
+}
+
+#[cfg(feature = "zmq")]
+#[test]
+fn a_killed_wait_on_a_socket_does_not_keep_the_message_from_its_receiver() {
+    let _w = Watchdog::arm(BOUND, "pass on socket");
+    let ctx = zgreen::zmq::Context::new();
+    let (a, b) = (ctx.socket(zmq::PAIR).unwrap(), ctx.socket(zmq::PAIR).unwrap());
+    a.bind("inproc://multi-pass-on").unwrap();
+    b.connect("inproc://multi-pass-on").unwrap();
+    // A wait subscribes first, a receiver queues behind it.
+    let watcher = {
+        let b = b.clone();
+        zgreen::spawn(move || zgreen::wait([b.readable()]).map(|r| r.len()))
+    };
+    zgreen::sleep(ms(5)).unwrap();
+    let receiver = {
+        let b = b.clone();
+        zgreen::spawn(move || b.recv_bytes(0))
+    };
+    zgreen::sleep(ms(5)).unwrap();
+    a.send("only", 0).unwrap();
+    // Let the edge arrive, then kill the watcher before it runs.
+    std::thread::sleep(ms(20));
+    watcher.kill_nowait();
+    assert_eq!(
+        receiver.get_timeout(Duration::from_secs(10)).unwrap().unwrap(),
+        b"only"
+    );
+    assert!(matches!(watcher.get().unwrap(), Err(Error::Killed) | Ok(1)));
+}

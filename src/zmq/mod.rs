@@ -40,4 +40,4 @@ pub use self::context::Context;
 pub use self::monitor::{Monitor, MonitorEvent};
 pub use self::poller::Poller;
 pub use self::proxy::{ProxyStats, proxy, proxy_steerable};
-pub use self::socket::{DEFAULT_LINGER_MS, Socket, backstop_rescues, set_fairness_ops};
+pub use self::socket::{DEFAULT_LINGER_MS, Readable, Socket, Writable, backstop_rescues, set_fairness_ops};

@@ -86,10 +86,12 @@ mod audit;
 mod core;
 mod forward;
 mod ops;
+mod ready;
 mod turn;
 
 pub(crate) use self::core::count_ops;
 pub(crate) use self::forward::forward_messages;
+pub use self::ready::{Readable, Writable};
 use self::turn::{MultipartGuard, Turn};
 
 /// LINGER given to every new green socket, in milliseconds.
@@ -455,6 +457,40 @@ impl Socket {
     /// that can proceed (rule 5).
     pub fn poll_events(&self) -> Result<zmq::PollEvents> {
         Ok(self.inner.poll_events()?)
+    }
+
+    /// This socket as a [`Waitable`](crate::Waitable) that is ready when a
+    /// receive would not wait: for [`wait`](crate::wait) /
+    /// [`iwait`](crate::iwait) over sockets together with channels,
+    /// events and greenlets.
+    ///
+    /// ```
+    /// use zgreen::Tagged;
+    /// let ctx = zgreen::zmq::Context::new();
+    /// let (a, b) = (ctx.socket(zmq::PAIR).unwrap(), ctx.socket(zmq::PAIR).unwrap());
+    /// a.bind("inproc://doc-readable").unwrap();
+    /// b.connect("inproc://doc-readable").unwrap();
+    /// let (tx, rx) = zgreen::chan::unbounded::<u8>();
+    /// a.send("x", 0).unwrap();
+    /// let readable = b.readable();
+    /// let first = zgreen::iwait([
+    ///     Tagged("chan", &rx as &dyn zgreen::Waitable),
+    ///     Tagged("socket", &readable),
+    /// ])
+    /// .next()
+    /// .unwrap()
+    /// .unwrap();
+    /// assert_eq!(first.0, "socket");
+    /// # drop(tx);
+    /// ```
+    pub fn readable(&self) -> Readable {
+        Readable(self.clone())
+    }
+
+    /// This socket as a [`Waitable`](crate::Waitable) that is ready when a
+    /// send would not wait (see [`readable`](Self::readable)).
+    pub fn writable(&self) -> Writable {
+        Writable(self.clone())
     }
 
     /// `ZMQ_EVENTS`, read the green way (same as
