@@ -141,6 +141,29 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
+/// Retries `op` a few times with growing pauses (crossbeam's backoff,
+/// about a microsecond in all) before a wait parks — but only while no
+/// other greenlet of this hub is ready to run, so spinning never delays
+/// anyone. The other side is often a core away and about to act: a park
+/// and the cross-thread wakeup it needs cost several microseconds.
+fn spin_then<R>(mut op: impl FnMut() -> Option<R>) -> Option<R> {
+    for step in 0..SPIN_STEPS {
+        if !hub::nothing_else_ready() {
+            return None;
+        }
+        for _ in 0..(1u32 << step) {
+            std::hint::spin_loop();
+        }
+        if let Some(r) = op() {
+            return Some(r);
+        }
+    }
+    None
+}
+
+/// Backoff steps of [`spin_then`] (pauses of 1, 2, 4, ... spin hints).
+const SPIN_STEPS: u32 = 7;
+
 /// Checks kill and timeout scopes before a blocking call, where the
 /// thread has a hub (a plain thread has neither).
 fn check_interrupt() -> Result<()> {
@@ -205,6 +228,19 @@ impl<T> Sender<T> {
                 TrySendError::Disconnected(item) => return Err(disconnected(item)),
             },
         };
+        let mut held = Some(item);
+        let spun = spin_then(|| match self.shared.try_send(held.take()?) {
+            Ok(()) => Some(Ok(())),
+            Err(TrySendError::Disconnected(back)) => Some(Err(disconnected(back))),
+            Err(TrySendError::Full(back)) => {
+                held = Some(back);
+                None
+            }
+        });
+        if let Some(r) = spun {
+            return r;
+        }
+        item = held.expect("the item is held until it is sent");
         let park = CrossPark::new();
         loop {
             self.shared.register(Side::Send, park.signal());
@@ -307,6 +343,14 @@ impl<T> Receiver<T> {
             }
             Err(TryRecvError::Disconnected) => return Err(Error::Closed(Closed::Disconnected)),
             Err(TryRecvError::Empty) => {}
+        }
+        let spun = spin_then(|| match self.shared.try_recv() {
+            Ok(item) => Some(Ok(item)),
+            Err(TryRecvError::Disconnected) => Some(Err(Error::Closed(Closed::Disconnected))),
+            Err(TryRecvError::Empty) => None,
+        });
+        if let Some(r) = spun {
+            return r;
         }
         let park = CrossPark::new();
         loop {

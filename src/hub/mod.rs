@@ -170,6 +170,13 @@ pub(crate) fn with_hub<R>(f: impl FnOnce(&Hub) -> R) -> R {
     HUB.with(|h| f(h))
 }
 
+/// True if no other task of this thread's hub is ready to run (or the
+/// thread has no hub): a wait that is about to park may spin briefly
+/// without delaying anyone.
+pub(crate) fn nothing_else_ready() -> bool {
+    !hub_exists() || HUB.try_with(|h| h.ready.borrow().is_empty()).unwrap_or(true)
+}
+
 /// True while a greenlet (not the root context) runs on this thread.
 pub(crate) fn in_greenlet() -> bool {
     HUB.try_with(|h| h.current.try_borrow().map(|c| c.id != 0).unwrap_or(false))

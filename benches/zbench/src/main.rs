@@ -8,6 +8,7 @@
 //! Markdown table of medians and ratios.
 
 mod async_peers;
+mod chan_bench;
 mod core_bench;
 mod draft_bench;
 mod glue_bench;
@@ -119,6 +120,21 @@ enum Cmd {
         maxsize: usize,
         #[arg(long, default_value_t = 1_000_000)]
         count: u64,
+    },
+    /// Channel throughput between two hubs (zgreen::chan) or two threads
+    /// (crossbeam); items/s, or µs per round trip with --pingpong.
+    Chan {
+        /// zgreen or crossbeam.
+        #[arg(long = "impl")]
+        imp: String,
+        /// Channel bound (0: unbounded).
+        #[arg(long, default_value_t = 1024)]
+        cap: usize,
+        #[arg(long, default_value_t = 2_000_000)]
+        count: u64,
+        /// Round trips over two channels instead of a one-way stream.
+        #[arg(long)]
+        pingpong: bool,
     },
     /// `Pool::new(size).map(|i| i, 0..items)`; items/s.
     PoolMap {
@@ -262,6 +278,12 @@ fn main() {
             Impl::May => may_impl::rss(may, count),
         },
         Cmd::Queue { imp, maxsize, count } => glue_bench::queue(&imp, maxsize, count.max(1)),
+        Cmd::Chan {
+            imp,
+            cap,
+            count,
+            pingpong,
+        } => chan_bench::chan(&imp, cap, count.max(1), pingpong),
         Cmd::PoolMap { size, items } => glue_bench::pool_map(size.max(1), items),
         Cmd::Pushpull { imp, net } => match imp.as_str() {
             "tmq" | "zmqrs" => async_peers::pushpull(&imp, net.transport, net.size, net.count),
