@@ -3,7 +3,7 @@
 //! Greenlets never migrate: a greenlet runs on the hub it was spawned on
 //! until it ends, so thread-locals, greenlet-locals and `!Send` values
 //! (ZeroMQ sockets, green streams) stay sound. Work crosses hubs as `Send`
-//! values: the closures given to [`Runtime::spawn`], [`chan`](crate::chan)
+//! values: the closures given to [`Runtime::spawn`], [`chan`]
 //! channels, ZeroMQ `inproc://` sockets of one shared context, or
 //! [`HubHandle::spawn`].
 //!

@@ -9,6 +9,12 @@
 #
 # Usage: bash benches/http-bench/run.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 #        (defaults 5 rounds, 10 s per wrk run, 100 connections)
+#
+# HTTP_BENCH_SET=multicore (issue 17) compares instead zgreen on 1 and 2
+# hubs (wsgi_server --threads N) with hyper on tokio's multi-thread
+# runtime with 1 and 2 workers. SERVER_CPUS and WRK_CPUS (taskset lists,
+# e.g. 0-1 and 1) pin the servers and wrk; wrk's own CPU time is
+# reported, since on a small machine it competes with the servers.
 # Needs: wrk (apt-get install wrk; installed here if missing and root),
 #        the Python peers (bash benches/peers/setup.sh; run here if missing).
 set -euo pipefail
@@ -28,17 +34,39 @@ if ! command -v wrk >/dev/null; then
         exit 1
     fi
 fi
-[ -x benches/peers/.venv/bin/python ] || bash benches/peers/setup.sh
+set_name=${HTTP_BENCH_SET:-peers}
 cargo build --release --features http --example wsgi_server -q
 cargo build --release -p http-bench -q
 
-declare -A cmd=(
-    [zgreen]="./target/release/examples/wsgi_server 127.0.0.1:18100"
-    [hyper]="./target/release/hyper_hello 127.0.0.1:18101"
-    [gevent]="benches/peers/.venv/bin/python benches/peers/gevent_hello.py 127.0.0.1:18102"
-)
-declare -A port=([zgreen]=18100 [hyper]=18101 [gevent]=18102)
-order=(zgreen hyper gevent)
+wsgi=./target/release/examples/wsgi_server
+hyper=./target/release/hyper_hello
+if [ "$set_name" = multicore ]; then
+    declare -A cmd=(
+        [zgreen-1]="$wsgi 127.0.0.1:18100"
+        [zgreen-2]="$wsgi 127.0.0.1:18101 --threads 2"
+        [hyper-1]="$hyper 127.0.0.1:18102 --threads 1"
+        [hyper-2]="$hyper 127.0.0.1:18103 --threads 2"
+    )
+    declare -A port=([zgreen-1]=18100 [zgreen-2]=18101 [hyper-1]=18102 [hyper-2]=18103)
+    order=(zgreen-1 zgreen-2 hyper-1 hyper-2)
+else
+    [ -x benches/peers/.venv/bin/python ] || bash benches/peers/setup.sh
+    declare -A cmd=(
+        [zgreen]="$wsgi 127.0.0.1:18100"
+        [hyper]="$hyper 127.0.0.1:18101"
+        [gevent]="benches/peers/.venv/bin/python benches/peers/gevent_hello.py 127.0.0.1:18102"
+    )
+    declare -A port=([zgreen]=18100 [hyper]=18101 [gevent]=18102)
+    order=(zgreen hyper gevent)
+fi
+pin_server=() pin_wrk=()
+[ -n "${SERVER_CPUS:-}" ] && pin_server=(taskset -c "$SERVER_CPUS")
+[ -n "${WRK_CPUS:-}" ] && pin_wrk=(taskset -c "$WRK_CPUS")
+
+# CPU seconds (user + system) used by this shell's finished children.
+children_cpu() {
+    times | tail -1 | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
+}
 
 # User + system CPU ticks of process $1 so far.
 cpu_ticks() {
@@ -48,7 +76,7 @@ cpu_ticks() {
 # Starts server $1, waits for its banner, and echoes its pid.
 start() {
     local name=$1 log="$out/$1.log"
-    ${cmd[$name]} >"$log" 2>&1 &
+    "${pin_server[@]}" ${cmd[$name]} >"$log" 2>&1 &
     local pid=$!
     for _ in $(seq 100); do
         grep -q "Serving on" "$log" && { echo "$pid"; return; }
@@ -60,18 +88,21 @@ start() {
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') -t$threads -c$conns -d${seconds}s --latency; $rounds rounds"
+echo "wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') -t$threads -c$conns -d${seconds}s --latency; $rounds rounds; set $set_name"
+echo "pinning: servers ${SERVER_CPUS:-not pinned}, wrk ${WRK_CPUS:-not pinned}"
 echo "loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$rounds"); do
     for name in "${order[@]}"; do
         pid=$(start "$name")
         url="http://127.0.0.1:${port[$name]}/"
         # The body must be the hello world, or the figures mean nothing.
-        curl_body=$(benches/peers/.venv/bin/python -c "import urllib.request,sys;print(urllib.request.urlopen(sys.argv[1]).read().decode())" "$url")
+        curl_body=$(python3 -c "import urllib.request,sys;print(urllib.request.urlopen(sys.argv[1]).read().decode())" "$url")
         [ "$curl_body" = "<p>Hello World</p>" ] || { echo "$name answered $curl_body" >&2; exit 1; }
-        wrk -t"$threads" -c"$conns" -d2s "$url" >/dev/null
+        "${pin_wrk[@]}" wrk -t"$threads" -c"$conns" -d2s "$url" >/dev/null
         cpu0=$(cpu_ticks "$pid")
-        wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "$url" >"$out/$name.$round.wrk"
+        wrk0=$(children_cpu)
+        "${pin_wrk[@]}" wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "$url" >"$out/$name.$round.wrk"
+        wrk1=$(children_cpu)
         cpu1=$(cpu_ticks "$pid")
         kill "$pid"
         wait "$pid" 2>/dev/null || true
@@ -80,13 +111,15 @@ for round in $(seq "$rounds"); do
         total=$(awk '/requests in/ {print $1}' "$out/$name.$round.wrk")
         # Server CPU (user + system) per request, in microseconds.
         us=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$total" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')
+        # wrk's own CPU per request, in microseconds (the load generator's cost).
+        wus=$(awk -v a="$wrk0" -v b="$wrk1" -v n="$total" 'BEGIN {printf "%.2f", (b - a) * 1e6 / n}')
         errs=$(grep -E "Non-2xx|Socket errors" "$out/$name.$round.wrk" | tr '\n' ' ' || true)
-        echo "round $round $name $rps $p99 $us $errs" | tee -a "$out/results"
+        echo "round $round $name $rps $p99 $us $wus $errs" | tee -a "$out/results"
     done
 done
 echo "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 - "$out/results" <<'PY'
+python3 - "$out/results" "${order[@]}" <<'PY'
 import statistics, sys
 
 def ms(text):
@@ -95,20 +128,26 @@ def ms(text):
             return float(text[: -len(unit)]) * scale
     raise ValueError(text)
 
+order = sys.argv[2:]
 runs = {}
 for line in open(sys.argv[1]):
-    _, rnd, name, rps, p99, us, *errors = line.split()
-    runs.setdefault(name, []).append((float(rps), ms(p99), float(us), " ".join(errors)))
-med = {n: [statistics.median(r[i] for r in v) for i in range(3)] for n, v in runs.items()}
+    _, rnd, name, rps, p99, us, wus, *errors = line.split()
+    runs.setdefault(name, []).append((float(rps), ms(p99), float(us), float(wus), " ".join(errors)))
+med = {n: [statistics.median(r[i] for r in v) for i in range(4)] for n, v in runs.items()}
+first = order[0]
 print()
-print("| server | req/s (median) | p99 ms (median) | server CPU µs/request (median) | zgreen ÷ server, req/s | every round, req/s |")
-print("|---|---:|---:|---:|---:|---|")
-for name in ("zgreen", "hyper", "gevent"):
-    rps, p99, us = med[name]
-    ratio = med["zgreen"][0] / rps
+print(f"| server | req/s (median) | p99 ms (median) | server CPU µs/request (median) | wrk CPU µs/request (median) | {first} ÷ server, req/s | every round, req/s |")
+print("|---|---:|---:|---:|---:|---:|---|")
+for name in order:
+    rps, p99, us, wus = med[name]
+    ratio = med[first][0] / rps
     every = ", ".join(f"{r[0]:,.0f}" for r in runs[name])
-    print(f"| {name} | {rps:,.0f} | {p99:.2f} | {us:.2f} | {ratio:.2f}× | {every} |")
-errors = [f"{n} round {i + 1}: {r[3]}" for n, v in runs.items() for i, r in enumerate(v) if r[3]]
+    print(f"| {name} | {rps:,.0f} | {p99:.2f} | {us:.2f} | {wus:.2f} | {ratio:.2f}× | {every} |")
+if "zgreen-2" in med:
+    z1, z2, h1, h2 = (med[n][0] for n in ("zgreen-1", "zgreen-2", "hyper-1", "hyper-2"))
+    print()
+    print(f"scaling 1 → 2: zgreen {z2 / z1:.2f}×, hyper {h2 / h1:.2f}×; at 1: zgreen ÷ hyper {z1 / h1:.2f}×; at 2: {z2 / h2:.2f}×")
+errors = [f"{n} round {i + 1}: {r[4]}" for n, v in runs.items() for i, r in enumerate(v) if r[4]]
 print()
 print("errors reported by wrk:", "; ".join(errors) if errors else "none")
 PY

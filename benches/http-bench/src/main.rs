@@ -3,8 +3,11 @@
 //! the same response as `examples/wsgi_server.rs`:
 //! `200 OK`, `Content-Type: text/html`, body `<p>Hello World</p>`.
 //!
-//! Usage: `hyper_hello [ADDR]` (default `127.0.0.1:8001`). It prints
-//! `Serving on http://ADDR/` once bound and runs until killed.
+//! Usage: `hyper_hello [ADDR] [--threads N]` (default `127.0.0.1:8001`).
+//! Without `--threads` it runs on a current-thread runtime; with it, on
+//! tokio's multi-thread runtime with N workers (issue 17's peer for the
+//! many-hub zgreen server). It prints `Serving on http://ADDR/` once bound
+//! and runs until killed.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -29,14 +32,26 @@ async fn application(_request: Request<Incoming>) -> Result<Response<Full<Bytes>
 }
 
 fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8001".into())
-        .parse()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let mut addr = "127.0.0.1:8001".to_string();
+    let mut threads = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--threads" {
+            let n = args.next().and_then(|n| n.parse::<usize>().ok()).filter(|n| *n > 0);
+            threads = Some(n.ok_or_else(|| invalid("--threads needs a number above 0".into()))?);
+        } else {
+            addr = a;
+        }
+    }
+    let addr: SocketAddr = addr.parse().map_err(|e| invalid(format!("{e}")))?;
+    let runtime = match threads {
+        None => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build()?,
+    };
     runtime.block_on(async move {
         let listener = TcpListener::bind(addr).await?;
         println!("Serving on http://{}/", listener.local_addr()?);
