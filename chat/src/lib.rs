@@ -270,8 +270,7 @@ impl User {
         let size = msg.size();
         let mut dropped = 0;
         while !self.rx.is_empty()
-            && (self.rx.len() >= max_messages
-                || self.queued_bytes.load(Ordering::SeqCst) + size > max_bytes)
+            && (self.rx.len() >= max_messages || self.queued_bytes.load(Ordering::SeqCst) + size > max_bytes)
         {
             if let Ok(old) = self.rx.try_recv() {
                 self.took(&old);
@@ -291,7 +290,9 @@ impl User {
         let size = msg.size();
         let _ = self
             .queued_bytes
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| Some(b.saturating_sub(size)));
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| {
+                Some(b.saturating_sub(size))
+            });
     }
 
     /// Waits for the next message (as long as the queue lives).
@@ -596,10 +597,7 @@ impl Chat {
     fn deliver(&self, st: &mut State, msg: Arc<ChatMessage>) {
         let config = &self.inner.config;
         let State {
-            rooms,
-            users,
-            stats,
-            ..
+            rooms, users, stats, ..
         } = st;
         let Some(room) = rooms.get_mut(&msg.room) else {
             return;
