@@ -53,6 +53,15 @@
 //! [`Config::user_expiry`] is forgotten: their queue is freed and they
 //! leave every room (joining again brings them back), so a long-running
 //! server does not keep every visitor it ever had.
+//!
+//! # Many hubs
+//!
+//! A [`Chat`] is `Send + Sync`: its state is behind one mutex whose
+//! critical sections never wait, and each user's queue is a
+//! [`zgreen::chan`] channel, so the HTTP servers of every hub of a
+//! [`zgreen::runtime::Runtime`] serve the same rooms and users (`zchat
+//! serve --threads N`): a request finds its user whatever hub it lands
+//! on, and a poll waiting on one hub is woken by a put on another.
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};

@@ -4,10 +4,12 @@
 //! zchat forwarder --frontend tcp://127.0.0.1:5555 --backend tcp://127.0.0.1:5556
 //! zchat serve --http 127.0.0.1:5000 --pub tcp://127.0.0.1:5555 --sub tcp://127.0.0.1:5556
 //! zchat serve --http 127.0.0.1:5001 --pub tcp://127.0.0.1:5555 --sub tcp://127.0.0.1:5556
+//! zchat serve --http 127.0.0.1:5002 --threads 4
 //! ```
 //!
 //! (`zbroker forwarder` works as the forwarder too.) Without `--pub` and
-//! `--sub` a server runs alone.
+//! `--sub` a server runs alone. `--threads N` serves on N hubs, one
+//! `SO_REUSEPORT` listener each, all on one state (see the README).
 
 use std::io::Write;
 use std::time::Duration;
@@ -87,7 +89,8 @@ struct ServeArgs {
     /// the connection is closed).
     #[arg(long, default_value_t = 64 * 1024)]
     ws_max_message_bytes: usize,
-    /// Most connections served at once.
+    /// Most connections served at once (with `--threads N`, a share of
+    /// ⌈M/N⌉ per hub).
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
     /// Seconds after which a user with no poll, put or open WebSocket is
