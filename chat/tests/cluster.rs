@@ -214,14 +214,7 @@ fn two_servers_share_rooms_through_zchat_forwarder() {
     conversation(&c);
     oversized_backbone_message(&c);
     // SIGTERM stops a server gracefully: exit status 0, soon.
-    let (server, _) = &mut c.servers[0];
-    server.child.signal(libc::SIGTERM).unwrap();
-    let status = server
-        .child
-        .wait_timeout(Duration::from_secs(5))
-        .unwrap()
-        .expect("still running after SIGTERM");
-    assert!(status.success(), "{status}");
+    c.servers[0].0.sigterm_exits_cleanly(Duration::from_secs(5));
 }
 
 #[test]

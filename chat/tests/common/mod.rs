@@ -40,6 +40,18 @@ impl Proc {
     pub fn line(&self) -> String {
         self.lines.next(DEADLINE).expect("a line from the child")
     }
+
+    /// Sends SIGTERM and asserts the child exits with status 0 within
+    /// `within`.
+    pub fn sigterm_exits_cleanly(&mut self, within: Duration) {
+        self.child.signal(libc::SIGTERM).unwrap();
+        let status = self
+            .child
+            .wait_timeout(within)
+            .unwrap()
+            .expect("still running after SIGTERM");
+        assert!(status.success(), "{status}");
+    }
 }
 
 pub fn zchat() -> PathBuf {
