@@ -188,11 +188,13 @@ fn serve_on_hubs(chat: &Chat, addr: &str, n: usize, max_connections: usize) -> z
     }
     tracing::info!(hubs = n, "serving on {n} hubs");
     serving(chat, local);
-    let signalled = stop_on_signals(&Event::new(), move || {
+    let stop = move || {
         for _ in 0..n {
-            let _ = stop_tx.try_send(());
+            let _ = stop_tx.try_send(()); // full: the hubs were told already
         }
-    });
+    };
+    let signalled = stop_on_signals(&Event::new(), stop.clone());
+    stop(); // also when the signal handlers could not be installed
     for s in &servers {
         if let Err(e) = s.join_timeout(Duration::from_secs(3)) {
             if !e.is_killed() {
