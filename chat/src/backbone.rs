@@ -4,11 +4,17 @@
 
 use super::*;
 
+/// Messages waiting for the backbone publisher (beyond: dropped, as a
+/// PUB socket drops past its high-water mark).
+const PUBLISH_QUEUE: usize = 1024;
+
 impl Chat {
     /// Joins the backbone: publishes to the forwarder's frontend
     /// (`pub_endpoint`, its XSUB side) and subscribes to its backend
-    /// (`sub_endpoint`, its XPUB side). Runs a receiver and a heartbeat
-    /// greenlet for as long as the process lives.
+    /// (`sub_endpoint`, its XPUB side). Runs a receiver and a publisher
+    /// greenlet (which also sends the heartbeats) on the calling hub for
+    /// as long as the process lives; puts on any hub reach the publisher
+    /// through a bounded [`chan`] channel.
     pub fn connect_backbone(
         &self,
         ctx: &Context,
@@ -21,7 +27,8 @@ impl Chat {
         let subscriber = ctx.socket(zmq::SUB)?;
         subscriber.subscribe("")?;
         subscriber.connect(sub_endpoint)?;
-        *self.inner.publisher.borrow_mut() = Some(publisher);
+        let (tx, rx) = chan::bounded::<Vec<u8>>(PUBLISH_QUEUE);
+        *lock(&self.inner.publisher) = Some(tx);
 
         let chat = self.clone();
         zgreen::spawn(move || {
@@ -29,23 +36,35 @@ impl Chat {
                 chat.on_backbone(&frames);
             }
         });
-        let chat = self.clone();
+        let id = self.inner.config.server_id.clone();
         zgreen::spawn(move || {
+            let send = |frames: [&[u8]; 2]| {
+                // PUB never blocks: past its high-water mark it drops.
+                if let Err(e) = publisher.send_multipart(frames, zmq::DONTWAIT) {
+                    tracing::debug!("zchat: cannot publish: {e}");
+                }
+            };
+            let mut heartbeat = Instant::now();
             loop {
-                chat.publish(&[b"hb", chat.inner.config.server_id.as_bytes()]);
-                if zgreen::sleep(HEARTBEAT).is_err() {
-                    return;
+                if Instant::now() >= heartbeat {
+                    send([b"hb", id.as_bytes()]);
+                    heartbeat = Instant::now() + HEARTBEAT;
+                }
+                match rx.recv_deadline(heartbeat) {
+                    Ok(body) => send([b"msg", &body]),
+                    Err(e) if e.is_timeout() => {}
+                    Err(_) => return,
                 }
             }
         });
         Ok(())
     }
 
-    pub(super) fn publish(&self, frames: &[&[u8]]) {
-        if let Some(p) = self.inner.publisher.borrow().as_ref() {
-            // PUB never blocks: past its high-water mark it drops.
-            if let Err(e) = p.send_multipart(frames.iter().copied(), zmq::DONTWAIT) {
-                tracing::debug!("zchat: cannot publish: {e}");
+    /// Hands a message's JSON to the backbone publisher, if there is one.
+    pub(super) fn publish(&self, body: Vec<u8>) {
+        if let Some(p) = lock(&self.inner.publisher).as_ref() {
+            if p.try_send(body).is_err() {
+                tracing::debug!("zchat: the backbone publisher is behind: a message was not published");
             }
         }
     }
@@ -62,66 +81,62 @@ impl Chat {
         match frames {
             [kind, id] if kind == b"hb" => {
                 if id != me {
-                    self.heard(id);
+                    heard(&mut self.state(), id);
                 }
             }
             [kind, body] if kind == b"msg" => {
                 if body.len() > self.max_backbone_body() {
-                    self.count(|s| s.rejected += 1);
+                    self.state().stats.rejected += 1;
                     return;
                 }
                 match serde_json::from_slice::<ChatMessage>(body) {
                     Ok(msg) if msg.server.as_bytes() != me => {
-                        if self.valid_remote(&msg) {
-                            self.count(|s| s.remote += 1);
-                            self.deliver(Rc::new(msg));
+                        let valid = valid_uid(&msg.uid)
+                            && valid_server_id(&msg.server)
+                            && self.check_text(&msg.text) == Ok(msg.text.as_str());
+                        let mut st = self.state();
+                        if valid && st.rooms.contains_key(&msg.room) {
+                            st.stats.remote += 1;
+                            self.deliver(&mut st, Arc::new(msg));
                         } else {
-                            self.count(|s| s.rejected += 1);
+                            st.stats.rejected += 1;
                         }
                     }
                     Ok(_) => {} // our own, already delivered
-                    Err(_) => self.count(|s| s.malformed += 1),
+                    Err(_) => self.state().stats.malformed += 1,
                 }
             }
-            _ => self.count(|s| s.malformed += 1),
+            _ => self.state().stats.malformed += 1,
         }
-    }
-
-    /// Notes a heartbeat of peer `id` (if it is a valid name, and either
-    /// known or there is room for it).
-    pub(super) fn heard(&self, id: &[u8]) {
-        let Some(id) = std::str::from_utf8(id).ok().filter(|id| valid_server_id(id)) else {
-            self.count(|s| s.rejected += 1);
-            return;
-        };
-        let mut peers = self.inner.peers.borrow_mut();
-        if !peers.contains_key(id) && peers.len() >= MAX_PEERS {
-            peers.retain(|_, seen| seen.elapsed() < PEER_EXPIRY);
-            if peers.len() >= MAX_PEERS {
-                drop(peers);
-                self.count(|s| s.rejected += 1);
-                return;
-            }
-        }
-        peers.insert(id.to_string(), Instant::now());
-    }
-
-    /// Whether a message from another server passes the checks of a
-    /// local put: a room of ours, valid names, a text of at most
-    /// [`Config::max_message_bytes`], nonempty and trimmed.
-    pub(super) fn valid_remote(&self, msg: &ChatMessage) -> bool {
-        self.inner.rooms.borrow().contains_key(&msg.room)
-            && valid_uid(&msg.uid)
-            && valid_server_id(&msg.server)
-            && self.check_text(&msg.text) == Ok(msg.text.as_str())
     }
 
     /// The other servers heard from lately.
     pub fn peers(&self) -> Vec<String> {
-        let mut peers = self.inner.peers.borrow_mut();
-        peers.retain(|_, seen| seen.elapsed() < PEER_EXPIRY);
-        peers.keys().cloned().collect()
+        live_peers(&mut self.state())
     }
+}
+
+/// Notes a heartbeat of peer `id` (if it is a valid name, and either
+/// known or there is room for it).
+fn heard(st: &mut State, id: &[u8]) {
+    let Some(id) = std::str::from_utf8(id).ok().filter(|id| valid_server_id(id)) else {
+        st.stats.rejected += 1;
+        return;
+    };
+    if !st.peers.contains_key(id) && st.peers.len() >= MAX_PEERS {
+        st.peers.retain(|_, seen| seen.elapsed() < PEER_EXPIRY);
+        if st.peers.len() >= MAX_PEERS {
+            st.stats.rejected += 1;
+            return;
+        }
+    }
+    st.peers.insert(id.to_string(), Instant::now());
+}
+
+/// The peers heard from within [`PEER_EXPIRY`] (the others are forgotten).
+pub(super) fn live_peers(st: &mut State) -> Vec<String> {
+    st.peers.retain(|_, seen| seen.elapsed() < PEER_EXPIRY);
+    st.peers.keys().cloned().collect()
 }
 
 /// Binds an XSUB/XPUB forwarder (the backbone's hub, like `zbroker

@@ -53,19 +53,28 @@
 //! [`Config::user_expiry`] is forgotten: their queue is freed and they
 //! leave every room (joining again brings them back), so a long-running
 //! server does not keep every visitor it ever had.
+//!
+//! # Many hubs
+//!
+//! A [`Chat`] is `Send + Sync`: its state is behind one mutex whose
+//! critical sections never wait, and each user's queue is a
+//! [`zgreen::chan`] channel, so the HTTP servers of every hub of a
+//! [`zgreen::runtime::Runtime`] serve the same rooms and users (`zchat
+//! serve --threads N`): a request finds its user whatever hub it lands
+//! on, and a poll waiting on one hub is woken by a put on another.
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
-use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use zgreen::Greenlet;
+use zgreen::chan;
 use zgreen::http::{Request, Response, Router, WebSocket, WsConfig, upgrade_with};
-use zgreen::queue::Queue;
-use zgreen::zmq::{Context, Socket};
+use zgreen::zmq::Context;
 
 mod backbone;
 mod session;
@@ -194,7 +203,7 @@ const NO_ROOM: Refused = Refused(404, "no such room");
 #[derive(Default)]
 struct Room {
     users: BTreeSet<String>,
-    messages: VecDeque<Rc<ChatMessage>>,
+    messages: VecDeque<Arc<ChatMessage>>,
     bytes: usize,
 }
 
@@ -219,80 +228,130 @@ pub struct Stats {
 }
 
 /// One user on this server.
+///
+/// The queue is a [`chan`] channel, so a poll or a WebSocket on any hub
+/// waits on it; it is bounded by [`User::push`], which every delivery
+/// calls with the server's state locked: at most [`Config::user_queue`]
+/// messages and [`Config::user_queue_bytes`] bytes.
 struct User {
     token: Token,
-    queue: Queue<Rc<ChatMessage>>,
-    /// The bytes of the messages in `queue` (by [`ChatMessage::size`]).
-    queued_bytes: Cell<usize>,
-    last_seen: Cell<Instant>,
+    tx: chan::Sender<Arc<ChatMessage>>,
+    rx: chan::Receiver<Arc<ChatMessage>>,
+    /// The bytes of the messages in the queue (by [`ChatMessage::size`]).
+    queued_bytes: AtomicUsize,
+    last_seen: Mutex<Instant>,
     /// Polls in progress and open WebSockets: an active user never expires.
-    active: Cell<u32>,
+    active: AtomicU32,
+}
+
+/// `m` locked, even if a panic poisoned it (every critical section leaves
+/// the state consistent between its statements).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl User {
+    fn new() -> User {
+        let (tx, rx) = chan::unbounded();
+        User {
+            token: Token::random(),
+            tx,
+            rx,
+            queued_bytes: AtomicUsize::new(0),
+            last_seen: Mutex::new(Instant::now()),
+            active: AtomicU32::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        *lock(&self.last_seen) = Instant::now();
+    }
+
+    fn idle_for(&self) -> Duration {
+        lock(&self.last_seen).elapsed()
+    }
+
     /// Queues `msg`, first dropping the oldest messages while the queue is
     /// over `max_messages` or `max_bytes`; returns how many it dropped.
-    fn push(&self, msg: &Rc<ChatMessage>, max_messages: usize, max_bytes: usize) -> u64 {
+    /// Called with the server's state locked, so pushes never race each
+    /// other (takers may: they only shrink the queue).
+    fn push(&self, msg: &Arc<ChatMessage>, max_messages: usize, max_bytes: usize) -> u64 {
         let size = msg.size();
         let mut dropped = 0;
-        while !self.queue.is_empty()
-            && (self.queue.len() >= max_messages || self.queued_bytes.get() + size > max_bytes)
+        while !self.rx.is_empty()
+            && (self.rx.len() >= max_messages || self.queued_bytes.load(Ordering::SeqCst) + size > max_bytes)
         {
-            if let Ok(old) = self.queue.try_get() {
+            if let Ok(old) = self.rx.try_recv() {
                 self.took(&old);
                 dropped += 1;
             }
         }
-        if self.queue.try_put(msg.clone()).is_ok() {
-            self.queued_bytes.set(self.queued_bytes.get() + size);
+        // Counted before it can be taken, so `took` never goes below zero.
+        self.queued_bytes.fetch_add(size, Ordering::SeqCst);
+        if self.tx.try_send(msg.clone()).is_err() {
+            self.took(msg);
         }
         dropped
     }
 
     /// Accounts for `msg` taken from the queue.
     fn took(&self, msg: &ChatMessage) {
-        self.queued_bytes
-            .set(self.queued_bytes.get().saturating_sub(msg.size()));
+        let size = msg.size();
+        let _ = self
+            .queued_bytes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| {
+                Some(b.saturating_sub(size))
+            });
     }
 
     /// Waits for the next message (as long as the queue lives).
-    fn next(&self) -> zgreen::Result<Rc<ChatMessage>> {
-        let msg = self.queue.get()?;
+    fn next(&self) -> zgreen::Result<Arc<ChatMessage>> {
+        let msg = self.rx.recv()?;
         self.took(&msg);
         Ok(msg)
     }
 }
 
 /// Marks a user active until dropped.
-struct Active(Rc<User>);
+struct Active(Arc<User>);
 
 impl Active {
-    fn new(user: Rc<User>) -> Active {
-        user.active.set(user.active.get() + 1);
-        user.last_seen.set(Instant::now());
+    fn new(user: Arc<User>) -> Active {
+        user.active.fetch_add(1, Ordering::SeqCst);
+        user.touch();
         Active(user)
     }
 }
 
 impl Drop for Active {
     fn drop(&mut self) {
-        self.0.active.set(self.0.active.get() - 1);
-        self.0.last_seen.set(Instant::now());
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+        self.0.touch();
     }
+}
+
+/// Everything a server knows, behind one lock. Critical sections are
+/// short and never wait: no I/O, no parking, only map updates and
+/// non-blocking channel operations.
+struct State {
+    rooms: BTreeMap<String, Room>,
+    users: HashMap<String, Arc<User>>,
+    last_sweep: Instant,
+    seq: u64,
+    peers: BTreeMap<String, Instant>,
+    stats: Stats,
 }
 
 struct Inner {
     config: Config,
-    rooms: RefCell<BTreeMap<String, Room>>,
-    users: RefCell<HashMap<String, Rc<User>>>,
-    last_sweep: Cell<Instant>,
-    seq: Cell<u64>,
-    publisher: RefCell<Option<Socket>>,
-    peers: RefCell<BTreeMap<String, Instant>>,
-    stats: Cell<Stats>,
+    state: Mutex<State>,
+    /// The backbone publisher's queue (see [`Chat::connect_backbone`]).
+    publisher: Mutex<Option<chan::Sender<Vec<u8>>>>,
 }
 
-/// The chat's state on one server: a cheap clonable handle.
+/// The chat's state on one server: a cheap clonable handle, `Send` and
+/// `Sync`, so every hub of a [`zgreen::runtime::Runtime`] serves the same
+/// rooms and users (see the crate's README, "Many hubs").
 ///
 /// ```
 /// use zgreen_chat::{Chat, Config};
@@ -311,15 +370,16 @@ struct Inner {
 /// ```
 #[derive(Clone)]
 pub struct Chat {
-    inner: Rc<Inner>,
+    inner: Arc<Inner>,
 }
 
 impl fmt::Debug for Chat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state();
         f.debug_struct("Chat")
             .field("server", &self.inner.config.server_id)
-            .field("users", &self.inner.users.borrow().len())
-            .field("stats", &self.stats())
+            .field("users", &st.users.len())
+            .field("stats", &st.stats)
             .finish()
     }
 }
@@ -364,17 +424,23 @@ impl Chat {
             .map(|r| (r.clone(), Room::default()))
             .collect();
         Chat {
-            inner: Rc::new(Inner {
+            inner: Arc::new(Inner {
                 config,
-                rooms: RefCell::new(rooms),
-                users: RefCell::new(HashMap::new()),
-                last_sweep: Cell::new(Instant::now()),
-                seq: Cell::new(0),
-                publisher: RefCell::new(None),
-                peers: RefCell::new(BTreeMap::new()),
-                stats: Cell::new(Stats::default()),
+                state: Mutex::new(State {
+                    rooms,
+                    users: HashMap::new(),
+                    last_sweep: Instant::now(),
+                    seq: 0,
+                    peers: BTreeMap::new(),
+                    stats: Stats::default(),
+                }),
+                publisher: Mutex::new(None),
             }),
         }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.inner.state)
     }
 
     /// The configuration.
@@ -384,13 +450,7 @@ impl Chat {
 
     /// The counters.
     pub fn stats(&self) -> Stats {
-        self.inner.stats.get()
-    }
-
-    fn count(&self, f: impl FnOnce(&mut Stats)) {
-        let mut s = self.inner.stats.get();
-        f(&mut s);
-        self.inner.stats.set(s);
+        self.state().stats
     }
 
     /// `text` trimmed, if it is a message: not empty, and at most
@@ -415,12 +475,12 @@ impl Chat {
         if !valid_uid(uid) {
             return Err(BAD_UID);
         }
-        if !self.inner.rooms.borrow().contains_key(room) {
+        let mut st = self.state();
+        if !st.rooms.contains_key(room) {
             return Err(NO_ROOM);
         }
-        self.expire_idle_users();
-        let existing = self.inner.users.borrow().get(uid).cloned();
-        let user = match existing {
+        self.expire_idle(&mut st);
+        let user = match st.users.get(uid).cloned() {
             Some(user) => {
                 if !token
                     .and_then(Token::parse)
@@ -431,46 +491,29 @@ impl Chat {
                 user
             }
             None => {
-                if self.inner.users.borrow().len() >= self.inner.config.max_users {
-                    self.sweep();
-                    if self.inner.users.borrow().len() >= self.inner.config.max_users {
-                        self.count(|s| s.refused_users += 1);
+                if st.users.len() >= self.inner.config.max_users {
+                    self.sweep(&mut st);
+                    if st.users.len() >= self.inner.config.max_users {
+                        st.stats.refused_users += 1;
                         return Err(TOO_MANY_USERS);
                     }
                 }
-                let user = Rc::new(User {
-                    token: Token::random(),
-                    queue: Queue::new(),
-                    queued_bytes: Cell::new(0),
-                    last_seen: Cell::new(Instant::now()),
-                    active: Cell::new(0),
-                });
-                self.inner
-                    .users
-                    .borrow_mut()
-                    .insert(uid.to_string(), user.clone());
+                let user = Arc::new(User::new());
+                st.users.insert(uid.to_string(), user.clone());
                 user
             }
         };
-        user.last_seen.set(Instant::now());
-        let backlog = self.enter(room, uid)?;
+        user.touch();
+        let backlog = enter(&mut st, room, uid)?;
         Ok(Joined {
             backlog,
             token: user.token,
         })
     }
 
-    /// Adds the (authorized) `uid` to `room`; returns its backlog.
-    fn enter(&self, room: &str, uid: &str) -> Result<Vec<ChatMessage>, Refused> {
-        let mut rooms = self.inner.rooms.borrow_mut();
-        let r = rooms.get_mut(room).ok_or(NO_ROOM)?;
-        r.users.insert(uid.to_string());
-        Ok(r.messages.iter().map(|m| ChatMessage::clone(m)).collect())
-    }
-
     /// The user whose session `token` is, if `uid` has that session.
-    fn authorize(&self, uid: &str, token: Option<&str>) -> Result<Rc<User>, Refused> {
-        let user = self.inner.users.borrow().get(uid).cloned();
+    fn authorize(&self, uid: &str, token: Option<&str>) -> Result<Arc<User>, Refused> {
+        let user = self.state().users.get(uid).cloned();
         match (user, token.and_then(Token::parse)) {
             (Some(user), Some(t)) if user.token.matches(&t) => Ok(user),
             _ => Err(NO_SESSION),
@@ -480,19 +523,22 @@ impl Chat {
     /// Forgets the users idle for longer than [`Config::user_expiry`]
     /// (at most one sweep per quarter of it; joins call it).
     pub fn expire_idle_users(&self) {
-        if self.inner.last_sweep.get().elapsed() < self.inner.config.user_expiry / 4 {
-            return;
+        self.expire_idle(&mut self.state());
+    }
+
+    fn expire_idle(&self, st: &mut State) {
+        if st.last_sweep.elapsed() >= self.inner.config.user_expiry / 4 {
+            self.sweep(st);
         }
-        self.sweep();
     }
 
     /// Forgets the users idle for longer than [`Config::user_expiry`].
-    fn sweep(&self) {
+    fn sweep(&self, st: &mut State) {
         let expiry = self.inner.config.user_expiry;
-        self.inner.last_sweep.set(Instant::now());
+        st.last_sweep = Instant::now();
         let mut gone = Vec::new();
-        self.inner.users.borrow_mut().retain(|uid, user| {
-            let keep = user.active.get() > 0 || user.last_seen.get().elapsed() < expiry;
+        st.users.retain(|uid, user| {
+            let keep = user.active.load(Ordering::SeqCst) > 0 || user.idle_for() < expiry;
             if !keep {
                 gone.push(uid.clone());
             }
@@ -501,19 +547,19 @@ impl Chat {
         if gone.is_empty() {
             return;
         }
-        for room in self.inner.rooms.borrow_mut().values_mut() {
+        for room in st.rooms.values_mut() {
             for uid in &gone {
                 room.users.remove(uid);
             }
         }
         tracing::debug!("zchat: forgot {} idle users", gone.len());
-        self.count(|s| s.expired += gone.len() as u64);
+        st.stats.expired += gone.len() as u64;
     }
 
     /// The last messages of `room`.
     pub fn backlog(&self, room: &str) -> Result<Vec<ChatMessage>, Refused> {
-        let rooms = self.inner.rooms.borrow();
-        let r = rooms.get(room).ok_or(NO_ROOM)?;
+        let st = self.state();
+        let r = st.rooms.get(room).ok_or(NO_ROOM)?;
         Ok(r.messages.iter().map(|m| ChatMessage::clone(m)).collect())
     }
 
@@ -533,51 +579,42 @@ impl Chat {
     /// [`put`](Self::put) for an authorized user.
     fn put_as(&self, user: &User, room: &str, uid: &str, text: &str) -> Result<ChatMessage, Refused> {
         let text = self.check_text(text)?;
-        let joined = self
-            .inner
-            .rooms
-            .borrow()
-            .get(room)
-            .ok_or(NO_ROOM)?
-            .users
-            .contains(uid);
-        if !joined {
-            return Err(Refused(403, "join the room first"));
-        }
-        user.last_seen.set(Instant::now());
-        let seq = self.inner.seq.get() + 1;
-        self.inner.seq.set(seq);
-        let msg = ChatMessage {
-            room: room.to_string(),
-            uid: uid.to_string(),
-            text: text.to_string(),
-            server: self.inner.config.server_id.clone(),
-            seq,
+        let msg = {
+            let mut st = self.state();
+            if !st.rooms.get(room).ok_or(NO_ROOM)?.users.contains(uid) {
+                return Err(Refused(403, "join the room first"));
+            }
+            user.touch();
+            st.seq += 1;
+            let msg = ChatMessage {
+                room: room.to_string(),
+                uid: uid.to_string(),
+                text: text.to_string(),
+                server: self.inner.config.server_id.clone(),
+                seq: st.seq,
+            };
+            st.stats.put += 1;
+            self.deliver(&mut st, Arc::new(msg.clone()));
+            msg
         };
-        self.count(|s| s.put += 1);
-        let body = serde_json::to_vec(&msg).expect("a ChatMessage serializes");
-        self.publish(&[b"msg", &body]);
-        self.deliver(Rc::new(msg.clone()));
+        self.publish(serde_json::to_vec(&msg).expect("a ChatMessage serializes"));
         Ok(msg)
     }
 
     /// Adds `msg` to its room's history and to the queue of each of the
     /// room's users on this server: one message, shared by all.
-    fn deliver(&self, msg: Rc<ChatMessage>) {
+    fn deliver(&self, st: &mut State, msg: Arc<ChatMessage>) {
         let config = &self.inner.config;
-        let mut rooms = self.inner.rooms.borrow_mut();
+        let State {
+            rooms, users, stats, ..
+        } = st;
         let Some(room) = rooms.get_mut(&msg.room) else {
             return;
         };
-        let users = self.inner.users.borrow();
-        let mut dropped = 0;
         for uid in &room.users {
             if let Some(user) = users.get(uid) {
-                dropped += user.push(&msg, config.user_queue.max(1), config.user_queue_bytes);
+                stats.dropped += user.push(&msg, config.user_queue.max(1), config.user_queue_bytes);
             }
-        }
-        if dropped > 0 {
-            self.count(|s| s.dropped += dropped);
         }
         room.bytes += msg.size();
         room.messages.push_back(msg);
@@ -601,11 +638,11 @@ impl Chat {
         let active = Active::new(self.authorize(uid, token)?);
         let user = &active.0;
         let mut out = Vec::new();
-        match user.queue.get_timeout(timeout) {
+        match user.rx.recv_timeout(timeout) {
             Ok(m) => out.push(m),
             Err(_) => return Ok(Vec::new()),
         }
-        while let Ok(m) = user.queue.try_get() {
+        while let Ok(m) = user.rx.try_recv() {
             out.push(m);
         }
         Ok(out
@@ -619,20 +656,26 @@ impl Chat {
 
     /// This server's status as JSON (for health checks and tests).
     pub fn status(&self) -> serde_json::Value {
-        let members: BTreeMap<String, usize> = self
-            .inner
+        let mut st = self.state();
+        let members: BTreeMap<String, usize> = st
             .rooms
-            .borrow()
             .iter()
             .map(|(name, r)| (name.clone(), r.users.len()))
             .collect();
         serde_json::json!({
             "server": self.inner.config.server_id,
-            "peers": self.peers(),
+            "peers": backbone::live_peers(&mut st),
             "rooms": self.inner.config.rooms,
             "members": members,
-            "users": self.inner.users.borrow().len(),
-            "stats": self.stats(),
+            "users": st.users.len(),
+            "stats": st.stats,
         })
     }
+}
+
+/// Adds the (authorized) `uid` to `room`; returns its backlog.
+fn enter(st: &mut State, room: &str, uid: &str) -> Result<Vec<ChatMessage>, Refused> {
+    let r = st.rooms.get_mut(room).ok_or(NO_ROOM)?;
+    r.users.insert(uid.to_string());
+    Ok(r.messages.iter().map(|m| ChatMessage::clone(m)).collect())
 }

@@ -4,16 +4,19 @@
 //! zchat forwarder --frontend tcp://127.0.0.1:5555 --backend tcp://127.0.0.1:5556
 //! zchat serve --http 127.0.0.1:5000 --pub tcp://127.0.0.1:5555 --sub tcp://127.0.0.1:5556
 //! zchat serve --http 127.0.0.1:5001 --pub tcp://127.0.0.1:5555 --sub tcp://127.0.0.1:5556
+//! zchat serve --http 127.0.0.1:5002 --threads 4
 //! ```
 //!
 //! (`zbroker forwarder` works as the forwarder too.) Without `--pub` and
-//! `--sub` a server runs alone.
+//! `--sub` a server runs alone. `--threads N` serves on N hubs, one
+//! `SO_REUSEPORT` listener each, all on one state (see the README).
 
 use std::io::Write;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use zgreen::http::HttpServer;
+use zgreen::http::{Handler, HttpServer, Request};
+use zgreen::runtime::Runtime;
 use zgreen::sync::Event;
 use zgreen_chat::{Chat, Config};
 
@@ -86,14 +89,24 @@ struct ServeArgs {
     /// the connection is closed).
     #[arg(long, default_value_t = 64 * 1024)]
     ws_max_message_bytes: usize,
-    /// Most connections served at once.
+    /// Most connections served at once (with `--threads N`, a share of
+    /// ⌈M/N⌉ per hub).
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
     /// Seconds after which a user with no poll, put or open WebSocket is
     /// forgotten.
     #[arg(long, default_value_t = 600)]
     user_expiry_s: u64,
+    /// Hubs (threads) serving HTTP: one listener each on the same
+    /// address (`SO_REUSEPORT`), all serving the same rooms and users.
+    /// Responses then carry `X-Zchat-Hub: INDEX`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: u16,
 }
+
+/// The response header that names the hub which served a request (with
+/// `--threads` above 1).
+const HUB_HEADER: &str = "X-Zchat-Hub";
 
 fn serve(a: ServeArgs) -> zgreen::Result<()> {
     let defaults = Config::default();
@@ -125,17 +138,71 @@ fn serve(a: ServeArgs) -> zgreen::Result<()> {
         chat.connect_backbone(&ctx, p, s)?;
         tracing::info!(publish = %p, subscribe = %s, "joined the backbone");
     }
+    if a.threads > 1 {
+        return serve_on_hubs(&chat, &a.http, a.threads.into(), a.max_connections);
+    }
     let server = HttpServer::bind(a.http.as_str(), chat.router())?.max_connections(a.max_connections);
     server.start()?;
-    println!(
-        "zchat {} serving http://{}/",
-        chat.config().server_id,
-        server.local_addr()
-    );
-    let _ = std::io::stdout().flush();
+    serving(&chat, server.local_addr());
     stop_on_signals(&Event::new(), move || {
         let _ = server.stop(Duration::from_secs(1));
     })
+}
+
+/// Prints the line that says the server is up (tests wait for it).
+fn serving(chat: &Chat, addr: std::net::SocketAddr) {
+    println!("zchat {} serving http://{addr}/", chat.config().server_id);
+    let _ = std::io::stdout().flush();
+}
+
+/// `--threads N`: a [`Runtime`] of `n` hubs, each with its own listener
+/// on `addr` and its own HTTP server, all on the one [`Chat`]. This
+/// thread keeps the backbone's greenlets and the signal handlers; on
+/// SIGTERM or SIGINT every hub stops its server (1 s for the requests in
+/// progress), then the runtime shuts down.
+fn serve_on_hubs(chat: &Chat, addr: &str, n: usize, max_connections: usize) -> zgreen::Result<()> {
+    let rt = Runtime::builder().hubs(n).build()?;
+    // Each hub says once whether its server started, then waits for one
+    // of the n stop tokens.
+    let (ready_tx, ready_rx) = zgreen::chan::bounded::<Result<(), String>>(n);
+    let (stop_tx, stop_rx) = zgreen::chan::bounded::<()>(n);
+    let per_hub = max_connections.div_ceil(n).max(1);
+    let c = chat.clone();
+    let (local, servers) = zgreen::net::serve_each(&rt, addr, move |hub, listener| {
+        let router = c.router();
+        let name = hub.to_string();
+        let handler = move |req: &Request| router.handle(req).with_header(HUB_HEADER, &name);
+        let server = HttpServer::from_listener(listener, handler).map(|s| s.max_connections(per_hub));
+        let started = server.and_then(|s| s.start().map(|()| s));
+        let _ = ready_tx.try_send(started.as_ref().map(drop).map_err(|e| format!("hub {hub}: {e}")));
+        let server = started?;
+        let _ = stop_rx.recv();
+        server.stop(Duration::from_secs(1)).map(drop)
+    })?;
+    for _ in 0..n {
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(zgreen::Error::other(e)),
+            Err(e) => return Err(e),
+        }
+    }
+    tracing::info!(hubs = n, "serving on {n} hubs");
+    serving(chat, local);
+    let stop = move || {
+        for _ in 0..n {
+            let _ = stop_tx.try_send(()); // full: the hubs were told already
+        }
+    };
+    let signalled = stop_on_signals(&Event::new(), stop.clone());
+    stop(); // also when the signal handlers could not be installed
+    for s in &servers {
+        if let Err(e) = s.join_timeout(Duration::from_secs(3)) {
+            if !e.is_killed() {
+                tracing::warn!("zchat: hub {}: {e}", s.hub());
+            }
+        }
+    }
+    signalled.and(rt.shutdown())
 }
 
 /// Runs `stop` on SIGTERM or SIGINT, and waits for that (or for `done`

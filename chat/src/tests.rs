@@ -128,11 +128,11 @@ fn queues_and_history_are_bounded_in_bytes_and_share_messages() {
     // 3 fit in a queue of 10 000 bytes, 6 in a history of 20 000.
     assert_eq!(c.poll("b", Some(&b), Duration::ZERO).unwrap().len(), 3);
     assert_eq!(c.backlog("topic1").unwrap().len(), 6);
-    assert_eq!(c.inner.users.borrow()["b"].queued_bytes.get(), 0);
+    let st = c.state();
+    assert_eq!(st.users["b"].queued_bytes.load(Ordering::SeqCst), 0);
     // One message, shared by the history and a's queue.
-    let rooms = c.inner.rooms.borrow();
-    let last = rooms["topic1"].messages.back().unwrap();
-    assert_eq!(Rc::strong_count(last), 2);
+    let last = st.rooms["topic1"].messages.back().unwrap();
+    assert_eq!(Arc::strong_count(last), 2);
 }
 
 #[test]
@@ -269,4 +269,26 @@ fn pages_escape_data() {
         &serde_json::json!({"t": "</script><b>"}),
     );
     assert!(!html.contains("</script><b>"), "{html}");
+}
+
+#[test]
+fn a_chat_is_shared_by_hubs() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Chat>();
+    // Two hubs, one chat: a poll waiting on one hub gets a put from the other.
+    let rt = zgreen::runtime::Runtime::builder().hubs(2).build().unwrap();
+    let c = chat();
+    let a = join(&c, "topic1", "a", None);
+    let b = join(&c, "topic1", "b", None);
+    let (p, b2) = (c.clone(), b.clone());
+    let waiting = rt.spawn_on(0, move || p.poll("b", Some(&b2), Duration::from_secs(5)));
+    let p = c.clone();
+    rt.spawn_on(1, move || p.put("topic1", "a", Some(&a), "across"))
+        .join()
+        .unwrap()
+        .unwrap();
+    let got = waiting.join().unwrap().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].text, "across");
+    rt.shutdown().unwrap();
 }

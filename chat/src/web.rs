@@ -96,7 +96,7 @@ impl Chat {
             Ok(u) => u,
             Err(r) => return r.into(),
         };
-        if !self.inner.rooms.borrow().contains_key(&room) {
+        if !self.state().rooms.contains_key(&room) {
             return NO_ROOM.into();
         }
         let chat = self.clone();
@@ -133,8 +133,8 @@ impl Chat {
         if response.status() != 101 {
             return response; // not a valid handshake: nothing changed
         }
-        user.last_seen.set(Instant::now());
-        match self.enter(&room, &uid) {
+        user.touch();
+        match enter(&mut self.state(), &room, &uid) {
             Ok(_) => response,
             Err(r) => r.into(),
         }

@@ -2,8 +2,9 @@
 //! over HTTP and WebSocket: users on different servers see each other's
 //! messages, over long polling and over WebSockets; the backlog holds the
 //! last 25 messages; bad input is refused; a message too long that some
-//! other publisher puts on the backbone is dropped by every server. Then the same with `zbroker
-//! forwarder` as the backbone.
+//! other publisher puts on the backbone is dropped by every server. Then the
+//! same with `zbroker forwarder` as the backbone, and with one server on
+//! two hubs (`--threads 2`).
 //!
 //! Every child is killed when its handle drops; every wait is bounded.
 
@@ -33,7 +34,8 @@ fn zbroker() -> PathBuf {
     path
 }
 
-/// A forwarder (zchat's or zbroker's) and two servers A and B on it.
+/// A forwarder (zchat's or zbroker's) and two servers A and B on it;
+/// A gets `extra_a` too (`--threads 2`, say).
 struct Cluster {
     _forwarder: Proc,
     frontend: String,
@@ -41,7 +43,7 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start(use_zbroker: bool) -> Cluster {
+    fn start(use_zbroker: bool, extra_a: &[&str]) -> Cluster {
         let (fe, be) = (
             format!("tcp://127.0.0.1:{}", free_port()),
             format!("tcp://127.0.0.1:{}", free_port()),
@@ -53,9 +55,13 @@ impl Cluster {
             assert!(p.line().starts_with("zchat forwarder "));
             p
         };
-        let servers = ["A", "B"]
+        let servers = [("A", extra_a), ("B", &[][..])]
             .iter()
-            .map(|id| serve(id, &["--pub", &fe, "--sub", &be, "--poll-timeout-ms", "1500"]))
+            .map(|(id, extra)| {
+                let mut args = vec!["--pub", &fe, "--sub", &be, "--poll-timeout-ms", "1500"];
+                args.extend_from_slice(extra);
+                serve(id, &args)
+            })
             .collect();
         let c = Cluster {
             _forwarder: forwarder,
@@ -204,21 +210,29 @@ fn oversized_backbone_message(c: &Cluster) {
 
 #[test]
 fn two_servers_share_rooms_through_zchat_forwarder() {
-    let mut c = Cluster::start(false);
+    let mut c = Cluster::start(false, &[]);
     conversation(&c);
     oversized_backbone_message(&c);
     // SIGTERM stops a server gracefully: exit status 0, soon.
-    let (server, _) = &mut c.servers[0];
-    server.child.signal(libc::SIGTERM).unwrap();
-    let status = server
-        .child
-        .wait_timeout(Duration::from_secs(5))
-        .unwrap()
-        .expect("still running after SIGTERM");
-    assert!(status.success(), "{status}");
+    c.servers[0].0.sigterm_exits_cleanly(Duration::from_secs(5));
 }
 
 #[test]
 fn two_servers_share_rooms_through_zbroker_forwarder() {
-    conversation(&Cluster::start(true));
+    conversation(&Cluster::start(true, &[]));
+}
+
+/// The same conversation when A serves on two hubs: A's hubs share one
+/// state, which shares the rooms with B over the backbone.
+#[test]
+fn a_server_on_two_hubs_shares_rooms_through_the_backbone() {
+    let c = Cluster::start(false, &["--threads", "2"]);
+    conversation(&c);
+    oversized_backbone_message(&c);
+    // Both of A's hubs served (each request is a new connection).
+    let seen: std::collections::BTreeSet<Option<usize>> = (0..16)
+        .map(|_| hub_of(&http().get(&format!("{}/api/status", c.base(0))).unwrap()))
+        .collect();
+    assert_eq!(seen, [Some(0), Some(1)].into());
+    assert_eq!(status(c.base(0))["peers"], serde_json::json!(["B"]));
 }

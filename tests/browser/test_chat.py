@@ -4,7 +4,9 @@
 Starts a forwarder and two zchat servers (A and B), opens two headless
 Chromium sessions through chromedriver, and checks, once per transport
 (WebSocket, long polling), that a user on A and a user on B in the same
-room see each other's messages as they are typed. Then loads the
+room see each other's messages as they are typed; then the same with
+both users on a third server, C, serving on two hubs (`--threads 2`:
+each connection lands on either hub). Then loads the
 `websocket` example's page and checks that its random points arrive.
 Saves screenshots of every page. Exits non-zero on any failure; its last
 line is "browser: N passed, M failed".
@@ -35,7 +37,8 @@ def free_port():
 
 
 class Cluster:
-    """A forwarder and two zchat servers, killed on exit."""
+    """A forwarder and two zchat servers, and a third one on two hubs
+    (urls[2]), killed on exit."""
 
     def __init__(self, zchat):
         fe = "tcp://127.0.0.1:%d" % free_port()
@@ -50,6 +53,11 @@ class Cluster:
             prefix = "zchat %s serving " % sid
             assert line.startswith(prefix), line
             self.urls.append(line[len(prefix):].rstrip("/"))
+        p = self.start([zchat, "serve", "--http", "127.0.0.1:0", "--server-id", "C",
+                        "--threads", "2", "--poll-timeout-ms", "2000"])
+        line = p.stdout.readline().strip()
+        assert line.startswith("zchat C serving "), line
+        self.urls.append(line[len("zchat C serving "):].rstrip("/"))
         # Both directions of the backbone are up once each server has heard
         # the other's heartbeat.
         deadline = time.time() + WAIT_S
@@ -109,9 +117,10 @@ def wait_message(driver, uid, text):
     WebDriverWait(driver, WAIT_S).until(shown)
 
 
-def conversation(cluster, drivers, transport, room, artifacts):
-    (a_url, b_url), (alice, bob) = cluster.urls, drivers
-    a_uid, b_uid = "alice_" + transport, "bob_" + transport
+def conversation(urls, drivers, transport, room, artifacts, tag=""):
+    """alice on urls[0] and bob on urls[1] talk in `room`."""
+    (a_url, b_url), (alice, bob) = urls, drivers
+    a_uid, b_uid = "alice_" + transport + tag, "bob_" + transport + tag
     alice.get("%s/%s/%s?transport=%s" % (a_url, room, a_uid, transport))
     bob.get("%s/%s/%s?transport=%s" % (b_url, room, b_uid, transport))
     wait_connected(alice, transport)
@@ -135,7 +144,7 @@ def conversation(cluster, drivers, transport, room, artifacts):
     assert not alice.find_elements(By.CSS_SELECTOR, "#messages b"), "message HTML was rendered"
 
     for name, d in [("alice", alice), ("bob", bob)]:
-        path = os.path.join(artifacts, "chat-%s-%s.png" % (transport, name))
+        path = os.path.join(artifacts, "chat-%s%s-%s.png" % (transport, tag, name))
         d.save_screenshot(path)
         print("    screenshot %s" % path)
 
@@ -193,14 +202,17 @@ def main():
     drivers = []
     try:
         drivers = [browser(args.chromium, args.chromedriver) for _ in range(2)]
+        a, b, c = cluster.urls
         for transport, room in [("ws", "topic1"), ("poll", "topic2")]:
-            shots = [(d, "failed-%s-%d.png" % (transport, i)) for i, d in enumerate(drivers)]
-            results.append(check(
-                "two browsers on two servers, %s" % transport,
-                lambda: conversation(cluster, drivers, transport, room, args.artifacts),
-                shots,
-                args.artifacts,
-            ))
+            for name, urls, tag in [("two servers", (a, b), ""),
+                                    ("one server on two hubs", (c, c), "_hubs")]:
+                shots = [(d, "failed-%s%s-%d.png" % (transport, tag, i)) for i, d in enumerate(drivers)]
+                results.append(check(
+                    "two browsers on %s, %s" % (name, transport),
+                    lambda: conversation(urls, drivers, transport, room, args.artifacts, tag),
+                    shots,
+                    args.artifacts,
+                ))
         if args.websocket_example:
             results.append(check(
                 "the websocket example's page",

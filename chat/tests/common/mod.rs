@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tungstenite::Message as M;
 use tungstenite::client::IntoClientRequest;
-use zgreen::http::Client;
+use zgreen::http::{Client, ClientResponse};
 use zgreen_harness::{ChildGuard, Lines};
 
 /// The bound of every wait.
@@ -39,6 +39,18 @@ impl Proc {
 
     pub fn line(&self) -> String {
         self.lines.next(DEADLINE).expect("a line from the child")
+    }
+
+    /// Sends SIGTERM and asserts the child exits with status 0 within
+    /// `within`.
+    pub fn sigterm_exits_cleanly(&mut self, within: Duration) {
+        self.child.signal(libc::SIGTERM).unwrap();
+        let status = self
+            .child
+            .wait_timeout(within)
+            .unwrap()
+            .expect("still running after SIGTERM");
+        assert!(status.success(), "{status}");
     }
 }
 
@@ -78,9 +90,26 @@ pub fn status(base: &str) -> Value {
     http().get(&format!("{base}/api/status")).unwrap().json().unwrap()
 }
 
+/// The hub that served a response (`X-Zchat-Hub`, sent by `zchat serve
+/// --threads N` with N > 1).
+pub fn hub_of(r: &ClientResponse) -> Option<usize> {
+    r.header("x-zchat-hub").map(|h| h.parse().expect("a hub index"))
+}
+
 /// A join's status, page and the token of its `X-Zchat-Token` header
 /// (checked against its cookie), sending `token` if given.
 pub fn try_join(base: &str, room: &str, uid: &str, token: Option<&str>) -> (u16, String, String) {
+    let (status, page, token, _) = try_join_hub(base, room, uid, token);
+    (status, page, token)
+}
+
+/// [`try_join`], and the hub that served it.
+pub fn try_join_hub(
+    base: &str,
+    room: &str,
+    uid: &str,
+    token: Option<&str>,
+) -> (u16, String, String, Option<usize>) {
     let mut client = http();
     if let Some(t) = token {
         client = client.header("X-Zchat-Token", t);
@@ -94,7 +123,7 @@ pub fn try_join(base: &str, room: &str, uid: &str, token: Option<&str>) -> (u16,
             format!("zchat_{uid}={token}; Path=/; HttpOnly; SameSite=Strict")
         );
     }
-    (r.status(), r.text().unwrap().to_string(), token)
+    (r.status(), r.text().unwrap().to_string(), token, hub_of(&r))
 }
 
 /// Joins (200 expected); the page and the session token.
@@ -114,25 +143,40 @@ fn with_cookie(uid: &str, token: Option<&str>) -> Client {
 
 /// `POST /put/ROOM/UID` with `token` (if any) as a cookie: the status.
 pub fn put(base: &str, room: &str, uid: &str, token: Option<&str>, text: &str) -> u16 {
+    put_hub(base, room, uid, token, text).0
+}
+
+/// [`put`], and the hub that served it.
+pub fn put_hub(base: &str, room: &str, uid: &str, token: Option<&str>, text: &str) -> (u16, Option<usize>) {
     let body = format!("message={}", text.replace(' ', "+"));
-    with_cookie(uid, token)
+    let r = with_cookie(uid, token)
         .post(
             &format!("{base}/put/{room}/{uid}"),
             "application/x-www-form-urlencoded",
             body,
         )
-        .unwrap()
-        .status()
+        .unwrap();
+    (r.status(), hub_of(&r))
 }
 
 /// `POST /poll/UID` with `token` (if any) as a cookie: the status and
 /// the `(uid, text)` of the messages.
 pub fn try_poll(base: &str, uid: &str, token: Option<&str>) -> (u16, Vec<(String, String)>) {
+    let (status, msgs, _) = try_poll_hub(base, uid, token);
+    (status, msgs)
+}
+
+/// [`try_poll`], and the hub that served it.
+pub fn try_poll_hub(
+    base: &str,
+    uid: &str,
+    token: Option<&str>,
+) -> (u16, Vec<(String, String)>, Option<usize>) {
     let r = with_cookie(uid, token)
         .post(&format!("{base}/poll/{uid}"), "text/plain", "")
         .unwrap();
     if r.status() != 200 {
-        return (r.status(), Vec::new());
+        return (r.status(), Vec::new(), hub_of(&r));
     }
     let v: Vec<Value> = r.json().unwrap();
     let msgs = v
@@ -144,7 +188,7 @@ pub fn try_poll(base: &str, uid: &str, token: Option<&str>) -> (u16, Vec<(String
             )
         })
         .collect();
-    (200, msgs)
+    (200, msgs, hub_of(&r))
 }
 
 pub fn poll(base: &str, uid: &str, token: &str) -> Vec<(String, String)> {
@@ -173,6 +217,16 @@ pub type Ws = tungstenite::WebSocket<TcpStream>;
 /// A WebSocket handshake to `/ws/ROOM/UID` with these extra headers:
 /// the socket, or the status of the refusal.
 pub fn try_ws(base: &str, room: &str, uid: &str, headers: &[(&str, &str)]) -> Result<Ws, u16> {
+    try_ws_hub(base, room, uid, headers).map(|(ws, _)| ws)
+}
+
+/// [`try_ws`], and the hub that accepted the socket.
+pub fn try_ws_hub(
+    base: &str,
+    room: &str,
+    uid: &str,
+    headers: &[(&str, &str)],
+) -> Result<(Ws, Option<usize>), u16> {
     let addr = base.strip_prefix("http://").unwrap();
     let s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(DEADLINE)).unwrap();
@@ -186,7 +240,10 @@ pub fn try_ws(base: &str, room: &str, uid: &str, headers: &[(&str, &str)]) -> Re
         );
     }
     match tungstenite::client(req, s) {
-        Ok((ws, _)) => Ok(ws),
+        Ok((ws, r)) => {
+            let hub = r.headers().get("x-zchat-hub");
+            Ok((ws, hub.map(|h| h.to_str().unwrap().parse().expect("a hub index"))))
+        }
         Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(r))) => Err(r.status().as_u16()),
         Err(e) => panic!("handshake: {e}"),
     }
