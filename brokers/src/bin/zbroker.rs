@@ -260,7 +260,7 @@ fn device(ctx: &zgreen::zmq::Context, device: Device, a: DeviceArgs, linger: u64
         cli::bind_or_exit(NAME, &s, ep);
         s
     });
-    tracing::info!(?device, frontend = %a.frontend, backend = %a.backend, "device running");
+    tracing::info!(?device, frontend = %a.frontend, backend = %a.backend, threads = a.threads.threads, io_threads = a.threads.io(), "device running");
     let sockets = Rc::new(DeviceSockets {
         frontend,
         backend,
