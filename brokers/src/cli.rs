@@ -156,6 +156,18 @@ pub fn start<C: clap::Subcommand>(
     about: &'static str,
     role: crate::security::Role,
 ) -> Started<C> {
+    start_with(name, about, role, |_| 1)
+}
+
+/// [`start`], with the context's libzmq I/O threads chosen from the
+/// parsed subcommand (`zbroker ... --threads N`): they are set before the
+/// first socket (the ZAP handler's) is made, as libzmq requires.
+pub fn start_with<C: clap::Subcommand>(
+    name: &'static str,
+    about: &'static str,
+    role: crate::security::Role,
+    io_threads: impl FnOnce(&C) -> usize,
+) -> Started<C> {
     use clap::CommandFactory;
     let summary = about.split("\n\n").next().unwrap_or(about);
     let summary = summary.strip_suffix('.').unwrap_or(summary);
@@ -164,6 +176,12 @@ pub fn start<C: clap::Subcommand>(
     let metrics = setup(name, &common);
     let grace = Duration::from_millis(common.linger_ms + 500);
     let ctx = Context::new();
+    let io = io_threads(&cmd).clamp(1, 64) as i32;
+    if io != 1
+        && let Err(e) = ctx.set_io_threads(io)
+    {
+        fail(name, format_args!("cannot start {io} I/O threads: {e}"));
+    }
     let auth = secure(name, &common, role, &ctx);
     Started {
         cmd,

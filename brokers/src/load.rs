@@ -436,14 +436,6 @@ where
         let stats = stats.clone();
         clients.push(zgreen::spawn(move || run_client(i as u32, t, &cfg, &stats)));
     }
-    struct KillOnDrop(Vec<zgreen::AnyGreenlet>);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            for g in &self.0 {
-                g.kill_nowait();
-            }
-        }
-    }
     let mut all: Vec<_> = clients.iter().map(|g| g.any()).collect();
     all.extend(progress_g.iter().map(|g| g.any()));
     let _guard = KillOnDrop(all);
@@ -460,4 +452,17 @@ where
         eprintln!();
     }
     result
+}
+
+/// Greenlets killed (without waiting) when this is dropped: helpers that
+/// must not outlive the greenlet that started them.
+#[derive(Debug)]
+pub struct KillOnDrop(pub Vec<zgreen::AnyGreenlet>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for g in &self.0 {
+            g.kill_nowait();
+        }
+    }
 }

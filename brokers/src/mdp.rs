@@ -285,6 +285,12 @@ pub fn is_mmi(service: &[u8]) -> bool {
     service.starts_with(MMI_PREFIX)
 }
 
+/// True if `frames` (identity first, as the broker's ROUTER sends them)
+/// is a REQUEST to a worker.
+pub fn is_request_to_worker<F: AsRef<[u8]>>(frames: &[F]) -> bool {
+    frames.len() >= 6 && frames[2].as_ref() == WORKER_HEADER && frames[3].as_ref() == [REQUEST]
+}
+
 /// The 8/MMI answer to a request for `service` (an `mmi.*` name) with
 /// `body`: `mmi.service` answers `200` when `registered(name)` is true for
 /// the name in the body's first frame, else `404`; any other `mmi.*`

@@ -102,6 +102,10 @@ pub struct Broker {
     pub counters: Counters,
     metrics: Option<Arc<Metrics>>,
     service_keys: Option<crate::security::ServiceKeys>,
+    /// With [`track_forgotten`](Self::track_forgotten): the workers
+    /// forgotten or told to DISCONNECT since the last
+    /// [`take_forgotten`](Self::take_forgotten).
+    forgotten: Option<Vec<Vec<u8>>>,
 }
 
 impl Broker {
@@ -116,6 +120,39 @@ impl Broker {
             counters: Counters::default(),
             metrics,
             service_keys: None,
+            forgotten: None,
+        }
+    }
+
+    /// Starts recording the workers this broker forgets (expired, gone,
+    /// disconnected, refused): a shard of `zbroker mdp --threads N` tells
+    /// the front-end, which then stops routing their commands here.
+    pub fn track_forgotten(&mut self) {
+        self.forgotten.get_or_insert_with(Vec::new);
+    }
+
+    /// The workers forgotten or told to DISCONNECT since the last call
+    /// that are not registered now (empty unless
+    /// [`track_forgotten`](Self::track_forgotten) was called).
+    pub fn take_forgotten(&mut self) -> Vec<Vec<u8>> {
+        let Some(list) = self.forgotten.as_mut() else {
+            return Vec::new();
+        };
+        let mut list = std::mem::take(list);
+        list.retain(|w| !self.workers.contains_key(w));
+        list.sort_unstable();
+        list.dedup();
+        list
+    }
+
+    /// True if `worker` is registered.
+    pub fn knows_worker(&self, worker: &[u8]) -> bool {
+        self.workers.contains_key(worker)
+    }
+
+    fn note_forgotten(&mut self, worker: &[u8]) {
+        if let Some(list) = self.forgotten.as_mut() {
+            list.push(worker.to_vec());
         }
     }
 
@@ -232,6 +269,7 @@ impl Broker {
 
     fn disconnect(&mut self, worker: &[u8], out: &mut Vec<Frames>) {
         self.counters.disconnects += 1;
+        self.note_forgotten(worker);
         out.push(mdp::signal_to_worker(worker, mdp::DISCONNECT));
     }
 
@@ -377,6 +415,7 @@ impl Broker {
     /// to retry).
     fn forget(&mut self, worker_id: &[u8]) -> Option<Vec<u8>> {
         let worker = self.workers.remove(worker_id)?;
+        self.note_forgotten(worker_id);
         if let Some(svc) = self.services.get_mut(&worker.service) {
             svc.workers = svc.workers.saturating_sub(1);
             svc.waiting.retain(|w| w != worker_id);
@@ -388,7 +427,7 @@ impl Broker {
     /// goes back to the front of its queue and the worker is forgotten.
     pub fn undeliverable(&mut self, frames: Frames, out: &mut Vec<Frames>) {
         let Some(peer) = frames.first() else { return };
-        let is_request = frames.len() >= 6 && frames[2] == mdp::WORKER_HEADER && frames[3] == [mdp::REQUEST];
+        let is_request = mdp::is_request_to_worker(&frames);
         let service = self.forget(peer);
         match (service, is_request) {
             (Some(service), true) => {
@@ -521,7 +560,7 @@ fn flush(
                     // A worker that cannot take a request is as good as
                     // gone: requeue it elsewhere. Anything else is dropped
                     // (a client will retry).
-                    if frames.len() >= 6 && frames[2] == mdp::WORKER_HEADER && frames[3] == [mdp::REQUEST] {
+                    if mdp::is_request_to_worker(&frames) {
                         broker.undeliverable(frames, out);
                     } else {
                         tracing::debug!(peer = %peer_hex(&frames[0]), "peer queue full: message dropped");

@@ -3,6 +3,7 @@
 //! when the test thread dies), free ports, raw ZeroMQ peers, deadlines.
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+use std::cell::Cell;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
@@ -36,6 +37,58 @@ pub struct Proc {
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
+thread_local! {
+    static THREADS: Cell<Option<u16>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with every process this thread starts getting
+/// `ZGREEN_THREADS=n` in its environment: `zbroker mdp` and the devices
+/// read it as `--threads n` (a `zdemo` passes it on to its broker); the
+/// other binaries ignore it.
+pub fn with_threads<T>(n: u16, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<u16>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            THREADS.with(|t| t.set(self.0));
+        }
+    }
+    let _restore = Restore(THREADS.with(|t| t.replace(Some(n))));
+    f()
+}
+
+/// The `--threads` of [`with_threads`] on this thread, if any.
+pub fn threads() -> Option<u16> {
+    THREADS.with(Cell::get)
+}
+
+/// Turns each `fn name() { ... }` into a module `name` with the tests
+/// `threads_1` and `threads_2`, which run the body under
+/// [`with_threads`]`(1, ..)` and `(2, ..)`: every broker and device the
+/// body starts runs with `--threads 1`, then `--threads 2`. Attributes
+/// (doc comments) go on the module; the body sees the file's items.
+#[macro_export]
+macro_rules! threads_tests {
+    ($($(#[$meta:meta])* fn $name:ident() $body:block)*) => {$(
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn body() $body
+
+            #[test]
+            fn threads_1() {
+                $crate::with_threads(1, body)
+            }
+
+            #[test]
+            fn threads_2() {
+                $crate::with_threads(2, body)
+            }
+        }
+    )*};
+}
+
 fn log_dir() -> PathBuf {
     let d = std::env::temp_dir().join(format!("zgreen-integration-{}", std::process::id()));
     std::fs::create_dir_all(&d).expect("temp dir");
@@ -63,6 +116,9 @@ impl Proc {
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "debug".into()),
             );
+        if let Some(n) = threads() {
+            cmd.env("ZGREEN_THREADS", n.to_string());
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -217,6 +273,14 @@ impl Broker {
                 scrape(&metrics).is_ok() || proc.wait_exit(Duration::ZERO).is_some()
             });
             if up && proc.alive() {
+                if let Some(n) = threads() {
+                    let said = format!("threads={n}");
+                    assert!(
+                        proc.wait_log(&said, 1, Duration::from_secs(5)),
+                        "the broker does not say {said}\n{}",
+                        proc.dump()
+                    );
+                }
                 return Broker {
                     proc,
                     endpoint: ep,

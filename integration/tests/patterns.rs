@@ -195,62 +195,64 @@ fn lb_broker_routes_to_workers_and_survives_one_dying() {
     assert_eq!(field(&s, "mismatched"), 0);
 }
 
-#[test]
-fn queue_device_with_steerable_control() {
-    let (fe, _) = endpoint();
-    let (be, _) = endpoint();
-    let (ctl, _) = endpoint();
-    let mut dev = Proc::start(
-        "zbroker",
-        &["queue", "--frontend", &fe, "--backend", &be, "--control", &ctl],
-    );
-    let _rep = Proc::start("zworker", &["rep", "--connect", &be]);
-    let mut c = zclient(
-        "req",
-        &fe,
-        "50",
-        &[
-            "--concurrency",
-            "2",
-            "--timeout-ms",
-            "2000",
-            "--progress-ms",
-            "0",
-            "--json",
-        ],
-    );
-    expect_all_received(&mut c, Duration::from_secs(30), 50, &dev);
-    let ctx = zmq::Context::new();
-    let control = raw_socket(&ctx, zmq::PAIR, &ctl, None);
-    control.send("STATISTICS", 0).unwrap();
-    let stats = recv(&control).expect("statistics");
-    assert_eq!(stats.len(), 8);
-    let n = |i: usize| u64::from_ne_bytes(stats[i].as_slice().try_into().unwrap());
-    // 50 requests of (identity, delimiter, 2 body frames) in, the same out.
-    assert!(
-        n(0) >= 50 * 4 && n(6) >= 50 * 4,
-        "{:?}",
-        (0..8).map(n).collect::<Vec<_>>()
-    );
-    control.send("TERMINATE", 0).unwrap();
-    assert_eq!(
-        dev.wait_exit(Duration::from_secs(5)).map(Proc::code),
-        Some(0),
-        "{}",
-        dev.dump()
-    );
+threads_tests! {
+    fn queue_device_with_steerable_control() {
+        let (fe, _) = endpoint();
+        let (be, _) = endpoint();
+        let (ctl, _) = endpoint();
+        let mut dev = Proc::start(
+            "zbroker",
+            &["queue", "--frontend", &fe, "--backend", &be, "--control", &ctl],
+        );
+        let _rep = Proc::start("zworker", &["rep", "--connect", &be]);
+        let mut c = zclient(
+            "req",
+            &fe,
+            "50",
+            &[
+                "--concurrency",
+                "2",
+                "--timeout-ms",
+                "2000",
+                "--progress-ms",
+                "0",
+                "--json",
+            ],
+        );
+        expect_all_received(&mut c, Duration::from_secs(30), 50, &dev);
+        let ctx = zmq::Context::new();
+        let control = raw_socket(&ctx, zmq::PAIR, &ctl, None);
+        control.send("STATISTICS", 0).unwrap();
+        let stats = recv(&control).expect("statistics");
+        assert_eq!(stats.len(), 8);
+        let n = |i: usize| u64::from_ne_bytes(stats[i].as_slice().try_into().unwrap());
+        // 50 requests of (identity, delimiter, 2 body frames) in, the same out.
+        assert!(
+            n(0) >= 50 * 4 && n(6) >= 50 * 4,
+            "{:?}",
+            (0..8).map(n).collect::<Vec<_>>()
+        );
+        control.send("TERMINATE", 0).unwrap();
+        assert_eq!(
+            dev.wait_exit(Duration::from_secs(5)).map(Proc::code),
+            Some(0),
+            "{}",
+            dev.dump()
+        );
+    }
 }
 
-#[test]
-fn streamer_moves_every_message() {
-    let (fe, _) = endpoint();
-    let (be, _) = endpoint();
-    let _dev = Proc::start("zbroker", &["streamer", "--frontend", &fe, "--backend", &be]);
-    let mut pull = zclient("pull", &be, "500", &["--timeout-ms", "10000", "--json"]);
-    let _push = zclient("push", &fe, "500", &[]);
-    let st = pull.wait_exit(Duration::from_secs(30)).expect("pull finishes");
-    assert_eq!(Proc::code(st), 0, "{}", pull.dump());
-    assert!(pull.log().contains("\"messages\":500"), "{}", pull.dump());
+threads_tests! {
+    fn streamer_moves_every_message() {
+        let (fe, _) = endpoint();
+        let (be, _) = endpoint();
+        let _dev = Proc::start("zbroker", &["streamer", "--frontend", &fe, "--backend", &be]);
+        let mut pull = zclient("pull", &be, "500", &["--timeout-ms", "10000", "--json"]);
+        let _push = zclient("push", &fe, "500", &[]);
+        let st = pull.wait_exit(Duration::from_secs(30)).expect("pull finishes");
+        assert_eq!(Proc::code(st), 0, "{}", pull.dump());
+        assert!(pull.log().contains("\"messages\":500"), "{}", pull.dump());
+    }
 }
 
 /// `zclient sub` on `be`: `count` messages (0: until `timeout_ms` of
@@ -264,77 +266,79 @@ fn subscriber(be: &str, count: &str, timeout_ms: &str, extra: &[&str]) -> Proc {
     )
 }
 
-#[test]
-fn forwarder_slow_subscriber_does_not_slow_a_fast_one_and_restart_resubscribes() {
-    let (fe, _) = endpoint();
-    let (be, _) = endpoint();
-    let dev_args = ["forwarder", "--frontend", &fe, "--backend", &be];
-    let mut dev = Proc::start("zbroker", &dev_args);
-    let mut fast = subscriber(&be, "0", "3000", &[]);
-    let mut slow = subscriber(&be, "0", "3000", &["--delay-ms", "20"]);
-    std::thread::sleep(Duration::from_millis(500));
-    // About 1000 messages of 10 kB a second for 3 s (30 MB, more than the
-    // socket buffers hold): easy for the fast subscriber, 20 times too
-    // many for the slow one (50 a second).
-    let t = Instant::now();
-    let mut publisher = zclient(
-        "pub",
-        &fe,
-        "3000",
-        &["--size", "10000", "--interval-ms", "1", "--warmup-ms", "300"],
-    );
-    assert!(publisher.wait_exit(Duration::from_secs(30)).is_some());
-    let publish_secs = t.elapsed().as_secs_f64();
-    let fast_done = fast
-        .wait_exit(Duration::from_secs(20))
-        .expect("fast subscriber stops after silence");
-    assert_eq!(Proc::code(fast_done), 0);
-    let fast_v = fast.last_json();
-    slow.signal(libc::SIGTERM);
-    let slow_done = slow
-        .wait_exit(Duration::from_secs(5))
-        .expect("slow subscriber stops on SIGTERM");
-    assert_eq!(Proc::code(slow_done), 0);
-    let slow_v = slow.last_json();
-    // The fast one got everything, in order, while the slow one lost
-    // messages at its high-water mark instead of holding anyone back.
-    assert_eq!(field(&fast_v, "messages"), 3000, "fast: {fast_v}, slow: {slow_v}");
-    assert_eq!(field(&fast_v, "gaps"), 0, "fast: {fast_v}");
-    assert!(field(&slow_v, "messages") < 3000, "slow: {slow_v}");
-    assert!(publish_secs < 15.0, "publishing took {publish_secs} s");
-    // Bounded memory: the forwarder's RSS stays small.
-    let rss_kb = zgreen_harness::rss_bytes(u32::try_from(dev.pid()).expect("a pid"))
-        .expect("the forwarder's RSS")
-        / 1024;
-    assert!(rss_kb < 200_000, "forwarder RSS {rss_kb} kB");
+threads_tests! {
+    fn forwarder_slow_subscriber_does_not_slow_a_fast_one_and_restart_resubscribes() {
+        let (fe, _) = endpoint();
+        let (be, _) = endpoint();
+        let dev_args = ["forwarder", "--frontend", &fe, "--backend", &be];
+        let mut dev = Proc::start("zbroker", &dev_args);
+        let mut fast = subscriber(&be, "0", "3000", &[]);
+        let mut slow = subscriber(&be, "0", "3000", &["--delay-ms", "20"]);
+        std::thread::sleep(Duration::from_millis(500));
+        // About 1000 messages of 10 kB a second for 3 s (30 MB, more than the
+        // socket buffers hold): easy for the fast subscriber, 20 times too
+        // many for the slow one (50 a second).
+        let t = Instant::now();
+        let mut publisher = zclient(
+            "pub",
+            &fe,
+            "3000",
+            &["--size", "10000", "--interval-ms", "1", "--warmup-ms", "300"],
+        );
+        assert!(publisher.wait_exit(Duration::from_secs(30)).is_some());
+        let publish_secs = t.elapsed().as_secs_f64();
+        let fast_done = fast
+            .wait_exit(Duration::from_secs(20))
+            .expect("fast subscriber stops after silence");
+        assert_eq!(Proc::code(fast_done), 0);
+        let fast_v = fast.last_json();
+        slow.signal(libc::SIGTERM);
+        let slow_done = slow
+            .wait_exit(Duration::from_secs(5))
+            .expect("slow subscriber stops on SIGTERM");
+        assert_eq!(Proc::code(slow_done), 0);
+        let slow_v = slow.last_json();
+        // The fast one got everything, in order, while the slow one lost
+        // messages at its high-water mark instead of holding anyone back.
+        assert_eq!(field(&fast_v, "messages"), 3000, "fast: {fast_v}, slow: {slow_v}");
+        assert_eq!(field(&fast_v, "gaps"), 0, "fast: {fast_v}");
+        assert!(field(&slow_v, "messages") < 3000, "slow: {slow_v}");
+        assert!(publish_secs < 15.0, "publishing took {publish_secs} s");
+        // Bounded memory: the forwarder's RSS stays small.
+        let rss_kb = zgreen_harness::rss_bytes(u32::try_from(dev.pid()).expect("a pid"))
+            .expect("the forwarder's RSS")
+            / 1024;
+        assert!(rss_kb < 200_000, "forwarder RSS {rss_kb} kB");
 
-    // Restart: a subscriber that stays connected gets messages again
-    // (ZeroMQ re-sends its subscription on reconnect).
-    let mut sub = subscriber(&be, "5", "20000", &[]);
-    std::thread::sleep(Duration::from_millis(300));
-    dev.kill();
-    std::thread::sleep(Duration::from_millis(300));
-    let _dev2 = Proc::start("zbroker", &dev_args);
-    let _p2 = zclient("pub", &fe, "200", &["--interval-ms", "20", "--warmup-ms", "500"]);
-    let st = sub
-        .wait_exit(Duration::from_secs(30))
-        .expect("subscriber gets messages after the restart");
-    assert_eq!(Proc::code(st), 0, "{}", sub.dump());
-    assert!(sub.log().contains("\"messages\":5"), "{}", sub.dump());
+        // Restart: a subscriber that stays connected gets messages again
+        // (ZeroMQ re-sends its subscription on reconnect).
+        let mut sub = subscriber(&be, "5", "20000", &[]);
+        std::thread::sleep(Duration::from_millis(300));
+        dev.kill();
+        std::thread::sleep(Duration::from_millis(300));
+        let _dev2 = Proc::start("zbroker", &dev_args);
+        let _p2 = zclient("pub", &fe, "200", &["--interval-ms", "20", "--warmup-ms", "500"]);
+        let st = sub
+            .wait_exit(Duration::from_secs(30))
+            .expect("subscriber gets messages after the restart");
+        assert_eq!(Proc::code(st), 0, "{}", sub.dump());
+        assert!(sub.log().contains("\"messages\":5"), "{}", sub.dump());
+    }
 }
 
-#[test]
-fn zdemo_runs_and_loses_nothing() {
-    let mut demo = Proc::start("zdemo", &["--count", "1200", "--heartbeat-ms", "200"]);
-    let st = demo
-        .wait_exit(Duration::from_secs(90))
-        .unwrap_or_else(|| panic!("zdemo hung\n{}", demo.dump()));
-    let out = demo.log();
-    assert_eq!(Proc::code(st), 0, "{out}");
-    assert!(out.contains("PASS"), "{out}");
-    assert!(out.contains("SIGKILL worker-1"), "{out}");
-    assert!(out.contains("recovery time"), "{out}");
-    assert!(out.contains("lost              0"), "{out}");
+threads_tests! {
+    fn zdemo_runs_and_loses_nothing() {
+        let mut demo = Proc::start("zdemo", &["--count", "1200", "--heartbeat-ms", "200"]);
+        let st = demo
+            .wait_exit(Duration::from_secs(90))
+            .unwrap_or_else(|| panic!("zdemo hung\n{}", demo.dump()));
+        let out = demo.log();
+        assert_eq!(Proc::code(st), 0, "{out}");
+        assert!(out.contains("PASS"), "{out}");
+        assert!(out.contains("SIGKILL worker-1"), "{out}");
+        assert!(out.contains("recovery time"), "{out}");
+        assert!(out.contains("lost              0"), "{out}");
+    }
 }
 
 #[test]

@@ -140,7 +140,8 @@ struct Deployment {
 }
 
 fn deploy(name: &str) -> Deployment {
-    let keys = temp_dir(name);
+    // Its own directory per --threads: both variants may run at once.
+    let keys = temp_dir(&format!("{name}-t{}", threads().unwrap_or(0)));
     let allow = keys.join("allow");
     std::fs::create_dir_all(&allow).unwrap();
     keygen(&keys, "broker");
@@ -202,129 +203,131 @@ impl Deployment {
     }
 }
 
-#[test]
-fn encrypted_mdp_exchange_through_zbroker_end_to_end() {
-    let d = deploy("e2e");
-    let wflags = d.peer_flags("worker");
-    let wflags: Vec<&str> = wflags.iter().map(String::as_str).collect();
-    let worker = mdp_worker(&d.broker.endpoint, "echo", &wflags);
-    assert!(
-        d.broker.wait_workers("echo", 1, Duration::from_secs(10)),
-        "the CURVE worker did not register\n{}\n{}",
-        d.broker.proc.dump(),
-        worker.dump()
-    );
-    let cflags = d.peer_flags("client");
-    let cflags: Vec<&str> = cflags.iter().map(String::as_str).collect();
-    let (code, summary, client) = run_client(
-        &mdp_client(&d.broker.endpoint, "50", "2000", "2", &cflags),
-        Duration::from_secs(30),
-    );
-    assert_eq!(code, 0, "{}\n{}", client.dump(), d.broker.proc.dump());
-    assert_eq!(field(&summary, "received"), 50, "{summary}");
-    assert_eq!(field(&summary, "lost"), 0, "{summary}");
-    assert!(
-        d.broker.proc.log().contains("CURVE on"),
-        "{}",
-        d.broker.proc.dump()
-    );
-    assert!(
-        !d.broker.proc.log().contains("secret-key ="),
-        "a secret in the log"
-    );
-    assert_eq!(d.worker_key.len(), 40);
+threads_tests! {
+    fn encrypted_mdp_exchange_through_zbroker_end_to_end() {
+        let d = deploy("e2e");
+        let wflags = d.peer_flags("worker");
+        let wflags: Vec<&str> = wflags.iter().map(String::as_str).collect();
+        let worker = mdp_worker(&d.broker.endpoint, "echo", &wflags);
+        assert!(
+            d.broker.wait_workers("echo", 1, Duration::from_secs(10)),
+            "the CURVE worker did not register\n{}\n{}",
+            d.broker.proc.dump(),
+            worker.dump()
+        );
+        let cflags = d.peer_flags("client");
+        let cflags: Vec<&str> = cflags.iter().map(String::as_str).collect();
+        let (code, summary, client) = run_client(
+            &mdp_client(&d.broker.endpoint, "50", "2000", "2", &cflags),
+            Duration::from_secs(30),
+        );
+        assert_eq!(code, 0, "{}\n{}", client.dump(), d.broker.proc.dump());
+        assert_eq!(field(&summary, "received"), 50, "{summary}");
+        assert_eq!(field(&summary, "lost"), 0, "{summary}");
+        assert!(
+            d.broker.proc.log().contains("CURVE on"),
+            "{}",
+            d.broker.proc.dump()
+        );
+        assert!(
+            !d.broker.proc.log().contains("secret-key ="),
+            "a secret in the log"
+        );
+        assert_eq!(d.worker_key.len(), 40);
+    }
 }
 
-#[test]
-fn curve_broker_refuses_unknown_keys_null_clients_and_unlisted_services() {
-    let d = deploy("refuse");
-    let ep = d.broker.endpoint.clone();
+threads_tests! {
+    fn curve_broker_refuses_unknown_keys_null_clients_and_unlisted_services() {
+        let d = deploy("refuse");
+        let ep = d.broker.endpoint.clone();
 
-    // A NULL client (raw DEALER, no CURVE): its request goes nowhere.
-    let ctx = zmq::Context::new();
-    let s = ctx.socket(zmq::DEALER).unwrap();
-    s.set_linger(0).unwrap();
-    s.set_rcvtimeo(1000).unwrap();
-    s.connect(&ep).unwrap();
-    s.send_multipart([&b""[..], b"MDPC01", b"mmi.service", b"echo"], 0)
-        .unwrap();
-    assert!(
-        recv(&s).is_none(),
-        "a NULL client got an answer from a CURVE broker"
-    );
-    d.expect_handshake_failure("security mechanism mismatch", "mechanism_mismatch");
+        // A NULL client (raw DEALER, no CURVE): its request goes nowhere.
+        let ctx = zmq::Context::new();
+        let s = ctx.socket(zmq::DEALER).unwrap();
+        s.set_linger(0).unwrap();
+        s.set_rcvtimeo(1000).unwrap();
+        s.connect(&ep).unwrap();
+        s.send_multipart([&b""[..], b"MDPC01", b"mmi.service", b"echo"], 0)
+            .unwrap();
+        assert!(
+            recv(&s).is_none(),
+            "a NULL client got an answer from a CURVE broker"
+        );
+        d.expect_handshake_failure("security mechanism mismatch", "mechanism_mismatch");
 
-    // The client key is admitted but may not register services.
-    let cflags = d.peer_flags("client");
-    let cflags: Vec<&str> = cflags.iter().map(String::as_str).collect();
-    let rogue = mdp_worker(&ep, "echo", &cflags);
-    d.expect_broker_log("may not register");
-    assert!(!d.broker.wait_workers("echo", 1, Duration::from_millis(500)));
-    assert!(
-        d.broker
-            .metric("zgreen_dropped_messages_total", "reason=\"service_not_allowed\"")
-            >= 1.0
-    );
-    drop(rogue);
+        // The client key is admitted but may not register services.
+        let cflags = d.peer_flags("client");
+        let cflags: Vec<&str> = cflags.iter().map(String::as_str).collect();
+        let rogue = mdp_worker(&ep, "echo", &cflags);
+        d.expect_broker_log("may not register");
+        assert!(!d.broker.wait_workers("echo", 1, Duration::from_millis(500)));
+        assert!(
+            d.broker
+                .metric("zgreen_dropped_messages_total", "reason=\"service_not_allowed\"")
+                >= 1.0
+        );
+        drop(rogue);
 
-    // An unknown key gets nothing: every request is lost.
-    let sflags = d.peer_flags("stranger");
-    let sflags: Vec<&str> = sflags.iter().map(String::as_str).collect();
-    let wflags = d.peer_flags("worker");
-    let wflags: Vec<&str> = wflags.iter().map(String::as_str).collect();
-    let _worker = mdp_worker(&ep, "echo", &wflags);
-    assert!(
-        d.broker.wait_workers("echo", 1, Duration::from_secs(10)),
-        "{}",
-        d.broker.proc.dump()
-    );
-    let (_, summary, client) = run_client(
-        &mdp_client(&ep, "2", "300", "0", &sflags),
-        Duration::from_secs(30),
-    );
-    assert_eq!(field(&summary, "received"), 0, "{summary}\n{}", client.dump());
-    assert!(
-        d.broker.proc.log().contains("unknown CURVE key"),
-        "{}",
-        d.broker.proc.dump()
-    );
-    d.expect_handshake_failure("denied by the server's ZAP handler", "denied");
-    assert!(
-        client
-            .log()
-            .contains("handshake failed: denied by the server's ZAP handler"),
-        "the client says why it gets nothing\n{}",
-        client.dump()
-    );
+        // An unknown key gets nothing: every request is lost.
+        let sflags = d.peer_flags("stranger");
+        let sflags: Vec<&str> = sflags.iter().map(String::as_str).collect();
+        let wflags = d.peer_flags("worker");
+        let wflags: Vec<&str> = wflags.iter().map(String::as_str).collect();
+        let _worker = mdp_worker(&ep, "echo", &wflags);
+        assert!(
+            d.broker.wait_workers("echo", 1, Duration::from_secs(10)),
+            "{}",
+            d.broker.proc.dump()
+        );
+        let (_, summary, client) = run_client(
+            &mdp_client(&ep, "2", "300", "0", &sflags),
+            Duration::from_secs(30),
+        );
+        assert_eq!(field(&summary, "received"), 0, "{summary}\n{}", client.dump());
+        assert!(
+            d.broker.proc.log().contains("unknown CURVE key"),
+            "{}",
+            d.broker.proc.dump()
+        );
+        d.expect_handshake_failure("denied by the server's ZAP handler", "denied");
+        assert!(
+            client
+                .log()
+                .contains("handshake failed: denied by the server's ZAP handler"),
+            "the client says why it gets nothing\n{}",
+            client.dump()
+        );
 
-    // Adding its key to the allow directory and SIGHUP let it in.
-    std::fs::copy(d.keys.join("stranger.key"), d.keys.join("allow/stranger.key")).unwrap();
-    d.broker.proc.signal(libc::SIGHUP);
-    d.expect_broker_log("reloaded CURVE keys");
-    let (code, summary, client) = run_client(
-        &mdp_client(&ep, "5", "2000", "2", &sflags),
-        Duration::from_secs(30),
-    );
-    assert_eq!(code, 0, "{}", client.dump());
-    assert_eq!(field(&summary, "received"), 5, "{summary}");
+        // Adding its key to the allow directory and SIGHUP let it in.
+        std::fs::copy(d.keys.join("stranger.key"), d.keys.join("allow/stranger.key")).unwrap();
+        d.broker.proc.signal(libc::SIGHUP);
+        d.expect_broker_log("reloaded CURVE keys");
+        let (code, summary, client) = run_client(
+            &mdp_client(&ep, "5", "2000", "2", &sflags),
+            Duration::from_secs(30),
+        );
+        assert_eq!(code, 0, "{}", client.dump());
+        assert_eq!(field(&summary, "received"), 5, "{summary}");
 
-    // An allowed key that expects another server key never gets through.
-    let client_secret = secret(&d.keys, "client");
-    let wrong_server = d.keys.join("stranger.key");
-    let wrong = [
-        "--curve-secret-key-file",
-        client_secret.as_str(),
-        "--curve-server-key",
-        wrong_server.to_str().unwrap(),
-    ];
-    let (_, summary, client) = run_client(&mdp_client(&ep, "1", "300", "0", &wrong), Duration::from_secs(30));
-    assert_eq!(field(&summary, "received"), 0, "{summary}\n{}", client.dump());
-    d.expect_handshake_failure("the CURVE handshake did not decrypt", "cryptographic");
-    assert!(
-        client
-            .log()
-            .contains("handshake failed: the peer closed the connection during the handshake"),
-        "the client says why it gets nothing\n{}",
-        client.dump()
-    );
+        // An allowed key that expects another server key never gets through.
+        let client_secret = secret(&d.keys, "client");
+        let wrong_server = d.keys.join("stranger.key");
+        let wrong = [
+            "--curve-secret-key-file",
+            client_secret.as_str(),
+            "--curve-server-key",
+            wrong_server.to_str().unwrap(),
+        ];
+        let (_, summary, client) = run_client(&mdp_client(&ep, "1", "300", "0", &wrong), Duration::from_secs(30));
+        assert_eq!(field(&summary, "received"), 0, "{summary}\n{}", client.dump());
+        d.expect_handshake_failure("the CURVE handshake did not decrypt", "cryptographic");
+        assert!(
+            client
+                .log()
+                .contains("handshake failed: the peer closed the connection during the handshake"),
+            "the client says why it gets nothing\n{}",
+            client.dump()
+        );
+    }
 }

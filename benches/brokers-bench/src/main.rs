@@ -108,6 +108,16 @@ struct AllArgs {
     /// Only these scenarios (comma-separated names; default: all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Workers of the `mdp-t1` / `mdp-t2` scenarios (`zbroker mdp
+    /// --threads 1` / `2`).
+    #[arg(long, default_value_t = 8)]
+    threads_workers: usize,
+    /// Run the broker / device under `taskset -c CPUS` (e.g. `1`).
+    #[arg(long, value_name = "CPUS")]
+    broker_cpus: Option<String>,
+    /// Run the workers, clients and echo servers under `taskset -c CPUS`.
+    #[arg(long, value_name = "CPUS")]
+    load_cpus: Option<String>,
     /// Directory of zbroker/zworker/zclient (default: next to this binary).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
@@ -256,6 +266,9 @@ enum Kind {
     /// The same with 16 workers (diagnostic: is MDP bound by the
     /// one-request-per-worker hand-off?).
     Mdp16,
+    /// zbroker mdp --threads N + `--threads-workers` zworker mdp + zclient
+    /// mdp (issue 17, "Many cores").
+    MdpThreads(u16),
     /// N echo-router processes + direct-client.
     Direct(usize),
     /// zbroker queue + 4 zworker rep + zclient req.
@@ -271,6 +284,7 @@ impl Kind {
         match self {
             Kind::Mdp => "mdp".into(),
             Kind::Mdp16 => "mdp-16".into(),
+            Kind::MdpThreads(n) => format!("mdp-t{n}"),
             Kind::Direct(n) => format!("direct-{n}"),
             Kind::Queue => "queue".into(),
             Kind::ZmqProxy => "zmq_proxy".into(),
@@ -279,9 +293,11 @@ impl Kind {
     }
 }
 
-const ALL: [Kind; 9] = [
+const ALL: [Kind; 11] = [
     Kind::Mdp,
     Kind::Mdp16,
+    Kind::MdpThreads(1),
+    Kind::MdpThreads(2),
     Kind::Direct(4),
     Kind::Direct(1),
     Kind::Queue,
@@ -341,6 +357,8 @@ fn proc_cpu_s(pid: u32) -> f64 {
 struct Bins {
     dir: PathBuf,
     me: PathBuf,
+    broker_cpus: Option<String>,
+    load_cpus: Option<String>,
 }
 
 impl Bins {
@@ -392,13 +410,29 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Spawns `bin args` (logging at warn level, no stdin, no stderr) and
-    /// records its command line.
+    /// Spawns `bin args` (logging at warn level, no stdin, no stderr),
+    /// under `taskset -c` when `--broker-cpus` / `--load-cpus` say so
+    /// (the first process of a run is its broker or device), and records
+    /// its command line.
     fn spawn(&mut self, bin: &str, args: Vec<String>, stdout: Stdio) -> ChildGuard {
-        self.cmds.push(show(bin, &args));
+        let cpus = match self.cmds.is_empty() && bin == "zbroker" {
+            true => self.bins.broker_cpus.as_ref(),
+            false => self.bins.load_cpus.as_ref(),
+        };
+        let mut cmd = match cpus {
+            Some(c) => {
+                self.cmds.push(format!("taskset -c {c} {}", show(bin, &args)));
+                let mut t = Command::new("taskset");
+                t.arg("-c").arg(c).arg(self.bins.path(bin));
+                t
+            }
+            None => {
+                self.cmds.push(show(bin, &args));
+                Command::new(self.bins.path(bin))
+            }
+        };
         ChildGuard::spawn(
-            Command::new(self.bins.path(bin))
-                .args(&args)
+            cmd.args(&args)
                 .env("RUST_LOG", "warn")
                 .stdin(Stdio::null())
                 .stdout(stdout)
@@ -463,10 +497,18 @@ fn run_one(bins: &Bins, a: &AllArgs, kind: Kind, round: usize) -> RunResult {
     };
     let settle = Duration::from_millis(a.settle_ms);
     let summary = match kind {
-        Kind::Mdp | Kind::Mdp16 => {
+        Kind::Mdp | Kind::Mdp16 | Kind::MdpThreads(_) => {
             let e = ep();
-            run.start(1, "zbroker", vec![s("mdp"), s("--bind"), e.clone()]);
-            let workers = if kind == Kind::Mdp { 4 } else { 16 };
+            let mut broker = vec![s("mdp"), s("--bind"), e.clone()];
+            let workers = match kind {
+                Kind::Mdp => 4,
+                Kind::MdpThreads(n) => {
+                    broker.extend([s("--threads"), s(n)]);
+                    a.threads_workers
+                }
+                _ => 16,
+            };
+            run.start(1, "zbroker", broker);
             let worker = vec![s("mdp"), s("--connect"), e.clone(), s("--service"), s("echo")];
             run.start(workers, "zworker", worker);
             std::thread::sleep(settle);
@@ -598,7 +640,12 @@ fn all(a: AllArgs) {
             std::process::exit(2);
         }
     }
-    let bins = Bins { dir, me };
+    let bins = Bins {
+        dir,
+        me,
+        broker_cpus: a.broker_cpus.clone(),
+        load_cpus: a.load_cpus.clone(),
+    };
     let kinds: Vec<Kind> = ALL
         .iter()
         .copied()
@@ -676,6 +723,12 @@ fn report(
     );
     let _ = writeln!(
         md,
+        "- broker pinned to CPUs: {}; workers and clients: {}",
+        a.broker_cpus.as_deref().unwrap_or("not pinned"),
+        a.load_cpus.as_deref().unwrap_or("not pinned")
+    );
+    let _ = writeln!(
+        md,
         "- {} rounds, interleaved, {} green clients, {} B payload, whole run {:.0} s\n",
         a.runs,
         a.concurrency,
@@ -685,9 +738,9 @@ fn report(
     let _ = writeln!(md, "### Results (median of {} runs)\n", a.runs);
     let _ = writeln!(
         md,
-        "| scenario | round trips/s (median) | min – max | p50 ms | p99 ms | CPU µs / round trip, all processes | broker | workers | lost |"
+        "| scenario | round trips/s (median) | min – max | p50 ms | p99 ms | CPU µs / round trip, all processes | broker | workers | client | lost |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &k in kinds {
         let rs = of(results, k);
         let tp: Vec<f64> = rs.iter().map(|r| r.throughput).collect();
@@ -695,7 +748,7 @@ fn report(
         let hi = tp.iter().cloned().fold(0.0, f64::max);
         let _ = writeln!(
             md,
-            "| {} | {:.0} | {:.0} – {:.0} | {:.2} | {:.2} | {:.0} | {} | {:.0} | {} |",
+            "| {} | {:.0} | {:.0} – {:.0} | {:.2} | {:.2} | {:.0} | {} | {:.0} | {:.0} | {} |",
             k.name(),
             median(tp),
             lo,
@@ -712,6 +765,18 @@ fn report(
                 }
             },
             median(rs.iter().map(|r| r.workers_cpu_us_per_rt).collect()),
+            median(
+                rs.iter()
+                    .map(|r| {
+                        let b = if r.broker_cpu_us_per_rt.is_nan() {
+                            0.0
+                        } else {
+                            r.broker_cpu_us_per_rt
+                        };
+                        r.cpu_us_per_rt - b - r.workers_cpu_us_per_rt
+                    })
+                    .collect()
+            ),
             rs.iter().map(|r| r.lost).sum::<u64>()
         );
     }
@@ -722,6 +787,7 @@ fn report(
         (Kind::Mdp, Kind::Direct(4), 0.5),
         (Kind::Mdp, Kind::Direct(1), 0.5),
         (Kind::Queue, Kind::ZmqProxy, 0.8),
+        (Kind::MdpThreads(2), Kind::MdpThreads(1), 1.5),
         (Kind::Lb(4), Kind::Lb(1), f64::NAN),
         (Kind::Lb(16), Kind::Lb(1), f64::NAN),
     ];

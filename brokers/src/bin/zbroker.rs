@@ -7,7 +7,7 @@ use clap::Subcommand;
 use zgreen_brokers::cli::{self, LimitArgs};
 use zgreen_brokers::devices::{self, Device, DeviceSockets};
 use zgreen_brokers::security::{Role, ServiceKeys};
-use zgreen_brokers::{lb_broker, mdp_broker, ppp_queue};
+use zgreen_brokers::{lb_broker, mdp_broker, mdp_shards, ppp_queue};
 
 const NAME: &str = "zbroker";
 
@@ -70,7 +70,34 @@ struct MdpArgs {
     #[arg(long, value_name = "FILE", env = "ZGREEN_CURVE_SERVICES")]
     curve_services: Option<std::path::PathBuf>,
     #[command(flatten)]
+    threads: ThreadArgs,
+    /// With --threads N ≥ 2: capacity of each queue between the front-end
+    /// and a shard, in messages (a full one drops the message and counts
+    /// it as reason="shard_queue_full").
+    #[arg(long, value_name = "N", default_value_t = mdp_shards::DEFAULT_QUEUE, env = "ZGREEN_SHARD_QUEUE")]
+    shard_queue: usize,
+    #[command(flatten)]
     limits: LimitArgs,
+}
+
+/// `--threads` and `--io-threads` of `mdp` and the devices.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct ThreadArgs {
+    /// Threads to run on. mdp: the ROUTER front-end on the main thread
+    /// plus N shard hub threads, each running the broker for the services
+    /// hashed to it (1: the single-threaded broker, no shards). Devices:
+    /// libzmq I/O threads (the proxy loop stays one greenlet).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64), env = "ZGREEN_THREADS")]
+    threads: u16,
+    /// libzmq I/O threads of the context (default: as --threads).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64), env = "ZGREEN_IO_THREADS")]
+    io_threads: Option<u16>,
+}
+
+impl ThreadArgs {
+    fn io(&self) -> usize {
+        usize::from(self.io_threads.unwrap_or(self.threads))
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -113,10 +140,16 @@ struct DeviceArgs {
     /// Endpoint to bind a PUB socket on that gets a copy of every frame.
     #[arg(long, value_name = "EP", env = "ZGREEN_CAPTURE")]
     capture: Option<String>,
+    #[command(flatten)]
+    threads: ThreadArgs,
 }
 
 fn main() {
-    let cli: cli::Started<Cmd> = cli::start(NAME, ABOUT, Role::Server);
+    let cli: cli::Started<Cmd> = cli::start_with(NAME, ABOUT, Role::Server, |cmd| match cmd {
+        Cmd::Mdp(a) => a.threads.io(),
+        Cmd::Queue(a) | Cmd::Forwarder(a) | Cmd::Streamer(a) => a.threads.io(),
+        Cmd::Lb(_) | Cmd::Ppq(_) => 1,
+    });
     let (metrics, grace, ctx) = (cli.metrics, cli.grace, cli.ctx);
     let linger = cli.common.linger_ms;
     let sock = |kind| cli::socket(&ctx, kind, linger).unwrap_or_else(|e| cli::fail(NAME, e));
@@ -146,10 +179,21 @@ fn main() {
                 limits: a.limits.limits(),
             };
             let m = metrics.clone();
+            let threads = usize::from(a.threads.threads);
             cli::run_until_signal(NAME, grace, move || {
                 // Logged once SIGINT/SIGTERM are handled: a supervisor that
                 // waits for this line may signal right away.
-                tracing::info!(endpoint = %a.bind, heartbeat_ms = a.heartbeat_ms, liveness = a.liveness, "mdp broker listening");
+                tracing::info!(endpoint = %a.bind, heartbeat_ms = a.heartbeat_ms, liveness = a.liveness, threads, "mdp broker listening");
+                if threads > 1 {
+                    let sharded = mdp_shards::Sharded {
+                        shards: threads,
+                        queue: a.shard_queue,
+                        config: cfg,
+                        service_keys,
+                        grace,
+                    };
+                    return mdp_shards::serve(&router, sharded, m);
+                }
                 let mut broker = mdp_broker::Broker::new(cfg, Instant::now(), m.clone());
                 broker.set_service_keys(service_keys);
                 let r = mdp_broker::serve(&router, &mut broker, m.as_deref());
@@ -216,7 +260,7 @@ fn device(ctx: &zgreen::zmq::Context, device: Device, a: DeviceArgs, linger: u64
         cli::bind_or_exit(NAME, &s, ep);
         s
     });
-    tracing::info!(?device, frontend = %a.frontend, backend = %a.backend, "device running");
+    tracing::info!(?device, frontend = %a.frontend, backend = %a.backend, threads = a.threads.threads, io_threads = a.threads.io(), "device running");
     let sockets = Rc::new(DeviceSockets {
         frontend,
         backend,
