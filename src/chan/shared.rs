@@ -54,9 +54,22 @@ pub(super) struct Shared<T> {
     capacity: Option<usize>,
     pub(super) senders: AtomicUsize,
     pub(super) receivers: AtomicUsize,
-    recv_waiting: AtomicUsize,
-    send_waiting: AtomicUsize,
+    recv_waiting: Padded,
+    send_waiting: Padded,
     waiters: Mutex<Waiters>,
+}
+
+/// A counter on a cache line of its own: each side reads the other's
+/// waiting count after every operation, so it must not share a line with
+/// what the other side writes.
+#[repr(align(128))]
+struct Padded(AtomicUsize);
+
+impl std::ops::Deref for Padded {
+    type Target = AtomicUsize;
+    fn deref(&self) -> &AtomicUsize {
+        &self.0
+    }
 }
 
 impl<T> Shared<T> {
@@ -71,8 +84,8 @@ impl<T> Shared<T> {
             capacity,
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
-            recv_waiting: AtomicUsize::new(0),
-            send_waiting: AtomicUsize::new(0),
+            recv_waiting: Padded(AtomicUsize::new(0)),
+            send_waiting: Padded(AtomicUsize::new(0)),
             waiters: Mutex::new(Waiters::default()),
         }
     }
@@ -177,7 +190,7 @@ impl<T> Shared<T> {
     /// any more: someone took it off to fire it.
     pub(super) fn unregister(&self, side: Side, signal: &Arc<Signal>) -> bool {
         let mut w = self.lock();
-        let (list, count) = match side {
+        let (list, count): (_, &AtomicUsize) = match side {
             Side::Recv => (&mut w.recv, &self.recv_waiting),
             Side::Send => (&mut w.send, &self.send_waiting),
         };
@@ -195,7 +208,7 @@ impl<T> Shared<T> {
     /// that side (every one if `all`; for receivers, every watcher too).
     pub(super) fn wake(&self, side: Side, all: bool) {
         fence(Ordering::SeqCst);
-        let count = match side {
+        let count: &AtomicUsize = match side {
             Side::Recv => &self.recv_waiting,
             Side::Send => &self.send_waiting,
         };
