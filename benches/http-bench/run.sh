@@ -63,10 +63,8 @@ pin_server=() pin_wrk=()
 [ -n "${SERVER_CPUS:-}" ] && pin_server=(taskset -c "$SERVER_CPUS")
 [ -n "${WRK_CPUS:-}" ] && pin_wrk=(taskset -c "$WRK_CPUS")
 
-# CPU seconds (user + system) used by this shell's finished children.
-children_cpu() {
-    times | tail -1 | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
-}
+# wrk's CPU seconds (user + system) are written by bash's `time` to this file.
+TIMEFORMAT='%U %S'
 
 # User + system CPU ticks of process $1 so far.
 cpu_ticks() {
@@ -100,9 +98,8 @@ for round in $(seq "$rounds"); do
         [ "$curl_body" = "<p>Hello World</p>" ] || { echo "$name answered $curl_body" >&2; exit 1; }
         "${pin_wrk[@]}" wrk -t"$threads" -c"$conns" -d2s "$url" >/dev/null
         cpu0=$(cpu_ticks "$pid")
-        wrk0=$(children_cpu)
-        "${pin_wrk[@]}" wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "$url" >"$out/$name.$round.wrk"
-        wrk1=$(children_cpu)
+        { time "${pin_wrk[@]}" wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "$url" >"$out/$name.$round.wrk"; } 2>"$out/wrk.time"
+        wrk_cpu=$(awk '{print $1 + $2}' "$out/wrk.time")
         cpu1=$(cpu_ticks "$pid")
         kill "$pid"
         wait "$pid" 2>/dev/null || true
@@ -112,7 +109,7 @@ for round in $(seq "$rounds"); do
         # Server CPU (user + system) per request, in microseconds.
         us=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$total" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')
         # wrk's own CPU per request, in microseconds (the load generator's cost).
-        wus=$(awk -v a="$wrk0" -v b="$wrk1" -v n="$total" 'BEGIN {printf "%.2f", (b - a) * 1e6 / n}')
+        wus=$(awk -v c="$wrk_cpu" -v n="$total" 'BEGIN {printf "%.2f", c * 1e6 / n}')
         errs=$(grep -E "Non-2xx|Socket errors" "$out/$name.$round.wrk" | tr '\n' ' ' || true)
         echo "round $round $name $rps $p99 $us $wus $errs" | tee -a "$out/results"
     done

@@ -38,7 +38,10 @@ fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--threads" {
-            let n = args.next().and_then(|n| n.parse::<usize>().ok()).filter(|n| *n > 0);
+            let n = args
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|n| *n > 0);
             threads = Some(n.ok_or_else(|| invalid("--threads needs a number above 0".into()))?);
         } else {
             addr = a;
@@ -46,7 +49,9 @@ fn main() -> std::io::Result<()> {
     }
     let addr: SocketAddr = addr.parse().map_err(|e| invalid(format!("{e}")))?;
     let runtime = match threads {
-        None => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        None => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
         Some(n) => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(n)
             .enable_all()
