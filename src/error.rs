@@ -349,3 +349,62 @@ impl TryRecvError {
         }
     }
 }
+
+/// A blocking call that delivers an item (a queue's `put`, a channel's
+/// `send`, an actor's `send`) failed: why, and the item, handed back
+/// untouched. `queue::PutError` and `chan::SendError` are this type.
+#[derive(thiserror::Error)]
+#[error("the item was not delivered: {error}")]
+pub struct ItemError<T> {
+    pub(crate) item: T,
+    #[source]
+    pub(crate) error: Error,
+}
+
+impl<T> ItemError<T> {
+    /// The item that was not delivered.
+    pub fn into_inner(self) -> T {
+        self.item
+    }
+
+    /// The item that was not delivered, by reference.
+    pub fn item(&self) -> &T {
+        &self.item
+    }
+
+    /// What went wrong: [`Error::Timeout`], [`Error::Killed`], or
+    /// [`Error::Closed`] (a queue shut down, a channel disconnected).
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// True if a timeout (the call's own or a scope's) expired.
+    pub fn is_timeout(&self) -> bool {
+        self.error.is_timeout()
+    }
+
+    /// True if the queue is shut down ([`Closed::QueueShutDown`]).
+    pub fn is_shut_down(&self) -> bool {
+        matches!(self.error, Error::Closed(Closed::QueueShutDown))
+    }
+
+    /// True if every receiver of the channel is gone
+    /// ([`Closed::Disconnected`]).
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self.error, Error::Closed(Closed::Disconnected))
+    }
+}
+
+impl<T> fmt::Debug for ItemError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ItemError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> From<ItemError<T>> for Error {
+    fn from(e: ItemError<T>) -> Error {
+        e.error
+    }
+}

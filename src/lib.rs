@@ -110,7 +110,7 @@ pub mod zmq;
 use std::time::Duration;
 
 pub use crate::error::{
-    Closed, Error, PanicError, ResetReason, Result, TimeoutError, TryRecvError, TrySendError,
+    Closed, Error, ItemError, PanicError, ResetReason, Result, TimeoutError, TryRecvError, TrySendError,
 };
 pub use crate::greenlet::{
     AnyGreenlet, Builder, Greenlet, JoinAll, LinkId, Run, current, idle, joinall, joinall_with, killall,

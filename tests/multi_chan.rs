@@ -82,8 +82,8 @@ fn try_forms_hand_the_item_back() {
     let e = tx.try_send("b".into()).unwrap_err();
     assert!(e.is_full());
     assert_eq!(e.into_inner(), "b");
-    assert_eq!(tx.len(), 1);
-    assert_eq!(tx.capacity(), Some(1));
+    assert_eq!(rx.len(), 1);
+    assert_eq!(rx.capacity(), Some(1));
     drop(rx);
     assert!(tx.is_disconnected());
     match tx.try_send("c".into()) {
@@ -265,6 +265,15 @@ impl Rng {
     }
 }
 
+/// Kills three random greenlets of `batch` at random moments (under
+/// 0.5 ms apart).
+fn kill_some<T>(batch: &[zgreen::Greenlet<T>], mut rng: Rng) {
+    for _ in 0..3 {
+        zgreen::sleep(Duration::from_micros(rng.below(500))).unwrap();
+        batch[rng.below(batch.len() as u64) as usize].kill_nowait();
+    }
+}
+
 #[test]
 fn soak_two_hubs_with_random_timeouts_and_kills_loses_nothing() {
     let _w = Watchdog::arm(Duration::from_secs(120), "soak");
@@ -313,11 +322,7 @@ fn soak_two_hubs_with_random_timeouts_and_kills_loses_nothing() {
                         })
                     })
                     .collect();
-                let mut krng = Rng(seed + 99);
-                for _ in 0..3 {
-                    zgreen::sleep(Duration::from_micros(krng.below(500))).unwrap();
-                    batch[krng.below(PRODUCERS) as usize].kill_nowait();
-                }
+                kill_some(&batch, Rng(seed + 99));
                 for g in &batch {
                     g.join().unwrap();
                 }
@@ -355,11 +360,7 @@ fn soak_two_hubs_with_random_timeouts_and_kills_loses_nothing() {
                         })
                     })
                     .collect();
-                let mut krng = Rng(seed + 3);
-                for _ in 0..3 {
-                    zgreen::sleep(Duration::from_micros(krng.below(500))).unwrap();
-                    batch[krng.below(CONSUMERS) as usize].kill_nowait();
-                }
+                kill_some(&batch, Rng(seed + 3));
                 let mut finished = false;
                 for g in &batch {
                     finished |= g.get().unwrap_or(false);

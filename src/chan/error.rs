@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::error::{Closed, Error};
+use crate::error::{Closed, Error, ItemError};
 
 /// Why [`Sender::try_send`](super::Sender::try_send) failed; the item
 /// comes back.
@@ -69,53 +69,7 @@ impl From<TryRecvError> for Error {
 /// `_timeout` / `_deadline` form) failed: the error, and the item back.
 ///
 /// The error is [`Error::Closed`]`(`[`Closed::Disconnected`]`)` when every
-/// receiver is gone, [`Error::Timeout`] for the call's own timeout or an
-/// enclosing `Timeout`, or [`Error::Killed`].
-#[derive(thiserror::Error)]
-#[error("send failed: {error}")]
-pub struct SendError<T> {
-    pub(super) item: T,
-    #[source]
-    pub(super) error: Error,
-}
-
-impl<T> SendError<T> {
-    /// The item that was not sent.
-    pub fn into_inner(self) -> T {
-        self.item
-    }
-
-    /// The item that was not sent, by reference.
-    pub fn item(&self) -> &T {
-        &self.item
-    }
-
-    /// Why the send failed.
-    pub fn error(&self) -> &Error {
-        &self.error
-    }
-
-    /// True if the send timed out.
-    pub fn is_timeout(&self) -> bool {
-        self.error.is_timeout()
-    }
-
-    /// True if every receiver is gone.
-    pub fn is_disconnected(&self) -> bool {
-        matches!(self.error, Error::Closed(Closed::Disconnected))
-    }
-}
-
-impl<T> fmt::Debug for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendError")
-            .field("error", &self.error)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T> From<SendError<T>> for Error {
-    fn from(e: SendError<T>) -> Error {
-        e.error
-    }
-}
+/// receiver is gone ([`ItemError::is_disconnected`]), [`Error::Timeout`]
+/// for the call's own timeout or an enclosing `Timeout`, or
+/// [`Error::Killed`].
+pub type SendError<T> = ItemError<T>;

@@ -281,22 +281,8 @@ impl<T> Sender<T> {
         }
     }
 
-    /// Items queued now.
-    pub fn len(&self) -> usize {
-        self.shared.len()
-    }
-
-    /// True if no item is queued.
-    pub fn is_empty(&self) -> bool {
-        self.shared.len() == 0
-    }
-
-    /// The bound, or `None` for an unbounded channel.
-    pub fn capacity(&self) -> Option<usize> {
-        self.shared.capacity()
-    }
-
-    /// True once every receiver is gone (a send would fail).
+    /// True once every receiver is gone (a send would fail). The
+    /// receivers tell how many items are queued and the bound.
     pub fn is_disconnected(&self) -> bool {
         self.shared.receivers.load(Ordering::SeqCst) == 0
     }

@@ -47,6 +47,13 @@ impl fmt::Debug for Signal {
 }
 
 impl Signal {
+    fn new(target: Target) -> Arc<Signal> {
+        Arc::new(Signal {
+            fired: AtomicBool::new(false),
+            target,
+        })
+    }
+
     /// Wakes the park this signal belongs to. Returns false (and does
     /// nothing) if it was fired already since it was last armed.
     pub(crate) fn fire(&self) -> bool {
@@ -82,14 +89,6 @@ pub(crate) struct CrossPark {
     slot: Option<(u64, Rc<RemoteSlot>)>,
 }
 
-impl fmt::Debug for CrossPark {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CrossPark")
-            .field("signal", &self.signal)
-            .finish_non_exhaustive()
-    }
-}
-
 impl CrossPark {
     /// A park for the current greenlet (or root context) if this thread
     /// has a hub, else for the plain thread.
@@ -97,18 +96,12 @@ impl CrossPark {
         if super::hub_exists() {
             let (handle, (key, slot)) = super::with_hub(|h| (h.handle(), h.new_remote_slot()));
             CrossPark {
-                signal: Arc::new(Signal {
-                    fired: AtomicBool::new(false),
-                    target: Target::Hub { handle, key },
-                }),
+                signal: Signal::new(Target::Hub { handle, key }),
                 slot: Some((key, slot)),
             }
         } else {
             CrossPark {
-                signal: Arc::new(Signal {
-                    fired: AtomicBool::new(false),
-                    target: Target::Thread(std::thread::current()),
-                }),
+                signal: Signal::new(Target::Thread(std::thread::current())),
                 slot: None,
             }
         }
@@ -178,25 +171,14 @@ pub(crate) struct Watch {
     handle: HubHandle,
 }
 
-impl fmt::Debug for Watch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Watch")
-            .field("key", &self.key)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Watch {
     /// A watch for this thread's hub.
     pub(crate) fn new() -> Watch {
         let (handle, (key, _slot)) = super::with_hub(|h| (h.handle(), h.new_remote_slot()));
         Watch {
-            signal: Arc::new(Signal {
-                fired: AtomicBool::new(false),
-                target: Target::Hub {
-                    handle: handle.clone(),
-                    key,
-                },
+            signal: Signal::new(Target::Hub {
+                handle: handle.clone(),
+                key,
             }),
             key,
             handle,

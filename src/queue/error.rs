@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::error::{Closed, Error};
+use crate::error::{Closed, Error, ItemError};
 
 /// How [`Queue::shutdown`](super::Queue::shutdown) treats the items still queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -86,56 +86,9 @@ impl From<TryGetError> for Error {
 }
 
 /// Why a blocking `put` failed (its own timeout, a kill, an expired
-/// `Timeout` scope, or a shutdown); the item is handed back.
-#[derive(thiserror::Error)]
-#[error("put failed: {error}")]
-pub struct PutError<T> {
-    pub(super) item: T,
-    #[source]
-    pub(super) error: Error,
-}
-
-impl<T> PutError<T> {
-    /// The item that was not put.
-    pub fn into_inner(self) -> T {
-        self.item
-    }
-
-    /// The item that was not put, by reference.
-    pub fn item(&self) -> &T {
-        &self.item
-    }
-
-    /// What went wrong: `Error::Timeout`, `Error::Killed` or
-    /// `Error::Closed` (shutdown).
-    pub fn error(&self) -> &Error {
-        &self.error
-    }
-
-    /// True if a timeout (the call's own or a scope's) expired.
-    pub fn is_timeout(&self) -> bool {
-        self.error.is_timeout()
-    }
-
-    /// True if the queue is shut down.
-    pub fn is_shut_down(&self) -> bool {
-        matches!(self.error, Error::Closed(Closed::QueueShutDown))
-    }
-}
-
-impl<T> fmt::Debug for PutError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PutError")
-            .field("error", &self.error)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T> From<PutError<T>> for Error {
-    fn from(e: PutError<T>) -> Error {
-        e.error
-    }
-}
+/// `Timeout` scope, or a shutdown: [`ItemError::is_shut_down`]); the item
+/// is handed back.
+pub type PutError<T> = ItemError<T>;
 
 /// `task_done` was called more times than items were put.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
