@@ -6,6 +6,9 @@
 //! Run it with an address (default `127.0.0.1:6000`) and try `nc`;
 //! SIGTERM or SIGINT stops it, waiting up to a second for open connections.
 
+#[path = "common/hubs.rs"]
+mod hubs;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -25,7 +28,19 @@ fn echo(conn: TcpStream, peer: SocketAddr) -> std::io::Result<()> {
 }
 
 fn main() -> zgreen::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:6000".into());
+    let (address, threads) = hubs::arguments("127.0.0.1:6000")?;
+    if threads > 1 {
+        return hubs::serve_on_hubs(
+            &address,
+            threads,
+            |a| format!("Echo server on {a}"),
+            |l| {
+                StreamServer::from_listener(l, echo)?
+                    .max_connections(100)
+                    .serve_forever()
+            },
+        );
+    }
     let server = StreamServer::bind(address, echo)?.max_connections(100);
     println!("Echo server on {}", server.local_addr());
 

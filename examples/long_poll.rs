@@ -5,6 +5,9 @@
 //!
 //! An address given as the first argument replaces `127.0.0.1:8000`.
 
+#[path = "common/hubs.rs"]
+mod hubs;
+
 use std::time::Duration;
 
 use zgreen::http::{HttpServer, Request, Response};
@@ -31,14 +34,27 @@ fn ajax_endpoint(data_source: &Queue<String>) -> Response {
     Response::stream("application/json", lines)
 }
 
-fn main() -> zgreen::Result<()> {
+/// The data source and its producer greenlet on this hub, and the server
+/// that answers from it.
+fn server_on(listener: zgreen::net::TcpListener) -> zgreen::Result<HttpServer> {
     let data_source = Queue::new();
-
     let queue = data_source.clone();
     zgreen::spawn(move || producer(queue));
+    HttpServer::from_listener(listener, move |_: &Request| ajax_endpoint(&data_source))
+}
 
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8000".into());
-    let server = HttpServer::bind(address, move |_: &Request| ajax_endpoint(&data_source))?;
+fn main() -> zgreen::Result<()> {
+    let (address, threads) = hubs::arguments("127.0.0.1:8000")?;
+    if threads > 1 {
+        // Each hub has its own data source and producer.
+        return hubs::serve_on_hubs(
+            &address,
+            threads,
+            |a| format!("Serving on http://{a}/"),
+            |l| server_on(l)?.serve_forever(),
+        );
+    }
+    let server = server_on(zgreen::net::TcpListener::bind(address)?)?;
     println!("Serving on http://{}/", server.local_addr());
     server.serve_forever()
 }

@@ -6,6 +6,9 @@
 //!
 //! An address given as the first argument replaces `127.0.0.1:8000`.
 
+#[path = "common/hubs.rs"]
+mod hubs;
+
 use std::rc::Rc;
 
 use zgreen::http::{HttpServer, Request, Response};
@@ -61,12 +64,24 @@ fn builtin(_: &Request) -> Response {
     ))
 }
 
-fn main() -> zgreen::Result<()> {
-    let router = zgreen::http::Router::new()
+/// The two routes.
+fn router() -> zgreen::http::Router {
+    zgreen::http::Router::new()
         .get("/", application)
-        .get("/builtin", builtin);
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8000".into());
-    let server = HttpServer::bind(address, router)?;
+        .get("/builtin", builtin)
+}
+
+fn main() -> zgreen::Result<()> {
+    let (address, threads) = hubs::arguments("127.0.0.1:8000")?;
+    if threads > 1 {
+        return hubs::serve_on_hubs(
+            &address,
+            threads,
+            |a| format!("Serving on http://{a}/"),
+            |l| HttpServer::from_listener(l, router())?.serve_forever(),
+        );
+    }
+    let server = HttpServer::bind(address, router())?;
     println!("Serving on http://{}/", server.local_addr());
     server.serve_forever()
 }

@@ -26,15 +26,12 @@ fn handle(socket: TcpStream, _address: SocketAddr) -> zgreen::Result<()> {
 fn main() -> zgreen::Result<()> {
     let (address, threads) = hubs::arguments("127.0.0.1:5000")?;
     if threads > 1 {
-        let rt = zgreen::runtime::Runtime::builder().hubs(threads).build()?;
-        let stop = hubs::stop_on_signals()?;
-        let (addr, _servers) = zgreen::net::serve_each(&rt, address, |_, listener| {
-            StreamServer::from_listener(listener, handle)?.serve_forever()
-        })?;
-        println!("Listening on {addr}");
-        println!("on {threads} hubs");
-        stop.wait()?;
-        return rt.shutdown();
+        return hubs::serve_on_hubs(
+            &address,
+            threads,
+            |a| format!("Listening on {a}"),
+            |l| StreamServer::from_listener(l, handle)?.serve_forever(),
+        );
     }
     let server = StreamServer::bind(address, handle)?;
     println!("Listening on {}", server.local_addr());

@@ -6,6 +6,9 @@
 //!
 //! An address given as the first argument replaces `127.0.0.1:8000`.
 
+#[path = "common/hubs.rs"]
+mod hubs;
+
 use std::time::Duration;
 
 use zgreen::http::{HttpServer, Request, Response};
@@ -24,7 +27,15 @@ fn application(_request: &Request) -> Response {
 }
 
 fn main() -> zgreen::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8000".into());
+    let (address, threads) = hubs::arguments("127.0.0.1:8000")?;
+    if threads > 1 {
+        return hubs::serve_on_hubs(
+            &address,
+            threads,
+            |a| format!("Serving on http://{a}/"),
+            |l| HttpServer::from_listener(l, application)?.serve_forever(),
+        );
+    }
     let server = HttpServer::bind(address, application)?;
     println!("Serving on http://{}/", server.local_addr());
     server.serve_forever()

@@ -5,6 +5,9 @@
 //!
 //! An address given as the first argument replaces `127.0.0.1:10000`.
 
+#[path = "common/hubs.rs"]
+mod hubs;
+
 use std::time::Duration;
 
 use zgreen::http::{HttpServer, Request, Response, Router, StaticDir, WebSocket, upgrade};
@@ -24,17 +27,26 @@ fn web_socket_app(ws: WebSocket) {
     }
 }
 
-fn main() -> zgreen::Result<()> {
+/// The page, its script and the WebSocket endpoint.
+fn router() -> Router {
     let page = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/static");
-    let router = Router::new()
+    Router::new()
         .get("/data", |req: &Request| upgrade(req, web_socket_app))
         .get("/", |_: &Request| Response::redirect("/static/websocket.html"))
-        .get("/static/*path", StaticDir::new(page));
+        .get("/static/*path", StaticDir::new(page))
+}
 
-    let address = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:10000".into());
-    let server = HttpServer::bind(address, router)?;
+fn main() -> zgreen::Result<()> {
+    let (address, threads) = hubs::arguments("127.0.0.1:10000")?;
+    if threads > 1 {
+        return hubs::serve_on_hubs(
+            &address,
+            threads,
+            |a| format!("Serving on http://{a}/"),
+            |l| HttpServer::from_listener(l, router())?.serve_forever(),
+        );
+    }
+    let server = HttpServer::bind(address, router())?;
     println!("Serving on http://{}/", server.local_addr());
     server.serve_forever()
 }

@@ -26,24 +26,16 @@ fn application(_request: &Request) -> Response {
 fn main() -> zgreen::Result<()> {
     let (address, threads) = hubs::arguments("127.0.0.1:8000")?;
     if threads > 1 {
-        return serve_on_hubs(&address, threads);
+        return hubs::serve_on_hubs(
+            &address,
+            threads,
+            |a| format!("Serving on http://{a}/"),
+            |l| HttpServer::from_listener(l, application)?.serve_forever(),
+        );
     }
     let server = HttpServer::bind(address, application)?;
     println!("Serving on http://{}/", server.local_addr());
 
     server.stop_on_signals(&[libc::SIGTERM, libc::SIGINT], Duration::from_secs(1))?;
     server.serve_forever()
-}
-
-/// One server per hub on `threads` hubs, until SIGTERM or SIGINT.
-fn serve_on_hubs(address: &str, threads: usize) -> zgreen::Result<()> {
-    let rt = zgreen::runtime::Runtime::builder().hubs(threads).build()?;
-    let stop = hubs::stop_on_signals()?;
-    let (addr, _servers) = zgreen::net::serve_each(&rt, address, |_, listener| {
-        HttpServer::from_listener(listener, application)?.serve_forever()
-    })?;
-    println!("Serving on http://{addr}/");
-    println!("on {threads} hubs");
-    stop.wait()?;
-    rt.shutdown()
 }

@@ -62,6 +62,25 @@ fn get(addr: SocketAddr, path: &str) -> (String, String) {
     (head.to_string(), body.to_string())
 }
 
+/// A GET whose response is read until its body holds `want` (or the
+/// server closes): for endless streams too.
+fn get_until(addr: SocketAddr, path: &str, want: &str) -> String {
+    let mut s = connect(addr);
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&all).into_owned();
+        if !want.is_empty() && text.split_once("\r\n\r\n").is_some_and(|(_, b)| b.contains(want)) {
+            return text;
+        }
+        match s.read(&mut buf).unwrap() {
+            0 => return text,
+            n => all.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
 /// One half of fetch's output: the process numbers in order and the time.
 fn half(lines: &mut std::slice::Iter<'_, String>, name: &str) -> (Vec<u32>, f64) {
     assert_eq!(lines.next().map(String::as_str), Some(&*format!("{name}:")));
@@ -102,19 +121,35 @@ fn fetch() {
     assert!(async_ms < sync_ms / 2.0, "{out:?}");
 }
 
+/// Each serving example with `--threads 2`: it says so, answers on the
+/// same address from both hubs, and stops with status 0 on SIGTERM.
 #[test]
-fn wsgi_server_on_two_hubs() {
-    let (mut server, addr) = common::serving_example_with("wsgi_server", &["127.0.0.1:0", "--threads", "2"]);
-    let line = server.next_line(Instant::now() + DEADLINE);
-    assert_eq!(line.as_deref(), Some("on 2 hubs"));
-    let clients: Vec<_> = (0..20)
-        .map(|i| thread::spawn(move || get(addr, &format!("/{i}")).1))
-        .collect();
-    for c in clients {
-        assert_eq!(c.join().unwrap(), "<p>Hello World</p>");
+fn serving_examples_on_two_hubs() {
+    for (name, path, want) in [
+        ("wsgi_server", "/", "<p>Hello World</p>"),
+        ("streaming_server", "/", "Hello"),
+        ("request_local", "/", ""),
+        ("websocket", "/static/websocket.html", "WebSocket"),
+        // An endless stream: read until the first datum.
+        ("long_poll", "/", "Hello World"),
+    ] {
+        let (mut server, addr) = common::serving_example_with(name, &["127.0.0.1:0", "--threads", "2"]);
+        let line = server.next_line(Instant::now() + DEADLINE);
+        assert_eq!(line.as_deref(), Some("on 2 hubs"), "{name}");
+        let clients: Vec<_> = (0..8)
+            .map(|_| thread::spawn(move || get_until(addr, path, want)))
+            .collect();
+        for c in clients {
+            let all = c.join().unwrap();
+            assert!(all.starts_with("HTTP/1.1 200 OK\r\n"), "{name}: {all}");
+            assert!(
+                all.split_once("\r\n\r\n").unwrap().1.contains(want),
+                "{name}: {all}"
+            );
+        }
+        server.signal(libc::SIGTERM);
+        server.finish(Instant::now() + DEADLINE).assert_success();
     }
-    server.signal(libc::SIGTERM);
-    server.finish(Instant::now() + DEADLINE).assert_success();
 }
 
 #[test]

@@ -145,6 +145,27 @@ fn stream_server_on_two_hubs() {
 }
 
 #[test]
+fn echo_server_on_two_hubs() {
+    let (mut running, addr) = start_server_with(
+        "echo_server",
+        "Echo server on ",
+        &["127.0.0.1:0", "--threads", "2"],
+    );
+    let hubs = running.wait_for_line(running.started() + DEADLINE, |l| l.starts_with("on "));
+    assert_eq!(hubs, "on 2 hubs");
+    for c in 0..8 {
+        let s = connect(addr);
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let msg = format!("client {c}\n");
+        (&s).write_all(msg.as_bytes()).unwrap();
+        let mut back = String::new();
+        r.read_line(&mut back).unwrap();
+        assert_eq!(back, msg);
+    }
+    stop(running);
+}
+
+#[test]
 fn echo_server() {
     let (running, addr) = start_server("echo_server", "Echo server on ");
     // Several clients at once, each in its own thread, lines interleaved.

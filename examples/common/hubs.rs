@@ -18,6 +18,28 @@ pub fn arguments(default: &str) -> zgreen::Result<(String, usize)> {
     Ok((address, threads))
 }
 
+/// Serves `address` from `threads` hubs: `serve(listener)` runs on each
+/// hub with its own `SO_REUSEPORT` listener (`zgreen::net::serve_each`).
+/// Prints `banner(address)` and `on N hubs`, then runs until SIGTERM or
+/// SIGINT and shuts the runtime down (every server greenlet is killed).
+pub fn serve_on_hubs<F>(
+    address: &str,
+    threads: usize,
+    banner: impl Fn(std::net::SocketAddr) -> String,
+    serve: F,
+) -> zgreen::Result<()>
+where
+    F: Fn(zgreen::net::TcpListener) -> zgreen::Result<()> + Send + Sync + 'static,
+{
+    let rt = zgreen::runtime::Runtime::builder().hubs(threads).build()?;
+    let stop = stop_on_signals()?;
+    let (addr, _servers) = zgreen::net::serve_each(&rt, address, move |_, listener| serve(listener))?;
+    println!("{}", banner(addr));
+    println!("on {threads} hubs");
+    stop.wait()?;
+    rt.shutdown()
+}
+
 /// An event set on SIGTERM or SIGINT (install it before announcing the
 /// server, so an early signal is not missed).
 pub fn stop_on_signals() -> zgreen::Result<zgreen::sync::Event> {
