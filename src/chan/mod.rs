@@ -142,7 +142,7 @@ impl<T> fmt::Debug for Receiver<T> {
 }
 
 /// Retries `op` a few times with growing pauses (crossbeam's backoff,
-/// about a microsecond in all) before a wait parks — but only while no
+/// 127 spin hints, about 3 µs here) before a wait parks — but only while no
 /// other greenlet of this hub is ready to run, so spinning never delays
 /// anyone. The other side is often a core away and about to act: a park
 /// and the cross-thread wakeup it needs cost several microseconds.
