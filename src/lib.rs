@@ -21,6 +21,11 @@
 //! assert_eq!((a.get().unwrap(), b.get().unwrap()), ("slow", "fast"));
 //! ```
 //!
+//! Many cores are many hubs: [`runtime::Runtime`] runs N hubs on N
+//! threads, [`chan`] carries `Send` values between them, and
+//! `net::serve_each` serves one address from every hub (the model is in
+//! `docs/multicore.md`). Greenlets never migrate between threads.
+//!
 //! Blocking calls return [`Result`]: timeouts ([`Timeout`], `*_timeout`
 //! methods) and kills surface as [`Error`] values at the blocking point,
 //! and a panic stays inside its greenlet.
@@ -29,7 +34,9 @@
 //!
 //! Every type (greenlets, groups and pools, events, async results, locks,
 //! semaphores, queues and channels, actors, ZeroMQ sockets and monitors,
-//! listeners, child processes, relays, WebSockets, thread-pool results)
+//! listeners, child processes, relays, WebSockets, thread-pool results,
+//! channels between hubs ([`chan`]) and greenlets of other hubs
+//! ([`runtime::Spawned`]))
 //! names its blocking operations the same way:
 //!
 //! | form | meaning |

@@ -458,3 +458,38 @@ fn a_killed_wait_on_a_socket_does_not_keep_the_message_from_its_receiver() {
     );
     assert!(matches!(watcher.get().unwrap(), Err(Error::Killed) | Ok(1)));
 }
+
+#[test]
+fn a_greenlet_whose_sends_never_wait_still_lets_the_others_run() {
+    let _w = Watchdog::arm(BOUND, "fairness");
+    let (tx, rx) = chan::unbounded::<u32>();
+    let ran = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let other = {
+        let ran = ran.clone();
+        zgreen::spawn(move || {
+            loop {
+                ran.set(ran.get() + 1);
+                if zgreen::sleep(Duration::ZERO).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let ran_during = {
+        let ran = ran.clone();
+        zgreen::spawn(move || {
+            let before = ran.get();
+            for i in 0..100_000 {
+                tx.send(i).unwrap();
+            }
+            ran.get() - before
+        })
+    };
+    let turns = ran_during.get().unwrap();
+    other.kill().unwrap();
+    assert!(
+        turns >= 50,
+        "the other greenlet ran {turns} times during 100 000 sends"
+    );
+    assert_eq!(rx.len(), 100_000);
+}
