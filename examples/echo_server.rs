@@ -28,19 +28,9 @@ fn echo(conn: TcpStream, peer: SocketAddr) -> std::io::Result<()> {
 }
 
 fn main() -> zgreen::Result<()> {
-    let (address, threads) = hubs::arguments("127.0.0.1:6000")?;
-    if threads > 1 {
-        return hubs::serve_on_hubs(
-            &address,
-            threads,
-            |a| format!("Echo server on {a}"),
-            |l| {
-                StreamServer::from_listener(l, echo)?
-                    .max_connections(100)
-                    .serve_forever()
-            },
-        );
-    }
+    let Some(address) = hubs::many_hubs("127.0.0.1:6000", "Echo server on {}", server_on)? else {
+        return Ok(());
+    };
     let server = StreamServer::bind(address, echo)?.max_connections(100);
     println!("Echo server on {}", server.local_addr());
 
@@ -53,4 +43,9 @@ fn main() -> zgreen::Result<()> {
         })?;
     }
     server.serve_forever()
+}
+
+/// The server of one hub (with `--threads N`): the echo handler, at most 100 connections.
+fn server_on(listener: zgreen::net::TcpListener) -> zgreen::Result<StreamServer> {
+    Ok(StreamServer::from_listener(listener, echo)?.max_connections(100))
 }

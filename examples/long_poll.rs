@@ -44,16 +44,9 @@ fn server_on(listener: zgreen::net::TcpListener) -> zgreen::Result<HttpServer> {
 }
 
 fn main() -> zgreen::Result<()> {
-    let (address, threads) = hubs::arguments("127.0.0.1:8000")?;
-    if threads > 1 {
-        // Each hub has its own data source and producer.
-        return hubs::serve_on_hubs(
-            &address,
-            threads,
-            |a| format!("Serving on http://{a}/"),
-            |l| server_on(l)?.serve_forever(),
-        );
-    }
+    let Some(address) = hubs::many_hubs("127.0.0.1:8000", "Serving on http://{}/", server_on)? else {
+        return Ok(());
+    };
     let server = server_on(zgreen::net::TcpListener::bind(address)?)?;
     println!("Serving on http://{}/", server.local_addr());
     server.serve_forever()

@@ -24,15 +24,9 @@ fn handle(socket: TcpStream, _address: SocketAddr) -> zgreen::Result<()> {
 }
 
 fn main() -> zgreen::Result<()> {
-    let (address, threads) = hubs::arguments("127.0.0.1:5000")?;
-    if threads > 1 {
-        return hubs::serve_on_hubs(
-            &address,
-            threads,
-            |a| format!("Listening on {a}"),
-            |l| StreamServer::from_listener(l, handle)?.serve_forever(),
-        );
-    }
+    let Some(address) = hubs::many_hubs("127.0.0.1:5000", "Listening on {}", server_on)? else {
+        return Ok(());
+    };
     let server = StreamServer::bind(address, handle)?;
     println!("Listening on {}", server.local_addr());
 
@@ -41,4 +35,9 @@ fn main() -> zgreen::Result<()> {
     server.serve_forever()?;
     println!("Server stopped after {} connections", server.accepted());
     Ok(())
+}
+
+/// The server of one hub (with `--threads N`): the greeting handler.
+fn server_on(listener: zgreen::net::TcpListener) -> zgreen::Result<StreamServer> {
+    StreamServer::from_listener(listener, handle)
 }

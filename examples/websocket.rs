@@ -37,16 +37,10 @@ fn router() -> Router {
 }
 
 fn main() -> zgreen::Result<()> {
-    let (address, threads) = hubs::arguments("127.0.0.1:10000")?;
-    if threads > 1 {
-        return hubs::serve_on_hubs(
-            &address,
-            threads,
-            |a| format!("Serving on http://{a}/"),
-            |l| HttpServer::from_listener(l, router())?.serve_forever(),
-        );
-    }
-    let server = HttpServer::bind(address, router())?;
-    println!("Serving on http://{}/", server.local_addr());
-    server.serve_forever()
+    hubs::run("127.0.0.1:10000", "Serving on http://{}/", server_on)
+}
+
+/// The server of one hub (with `--threads N`): the page and the WebSocket endpoint.
+fn server_on(listener: zgreen::net::TcpListener) -> zgreen::Result<HttpServer> {
+    HttpServer::from_listener(listener, router())
 }

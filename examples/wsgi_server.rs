@@ -24,18 +24,17 @@ fn application(_request: &Request) -> Response {
 }
 
 fn main() -> zgreen::Result<()> {
-    let (address, threads) = hubs::arguments("127.0.0.1:8000")?;
-    if threads > 1 {
-        return hubs::serve_on_hubs(
-            &address,
-            threads,
-            |a| format!("Serving on http://{a}/"),
-            |l| HttpServer::from_listener(l, application)?.serve_forever(),
-        );
-    }
+    let Some(address) = hubs::many_hubs("127.0.0.1:8000", "Serving on http://{}/", server_on)? else {
+        return Ok(());
+    };
     let server = HttpServer::bind(address, application)?;
     println!("Serving on http://{}/", server.local_addr());
 
     server.stop_on_signals(&[libc::SIGTERM, libc::SIGINT], Duration::from_secs(1))?;
     server.serve_forever()
+}
+
+/// The server of one hub (with `--threads N`): the seed's application.
+fn server_on(listener: zgreen::net::TcpListener) -> zgreen::Result<HttpServer> {
+    HttpServer::from_listener(listener, application)
 }
