@@ -32,8 +32,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::chan::{self, TryRecvError};
-use crate::error::{Closed, Error, Result};
+use crate::chan;
+use crate::error::{Closed, Error, Result, TryRecvError};
 use crate::hub::{self, HubHandle};
 
 /// How long [`Runtime::shutdown`] (and dropping the runtime) lets killed
@@ -398,9 +398,7 @@ impl<T> Spawned<T> {
         match self.rx.try_recv() {
             Err(TryRecvError::Empty) => Err(TryJoinError::Running),
             Ok(r) => self.outcome(Ok(r)).map_err(TryJoinError::Failed),
-            Err(TryRecvError::Disconnected) => self
-                .outcome(Err(Error::Closed(Closed::Disconnected)))
-                .map_err(TryJoinError::Failed),
+            Err(TryRecvError::Failed(e)) => self.outcome(Err(e)).map_err(TryJoinError::Failed),
         }
     }
 

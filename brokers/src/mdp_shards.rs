@@ -32,7 +32,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use zgreen::chan::{self, Receiver, Sender, TrySendError};
+use zgreen::TrySendError;
+use zgreen::chan::{self, Receiver, Sender};
 use zgreen::zmq::Socket;
 
 use crate::frames::{Frames, Malformed, peer_hex};
@@ -304,7 +305,7 @@ impl FrontEnd {
                 self.warn_full(shard, &msg);
                 Ok(())
             }
-            Err(TrySendError::Disconnected(_)) => Err(zgreen::Error::Closed(zgreen::Closed::Disconnected)),
+            Err(TrySendError::Failed(_, e)) => Err(e),
         }
     }
 

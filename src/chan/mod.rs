@@ -16,7 +16,10 @@
 //! The operations follow the crate's naming scheme: `send` /
 //! `send_timeout` / `send_deadline` / `try_send`, and the same four for
 //! `recv`. A failed send hands the item back ([`SendError`],
-//! [`TrySendError`]).
+//! [`TrySendError`]); the `try_` forms report with the crate's
+//! [`TrySendError`] and [`TryRecvError`], as ZeroMQ sockets do, with
+//! [`Closed::Disconnected`] once the other
+//! side is gone.
 //!
 //! # Disconnection loses nothing
 //!
@@ -61,9 +64,10 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use self::error::{SendError, TryRecvError, TrySendError};
+pub use self::error::SendError;
+use self::error::{Nothing, Refused};
 use self::shared::{Shared, Side};
-use crate::error::{Closed, Error, Result};
+use crate::error::{Closed, Error, Result, TryRecvError, TrySendError};
 use crate::hub::{self, CrossPark, Deadline, Watch};
 use crate::wait::{WaitToken, Waitable};
 
@@ -214,7 +218,7 @@ impl<T> Sender<T> {
     /// Sends without waiting: the item comes back if the channel is full
     /// or every receiver is gone.
     pub fn try_send(&self, item: T) -> std::result::Result<(), TrySendError<T>> {
-        self.shared.try_send(item)
+        Ok(self.shared.try_send(item)?)
     }
 
     fn send_until(&self, item: T, deadline: Option<Deadline>) -> std::result::Result<(), SendError<T>> {
@@ -227,15 +231,15 @@ impl<T> Sender<T> {
                 return Ok(());
             }
             Err(e) => match e {
-                TrySendError::Full(item) => item,
-                TrySendError::Disconnected(item) => return Err(disconnected(item)),
+                Refused::Full(item) => item,
+                Refused::Disconnected(item) => return Err(disconnected(item)),
             },
         };
         let mut held = Some(item);
         let spun = spin_then(|| match self.shared.try_send(held.take()?) {
             Ok(()) => Some(Ok(())),
-            Err(TrySendError::Disconnected(back)) => Some(Err(disconnected(back))),
-            Err(TrySendError::Full(back)) => {
+            Err(Refused::Disconnected(back)) => Some(Err(disconnected(back))),
+            Err(Refused::Full(back)) => {
                 held = Some(back);
                 None
             }
@@ -252,11 +256,11 @@ impl<T> Sender<T> {
                     self.leave(Side::Send, &park);
                     return Ok(());
                 }
-                Err(TrySendError::Disconnected(back)) => {
+                Err(Refused::Disconnected(back)) => {
                     self.leave(Side::Send, &park);
                     return Err(disconnected(back));
                 }
-                Err(TrySendError::Full(back)) => item = back,
+                Err(Refused::Full(back)) => item = back,
             }
             let waited = park.wait(deadline);
             let listed = self.shared.unregister(Side::Send, park.signal());
@@ -270,8 +274,8 @@ impl<T> Sender<T> {
             park.rearm();
             match self.shared.try_send(item) {
                 Ok(()) => return Ok(()),
-                Err(TrySendError::Disconnected(back)) => return Err(disconnected(back)),
-                Err(TrySendError::Full(back)) => item = back,
+                Err(Refused::Disconnected(back)) => return Err(disconnected(back)),
+                Err(Refused::Full(back)) => item = back,
             }
         }
     }
@@ -320,7 +324,7 @@ impl<T> Receiver<T> {
 
     /// Receives without waiting.
     pub fn try_recv(&self) -> std::result::Result<T, TryRecvError> {
-        self.shared.try_recv()
+        Ok(self.shared.try_recv()?)
     }
 
     fn recv_until(&self, deadline: Option<Deadline>) -> Result<T> {
@@ -330,13 +334,13 @@ impl<T> Receiver<T> {
                 count_op();
                 return Ok(item);
             }
-            Err(TryRecvError::Disconnected) => return Err(Error::Closed(Closed::Disconnected)),
-            Err(TryRecvError::Empty) => {}
+            Err(Nothing::Disconnected) => return Err(Error::Closed(Closed::Disconnected)),
+            Err(Nothing::Empty) => {}
         }
         let spun = spin_then(|| match self.shared.try_recv() {
             Ok(item) => Some(Ok(item)),
-            Err(TryRecvError::Disconnected) => Some(Err(Error::Closed(Closed::Disconnected))),
-            Err(TryRecvError::Empty) => None,
+            Err(Nothing::Disconnected) => Some(Err(Error::Closed(Closed::Disconnected))),
+            Err(Nothing::Empty) => None,
         });
         if let Some(r) = spun {
             return r;
@@ -349,11 +353,11 @@ impl<T> Receiver<T> {
                     self.leave(&park);
                     return Ok(item);
                 }
-                Err(TryRecvError::Disconnected) => {
+                Err(Nothing::Disconnected) => {
                     self.leave(&park);
                     return Err(Error::Closed(Closed::Disconnected));
                 }
-                Err(TryRecvError::Empty) => {}
+                Err(Nothing::Empty) => {}
             }
             let waited = park.wait(deadline);
             let listed = self.shared.unregister(Side::Recv, park.signal());
@@ -367,8 +371,8 @@ impl<T> Receiver<T> {
             park.rearm();
             match self.shared.try_recv() {
                 Ok(item) => return Ok(item),
-                Err(TryRecvError::Disconnected) => return Err(Error::Closed(Closed::Disconnected)),
-                Err(TryRecvError::Empty) => {}
+                Err(Nothing::Disconnected) => return Err(Error::Closed(Closed::Disconnected)),
+                Err(Nothing::Empty) => {}
             }
         }
     }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam_channel::{TryRecvError as CbRecv, TrySendError as CbSend};
 
-use super::error::{TryRecvError, TrySendError};
+use super::error::{Nothing, Refused};
 use crate::hub::Signal;
 
 /// Which side of the channel waits.
@@ -105,23 +105,23 @@ impl<T> Shared<T> {
     }
 
     /// Sends without waiting.
-    pub(super) fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+    pub(super) fn try_send(&self, item: T) -> Result<(), Refused<T>> {
         if self.receivers.load(Ordering::SeqCst) == 0 {
-            return Err(TrySendError::Disconnected(item));
+            return Err(Refused::Disconnected(item));
         }
         match self.tx.try_send(item) {
             Ok(()) => {
                 self.wake(Side::Recv, false);
                 Ok(())
             }
-            Err(CbSend::Full(item)) => Err(TrySendError::Full(item)),
+            Err(CbSend::Full(item)) => Err(Refused::Full(item)),
             // `self.rx` lives as long as `self`.
-            Err(CbSend::Disconnected(item)) => Err(TrySendError::Disconnected(item)),
+            Err(CbSend::Disconnected(item)) => Err(Refused::Disconnected(item)),
         }
     }
 
     /// Receives without waiting.
-    pub(super) fn try_recv(&self) -> Result<T, TryRecvError> {
+    pub(super) fn try_recv(&self) -> Result<T, Nothing> {
         match self.rx.try_recv() {
             Ok(item) => {
                 self.wake(Side::Send, false);
@@ -129,13 +129,13 @@ impl<T> Shared<T> {
             }
             Err(CbRecv::Empty) | Err(CbRecv::Disconnected) => {
                 if self.senders.load(Ordering::SeqCst) != 0 {
-                    return Err(TryRecvError::Empty);
+                    return Err(Nothing::Empty);
                 }
                 // The last sender's items were queued before its count
                 // dropped: look once more.
                 match self.rx.try_recv() {
                     Ok(item) => Ok(item),
-                    Err(_) => Err(TryRecvError::Disconnected),
+                    Err(_) => Err(Nothing::Disconnected),
                 }
             }
         }
