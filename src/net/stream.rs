@@ -169,6 +169,18 @@ impl<F: Family> Stream<F> {
         self.io.read_op_stream(deadline, want, |s| s.read_once(buf))
     }
 
+    /// Writes from several buffers in one system call (`sendmsg`, gather
+    /// I/O); returns how many bytes were taken, which may be fewer than
+    /// their total. Waits and times out as [`send`](Self::send) does.
+    /// `Write::write_vectored` calls this, so `BufWriter`, codecs that
+    /// produce header and payload apart, and `write_all_vectored` cost one
+    /// system call per batch rather than one per buffer.
+    pub fn send_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> Result<usize> {
+        self.io.io_op(Dir::Write, self.io.write_deadline(), |s| {
+            socket2::SockRef::from(s).send_vectored(bufs)
+        })
+    }
+
     /// `send` with an explicit deadline (ignoring the write timeout).
     pub(crate) fn send_deadline(&self, buf: &[u8], deadline: Option<Deadline>) -> Result<usize> {
         self.io.io_op(Dir::Write, deadline, |s| s.write_once(buf))
@@ -221,6 +233,10 @@ impl<F: Family> Write for &Stream<F> {
         self.send(buf).map_err(super::error_into_io)
     }
 
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.send_vectored(bufs).map_err(super::error_into_io)
+    }
+
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         self.send_all(buf).map_err(super::error_into_io)
     }
@@ -233,6 +249,10 @@ impl<F: Family> Write for &Stream<F> {
 impl<F: Family> Write for Stream<F> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&*self).write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(bufs)
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
