@@ -140,11 +140,15 @@ impl HubThread {
         self.handle.live_greenlets() + self.queued.load(Ordering::Relaxed)
     }
 
-    /// Tells the hub to stop and waits for its thread.
-    fn stop(&mut self, grace: Duration) -> Result<()> {
+    /// Tells the hub to stop (once; later calls do nothing).
+    fn tell_stop(&mut self, grace: Duration) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.try_send(grace);
         }
+    }
+
+    /// Waits for the hub's thread, told to stop already.
+    fn join(&mut self, grace: Duration) -> Result<()> {
         let Some(thread) = self.thread.take() else {
             return Ok(());
         };
@@ -299,13 +303,11 @@ impl Runtime {
     fn stop_all(&mut self) -> Result<()> {
         // Tell every hub first, so they drain in parallel.
         for h in &mut self.hubs {
-            if let Some(stop) = h.stop.take() {
-                let _ = stop.try_send(self.grace);
-            }
+            h.tell_stop(self.grace);
         }
         let mut first_err = None;
         for h in &mut self.hubs {
-            if let Err(e) = h.stop(self.grace) {
+            if let Err(e) = h.join(self.grace) {
                 first_err.get_or_insert(e);
             }
         }

@@ -148,27 +148,28 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
-/// Retries `op` a few times with growing pauses (crossbeam's backoff,
-/// 127 spin hints, about 3 µs here) before a wait parks — but only while no
-/// other greenlet of this hub is ready to run, so spinning never delays
-/// anyone. The other side is often a core away and about to act: a park
-/// and the cross-thread wakeup it needs cost several microseconds.
-fn spin_then<R>(mut op: impl FnMut() -> Option<R>) -> Option<R> {
-    for step in 0..SPIN_STEPS {
-        if !hub::nothing_else_ready() {
-            return None;
-        }
-        for _ in 0..(1u32 << step) {
-            std::hint::spin_loop();
-        }
-        if let Some(r) = op() {
-            return Some(r);
-        }
+/// Whether to make attempt `step` of an operation before it parks, after
+/// a pause: attempt 0 at once, then up to [`SPIN_STEPS`] more after
+/// growing pauses (crossbeam's backoff, 127 spin hints in all, about 3 µs
+/// here), but only while no other greenlet of this hub is ready to run,
+/// so spinning never delays anyone. The other side is often a core away
+/// and about to act: a park and the cross-thread wakeup it needs cost
+/// several microseconds.
+fn backoff(step: u32) -> bool {
+    if step == 0 {
+        return true;
     }
-    None
+    if !hub::nothing_else_ready() {
+        return false;
+    }
+    for _ in 0..(1u32 << (step - 1)) {
+        std::hint::spin_loop();
+    }
+    true
 }
 
-/// Backoff steps of [`spin_then`] (pauses of 1, 2, 4, ... spin hints).
+/// Attempts of [`backoff`] after the first (pauses of 1, 2, 4, ... 64
+/// spin hints).
 const SPIN_STEPS: u32 = 7;
 
 /// Checks kill and timeout scopes before a blocking call, where the
@@ -221,70 +222,45 @@ impl<T> Sender<T> {
         Ok(self.shared.try_send(item)?)
     }
 
-    fn send_until(&self, item: T, deadline: Option<Deadline>) -> std::result::Result<(), SendError<T>> {
+    fn send_until(&self, mut item: T, deadline: Option<Deadline>) -> std::result::Result<(), SendError<T>> {
         if let Err(error) = check_interrupt() {
             return Err(SendError { item, error });
         }
-        let mut item = match self.shared.try_send(item) {
-            Ok(()) => {
-                count_op();
-                return Ok(());
+        for step in 0..=SPIN_STEPS {
+            if !backoff(step) {
+                break;
             }
-            Err(e) => match e {
-                Refused::Full(item) => item,
-                Refused::Disconnected(item) => return Err(disconnected(item)),
-            },
-        };
-        let mut held = Some(item);
-        let spun = spin_then(|| match self.shared.try_send(held.take()?) {
-            Ok(()) => Some(Ok(())),
-            Err(Refused::Disconnected(back)) => Some(Err(disconnected(back))),
-            Err(Refused::Full(back)) => {
-                held = Some(back);
-                None
+            match self.shared.try_send(item) {
+                Ok(()) => {
+                    if step == 0 {
+                        count_op();
+                    }
+                    return Ok(());
+                }
+                Err(Refused::Full(back)) => item = back,
+                Err(Refused::Disconnected(back)) => return Err(disconnected(back)),
             }
-        });
-        if let Some(r) = spun {
-            return r;
         }
-        item = held.expect("the item is held until it is sent");
         let park = CrossPark::new();
         loop {
             self.shared.register(Side::Send, park.signal());
             match self.shared.try_send(item) {
                 Ok(()) => {
-                    self.leave(Side::Send, &park);
+                    self.shared.leave(Side::Send, park.signal());
                     return Ok(());
                 }
                 Err(Refused::Disconnected(back)) => {
-                    self.leave(Side::Send, &park);
+                    self.shared.leave(Side::Send, park.signal());
                     return Err(disconnected(back));
                 }
                 Err(Refused::Full(back)) => item = back,
             }
-            let waited = park.wait(deadline);
-            let listed = self.shared.unregister(Side::Send, park.signal());
-            if let Err(error) = waited {
-                if !listed {
-                    // Woken for room we will not use: pass it on.
-                    self.shared.wake(Side::Send, false);
-                }
+            if let Err(error) = park.wait(deadline) {
+                self.shared.leave(Side::Send, park.signal());
                 return Err(SendError { item, error });
             }
+            // Fired (and so taken off the list): arm again and retry.
             park.rearm();
-            match self.shared.try_send(item) {
-                Ok(()) => return Ok(()),
-                Err(Refused::Disconnected(back)) => return Err(disconnected(back)),
-                Err(Refused::Full(back)) => item = back,
-            }
-        }
-    }
-
-    /// Takes `park` off the list after the retry succeeded; if it was
-    /// fired meanwhile, that wakeup was meant for a waiter: pass it on.
-    fn leave(&self, side: Side, park: &CrossPark) {
-        if !self.shared.unregister(side, park.signal()) {
-            self.shared.wake(side, false);
         }
     }
 
@@ -329,57 +305,35 @@ impl<T> Receiver<T> {
 
     fn recv_until(&self, deadline: Option<Deadline>) -> Result<T> {
         check_interrupt()?;
-        match self.shared.try_recv() {
-            Ok(item) => {
-                count_op();
-                return Ok(item);
+        for step in 0..=SPIN_STEPS {
+            if !backoff(step) {
+                break;
             }
-            Err(Nothing::Disconnected) => return Err(Error::Closed(Closed::Disconnected)),
-            Err(Nothing::Empty) => {}
-        }
-        let spun = spin_then(|| match self.shared.try_recv() {
-            Ok(item) => Some(Ok(item)),
-            Err(Nothing::Disconnected) => Some(Err(Error::Closed(Closed::Disconnected))),
-            Err(Nothing::Empty) => None,
-        });
-        if let Some(r) = spun {
-            return r;
+            match self.shared.try_recv() {
+                Ok(item) => {
+                    if step == 0 {
+                        count_op();
+                    }
+                    return Ok(item);
+                }
+                Err(Nothing::Empty) => {}
+                Err(Nothing::Disconnected) => return Err(Error::Closed(Closed::Disconnected)),
+            }
         }
         let park = CrossPark::new();
         loop {
             self.shared.register(Side::Recv, park.signal());
-            match self.shared.try_recv() {
-                Ok(item) => {
-                    self.leave(&park);
-                    return Ok(item);
-                }
-                Err(Nothing::Disconnected) => {
-                    self.leave(&park);
-                    return Err(Error::Closed(Closed::Disconnected));
-                }
-                Err(Nothing::Empty) => {}
+            let got = self.shared.try_recv();
+            if !matches!(got, Err(Nothing::Empty)) {
+                self.shared.leave(Side::Recv, park.signal());
+                return got.map_err(|_| Error::Closed(Closed::Disconnected));
             }
-            let waited = park.wait(deadline);
-            let listed = self.shared.unregister(Side::Recv, park.signal());
-            if let Err(e) = waited {
-                if !listed {
-                    // Woken for an item we will not take: pass it on.
-                    self.shared.wake(Side::Recv, false);
-                }
+            if let Err(e) = park.wait(deadline) {
+                self.shared.leave(Side::Recv, park.signal());
                 return Err(e);
             }
+            // Fired (and so taken off the list): arm again and retry.
             park.rearm();
-            match self.shared.try_recv() {
-                Ok(item) => return Ok(item),
-                Err(Nothing::Disconnected) => return Err(Error::Closed(Closed::Disconnected)),
-                Err(Nothing::Empty) => {}
-            }
-        }
-    }
-
-    fn leave(&self, park: &CrossPark) {
-        if !self.shared.unregister(Side::Recv, park.signal()) {
-            self.shared.wake(Side::Recv, false);
         }
     }
 

@@ -188,7 +188,7 @@ impl<T> Shared<T> {
 
     /// Takes `signal` off `side`'s list. Returns false if it was not there
     /// any more: someone took it off to fire it.
-    pub(super) fn unregister(&self, side: Side, signal: &Arc<Signal>) -> bool {
+    fn unregister(&self, side: Side, signal: &Arc<Signal>) -> bool {
         let mut w = self.lock();
         let (list, count): (_, &AtomicUsize) = match side {
             Side::Recv => (&mut w.recv, &self.recv_waiting),
@@ -201,6 +201,15 @@ impl<T> Shared<T> {
                 true
             }
             None => false,
+        }
+    }
+
+    /// A waiter of `side` leaves (its retry succeeded, or it gives up):
+    /// takes `signal` off the list, and if someone took it off first to
+    /// fire it, passes that wakeup on to the next waiter, so none is lost.
+    pub(super) fn leave(&self, side: Side, signal: &Arc<Signal>) {
+        if !self.unregister(side, signal) {
+            self.wake(side, false);
         }
     }
 

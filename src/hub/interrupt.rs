@@ -68,17 +68,11 @@ pub(crate) fn kill(task: &Rc<Task>) {
 }
 
 /// Kills every live greenlet of this hub except the caller (the hub's
-/// shutdown); returns how many kills were requested. Greenlets spawned
-/// after this call are not affected.
-pub(crate) fn kill_all() -> usize {
+/// shutdown). Greenlets spawned after this call are not affected.
+pub(crate) fn kill_all() {
     let me = super::current_task();
     let tasks = super::with_hub(|h| h.live_tasks());
-    let mut n = 0;
     for t in tasks.iter().filter(|t| !Rc::ptr_eq(t, &me)) {
-        if t.state.get() != State::Dead {
-            kill(t);
-            n += 1;
-        }
+        kill(t);
     }
-    n
 }

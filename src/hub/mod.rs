@@ -245,21 +245,16 @@ impl Hub {
 
     /// A coroutine for `body`, from the pool or freshly mapped.
     pub(crate) fn alloc_gen<F: FnOnce() + 'static>(&self, stack_bytes: usize, body: F) -> crate::Result<Gen> {
-        let made = self.stacks.borrow_mut().get(stack_bytes, body);
-        self.publish_live();
-        made
+        self.stacks.borrow_mut().get(stack_bytes, body)
     }
 
-    /// Copies the live-greenlet count where other threads read it
+    /// Lists a task that got its coroutine (see [`kill_all`]), and
+    /// publishes how many are listed where other threads read it
     /// ([`HubHandle::live_greenlets`]).
-    fn publish_live(&self) {
-        self.remote.set_live(self.stacks.borrow().live);
-    }
-
-    /// Lists a task that got its coroutine (see [`kill_all`]).
     pub(crate) fn register_task(&self, task: &Rc<Task>) {
-        let key = self.tasks.borrow_mut().insert(Rc::downgrade(task));
-        task.registry_key.set(key);
+        let mut tasks = self.tasks.borrow_mut();
+        task.registry_key.set(tasks.insert(Rc::downgrade(task)));
+        self.remote.set_live(tasks.len());
     }
 
     /// Takes a task off the list of live ones (finished or dropped).
@@ -270,6 +265,7 @@ impl Hub {
             if tasks.contains(key) {
                 tasks.remove(key);
             }
+            self.remote.set_live(tasks.len());
         }
     }
 
@@ -489,14 +485,12 @@ impl Hub {
             let coro = task.coro.borrow_mut().take();
             drop(coro);
             self.stacks.borrow_mut().discard();
-            self.publish_live();
             self.finish(&task);
         } else if task.state.get() == State::Dead {
             let coro = task.coro.borrow_mut().take();
             if let Some(coro) = coro {
                 let max_idle = settings::stack_pool_max();
                 self.stacks.borrow_mut().put(coro, task.stack_bytes, max_idle);
-                self.publish_live();
             }
             self.finish(&task);
         }
@@ -544,7 +538,6 @@ impl Hub {
             stacks::retire(coro);
             self.current.replace(prev);
             self.stacks.borrow_mut().discard();
-            self.publish_live();
         }
     }
 

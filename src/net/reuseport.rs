@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
@@ -135,13 +135,14 @@ where
 {
     let (listeners, _) = bind_reuseport(addr, rt.hubs())?;
     let local = listeners[0].local_addr()?;
-    let slots: Vec<Mutex<Option<std::net::TcpListener>>> =
-        listeners.into_iter().map(|l| Mutex::new(Some(l))).collect();
-    let slots = Arc::new(slots);
-    let handles = rt.spawn_each(move |i| {
-        let std = slots[i].lock().unwrap_or_else(|p| p.into_inner()).take();
-        let std = std.ok_or_else(|| Error::other("zgreen serve_each: listener taken twice"))?;
-        serve(i, TcpListener::from_std(std)?)
-    });
+    let serve = Arc::new(serve);
+    let handles = listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, listener)| {
+            let serve = serve.clone();
+            rt.spawn_on(i, move || serve(i, TcpListener::from_std(listener)?))
+        })
+        .collect();
     Ok((local, handles))
 }
