@@ -127,15 +127,18 @@ fn stream_server() {
     );
 }
 
-#[test]
-fn stream_server_on_two_hubs() {
-    let (mut running, addr) = start_server_with(
-        "stream_server",
-        "Listening on ",
-        &["127.0.0.1:0", "--threads", "2"],
-    );
+/// Starts server example `name` with `--threads 2` and checks that it
+/// reports both hubs.
+fn start_on_two_hubs(name: &str, banner: &str) -> (Running, std::net::SocketAddr) {
+    let (mut running, addr) = start_server_with(name, banner, &["127.0.0.1:0", "--threads", "2"]);
     let hubs = running.wait_for_line(running.started() + DEADLINE, |l| l.starts_with("on "));
     assert_eq!(hubs, "on 2 hubs");
+    (running, addr)
+}
+
+#[test]
+fn stream_server_on_two_hubs() {
+    let (running, addr) = start_on_two_hubs("stream_server", "Listening on ");
     for _ in 0..20 {
         let mut reply = String::new();
         connect(addr).read_to_string(&mut reply).unwrap();
@@ -146,13 +149,7 @@ fn stream_server_on_two_hubs() {
 
 #[test]
 fn echo_server_on_two_hubs() {
-    let (mut running, addr) = start_server_with(
-        "echo_server",
-        "Echo server on ",
-        &["127.0.0.1:0", "--threads", "2"],
-    );
-    let hubs = running.wait_for_line(running.started() + DEADLINE, |l| l.starts_with("on "));
-    assert_eq!(hubs, "on 2 hubs");
+    let (running, addr) = start_on_two_hubs("echo_server", "Echo server on ");
     for c in 0..8 {
         let s = connect(addr);
         let mut r = BufReader::new(s.try_clone().unwrap());

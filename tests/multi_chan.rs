@@ -13,6 +13,10 @@ use zgreen::{Closed, Error, Tagged};
 use zgreen::{TryRecvError, TrySendError};
 use zgreen_harness::{Watchdog, ms};
 
+mod common;
+#[cfg(feature = "zmq")]
+use common::zmq_pair_with_hwm;
+
 const BOUND: Duration = Duration::from_secs(60);
 
 #[test]
@@ -397,9 +401,7 @@ fn soak_two_hubs_with_random_timeouts_and_kills_loses_nothing() {
 fn iwait_over_a_channel_a_socket_and_an_event_together() {
     let _w = Watchdog::arm(BOUND, "iwait sockets");
     let ctx = zgreen::zmq::Context::new();
-    let (a, b) = (ctx.socket(zmq::PAIR).unwrap(), ctx.socket(zmq::PAIR).unwrap());
-    a.bind("inproc://multi-iwait").unwrap();
-    b.connect("inproc://multi-iwait").unwrap();
+    let (a, b) = zmq_pair_with_hwm(&ctx, (zmq::PAIR, zmq::PAIR), "inproc://multi-iwait", 1000);
     let (tx, rx) = chan::bounded::<u32>(1);
     let ev = zgreen::sync::Event::new();
     // The channel is fed from another thread after 20 ms, the socket by a
@@ -438,9 +440,7 @@ fn iwait_over_a_channel_a_socket_and_an_event_together() {
 fn a_killed_wait_on_a_socket_does_not_keep_the_message_from_its_receiver() {
     let _w = Watchdog::arm(BOUND, "pass on socket");
     let ctx = zgreen::zmq::Context::new();
-    let (a, b) = (ctx.socket(zmq::PAIR).unwrap(), ctx.socket(zmq::PAIR).unwrap());
-    a.bind("inproc://multi-pass-on").unwrap();
-    b.connect("inproc://multi-pass-on").unwrap();
+    let (a, b) = zmq_pair_with_hwm(&ctx, (zmq::PAIR, zmq::PAIR), "inproc://multi-pass-on", 1000);
     // A wait subscribes first, a receiver queues behind it.
     let watcher = {
         let b = b.clone();

@@ -993,9 +993,17 @@ fn events_until_stopped(
     }
 }
 
-/// `want` appears in `events` in this order (other events may come
-/// between).
-fn assert_in_order(events: &[zmq::SocketEvent], want: &[zmq::SocketEvent]) {
+/// Closes `socket`, reads its monitor to the end, and checks that `want`
+/// appears among all the events (`seen` first) in this order (other
+/// events may come between).
+fn assert_in_order_after_close(
+    socket: zgreen::zmq::Socket,
+    monitor: &zgreen::zmq::Monitor,
+    seen: Vec<MonitorEvent>,
+    want: &[zmq::SocketEvent],
+) {
+    drop(socket);
+    let events = events_until_stopped(monitor, seen);
     let mut it = events.iter();
     for w in want {
         assert!(it.any(|e| e == w), "{w:?} missing or out of order in {events:?}");
@@ -1031,10 +1039,10 @@ fn monitor_of_a_bound_socket() {
     wait_thread(peer).expect("blocking DEALER");
     let mut seen = Vec::new();
     events_through(&monitor, &mut seen, E::DISCONNECTED);
-    drop(router);
-    let events = events_until_stopped(&monitor, seen);
-    assert_in_order(
-        &events,
+    assert_in_order_after_close(
+        router,
+        &monitor,
+        seen,
         &[
             E::ACCEPTED,
             E::HANDSHAKE_SUCCEEDED,
@@ -1076,10 +1084,10 @@ fn monitor_of_a_connecting_socket() {
     events_through(&monitor, &mut seen, E::DISCONNECTED);
     let disconnected = seen.last().unwrap();
     assert_eq!(disconnected.endpoint(), ep);
-    drop(dealer);
-    let events = events_until_stopped(&monitor, seen);
-    assert_in_order(
-        &events,
+    assert_in_order_after_close(
+        dealer,
+        &monitor,
+        seen,
         &[
             E::CONNECTED,
             E::HANDSHAKE_SUCCEEDED,
@@ -1088,6 +1096,7 @@ fn monitor_of_a_connecting_socket() {
         ],
     );
 }
+
 /// The streamer: blocking PUSH producers -> green PULL | proxy | green
 /// PUSH -> blocking PULL consumers. Every message arrives exactly once, and
 /// each consumer sees each producer's messages in order.

@@ -66,6 +66,7 @@ fn zkeys_check_passes_and_misused_curve_flags_give_one_line_each() {
     let ks = secret(&dir, "k");
     let kp = dir.join("k.key").to_str().unwrap().to_string();
     let (ep, _) = endpoint();
+    let peer_keys = ["mdp", "--connect", &ep, "--curve-secret-key-file", &ks];
     for (bin, args, needle) in [
         (
             "zbroker",
@@ -92,37 +93,15 @@ fn zkeys_check_passes_and_misused_curve_flags_give_one_line_each() {
             ],
             "--curve-server-key is for workers and clients",
         ),
-        (
-            "zworker",
-            vec!["mdp", "--connect", &ep, "--curve-secret-key-file", &ks],
-            "needs --curve-server-key",
-        ),
+        ("zworker", peer_keys.to_vec(), "needs --curve-server-key"),
         (
             "zclient",
-            vec![
-                "mdp",
-                "--connect",
-                &ep,
-                "--curve-secret-key-file",
-                &ks,
-                "--curve-server-key",
-                &kp,
-                "--curve-allow",
-                d,
-            ],
+            [&peer_keys[..], &["--curve-server-key", &kp, "--curve-allow", d]].concat(),
             "--curve-allow is for brokers",
         ),
         (
             "zclient",
-            vec![
-                "mdp",
-                "--connect",
-                &ep,
-                "--curve-secret-key-file",
-                &ks,
-                "--curve-server-key",
-                "not-a-key",
-            ],
+            [&peer_keys[..], &["--curve-server-key", "not-a-key"]].concat(),
             "--curve-server-key: neither a key file nor a Z85 key",
         ),
     ] {
