@@ -37,4 +37,5 @@ pub mod ppp;
 pub mod ppp_queue;
 pub mod procs;
 pub mod security;
+pub mod titanic;
 pub mod workers;
