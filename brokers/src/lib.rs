@@ -31,6 +31,7 @@ pub mod lb_broker;
 pub mod load;
 pub mod mdp;
 pub mod mdp_broker;
+pub mod mdp_client;
 pub mod mdp_shards;
 pub mod metrics;
 pub mod ppp;
