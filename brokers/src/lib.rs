@@ -21,6 +21,7 @@
 //! ```
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod bstar;
 pub mod cli;
 pub mod devices;
 pub mod frames;

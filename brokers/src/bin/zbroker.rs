@@ -76,6 +76,8 @@ struct MdpArgs {
     #[arg(long, value_name = "FILE", env = "ZGREEN_CURVE_SERVICES")]
     curve_services: Option<std::path::PathBuf>,
     #[command(flatten)]
+    bstar: BstarArgs,
+    #[command(flatten)]
     threads: ThreadArgs,
     /// With --threads N ≥ 2: capacity of each queue between the front-end
     /// and a shard, in messages (a full one drops the message and counts
@@ -156,6 +158,33 @@ struct TitanicArgs {
     reconnect_max_ms: u64,
     #[command(flatten)]
     limits: LimitArgs,
+}
+
+/// Binary Star flags of `mdp`.
+#[derive(clap::Args, Debug)]
+struct BstarArgs {
+    /// Binary Star: run as the primary or the backup of a pair (needs
+    /// --state-bind and --peer). The backup serves clients only after the
+    /// primary fell silent and a client request reached it.
+    #[arg(long, value_enum, value_name = "ROLE", env = "ZGREEN_BSTAR_ROLE")]
+    role: Option<zgreen_brokers::bstar::Role>,
+    /// Binary Star: endpoint to bind the PUB that publishes this broker's
+    /// state, for example tcp://*:5556.
+    #[arg(long, value_name = "EP", env = "ZGREEN_BSTAR_STATE_BIND")]
+    state_bind: Option<String>,
+    /// Binary Star: the peer's state endpoint, for example
+    /// tcp://backup:5556.
+    #[arg(long, value_name = "EP", env = "ZGREEN_BSTAR_PEER")]
+    peer: Option<String>,
+    /// Binary Star: state heartbeat interval in milliseconds; the peer is
+    /// gone after two silent intervals.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 1000,
+        env = "ZGREEN_BSTAR_HEARTBEAT_MS"
+    )]
+    peer_heartbeat_ms: u64,
 }
 
 /// `--fsync`.
@@ -267,6 +296,31 @@ fn main() {
             };
             let m = metrics.clone();
             let threads = usize::from(a.threads.threads);
+            let bstar = a.bstar.role.map(|role| {
+                let (Some(bind), Some(peer)) = (&a.bstar.state_bind, &a.bstar.peer) else {
+                    cli::fail(NAME, "--role needs --state-bind and --peer");
+                };
+                if threads > 1 {
+                    cli::fail(NAME, "Binary Star (--role) needs --threads 1");
+                }
+                let publisher = sock(zmq::PUB);
+                cli::bind_or_exit(NAME, &publisher, bind);
+                let subscriber = sock(zmq::SUB);
+                subscriber
+                    .set_subscribe(b"")
+                    .unwrap_or_else(|e| cli::fail(NAME, e));
+                cli::connect_or_exit(NAME, &subscriber, peer);
+                let heartbeat = Duration::from_millis(a.bstar.peer_heartbeat_ms.max(1));
+                let peer = zgreen_brokers::bstar::Peer {
+                    publisher,
+                    subscriber,
+                    heartbeat,
+                };
+                (role, peer)
+            });
+            if bstar.is_none() && (a.bstar.state_bind.is_some() || a.bstar.peer.is_some()) {
+                cli::fail(NAME, "--state-bind and --peer need --role primary|backup");
+            }
             cli::run_until_signal(NAME, grace, move || {
                 // Logged once SIGINT/SIGTERM are handled: a supervisor that
                 // waits for this line may signal right away.
@@ -283,7 +337,23 @@ fn main() {
                 }
                 let mut broker = mdp_broker::Broker::new(cfg, Instant::now(), m.clone());
                 broker.set_service_keys(service_keys);
-                let r = mdp_broker::serve(&router, &mut broker, m.as_deref());
+                let r = match bstar {
+                    None => mdp_broker::serve(&router, &mut broker, m.as_deref()),
+                    Some((role, peer)) => {
+                        use zgreen_brokers::bstar;
+                        let fsm = Rc::new(std::cell::RefCell::new(bstar::Fsm::new(
+                            role,
+                            peer.heartbeat,
+                            m.clone(),
+                        )));
+                        let (f2, m2) = (fsm.clone(), m.clone());
+                        let states = zgreen::spawn(move || bstar::run(&peer, &f2, m2.as_deref()));
+                        let _stop = zgreen_brokers::load::KillOnDrop(vec![states.any()]);
+                        mdp_broker::serve_gated(&router, &mut broker, m.as_deref(), &mut || {
+                            fsm.borrow_mut().on_client(Instant::now())
+                        })
+                    }
+                };
                 tracing::info!(counters = ?broker.counters, "mdp broker stopped");
                 r
             })
