@@ -226,3 +226,83 @@ fn a_silent_primary_without_client_requests_keeps_the_backup_passive() {
             && pair.primary.metric("zgreen_bstar_state", "state=\"active\"") == 1.0
     }));
 }
+
+#[test]
+fn kill_the_primary_under_a_titanic_load_no_acknowledged_request_is_lost() {
+    let (mut pair, _workers) = pair();
+    let dir = std::env::temp_dir().join(format!("zgreen-bstar-titanic-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_s = dir.display().to_string();
+    let titanic = Proc::start(
+        "zbroker",
+        &[
+            "titanic",
+            "--connect",
+            &pair.both,
+            "--dir",
+            &dir_s,
+            "--heartbeat-ms",
+            HB,
+            "--reconnect-ms",
+            "100",
+            "--reconnect-max-ms",
+            "400",
+            "--request-workers",
+            "4",
+            "--dispatch-timeout-ms",
+            "500",
+        ],
+    );
+    // Six workers (4 + reply + close) at each of the two brokers.
+    assert!(
+        titanic.wait_log("mdp worker ready", 12, Duration::from_secs(10)),
+        "{}",
+        titanic.dump()
+    );
+    assert!(
+        pair.backup
+            .wait_workers("titanic.request", 4, Duration::from_secs(10))
+    );
+    let mut args = load_args(
+        &[
+            "titanic",
+            "--connect",
+            &pair.both,
+            "--service",
+            "echo",
+            "--check-closed",
+        ],
+        "2000",
+        "8",
+        "300",
+        "40",
+    );
+    args.extend(["--poll-ms", "5"]);
+    let mut client = Proc::start("zclient", &args);
+    std::thread::sleep(Duration::from_millis(1500));
+    pair.primary.proc.kill();
+    let (code, summary) = client.finish(Duration::from_secs(60));
+    println!(
+        "primary SIGKILL under a titanic load: sent {} acknowledged {} received {} lost {} mismatched {} duplicated (closed ones answering again) {} retries {}",
+        field(&summary, "sent"),
+        field(&summary, "acknowledged"),
+        field(&summary, "received"),
+        field(&summary, "lost"),
+        field(&summary, "mismatched"),
+        field(&summary, "reappeared"),
+        field(&summary, "retries"),
+    );
+    let ctx = format!("{summary}\n{}\n{}", client.dump(), titanic.dump());
+    assert_eq!(code, 0, "{ctx}");
+    assert_eq!(field(&summary, "acknowledged"), 2000, "{ctx}");
+    assert_eq!(field(&summary, "received"), 2000, "{ctx}");
+    assert_eq!(field(&summary, "lost"), 0, "{ctx}");
+    assert_eq!(field(&summary, "mismatched"), 0, "{ctx}");
+    assert_eq!(field(&summary, "reappeared"), 0, "{ctx}");
+    assert!(
+        field(&summary, "retries") >= 1,
+        "the failover cost retries: {ctx}"
+    );
+    assert_eq!(roles(&pair.backup.proc.log()), ["backup", "passive", "active"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

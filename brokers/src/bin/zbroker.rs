@@ -90,7 +90,9 @@ struct MdpArgs {
 
 #[derive(clap::Args, Debug)]
 struct TitanicArgs {
-    /// The MDP broker's endpoint.
+    /// The MDP broker's endpoint, or a comma-separated list (a Binary Star
+    /// pair: the titanic workers register with both, the dispatchers fail
+    /// over between them).
     #[arg(long, value_name = "EP", env = "ZGREEN_CONNECT")]
     connect: String,
     /// Directory of the journal (titanic.journal; created if missing).

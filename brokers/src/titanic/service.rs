@@ -20,11 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
-use zgreen::zmq::{Context, Socket};
+use zgreen::zmq::Context;
 
 use super::store::{Lookup, Store};
 use crate::frames::{Frames, Limits};
-use crate::mdp;
 use crate::metrics::Metrics;
 use crate::workers::{self, Handler, Heartbeat, SocketSlot, WorkerConfig};
 
@@ -50,7 +49,9 @@ pub const FAILED: &[u8] = b"500";
 /// How the titanic process runs.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The MDP broker's endpoint.
+    /// The MDP broker's endpoint, or a comma-separated list (a Binary
+    /// Star pair): the workers register with every broker of the list,
+    /// the dispatchers fail over between them.
     pub endpoint: String,
     /// Worker heartbeats towards the broker.
     pub heartbeat: Heartbeat,
@@ -193,24 +194,29 @@ pub fn run(
         metrics,
         warn: Warn::default(),
     });
-    let wcfg = WorkerConfig {
-        endpoint: cfg.endpoint.clone(),
-        knobs: Default::default(),
-        limits: cfg.limits,
-        linger_ms: cfg.linger_ms,
-    };
+    let endpoints = crate::mdp_client::endpoints(&cfg.endpoint);
     let mut gs: Vec<zgreen::Greenlet<zgreen::Result<()>>> = Vec::new();
     gs.push(zgreen::spawn({
         let store = store.clone();
         move || store.run_committer()
     }));
+    // One worker per service and broker (and `request_workers` of
+    // titanic.request per broker).
     let mut worker = |service: &'static str, handler: Handler| {
-        let slot: SocketSlot = Default::default();
-        slots.borrow_mut().push(slot.clone());
-        let (ctx, wcfg, hb) = (ctx.clone(), wcfg.clone(), cfg.heartbeat.clone());
-        gs.push(zgreen::spawn(move || {
-            workers::run_mdp_service(&ctx, &wcfg, &hb, service, &slot, Some(handler))
-        }));
+        for endpoint in &endpoints {
+            let slot: SocketSlot = Default::default();
+            slots.borrow_mut().push(slot.clone());
+            let wcfg = WorkerConfig {
+                endpoint: endpoint.clone(),
+                knobs: Default::default(),
+                limits: cfg.limits,
+                linger_ms: cfg.linger_ms,
+            };
+            let (ctx, hb, handler) = (ctx.clone(), cfg.heartbeat.clone(), handler.clone());
+            gs.push(zgreen::spawn(move || {
+                workers::run_mdp_service(&ctx, &wcfg, &hb, service, &slot, Some(handler))
+            }));
+        }
     };
     for _ in 0..cfg.request_workers.max(1) {
         let s = shared.clone();
@@ -233,39 +239,30 @@ pub fn run(
     Ok(())
 }
 
-fn dealer(ctx: &Context, cfg: &Config) -> zgreen::Result<Socket> {
-    let s = crate::cli::socket(ctx, zmq::DEALER, cfg.linger_ms)?;
-    s.connect(&cfg.endpoint)?;
-    Ok(s)
-}
-
-/// Sends stored requests to their services and stores the replies.
+/// Sends stored requests to their services and stores the replies. On a
+/// timeout the request goes back to the queue and the dispatcher opens a
+/// fresh socket to the next broker of the list.
 fn dispatcher(index: usize, ctx: &Context, cfg: &Config, store: &Store) -> zgreen::Result<()> {
-    let mut sock = dealer(ctx, cfg)?;
+    let endpoints = crate::mdp_client::endpoints(&cfg.endpoint);
+    let mut client = crate::mdp_client::MdpClient::new(ctx, &endpoints, cfg.linger_ms, cfg.limits)?;
     loop {
         let (uuid, service, body) = store.next_to_dispatch()?;
-        sock.send_multipart(mdp::client_request(&service, &body), 0)?;
+        client.send(&service, &body)?;
         let deadline = Instant::now() + cfg.dispatch_timeout;
         let reply = loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match sock.recv_multipart_timeout(0, left) {
-                Ok(frames) => match mdp::parse_client_reply(&frames, &cfg.limits) {
-                    Ok(r) if r.service == service => break Some(r.body),
-                    Ok(_) => continue, // a stale reply of an earlier request
-                    Err(e) => {
-                        tracing::warn!(dispatcher = index, "malformed reply from the broker dropped: {e}");
-                        continue;
-                    }
-                },
-                Err(zgreen::Error::Timeout(t)) if t.id == 0 => break None,
-                Err(zgreen::Error::NeedsReset(_)) => break None,
-                Err(e) => return Err(e),
+            match client.recv(left)? {
+                None => break None,
+                Some(Ok(r)) if r.service == service => break Some(r.body),
+                Some(Ok(_)) => continue, // a stale reply of an earlier request
+                Some(Err(e)) => {
+                    tracing::warn!(dispatcher = index, "malformed reply from the broker dropped: {e}");
+                }
             }
         };
         let Some(reply) = reply else {
             tracing::debug!(dispatcher = index, %uuid, service = %crate::frames::show(&service), "no reply in time: queued again");
-            sock.set_linger(0)?;
-            sock = dealer(ctx, cfg)?;
+            client.reset()?;
             store.redispatch(uuid);
             continue;
         };
