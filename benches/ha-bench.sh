@@ -55,6 +55,7 @@ for i in 1 2; do start "$work/worker$i.log" "$bin/zworker" mdp --connect "$ep" -
 sleep 0.5
 
 : >"$work/mdp.txt" >"$work/always.txt" >"$work/group.txt" >"$work/failover.txt"
+: >"$work/always-batch.txt" >"$work/group-batch.txt"
 for r in $(seq "$rounds"); do
     "$bin/zclient" mdp --connect "$ep" --count "$mdp_count" --concurrency 16 --progress-ms 0 --json \
         >"$work/mdp-$r.json" 2>/dev/null
@@ -70,6 +71,8 @@ for r in $(seq "$rounds"); do
         json "$work/$mode-$r.json" throughput_per_s >>"$work/$mode.txt"
         kill "$t"
         wait "$t" 2>/dev/null || true
+        sed -n 's/.*titanic stopped records=\([0-9]*\) syncs=\([0-9]*\).*/\1 \2/p' "$work/titanic-$mode-$r.log" |
+            awk '{ printf "%.2f\n", $1 / ($2 > 0 ? $2 : 1) }' >>"$work/$mode-batch.txt"
     done
     echo "round $r: mdp $(last_int "$work/mdp.txt") always $(last_int "$work/always.txt") group $(last_int "$work/group.txt") req/s"
 done
@@ -107,6 +110,6 @@ done
 echo
 echo "medians of $rounds rounds:"
 echo "  plain MDP            $(median <"$work/mdp.txt") req/s"
-echo "  titanic fsync always $(median <"$work/always.txt") req/s (full 9/TSP cycles)"
-echo "  titanic fsync group  $(median <"$work/group.txt") req/s"
+echo "  titanic fsync always $(median <"$work/always.txt") req/s (full 9/TSP cycles), $(sort -n "$work/always-batch.txt" | sed -n 3p) records per fdatasync"
+echo "  titanic fsync group  $(median <"$work/group.txt") req/s, $(sort -n "$work/group-batch.txt" | sed -n 3p) records per fdatasync"
 echo "  failover             $(median <"$work/failover.txt") ms (primary SIGKILL to the first answer from the backup)"

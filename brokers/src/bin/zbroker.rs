@@ -459,6 +459,7 @@ fn run_titanic(
     let slots: Rc<std::cell::RefCell<Vec<zgreen_brokers::workers::SocketSlot>>> = Default::default();
     let ctx2 = ctx.clone();
     let slots2 = slots.clone();
+    let kept = store.clone();
     let code = cli::run_until_signal(NAME, grace, move || {
         tracing::info!(
             journal = %opened.path.display(),
@@ -474,6 +475,14 @@ fn run_titanic(
     for slot in slots.borrow().iter() {
         zgreen_brokers::workers::say_goodbye(slot);
     }
+    let stats = kept.stats();
+    tracing::info!(
+        records = stats.records,
+        syncs = stats.syncs,
+        failed = stats.failed,
+        compactions = stats.compactions,
+        "titanic stopped"
+    );
     code
 }
 
