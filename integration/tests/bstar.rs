@@ -306,3 +306,32 @@ fn kill_the_primary_under_a_titanic_load_no_acknowledged_request_is_lost() {
     assert_eq!(roles(&pair.backup.proc.log()), ["backup", "passive", "active"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn malformed_state_messages_are_counted_and_change_nothing() {
+    // The test plays the peer: a PUB that sends garbage, then a valid
+    // "active" state.
+    let ctx = zmq::Context::new();
+    let peer = ctx.socket(zmq::PUB).unwrap();
+    peer.set_linger(0).unwrap();
+    let (peer_ep, _) = endpoint();
+    peer.bind(&peer_ep).unwrap();
+    let (ep, state) = (endpoint().0, endpoint().0);
+    let mut b = start(&ep, &bstar_args("backup", &state, &peer_ep));
+    let sent = wait_until(Duration::from_secs(10), || {
+        for bad in [&b"9"[..], b"", b"33", b"active"] {
+            peer.send(bad, 0).unwrap();
+        }
+        peer.send_multipart([&b"3"[..], b"3"], 0).unwrap();
+        b.metric("zgreen_dropped_messages_total", "reason=\"bstar_bad_state\"") >= 5.0
+    });
+    assert!(sent, "{}", b.proc.dump());
+    assert_eq!(roles(&b.proc.log()), ["backup"], "garbage changed nothing");
+    assert!(b.proc.alive());
+    peer.send("3", 0).unwrap();
+    assert!(
+        b.proc.wait_log("role=passive", 1, Duration::from_secs(5)),
+        "a valid state still counts\n{}",
+        b.proc.dump()
+    );
+}
