@@ -76,6 +76,10 @@ fn echo_worker(broker: &Broker, service: &str) -> Proc {
     )
 }
 
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
 fn seed() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
 }
@@ -118,6 +122,7 @@ fn sigkill_titanic_at_random_points_every_acknowledged_request_answered_once() {
     let mut rng = seed() | 1;
     println!("seed {rng}");
     let mut kills = Vec::new();
+    let mut last_kill_ms = 0;
     for _ in 0..3 {
         let wait = 300 + next(&mut rng) % 1200;
         std::thread::sleep(Duration::from_millis(wait));
@@ -126,6 +131,7 @@ fn sigkill_titanic_at_random_points_every_acknowledged_request_answered_once() {
         }
         t.kill();
         let killed = Instant::now();
+        last_kill_ms = unix_ms();
         kills.push(wait);
         // Restart at once on the same journal.
         let (t2, _) = titanic(&broker, &dir, &["--fsync", "group"]);
@@ -137,8 +143,9 @@ fn sigkill_titanic_at_random_points_every_acknowledged_request_answered_once() {
     }
     let (code, summary) = client.finish(Duration::from_secs(90));
     let recovered = summary["last_recovered_unix_ms"].as_u64().unwrap_or(0);
+    let recovery_ms = recovered.saturating_sub(last_kill_ms);
     println!(
-        "titanic SIGKILL x{}: sent {} acknowledged {} received {} lost {} mismatched {} duplicated (closed ones answering again) {} retries {} elapsed {:.1} s; last recovery at unix ms {recovered}",
+        "titanic SIGKILL x{}: sent {} acknowledged {} received {} lost {} mismatched {} duplicated (closed ones answering again) {} retries {} elapsed {:.1} s; recovery {recovery_ms} ms (last kill to the last answer that needed a retry)",
         kills.len(),
         field(&summary, "sent"),
         field(&summary, "acknowledged"),
