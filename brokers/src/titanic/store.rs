@@ -28,7 +28,9 @@
 //!
 //! Compaction runs after a commit when the journal is larger than
 //! `compact_min_bytes` and the records of open requests take less than
-//! half of it (closed entries dominate).
+//! half of it (closed entries dominate). While it writes the new file it
+//! holds a copy of the open requests and replies (at most
+//! `max_memory_bytes` more), and new records wait for it.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
