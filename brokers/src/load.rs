@@ -102,6 +102,46 @@ impl Transport for MdpTransport {
     }
 }
 
+/// A freelance MDP client ([`Freelance`](crate::mdp_client::Freelance)):
+/// each request goes to every live broker of the list, the first reply
+/// wins, the others come back as late replies.
+#[derive(Debug)]
+pub struct FreelanceTransport {
+    client: crate::mdp_client::Freelance,
+    service: Vec<u8>,
+}
+
+impl FreelanceTransport {
+    /// Connects to every broker of the comma-separated `endpoints`.
+    pub fn new(
+        ctx: &Context,
+        endpoints: &str,
+        service: &[u8],
+        linger_ms: u64,
+        limits: Limits,
+    ) -> zgreen::Result<Self> {
+        let list = crate::mdp_client::endpoints(endpoints);
+        Ok(FreelanceTransport {
+            client: crate::mdp_client::Freelance::new(ctx, &list, linger_ms, limits)?,
+            service: service.to_vec(),
+        })
+    }
+}
+
+impl Transport for FreelanceTransport {
+    fn send(&mut self, body: &[Vec<u8>]) -> zgreen::Result<()> {
+        self.client.send(&self.service, body)
+    }
+
+    fn recv(&mut self, timeout: Duration) -> zgreen::Result<Option<Result<Frames, Malformed>>> {
+        Ok(self.client.recv(timeout)?.map(|r| r.map(|r| r.body)))
+    }
+
+    fn reset(&mut self) -> zgreen::Result<()> {
+        self.client.reset()
+    }
+}
+
 /// A REQ client (Lazy Pirate: a fresh REQ after each timeout).
 #[derive(Debug)]
 pub struct ReqTransport {

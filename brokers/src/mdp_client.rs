@@ -128,3 +128,132 @@ fn open(ctx: &Context, endpoint: &str, linger_ms: u64) -> zgreen::Result<Socket>
     s.connect(endpoint)?;
     Ok(s)
 }
+
+/// Consecutive unanswered requests after which a [`Freelance`] client
+/// skips a broker.
+pub const DEAD_AFTER: u32 = 3;
+/// How long a skipped broker is left alone before it gets one request
+/// again (a probe).
+pub const DEAD_FOR: Duration = Duration::from_secs(1);
+
+#[derive(Debug)]
+struct FlPeer {
+    endpoint: String,
+    sock: Socket,
+    /// Requests sent since its last reply.
+    misses: u32,
+    dead_until: Option<Instant>,
+}
+
+/// A freelance client in the spirit of 10/FLP: one DEALER per broker,
+/// every request sent to every live one at once, the first reply wins
+/// (the later ones come back as late replies of an earlier request and
+/// are discarded by the caller, which matches replies to requests). A
+/// broker that left [`DEAD_AFTER`] requests unanswered is skipped for
+/// [`DEAD_FOR`], then probed with the next request.
+///
+/// The price: a request runs on as many brokers' workers as are alive,
+/// so it suits idempotent services.
+#[derive(Debug)]
+pub struct Freelance {
+    ctx: Context,
+    linger_ms: u64,
+    limits: Limits,
+    peers: Vec<FlPeer>,
+}
+
+impl Freelance {
+    /// Connects one socket to each of `endpoints`.
+    pub fn new(
+        ctx: &Context,
+        endpoints: &[String],
+        linger_ms: u64,
+        limits: Limits,
+    ) -> zgreen::Result<Freelance> {
+        let peers = endpoints
+            .iter()
+            .map(|ep| {
+                Ok(FlPeer {
+                    endpoint: ep.clone(),
+                    sock: open(ctx, ep, linger_ms)?,
+                    misses: 0,
+                    dead_until: None,
+                })
+            })
+            .collect::<zgreen::Result<Vec<_>>>()?;
+        Ok(Freelance {
+            ctx: ctx.clone(),
+            linger_ms,
+            limits,
+            peers,
+        })
+    }
+
+    /// The brokers skipped right now.
+    pub fn skipped(&self) -> Vec<&str> {
+        let now = Instant::now();
+        self.peers
+            .iter()
+            .filter(|p| p.dead_until.is_some_and(|t| now < t))
+            .map(|p| p.endpoint.as_str())
+            .collect()
+    }
+
+    /// Sends the request to every broker not skipped (to all of them if
+    /// every one is).
+    pub fn send(&mut self, service: &[u8], body: &[Vec<u8>]) -> zgreen::Result<()> {
+        let now = Instant::now();
+        let live = |p: &FlPeer| p.dead_until.is_none_or(|t| now >= t);
+        let all = !self.peers.iter().any(live);
+        let msg = mdp::client_request(service, body);
+        for p in self.peers.iter_mut().filter(|p| all || live(p)) {
+            match p.sock.send_multipart(&msg, zmq::DONTWAIT) {
+                Ok(()) | Err(zgreen::Error::Zmq(zmq::Error::EAGAIN)) => {}
+                Err(e) => return Err(e),
+            }
+            p.misses += 1;
+            if p.misses > DEAD_AFTER {
+                tracing::debug!(endpoint = %p.endpoint, "no reply to {DEAD_AFTER} requests: skipped for {DEAD_FOR:?}");
+                p.misses = 0;
+                p.dead_until = Some(now + DEAD_FOR);
+            } else if p.dead_until.is_some() {
+                p.dead_until = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits at most `timeout` for a reply from any broker.
+    pub fn recv(&mut self, timeout: Duration) -> zgreen::Result<Option<Result<mdp::ClientReply, Malformed>>> {
+        let mut poller = zgreen::zmq::Poller::new();
+        for p in &self.peers {
+            poller.add_socket(&p.sock, zmq::POLLIN);
+        }
+        if poller.poll(Some(timeout))? == 0 {
+            return Ok(None);
+        }
+        for (i, p) in self.peers.iter_mut().enumerate() {
+            if poller.revents(i).contains(zmq::POLLIN) {
+                match p.sock.recv_multipart(zmq::DONTWAIT) {
+                    Ok(f) => {
+                        p.misses = 0;
+                        p.dead_until = None;
+                        return Ok(Some(mdp::parse_client_reply(&f, &self.limits)));
+                    }
+                    Err(zgreen::Error::Zmq(zmq::Error::EAGAIN)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// New sockets to every broker (after a timeout on all of them).
+    pub fn reset(&mut self) -> zgreen::Result<()> {
+        for p in &mut self.peers {
+            p.sock.set_linger(0)?;
+            p.sock = open(&self.ctx, &p.endpoint, self.linger_ms)?;
+        }
+        Ok(())
+    }
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use clap::Subcommand;
 use zgreen_brokers::cli;
 use zgreen_brokers::frames::Limits;
-use zgreen_brokers::load::{self, LoadConfig, MdpTransport, ReqTransport, Stats};
+use zgreen_brokers::load::{self, FreelanceTransport, LoadConfig, MdpTransport, ReqTransport, Stats};
 
 const NAME: &str = "zclient";
 
@@ -97,6 +97,12 @@ struct MdpArgs {
     /// Service to call (mmi.* services are answered by the broker).
     #[arg(long, value_name = "NAME", default_value = "echo", env = "ZGREEN_SERVICE")]
     service: String,
+    /// Freelance (10/FLP style): send each request to every broker of
+    /// --connect at once, take the first reply, skip brokers that left 3
+    /// requests unanswered (for 1 s). Without it, a list of brokers is
+    /// tried one after the other (failover on timeout).
+    #[arg(long, env = "ZGREEN_FREELANCE")]
+    freelance: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -190,7 +196,14 @@ fn main() {
     let code = match cli.cmd {
         Cmd::Req(a) => request_reply(&ctx, &a.load, 0, linger, grace, None),
         Cmd::Lazy(a) => request_reply(&ctx, &a.load, a.retries, linger, grace, None),
-        Cmd::Mdp(a) => request_reply(&ctx, &a.load, a.retries, linger, grace, Some(a.service.clone())),
+        Cmd::Mdp(a) => {
+            let target = if a.freelance {
+                Target::Freelance(a.service.clone())
+            } else {
+                Target::Mdp(a.service.clone())
+            };
+            request_reply(&ctx, &a.load, a.retries, linger, grace, Some(target))
+        }
         Cmd::Titanic(a) => titanic_load(&ctx, &a, linger, grace),
         Cmd::Pub(a) => stream(&ctx, zmq::PUB, a, linger, grace),
         Cmd::Push(a) => stream(&ctx, zmq::PUSH, a, linger, grace),
@@ -200,13 +213,21 @@ fn main() {
     cli::finish(ctx, grace, code);
 }
 
+/// Which MDP client runs the load.
+enum Target {
+    /// One broker at a time, failover on timeout.
+    Mdp(String),
+    /// Every broker at once, first reply wins.
+    Freelance(String),
+}
+
 fn request_reply(
     ctx: &zgreen::zmq::Context,
     l: &LoadArgs,
     retries: u32,
     linger: u64,
     grace: Duration,
-    service: Option<String>,
+    service: Option<Target>,
 ) -> i32 {
     let cfg = load_config(l, retries);
     check_endpoints(&l.connect);
@@ -215,9 +236,14 @@ fn request_reply(
     let (ctx2, ep, s2) = (ctx.clone(), l.connect.clone(), stats.clone());
     let limits = cfg.limits;
     let code = cli::run_until_signal(NAME, grace, move || match service {
-        Some(svc) => load::run(
+        Some(Target::Mdp(svc)) => load::run(
             &cfg,
             |_| MdpTransport::new(&ctx2, &ep, svc.as_bytes(), linger, limits),
+            s2,
+        ),
+        Some(Target::Freelance(svc)) => load::run(
+            &cfg,
+            |_| FreelanceTransport::new(&ctx2, &ep, svc.as_bytes(), linger, limits),
             s2,
         ),
         None => load::run(&cfg, |_| ReqTransport::new(&ctx2, &ep, linger, limits), s2),
