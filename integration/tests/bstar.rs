@@ -10,6 +10,9 @@ mod common;
 use common::mdp_echo_args;
 
 const HB: &str = "100";
+/// The state heartbeat: the peer is gone after two silent ones (400 ms),
+/// which leaves a loaded CI machine room; clients time out after 600 ms.
+const PEER_HB: &str = "200";
 
 struct Pair {
     primary: Broker,
@@ -30,7 +33,7 @@ fn bstar_args(role: &str, bind: &str, peer: &str) -> Vec<String> {
         "--peer",
         peer,
         "--peer-heartbeat-ms",
-        HB,
+        PEER_HB,
     ]
     .map(String::from)
     .to_vec()
@@ -99,7 +102,7 @@ fn roles(log: &str) -> Vec<String> {
 fn kill_the_primary_under_load_clients_continue_on_the_backup_and_the_primary_rejoins_passive() {
     let (mut pair, _workers) = pair();
     let p_ep = pair.primary.endpoint.clone();
-    let mut args = mdp_echo_args(&pair.both, "3000", "4", "300", "10");
+    let mut args = mdp_echo_args(&pair.both, "3000", "4", "600", "10");
     args.extend(["--interval-ms", "2"]);
     let mut client = Proc::start("zclient", &args);
     std::thread::sleep(Duration::from_millis(1000));
@@ -171,7 +174,7 @@ fn kill_the_primary_under_load_clients_continue_on_the_backup_and_the_primary_re
     assert_eq!(primary.metric("zgreen_bstar_state", "state=\"active\""), 0.0);
     // Clients keep working against the pair (served by the backup).
     let (code, summary, c) = run_client(
-        &mdp_echo_args(&pair.both, "200", "2", "300", "10"),
+        &mdp_echo_args(&pair.both, "200", "2", "600", "10"),
         Duration::from_secs(30),
     );
     assert_eq!(code, 0, "{}", c.dump());
@@ -193,7 +196,7 @@ fn a_silent_primary_without_client_requests_keeps_the_backup_passive() {
     let still = roles(&pair.backup.proc.log());
     // A client request reaches the backup: now it takes over.
     let (code, summary, c) = run_client(
-        &mdp_echo_args(&pair.both, "20", "1", "300", "10"),
+        &mdp_echo_args(&pair.both, "20", "1", "600", "10"),
         Duration::from_secs(30),
     );
     pair.primary.proc.signal(libc::SIGCONT);
@@ -274,7 +277,7 @@ fn kill_the_primary_under_a_titanic_load_no_acknowledged_request_is_lost() {
         ],
         "2000",
         "8",
-        "300",
+        "600",
         "40",
     );
     args.extend(["--poll-ms", "5"]);
