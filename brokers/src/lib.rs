@@ -3,7 +3,8 @@
 //! Brokers, workers and clients built on zgreen's green ZeroMQ sockets,
 //! following the public ZeroMQ RFCs: the zguide load-balancing broker
 //! ([`lb`]), 6/PPP Paranoid Pirate ([`ppp`]), 7/MDP Majordomo 0.1 with
-//! 8/MMI ([`mdp`]). The binaries `zbroker`, `zworker`, `zclient` and
+//! 8/MMI ([`mdp`]), 9/TSP Titanic ([`titanic`]), Binary Star ([`bstar`])
+//! and a failover / freelance MDP client ([`mdp_client`]). The binaries `zbroker`, `zworker`, `zclient` and
 //! `zdemo` are thin shells over this library.
 //!
 //! Every parser returns a typed [`Malformed`](frames::Malformed) error for
