@@ -100,7 +100,11 @@ fn sigkill_titanic_at_random_points_every_acknowledged_request_answered_once() {
     let _w2 = echo_worker(&broker, "echo");
     broker.expect_workers("echo", 2);
     let dir = journal_dir("kill");
-    let (mut t, _) = titanic(&broker, &dir, &["--fsync", "group"]);
+    // A small compaction threshold: the journal is compacted several
+    // times during the run, and a SIGKILL may land in the middle of one.
+    let flags = ["--fsync", "group", "--compact-min-bytes", "262144"];
+    let (mut t, _) = titanic(&broker, &dir, &flags);
+    let mut logs = Vec::new();
     let count = 5000u64;
     let n = count.to_string();
     let mut args = load_args(
@@ -130,11 +134,12 @@ fn sigkill_titanic_at_random_points_every_acknowledged_request_answered_once() {
             break;
         }
         t.kill();
+        logs.push(t.log());
         let killed = Instant::now();
         last_kill_ms = unix_ms();
         kills.push(wait);
         // Restart at once on the same journal.
-        let (t2, _) = titanic(&broker, &dir, &["--fsync", "group"]);
+        let (t2, _) = titanic(&broker, &dir, &flags);
         t = t2;
         println!(
             "killed titanic after {wait} ms; back (its workers sent READY) in {:?}",
@@ -173,6 +178,10 @@ fn sigkill_titanic_at_random_points_every_acknowledged_request_answered_once() {
     assert_eq!(field(&summary, "mismatched"), 0, "{ctx}");
     assert_eq!(field(&summary, "reappeared"), 0, "{ctx}");
     assert!(field(&summary, "retries") >= 1, "the kills cost retries: {ctx}");
+    logs.push(t.log());
+    let compactions: usize = logs.iter().map(|l| l.matches("journal compacted").count()).sum();
+    println!("journal compactions during the run: {compactions}");
+    assert!(compactions >= 1, "the journal was never compacted: {ctx}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
