@@ -14,6 +14,10 @@
 #               reconnecting it re-registers and no stale reply is delivered
 #   pause       docker pause / unpause a worker: dropped the same way, no
 #               stale reply after unpause
+#   titanic     a zbroker titanic container (journal on a volume) beside the
+#               mdp demo; docker kill it under a zclient titanic load, then
+#               docker start it: every request whose uuid the client got is
+#               answered once with its echo, closed ones stay closed
 #
 # and against the Binary Star demo (docker/bstar.yml: a primary and a
 # backup broker, two workers registered with both, clients with both
@@ -51,6 +55,7 @@ bcompose=(docker-compose -f bstar.yml -p "$bproject")
 bnet=${bproject}_default
 bstar_up=
 clients=()
+volumes=()
 failures=()
 start_all=$SECONDS
 
@@ -62,6 +67,7 @@ cleanup() {
         "${compose[@]}" logs --no-color --tail 30 broker 2>/dev/null || true
     fi
     for c in "${clients[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
+    for v in "${volumes[@]}"; do docker volume rm -f "$v" >/dev/null 2>&1 || true; done
     # Unpause first: a paused container cannot be removed.
     for id in $("${compose[@]}" ps -q 2>/dev/null); do docker unpause "$id" >/dev/null 2>&1 || true; done
     "${compose[@]}" down -t 1 -v --remove-orphans >/dev/null 2>&1 || true
@@ -246,6 +252,57 @@ reversible_fault() {
     finish_client "$fault" "$name"
 }
 
+# ---- Titanic beside the mdp demo
+t_titanic() {
+    local tname=${project}_titanic vol=${project}_titanic cname=${project}_titanic_client
+    clients+=("$tname" "$cname")
+    volumes+=("$vol")
+    docker run -d --name "$tname" --network "$net" -v "$vol:/tmp" "$image" \
+        /bin/zbroker titanic --connect tcp://broker:5555 --dir /tmp/titanic \
+        --heartbeat-ms "$HB" --reconnect-ms 200 --reconnect-max-ms 1000 >/dev/null
+    local ready=$(($(now_ms) + 20000))
+    until docker logs "$tname" 2>&1 | grep -q 'titanic ready'; do
+        [ "$(now_ms)" -lt "$ready" ] || {
+            fail titanic "titanic did not start"
+            return
+        }
+        sleep 0.1
+    done
+    docker run -d --name "$cname" --network "$net" "$image" \
+        /bin/zclient titanic --connect tcp://broker:5555 --service echo \
+        --count "$((COUNT / 2))" --concurrency 4 --timeout-ms 1000 --retries 30 \
+        --poll-ms 20 --check-closed --progress-ms 0 --json >/dev/null
+    sleep 3
+    local fault code summary
+    fault=$(now_ms)
+    docker kill "$tname" >/dev/null
+    say "  killed the titanic container (SIGKILL; the command took $(($(now_ms) - fault)) ms)"
+    sleep 1
+    docker start "$tname" >/dev/null
+    say "  started it again on the same journal volume"
+    code=$(timeout 120 docker wait "$cname" || echo timeout)
+    summary=$(docker logs "$cname" 2>/dev/null | grep '^{' | tail -1 || true)
+    tfield() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$summary"; }
+    local sent acked received lost mismatched reappeared retries recovered recovery=0
+    sent=$(tfield sent) acked=$(tfield acknowledged) received=$(tfield received) lost=$(tfield lost)
+    mismatched=$(tfield mismatched) reappeared=$(tfield reappeared) retries=$(tfield retries)
+    recovered=$(tfield last_recovered_unix_ms)
+    if [ -n "$recovered" ] && [ "$recovered" != 0 ]; then recovery=$((recovered - fault)); fi
+    say "  figures: sent=${sent:-?} acknowledged=${acked:-?} received=${received:-?} lost=${lost:-?} mismatched=${mismatched:-?} duplicated(closed ones answering again)=${reappeared:-?} retries=${retries:-?} recovery_ms=$recovery exit=$code"
+    docker logs "$tname" 2>&1 | grep -E 'titanic ready|torn' | sed 's/^/    titanic: /'
+    if [ -z "$summary" ] || [ "$code" = timeout ]; then
+        fail titanic "no summary from the titanic client (exit $code)"
+        docker logs --tail 20 "$cname" 2>&1 | sed 's/^/    client: /'
+        return
+    fi
+    [ "$acked" = "$sent" ] || fail titanic "$acked of $sent requests acknowledged"
+    [ "$received" = "$acked" ] || fail titanic "$received answers for $acked acknowledged requests"
+    [ "$lost" = 0 ] || fail titanic "$lost acknowledged request(s) lost"
+    [ "$mismatched" = 0 ] || fail titanic "$mismatched mismatched replies"
+    [ "$reappeared" = 0 ] || fail titanic "$reappeared closed requests answered again"
+    [ "$code" = 0 ] || fail titanic "client exited $code"
+}
+
 # ---- Binary Star (docker/bstar.yml)
 BSTAR_HB=${ZGREEN_CHAOS_BSTAR_HEARTBEAT_MS:-500}
 BSTAR_ENDPOINTS=tcp://primary:5555,tcp://backup:5555
@@ -381,7 +438,7 @@ t_pause() {
 }
 
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(baseline kill restart disconnect pause bstar_partition bstar_kill)
+[ ${#tests[@]} -gt 0 ] || tests=(baseline kill restart disconnect pause titanic bstar_partition bstar_kill)
 mdp_tests=0
 for t in "${tests[@]}"; do
     case $t in bstar_*) ;; *) mdp_tests=1 ;; esac
