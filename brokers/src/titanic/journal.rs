@@ -387,6 +387,31 @@ mod tests {
     }
 
     #[test]
+    fn a_full_device_gives_disk_full_then_broken_when_the_cut_fails() {
+        // /dev/full answers every write with ENOSPC, and cannot be
+        // truncated: the journal reports the disk as full, then refuses
+        // every later append instead of writing after unknown bytes.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let mut j = Journal {
+            file,
+            dir: PathBuf::from("/dev"),
+            path: PathBuf::from("/dev/full"),
+            len: MAGIC.len() as u64,
+            broken: false,
+        };
+        let e = j.append(&req(1).encode()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::DiskFull, "{e}");
+        assert!(e.message.contains("(disk full)"), "{e}");
+        assert_eq!(j.len(), MAGIC.len() as u64, "nothing counted as written");
+        let e = j.append(&req(2).encode()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Broken, "{e}");
+    }
+
+    #[test]
     fn system_errors_map_to_their_kinds() {
         let p = Path::new("/x");
         for (errno, kind) in [
