@@ -5,7 +5,9 @@
 #               reply through zbroker mdp to two echo workers), then Titanic
 #               with --fsync always and with --fsync group (zclient titanic:
 #               titanic.request, titanic.reply polled every 1 ms, then
-#               titanic.close; each a full 9/TSP cycle), 16 green clients
+#               titanic.close; each a full 9/TSP cycle), 16 green clients;
+#               then stores only (titanic.request, 64 clients, 64 request
+#               workers): what the fsync policy changes
 #   failover    per round: a Binary Star pair (state heartbeat 100 ms), two
 #               workers registered with both, one client (one request in
 #               flight, 200 ms timeout); the primary is SIGKILLed and the
@@ -21,6 +23,7 @@ rounds=${1:-5}
 bin=${ZGREEN_BIN:-target/release}
 mdp_count=${ZGREEN_HA_MDP_COUNT:-20000}
 tsp_count=${ZGREEN_HA_TSP_COUNT:-3000}
+store_count=${ZGREEN_HA_STORE_COUNT:-5000}
 work=target/ha-bench
 rm -rf "$work"
 mkdir -p "$work"
@@ -55,26 +58,29 @@ for i in 1 2; do start "$work/worker$i.log" "$bin/zworker" mdp --connect "$ep" -
 sleep 0.5
 
 : >"$work/mdp.txt" >"$work/always.txt" >"$work/group.txt" >"$work/failover.txt"
-: >"$work/always-batch.txt" >"$work/group-batch.txt"
+: >"$work/always-batch.txt" >"$work/group-batch.txt" >"$work/always-store.txt" >"$work/group-store.txt"
 for r in $(seq "$rounds"); do
     "$bin/zclient" mdp --connect "$ep" --count "$mdp_count" --concurrency 16 --progress-ms 0 --json \
         >"$work/mdp-$r.json" 2>/dev/null
     json "$work/mdp-$r.json" throughput_per_s >>"$work/mdp.txt"
     for mode in always group; do
         start "$work/titanic-$mode-$r.log" "$bin/zbroker" titanic --connect "$ep" \
-            --dir "$work/journal-$mode-$r" --fsync "$mode" --request-workers 16 --dispatchers 16
+            --dir "$work/journal-$mode-$r" --fsync "$mode" --request-workers 64 --dispatchers 16
         t=$last
         wait_log "$work/titanic-$mode-$r.log" "titanic ready"
         sleep 0.3
         "$bin/zclient" titanic --connect "$ep" --count "$tsp_count" --concurrency 16 --poll-ms 1 \
             --progress-ms 0 --json >"$work/$mode-$r.json" 2>/dev/null
         json "$work/$mode-$r.json" throughput_per_s >>"$work/$mode.txt"
+        "$bin/zclient" titanic --connect "$ep" --count "$store_count" --concurrency 64 --store-only \
+            --progress-ms 0 --json >"$work/$mode-store-$r.json" 2>/dev/null
+        json "$work/$mode-store-$r.json" throughput_per_s >>"$work/$mode-store.txt"
         kill "$t"
         wait "$t" 2>/dev/null || true
         sed -n 's/.*titanic stopped records=\([0-9]*\) syncs=\([0-9]*\).*/\1 \2/p' "$work/titanic-$mode-$r.log" |
             awk '{ printf "%.2f\n", $1 / ($2 > 0 ? $2 : 1) }' >>"$work/$mode-batch.txt"
     done
-    echo "round $r: mdp $(last_int "$work/mdp.txt") always $(last_int "$work/always.txt") group $(last_int "$work/group.txt") req/s"
+    echo "round $r: mdp $(last_int "$work/mdp.txt") always $(last_int "$work/always.txt") group $(last_int "$work/group.txt") req/s; stores only: always $(last_int "$work/always-store.txt") group $(last_int "$work/group-store.txt") req/s"
 done
 
 for r in $(seq "$rounds"); do
@@ -110,6 +116,7 @@ done
 echo
 echo "medians of $rounds rounds:"
 echo "  plain MDP            $(median <"$work/mdp.txt") req/s"
-echo "  titanic fsync always $(median <"$work/always.txt") req/s (full 9/TSP cycles), $(sort -n "$work/always-batch.txt" | sed -n 3p) records per fdatasync"
-echo "  titanic fsync group  $(median <"$work/group.txt") req/s, $(sort -n "$work/group-batch.txt" | sed -n 3p) records per fdatasync"
+echo "  titanic fsync always $(median <"$work/always.txt") req/s (full 9/TSP cycles), $(sort -n "$work/always-batch.txt" | sed -n 3p) records per fdatasync (both runs of that process)"
+echo "  titanic fsync group  $(median <"$work/group.txt") req/s, $(sort -n "$work/group-batch.txt" | sed -n 3p) records per fdatasync (both runs of that process)"
+echo "  stores only (titanic.request, 64 clients): always $(median <"$work/always-store.txt") req/s, group $(median <"$work/group-store.txt") req/s"
 echo "  failover             $(median <"$work/failover.txt") ms (primary SIGKILL to the first answer from the backup)"

@@ -135,6 +135,11 @@ struct TitanicArgs {
     /// Refusals (500: not stored) do not fail the run.
     #[arg(long, env = "ZGREEN_ALLOW_REFUSED")]
     allow_refused: bool,
+    /// Only store the requests (titanic.request), never ask for their
+    /// replies nor close them: measures the journal (the throughput is
+    /// requests stored per second).
+    #[arg(long, env = "ZGREEN_STORE_ONLY")]
+    store_only: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -288,6 +293,7 @@ fn titanic_load(ctx: &zgreen::zmq::Context, a: &TitanicArgs, linger: u64, grace:
         poll: Duration::from_millis(a.poll_ms),
         reply_timeout: Duration::from_millis(a.reply_timeout_ms.max(1)),
         check_closed: a.check_closed,
+        store_only: a.store_only,
     };
     let stats = Rc::new(TitanicStats::default());
     let started = Instant::now();
@@ -306,7 +312,7 @@ fn titanic_load(ctx: &zgreen::zmq::Context, a: &TitanicArgs, linger: u64, grace:
             s2,
         )
     });
-    let summary = stats.summary(started.elapsed());
+    let summary = stats.summary(started.elapsed(), a.store_only);
     if l.json {
         println!("{}", serde_json::to_string(&summary).expect("serializable"));
     } else {

@@ -138,6 +138,9 @@ pub struct TitanicLoad {
     pub reply_timeout: Duration,
     /// After the run, ask for every closed uuid again (must be `400`).
     pub check_closed: bool,
+    /// Only store the requests (`titanic.request`): no reply, no close.
+    /// Measures the journal; the requests stay stored.
+    pub store_only: bool,
 }
 
 /// Counters of one load.
@@ -190,9 +193,11 @@ pub struct TitanicSummary {
     pub refusal: Option<String>,
     /// Wall time, seconds.
     pub elapsed_s: f64,
-    /// Requests answered per second (acknowledged to reply, closes included).
+    /// Requests answered per second (a whole cycle: stored, answered,
+    /// closed); with `store_only`, requests stored per second.
     pub throughput_per_s: f64,
-    /// Median time from `titanic.request` to the reply, ms.
+    /// Median time from `titanic.request` to the reply (with
+    /// `store_only`: to the `200 | uuid`), ms.
     pub p50_ms: f64,
     /// 99th percentile, ms.
     pub p99_ms: f64,
@@ -214,8 +219,14 @@ fn bump(c: &Cell<u64>) {
 }
 
 impl TitanicStats {
-    /// The summary after `elapsed`.
-    pub fn summary(&self, elapsed: Duration) -> TitanicSummary {
+    /// The summary after `elapsed` (`store_only`: the throughput counts
+    /// stored requests).
+    pub fn summary(&self, elapsed: Duration, store_only: bool) -> TitanicSummary {
+        let done = if store_only {
+            self.acknowledged.get()
+        } else {
+            self.received.get()
+        };
         let mut lat = self.latencies_us.borrow().clone();
         lat.sort_unstable();
         let pct = |p: f64| {
@@ -240,11 +251,7 @@ impl TitanicStats {
             polls: self.polls.get(),
             refusal: self.first_refusal.borrow().clone(),
             elapsed_s: secs,
-            throughput_per_s: if secs > 0.0 {
-                self.received.get() as f64 / secs
-            } else {
-                0.0
-            },
+            throughput_per_s: if secs > 0.0 { done as f64 / secs } else { 0.0 },
             p50_ms: pct(0.5),
             p99_ms: pct(0.99),
             max_ms: lat.last().map_or(0.0, |&v| v as f64 / 1000.0),
@@ -292,6 +299,13 @@ fn run_one(index: u32, mut c: TitanicClient, cfg: &TitanicLoad, stats: &TitanicS
             }
         };
         bump(&stats.acknowledged);
+        if cfg.store_only {
+            stats
+                .latencies_us
+                .borrow_mut()
+                .push(started.elapsed().as_micros() as u64);
+            continue;
+        }
         let acked = Instant::now();
         let got = loop {
             if acked.elapsed() > cfg.reply_timeout {
