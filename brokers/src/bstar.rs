@@ -210,7 +210,9 @@ pub struct Peer {
 /// `reason="bstar_bad_state"` and logged at most once a heartbeat.
 pub fn run(peer: &Peer, fsm: &Rc<RefCell<Fsm>>, metrics: Option<&Metrics>) -> zgreen::Result<()> {
     let mut next = Instant::now();
-    let mut warned = Instant::now() - peer.heartbeat;
+    let mut warned = Instant::now()
+        .checked_sub(peer.heartbeat)
+        .unwrap_or_else(Instant::now);
     loop {
         let now = Instant::now();
         if now >= next {

@@ -118,6 +118,7 @@ struct TitanicArgs {
     #[arg(
         long,
         value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000),
         default_value_t = 5000,
         env = "ZGREEN_DISPATCH_TIMEOUT_MS"
     )]
@@ -142,18 +143,19 @@ struct TitanicArgs {
     compact_min_bytes: u64,
     /// Heartbeat interval of the titanic workers towards the broker, in
     /// milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 2500, env = "ZGREEN_HEARTBEAT_MS")]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000), default_value_t = 2500, env = "ZGREEN_HEARTBEAT_MS")]
     heartbeat_ms: u64,
     /// Missed heartbeats after which the broker is considered dead.
     #[arg(long, value_name = "N", default_value_t = 3, env = "ZGREEN_LIVENESS")]
     liveness: u32,
     /// First reconnect delay in milliseconds (doubles up to the maximum).
-    #[arg(long, value_name = "MS", default_value_t = 1000, env = "ZGREEN_RECONNECT_MS")]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000), default_value_t = 1000, env = "ZGREEN_RECONNECT_MS")]
     reconnect_ms: u64,
     /// Largest reconnect delay in milliseconds.
     #[arg(
         long,
         value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000),
         default_value_t = 32000,
         env = "ZGREEN_RECONNECT_MAX_MS"
     )]
@@ -183,6 +185,7 @@ struct BstarArgs {
     #[arg(
         long,
         value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000),
         default_value_t = 1000,
         env = "ZGREEN_BSTAR_HEARTBEAT_MS"
     )]
@@ -416,8 +419,9 @@ fn run_titanic(
     }
     // A file-size limit (RLIMIT_FSIZE) must turn into EFBIG on write, a
     // clear refusal, not a SIGXFSZ that kills the process.
-    // SAFETY: setting a signal's disposition to SIG_IGN installs no
-    // handler code; it is done before any other thread could race on it.
+    // SAFETY: signal(2) with SIG_IGN installs no handler code (nothing
+    // runs in signal context) and may be called from any thread; it only
+    // changes this process's disposition of SIGXFSZ.
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }

@@ -117,13 +117,14 @@ struct TitanicArgs {
     #[arg(long, value_name = "NAME", default_value = "echo", env = "ZGREEN_SERVICE")]
     service: String,
     /// Pause between two titanic.reply polls of a pending request, in ms.
-    #[arg(long, value_name = "MS", default_value_t = 10, env = "ZGREEN_POLL_MS")]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=60_000), default_value_t = 10, env = "ZGREEN_POLL_MS")]
     poll_ms: u64,
     /// An acknowledged request whose reply has not come after this long
     /// (ms) counts as lost.
     #[arg(
         long,
         value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..=86_400_000),
         default_value_t = 60000,
         env = "ZGREEN_REPLY_TIMEOUT_MS"
     )]
