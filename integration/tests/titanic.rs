@@ -24,6 +24,11 @@ fn journal_dir(name: &str) -> PathBuf {
 /// and waits until its six workers (four titanic.request, titanic.reply,
 /// titanic.close) have sent READY.
 fn titanic(broker: &Broker, dir: &Path, extra: &[&str]) -> (Proc, String) {
+    titanic_env(broker, dir, extra, &[])
+}
+
+/// [`titanic`] with extra environment variables.
+fn titanic_env(broker: &Broker, dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Proc, String) {
     let metrics = metrics_addr();
     let dir = dir.display().to_string();
     let mut args = vec![
@@ -46,7 +51,7 @@ fn titanic(broker: &Broker, dir: &Path, extra: &[&str]) -> (Proc, String) {
         "1000",
     ];
     args.extend_from_slice(extra);
-    let p = Proc::start("zbroker", &args);
+    let p = Proc::start_env("zbroker", &args, env);
     assert!(
         p.wait_log("titanic ready", 1, Duration::from_secs(10)),
         "{}",
@@ -281,11 +286,15 @@ fn a_torn_journal_tail_is_dropped_on_restart_and_malformed_requests_get_400() {
 fn disk_full_refuses_new_requests_with_a_clear_error_and_loses_none_accepted() {
     let broker = Broker::start(&["--heartbeat-ms", HB]);
     let dir = journal_dir("full");
-    let (mut t, _) = titanic(&broker, &dir, &["--fsync", "always"]);
+    // Logs at info: the file-size limit also applies to the process's log
+    // file, which must keep room for the error lines.
+    let (mut t, _) = titanic_env(&broker, &dir, &["--fsync", "always"], &[("RUST_LOG", "info")]);
     let path = dir.join(FILE_NAME);
-    // The file may grow by 4 KiB more, then writes fail with EFBIG
-    // (titanic ignores SIGXFSZ).
-    let limit = std::fs::metadata(&path).unwrap().len() + 4096;
+    // Every file of the process may grow to `limit`; the journal fills
+    // its room long before the log does (1 KiB requests, a few short log
+    // lines), then its writes fail with EFBIG (titanic ignores SIGXFSZ).
+    let log_len = t.log().len() as u64;
+    let limit = std::fs::metadata(&path).unwrap().len().max(log_len) + 16384;
     let set = std::process::Command::new("prlimit")
         .args(["--pid", &t.pid().to_string(), &format!("--fsize={limit}:{limit}")])
         .status()
@@ -299,7 +308,7 @@ fn disk_full_refuses_new_requests_with_a_clear_error_and_loses_none_accepted() {
             &ctx,
             &broker,
             "titanic.request",
-            &[b"later", &i.to_be_bytes(), &[1; 200]],
+            &[b"later", &i.to_be_bytes(), &[1; 1024]],
         );
         match status(&r) {
             "200" => accepted.push((i, String::from_utf8(r[1].clone()).unwrap())),
