@@ -14,6 +14,21 @@
 #               reconnecting it re-registers and no stale reply is delivered
 #   pause       docker pause / unpause a worker: dropped the same way, no
 #               stale reply after unpause
+#   titanic     a zbroker titanic container (journal on a volume) beside the
+#               mdp demo; docker kill it under a zclient titanic load, then
+#               docker start it: every request whose uuid the client got is
+#               answered once with its echo, closed ones stay closed
+#
+# and against the Binary Star demo (docker/bstar.yml: a primary and a
+# backup broker, two workers registered with both, clients with both
+# endpoints):
+#
+#   bstar_partition  docker network disconnect the backup (it loses the
+#               primary, and the clients reach only the primary): nothing
+#               lost, and never two active brokers (both role logs)
+#   bstar_kill  docker kill the primary under load: the clients go on at the
+#               backup (in-flight requests retried, none lost); failover
+#               time; docker start the primary: it rejoins as passive
 #
 # Each test prints its figures: sent, received, lost, retries, late
 # (duplicate or late replies discarded by the client), mismatched
@@ -34,8 +49,13 @@ export ZGREEN_HEARTBEAT_MS=$HB ZGREEN_LIVENESS=$LIVENESS
 project=zchaos$$
 compose=(docker-compose -f mdp.yml -p "$project")
 net=${project}_default
-image=zgreen/brokers:dev
+image=zgreen/brokers:${ZGREEN_DOCKER_TAG:-dev}
+bproject=${project}b
+bcompose=(docker-compose -f bstar.yml -p "$bproject")
+bnet=${bproject}_default
+bstar_up=
 clients=()
+volumes=()
 failures=()
 start_all=$SECONDS
 
@@ -47,10 +67,21 @@ cleanup() {
         "${compose[@]}" logs --no-color --tail 30 broker 2>/dev/null || true
     fi
     for c in "${clients[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
+    for v in "${volumes[@]}"; do docker volume rm -f "$v" >/dev/null 2>&1 || true; done
     # Unpause first: a paused container cannot be removed.
     for id in $("${compose[@]}" ps -q 2>/dev/null); do docker unpause "$id" >/dev/null 2>&1 || true; done
     "${compose[@]}" down -t 1 -v --remove-orphans >/dev/null 2>&1 || true
     docker network rm "$net" >/dev/null 2>&1 || true
+    if [ -n "$bstar_up" ]; then
+        if [ "$rc" -ne 0 ] || [ -n "${ZGREEN_CHAOS_LOGS:-}" ]; then
+            echo "--- primary and backup role logs"
+            "${bcompose[@]}" logs --no-color primary backup 2>/dev/null | grep 'bstar role' || true
+            echo "--- backup and worker1 logs (tail)"
+            "${bcompose[@]}" logs --no-color --tail 25 backup worker1 2>/dev/null || true
+        fi
+        "${bcompose[@]}" down -t 1 -v --remove-orphans >/dev/null 2>&1 || true
+        docker network rm "$bnet" >/dev/null 2>&1 || true
+    fi
     exit "$rc"
 }
 trap cleanup EXIT
@@ -78,12 +109,13 @@ wait_live() {
     return 1
 }
 
-# start_client NAME COUNT: a load generator on the demo's network.
+# start_client NAME COUNT [NETWORK ENDPOINTS]: a load generator on the
+# demo's network (or NETWORK, against ENDPOINTS).
 start_client() {
     local name=${project}_$1
     clients+=("$name")
-    docker run -d --name "$name" --network "$net" --label "zgreen.chaos=$project" "$image" \
-        /bin/zclient mdp --connect tcp://broker:5555 --service echo \
+    docker run -d --name "$name" --network "${3:-$net}" --label "zgreen.chaos=$project" "$image" \
+        /bin/zclient mdp --connect "${4:-tcp://broker:5555}" --service echo \
         --count "$2" --concurrency 4 --interval-ms 20 \
         --timeout-ms 1000 --retries 8 --progress-ms 0 --json >/dev/null
     client=$name
@@ -220,6 +252,176 @@ reversible_fault() {
     finish_client "$fault" "$name"
 }
 
+# ---- Titanic beside the mdp demo
+t_titanic() {
+    local tname=${project}_titanic vol=${project}_titanic cname=${project}_titanic_client
+    clients+=("$tname" "$cname")
+    volumes+=("$vol")
+    docker run -d --name "$tname" --network "$net" -v "$vol:/tmp" "$image" \
+        /bin/zbroker titanic --connect tcp://broker:5555 --dir /tmp/titanic \
+        --heartbeat-ms "$HB" --reconnect-ms 200 --reconnect-max-ms 1000 >/dev/null
+    local ready=$(($(now_ms) + 20000))
+    until docker logs "$tname" 2>&1 | grep -q 'titanic ready'; do
+        [ "$(now_ms)" -lt "$ready" ] || {
+            fail titanic "titanic did not start"
+            return
+        }
+        sleep 0.1
+    done
+    docker run -d --name "$cname" --network "$net" "$image" \
+        /bin/zclient titanic --connect tcp://broker:5555 --service echo \
+        --count "$((COUNT / 2))" --concurrency 4 --timeout-ms 1000 --retries 30 \
+        --poll-ms 20 --check-closed --progress-ms 0 --json >/dev/null
+    sleep 3
+    local fault code summary
+    fault=$(now_ms)
+    docker kill "$tname" >/dev/null
+    say "  killed the titanic container (SIGKILL; the command took $(($(now_ms) - fault)) ms)"
+    sleep 1
+    docker start "$tname" >/dev/null
+    say "  started it again on the same journal volume"
+    code=$(timeout 120 docker wait "$cname" || echo timeout)
+    summary=$(docker logs "$cname" 2>/dev/null | grep '^{' | tail -1 || true)
+    tfield() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$summary"; }
+    local sent acked received lost mismatched reappeared retries recovered recovery=0
+    sent=$(tfield sent) acked=$(tfield acknowledged) received=$(tfield received) lost=$(tfield lost)
+    mismatched=$(tfield mismatched) reappeared=$(tfield reappeared) retries=$(tfield retries)
+    recovered=$(tfield last_recovered_unix_ms)
+    if [ -n "$recovered" ] && [ "$recovered" != 0 ]; then recovery=$((recovered - fault)); fi
+    say "  figures: sent=${sent:-?} acknowledged=${acked:-?} received=${received:-?} lost=${lost:-?} mismatched=${mismatched:-?} duplicated(closed ones answering again)=${reappeared:-?} retries=${retries:-?} recovery_ms=$recovery exit=$code"
+    docker logs "$tname" 2>&1 | grep -E 'titanic ready|torn' | sed 's/^/    titanic: /'
+    if [ -z "$summary" ] || [ "$code" = timeout ]; then
+        fail titanic "no summary from the titanic client (exit $code)"
+        docker logs --tail 20 "$cname" 2>&1 | sed 's/^/    client: /'
+        return
+    fi
+    [ "$acked" = "$sent" ] || fail titanic "$acked of $sent requests acknowledged"
+    [ "$received" = "$acked" ] || fail titanic "$received answers for $acked acknowledged requests"
+    [ "$lost" = 0 ] || fail titanic "$lost acknowledged request(s) lost"
+    [ "$mismatched" = 0 ] || fail titanic "$mismatched mismatched replies"
+    [ "$reappeared" = 0 ] || fail titanic "$reappeared closed requests answered again"
+    [ "$code" = 0 ] || fail titanic "client exited $code"
+}
+
+# ---- Binary Star (docker/bstar.yml)
+BSTAR_HB=${ZGREEN_CHAOS_BSTAR_HEARTBEAT_MS:-500}
+BSTAR_ENDPOINTS=tcp://primary:5555,tcp://backup:5555
+bcid() { "${bcompose[@]}" ps -q "$1"; }
+
+# bmetric SERVICE SERIES: a metric of the primary or the backup.
+bmetric() {
+    docker exec "$(bcid "$1")" /bin/zcheck print 127.0.0.1:9100 2>/dev/null |
+        awk -v s="$2" '$1 == s { print $2 }' || true
+}
+
+# bwait SECONDS CHECK...: until the command CHECK succeeds.
+bwait() {
+    local limit=$(($(now_ms) + $1 * 1000))
+    shift
+    while [ "$(now_ms)" -lt "$limit" ]; do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# is_state SERVICE STATE: the broker's zgreen_bstar_state says STATE.
+is_state() { [ "$(bmetric "$1" "zgreen_bstar_state{state=\"$2\"}")" = 1 ]; }
+has_workers() { [ "$(bmetric "$1" 'zgreen_live_workers{service="echo"}')" = 2 ]; }
+
+# roles SERVICE [SINCE]: the roles in the broker's "bstar role" log lines.
+roles() {
+    docker logs ${2:+--since "$2"} "$(bcid "$1")" 2>&1 | grep 'bstar role' |
+        sed -n 's/.*role=\([a-z]*\).*/\1/p' | tr '\n' ' ' | sed 's/ $//'
+}
+
+# role_lines SERVICE: the broker's role changes, as logged.
+role_lines() {
+    docker logs "$(bcid "$1")" 2>&1 | grep 'bstar role' | sed "s/^/    $1: /"
+}
+
+bstar_setup() {
+    [ -z "$bstar_up" ] || return 0
+    bstar_up=1
+    export ZGREEN_BSTAR_HEARTBEAT_MS=$BSTAR_HB
+    "${bcompose[@]}" up -d primary backup worker1 worker2 >/dev/null 2>&1 || {
+        "${bcompose[@]}" up -d primary backup worker1 worker2
+        return 1
+    }
+    bwait 60 is_state primary active || { fail bstar "the primary did not become active"; return 1; }
+    bwait 30 is_state backup passive || { fail bstar "the backup did not become passive"; return 1; }
+    bwait 30 has_workers primary || { fail bstar "workers not registered at the primary"; return 1; }
+    bwait 30 has_workers backup || { fail bstar "workers not registered at the backup"; return 1; }
+    say "  pair up: primary active, backup passive, 2 workers at each (state heartbeat ${BSTAR_HB} ms)"
+}
+
+# never_dual NAME: at no point were both brokers active, from both role
+# logs (timestamps of each change, merged in time order).
+never_dual() {
+    local name=$1 line state_p=none state_b=none dual=0
+    while read -r line; do
+        case $line in
+        primary*) state_p=${line##* } ;;
+        backup*) state_b=${line##* } ;;
+        esac
+        [ "$state_p" = active ] && [ "$state_b" = active ] && dual=1
+    done < <(for s in primary backup; do
+        docker logs "$(bcid "$s")" 2>&1 | grep 'bstar role' |
+            sed -n "s/^\([^ ]*\) .*role=\([a-z]*\).*/\1 $s \2/p"
+    done | sort | awk '{ print $2, $3 }')
+    [ "$dual" = 0 ] || fail "$name" "two brokers were active at once (role logs)"
+}
+
+t_bstar_partition() {
+    bstar_setup || return 0
+    start_client bstar_partition "$COUNT" "$bnet" "$BSTAR_ENDPOINTS"
+    sleep 3
+    local t0
+    t0=$(now_ms)
+    docker network disconnect "$bnet" "$(bcid backup)"
+    say "  disconnected the backup from $bnet: it cannot hear the primary, the clients reach only the primary"
+    # Many times the 2-heartbeat window: the backup must not take over.
+    sleep $((BSTAR_HB * 8 / 1000 + 1))
+    # The service name is a network alias: give it back, or "backup"
+    # no longer resolves.
+    docker network connect --alias backup "$bnet" "$(bcid backup)"
+    say "  reconnected the backup after $(($(now_ms) - t0)) ms"
+    bwait 20 has_workers backup || fail bstar_partition "workers did not re-register at the backup"
+    finish_client "$t0" bstar_partition
+    role_lines primary
+    role_lines backup
+    [ "$(roles primary)" = "primary active" ] || fail bstar_partition "primary roles: $(roles primary)"
+    [ "$(roles backup)" = "backup passive" ] || fail bstar_partition "backup roles: $(roles backup)"
+    is_state backup passive || fail bstar_partition "the backup is not passive after the partition"
+    never_dual bstar_partition
+}
+
+t_bstar_kill() {
+    bstar_setup || return 0
+    start_client bstar_kill "$COUNT" "$bnet" "$BSTAR_ENDPOINTS"
+    sleep 3
+    local fault t0 line ts restarted
+    fault=$(now_ms)
+    docker kill "$(bcid primary)" >/dev/null
+    t0=$(now_ms)
+    say "  killed the primary (SIGKILL; the command took $((t0 - fault)) ms)"
+    bwait 20 is_state backup active || fail bstar_kill "the backup did not take over"
+    line=$(docker logs "$(bcid backup)" 2>&1 | grep 'bstar role' | grep 'role=active' | head -1 || true)
+    ts=$(date -u -d "${line%%Z *}Z" +%s%3N 2>/dev/null || echo "")
+    [ -z "$ts" ] || say "  failover: the backup went active $((ts - fault)) ms after the kill began"
+    finish_client "$fault" bstar_kill
+    restarted=$(date -u +%Y-%m-%dT%H:%M:%S)
+    docker start "$(bcid primary)" >/dev/null
+    bwait 30 is_state primary passive || fail bstar_kill "the restarted primary is not passive"
+    bwait 20 has_workers primary || fail bstar_kill "workers did not re-register at the primary"
+    role_lines primary
+    role_lines backup
+    [ "$(roles primary "$restarted")" = "primary passive" ] ||
+        fail bstar_kill "restarted primary roles: $(roles primary "$restarted")"
+    is_state backup active || fail bstar_kill "the backup is no longer active"
+    [ "$(roles backup)" = "backup passive active" ] || fail bstar_kill "backup roles: $(roles backup)"
+}
+
 net_disconnect() { docker network disconnect "$net" "$1"; }
 net_connect() { docker network connect "$net" "$1"; }
 pause_container() { docker pause "$1" >/dev/null; }
@@ -236,28 +438,37 @@ t_pause() {
 }
 
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(baseline kill restart disconnect pause)
+[ ${#tests[@]} -gt 0 ] || tests=(baseline kill restart disconnect pause titanic bstar_partition bstar_kill)
+mdp_tests=0
+for t in "${tests[@]}"; do
+    case $t in bstar_*) ;; *) mdp_tests=1 ;; esac
+done
 
 docker image inspect "$image" >/dev/null 2>&1 || {
     say "docker/chaos.sh: image $image is missing: run docker/build.sh" >&2
     exit 1
 }
 say "--- chaos: project $project, heartbeat ${HB} ms, liveness ${LIVENESS}"
-"${compose[@]}" up -d broker worker1 worker2 worker3 >/dev/null 2>&1 || {
-    "${compose[@]}" up -d broker worker1 worker2 worker3
-    exit 1
-}
-wait_live 3 60 || {
-    failures+=("setup: the demo did not come up")
-    exit 1
-}
+if [ "$mdp_tests" = 1 ]; then
+    "${compose[@]}" up -d broker worker1 worker2 worker3 >/dev/null 2>&1 || {
+        "${compose[@]}" up -d broker worker1 worker2 worker3
+        exit 1
+    }
+    wait_live 3 60 || {
+        failures+=("setup: the demo did not come up")
+        exit 1
+    }
+fi
 for t in "${tests[@]}"; do
     say "--- chaos test: $t"
     started=$SECONDS
     "t_$t"
     say "  ($((SECONDS - started)) s)"
-    # Every test starts from three registered workers.
-    wait_live 3 20 || failures+=("$t: workers not back after the test")
+    case $t in
+    bstar_*) ;;
+    # Every mdp test starts from three registered workers.
+    *) wait_live 3 20 || failures+=("$t: workers not back after the test") ;;
+    esac
 done
 say "--- chaos: ${#tests[@]} test(s) in $((SECONDS - start_all)) s"
 if [ ${#failures[@]} -gt 0 ]; then

@@ -12,7 +12,6 @@ use serde::Serialize;
 use zgreen::zmq::{Context, Socket};
 
 use crate::frames::{Frames, Limits, Malformed};
-use crate::mdp;
 
 /// How a load run is shaped.
 #[derive(Clone, Debug)]
@@ -57,19 +56,17 @@ fn recv_frames(sock: &Socket, timeout: Duration) -> zgreen::Result<Option<Frames
     }
 }
 
-/// An MDP client on a DEALER socket (it sends the empty delimiter).
+/// An MDP client on a DEALER socket (it sends the empty delimiter). The
+/// endpoint may be a comma-separated list (a Binary Star pair): each
+/// reset after a timeout moves to the next one.
 #[derive(Debug)]
 pub struct MdpTransport {
-    ctx: Context,
-    endpoint: String,
+    client: crate::mdp_client::MdpClient,
     service: Vec<u8>,
-    linger_ms: u64,
-    limits: Limits,
-    sock: Socket,
 }
 
 impl MdpTransport {
-    /// Connects to the broker at `endpoint`.
+    /// Connects to the broker at `endpoint` (the first of a list).
     pub fn new(
         ctx: &Context,
         endpoint: &str,
@@ -77,14 +74,10 @@ impl MdpTransport {
         linger_ms: u64,
         limits: Limits,
     ) -> zgreen::Result<Self> {
-        let sock = open(ctx, zmq::DEALER, endpoint, linger_ms)?;
+        let endpoints = crate::mdp_client::endpoints(endpoint);
         Ok(MdpTransport {
-            ctx: ctx.clone(),
-            endpoint: endpoint.to_string(),
+            client: crate::mdp_client::MdpClient::new(ctx, &endpoints, linger_ms, limits)?,
             service: service.to_vec(),
-            linger_ms,
-            limits,
-            sock,
         })
     }
 }
@@ -97,19 +90,55 @@ fn open(ctx: &Context, kind: zmq::SocketType, endpoint: &str, linger_ms: u64) ->
 
 impl Transport for MdpTransport {
     fn send(&mut self, body: &[Vec<u8>]) -> zgreen::Result<()> {
-        self.sock
-            .send_multipart(mdp::client_request(&self.service, body), 0)
+        self.client.send(&self.service, body)
     }
 
     fn recv(&mut self, timeout: Duration) -> zgreen::Result<Option<Result<Frames, Malformed>>> {
-        Ok(recv_frames(&self.sock, timeout)?
-            .map(|f| mdp::parse_client_reply(&f, &self.limits).map(|r| r.body)))
+        Ok(self.client.recv(timeout)?.map(|r| r.map(|r| r.body)))
     }
 
     fn reset(&mut self) -> zgreen::Result<()> {
-        self.sock.set_linger(0)?;
-        self.sock = open(&self.ctx, zmq::DEALER, &self.endpoint, self.linger_ms)?;
-        Ok(())
+        self.client.reset()
+    }
+}
+
+/// A freelance MDP client ([`Freelance`](crate::mdp_client::Freelance)):
+/// each request goes to every live broker of the list, the first reply
+/// wins, the others come back as late replies.
+#[derive(Debug)]
+pub struct FreelanceTransport {
+    client: crate::mdp_client::Freelance,
+    service: Vec<u8>,
+}
+
+impl FreelanceTransport {
+    /// Connects to every broker of the comma-separated `endpoints`.
+    pub fn new(
+        ctx: &Context,
+        endpoints: &str,
+        service: &[u8],
+        linger_ms: u64,
+        limits: Limits,
+    ) -> zgreen::Result<Self> {
+        let list = crate::mdp_client::endpoints(endpoints);
+        Ok(FreelanceTransport {
+            client: crate::mdp_client::Freelance::new(ctx, &list, linger_ms, limits)?,
+            service: service.to_vec(),
+        })
+    }
+}
+
+impl Transport for FreelanceTransport {
+    fn send(&mut self, body: &[Vec<u8>]) -> zgreen::Result<()> {
+        self.client.send(&self.service, body)
+    }
+
+    fn recv(&mut self, timeout: Duration) -> zgreen::Result<Option<Result<Frames, Malformed>>> {
+        Ok(self.client.recv(timeout)?.map(|r| r.map(|r| r.body)))
+    }
+
+    fn reset(&mut self) -> zgreen::Result<()> {
+        self.client.reset()
     }
 }
 

@@ -513,6 +513,20 @@ impl Broker {
 /// Runs `broker` on `sock` (a bound ROUTER with `ROUTER_MANDATORY`) until
 /// an error or a kill.
 pub fn serve(sock: &Socket, broker: &mut Broker, metrics: Option<&Metrics>) -> zgreen::Result<()> {
+    serve_gated(sock, broker, metrics, &mut || true)
+}
+
+/// [`serve`], asking `admit` before each client request (a message with
+/// the `MDPC01` header): a request it refuses is dropped without an
+/// answer and counted as `reason="not_active"` (a passive Binary Star
+/// broker: the client times out and fails over). Worker messages are
+/// always handled, so a passive broker knows its workers.
+pub fn serve_gated(
+    sock: &Socket,
+    broker: &mut Broker,
+    metrics: Option<&Metrics>,
+    admit: &mut dyn FnMut() -> bool,
+) -> zgreen::Result<()> {
     let limits = broker.config().limits;
     let (m_in, m_out) = match metrics {
         Some(m) => (Some(m.messages_in("router")), Some(m.messages_out("router"))),
@@ -531,6 +545,14 @@ pub fn serve(sock: &Socket, broker: &mut Broker, metrics: Option<&Metrics>) -> z
         };
         if let Some(c) = &m_in {
             c.inc();
+        }
+        let is_client = inbound.frames.get(2).is_some_and(|h| h == mdp::CLIENT_HEADER);
+        if inbound.error.is_none() && is_client && !admit() {
+            if let Some(m) = metrics {
+                m.dropped("not_active");
+            }
+            tracing::debug!(client = %peer_hex(inbound.peer()), "not active: client request dropped");
+            continue;
         }
         match &inbound.error {
             Some(e) => broker.drop_malformed(inbound.peer(), e, &mut out),

@@ -53,6 +53,7 @@ pub struct Metrics {
     workers: Family<Labels, Gauge>,
     queue_depth: Family<Labels, Gauge>,
     handshake_failures: Family<Labels, Counter>,
+    bstar_state: Family<Labels, Gauge>,
     /// Requests that expired in a queue before any worker took them.
     pub requests_expired: Counter,
     /// Requests refused because their service's queue was full.
@@ -72,6 +73,7 @@ impl Metrics {
         let workers = Family::<Labels, Gauge>::default();
         let queue_depth = Family::<Labels, Gauge>::default();
         let handshake_failures = Family::<Labels, Counter>::default();
+        let bstar_state = Family::<Labels, Gauge>::default();
         let requests_expired = Counter::default();
         let requests_rejected = Counter::default();
         let workers_expired = Counter::default();
@@ -92,6 +94,11 @@ impl Metrics {
             "handshake_failures",
             "Failed security handshakes, per socket and reason",
             handshake_failures.clone(),
+        );
+        registry.register(
+            "bstar_state",
+            "Binary Star state of this broker: 1 for the current one, 0 for the others",
+            bstar_state.clone(),
         );
         registry.register(
             "requests_expired",
@@ -116,6 +123,7 @@ impl Metrics {
             workers,
             queue_depth,
             handshake_failures,
+            bstar_state,
             requests_expired,
             requests_rejected,
             workers_expired,
@@ -152,6 +160,13 @@ impl Metrics {
                 ("reason".into(), reason.into()),
             ])
             .inc();
+    }
+
+    /// Sets the Binary Star gauge of `state` (1 when it is the current one).
+    pub fn set_bstar_state(&self, state: &str, current: bool) {
+        self.bstar_state
+            .get_or_create(&vec![("state".into(), state.into())])
+            .set(i64::from(current));
     }
 
     /// Sets the live worker count of `service`.

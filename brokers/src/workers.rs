@@ -165,6 +165,8 @@ struct Protocol<'a> {
     parse: &'a Parse<'a>,
     /// The worker's heartbeat.
     heartbeat: Frames,
+    /// Where replies come from (`None`: echo).
+    handler: Option<Handler>,
 }
 
 /// Runs a heartbeating worker: connections one after the other, as
@@ -196,7 +198,7 @@ fn connection(
     *slot.borrow_mut() = Some(sock.clone());
     sock.send_multipart(&protocol.hello, 0)?;
     (protocol.ready)();
-    let end = session(&sock, cfg, hb, handled, protocol.parse, &protocol.heartbeat)?;
+    let end = session(&sock, cfg, hb, handled, protocol)?;
     sock.set_linger(0)?;
     *slot.borrow_mut() = None;
     Ok(end)
@@ -216,6 +218,7 @@ pub fn run_ppp(ctx: &Context, cfg: &WorkerConfig, hb: &Heartbeat, slot: &SocketS
             })
         },
         heartbeat: ppp::signal(ppp::HEARTBEAT),
+        handler: None,
     };
     run_heartbeating(ctx, cfg, hb, slot, &protocol)
 }
@@ -228,7 +231,26 @@ pub fn run_mdp(
     service: &str,
     slot: &SocketSlot,
 ) -> zgreen::Result<()> {
+    run_mdp_service(ctx, cfg, hb, service, slot, None)
+}
+
+/// What a worker answers to a request body: the reply body. It runs in a
+/// greenlet of its own (so it may park), while the worker's session keeps
+/// heartbeating.
+pub type Handler = Rc<dyn Fn(Frames) -> zgreen::Result<Frames>>;
+
+/// 7/MDP worker for `service` whose replies come from `handler` (`None`:
+/// echo the request, with the [`Knobs`]).
+pub fn run_mdp_service(
+    ctx: &Context,
+    cfg: &WorkerConfig,
+    hb: &Heartbeat,
+    service: &str,
+    slot: &SocketSlot,
+    handler: Option<Handler>,
+) -> zgreen::Result<()> {
     let protocol = Protocol {
+        handler,
         hello: mdp::ready(service.as_bytes()),
         ready: &|| tracing::info!(endpoint = %cfg.endpoint, service, "mdp worker ready"),
         parse: &|frames| {
@@ -277,9 +299,9 @@ fn session(
     cfg: &WorkerConfig,
     hb: &Heartbeat,
     handled: &Rc<Cell<u64>>,
-    parse: &Parse<'_>,
-    heartbeat: &Frames,
+    protocol: &Protocol<'_>,
 ) -> zgreen::Result<End> {
+    let (parse, heartbeat) = (protocol.parse, &protocol.heartbeat);
     let window = hb.interval * hb.liveness.max(1);
     let mut last_heard = Instant::now();
     let mut heard = false;
@@ -312,7 +334,15 @@ fn session(
             Ok(Cmd::Disconnect) => break End::Disconnect,
             Ok(Cmd::Request { reply, body }) => {
                 cfg.knobs.on_request(handled.get());
-                if cfg.knobs.delay.is_zero() {
+                if let Some(handler) = &protocol.handler {
+                    let (sock, handler, handled) = (sock.clone(), handler.clone(), handled.clone());
+                    job = Some(zgreen::spawn(move || {
+                        let answer = handler(body)?;
+                        sock.send_multipart(reply(&answer), 0)?;
+                        handled.set(handled.get() + 1);
+                        Ok(())
+                    }));
+                } else if cfg.knobs.delay.is_zero() {
                     sock.send_multipart(reply(&body), 0)?;
                     handled.set(handled.get() + 1);
                 } else {

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use zgreen_brokers::cli::{self, LimitArgs};
 use zgreen_brokers::devices::{self, Device, DeviceSockets};
 use zgreen_brokers::security::{Role, ServiceKeys};
-use zgreen_brokers::{lb_broker, mdp_broker, mdp_shards, ppp_queue};
+use zgreen_brokers::{lb_broker, mdp_broker, mdp_shards, ppp_queue, titanic};
 
 const NAME: &str = "zbroker";
 
@@ -23,6 +23,12 @@ enum Cmd {
     /// 7/MDP 0.1 broker with 8/MMI: clients (MDPC01) and workers (MDPW01)
     /// on the one ROUTER endpoint.
     Mdp(MdpArgs),
+    /// 9/TSP Titanic: durable requests on top of a 7/MDP broker. Connects
+    /// to the broker at --connect as the workers of titanic.request,
+    /// titanic.reply and titanic.close, stores every request in an
+    /// append-only journal in --dir (fsynced before the 200 is sent), and
+    /// dispatches stored requests to their services, storing the replies.
+    Titanic(TitanicArgs),
     /// Load-balancing broker (zguide lbbroker): REQ clients on the
     /// frontend, REQ workers announcing READY on the backend.
     Lb(PairArgs),
@@ -70,6 +76,8 @@ struct MdpArgs {
     #[arg(long, value_name = "FILE", env = "ZGREEN_CURVE_SERVICES")]
     curve_services: Option<std::path::PathBuf>,
     #[command(flatten)]
+    bstar: BstarArgs,
+    #[command(flatten)]
     threads: ThreadArgs,
     /// With --threads N ≥ 2: capacity of each queue between the front-end
     /// and a shard, in messages (a full one drops the message and counts
@@ -78,6 +86,119 @@ struct MdpArgs {
     shard_queue: usize,
     #[command(flatten)]
     limits: LimitArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct TitanicArgs {
+    /// The MDP broker's endpoint, or a comma-separated list (a Binary Star
+    /// pair: the titanic workers register with both, the dispatchers fail
+    /// over between them).
+    #[arg(long, value_name = "EP", env = "ZGREEN_CONNECT")]
+    connect: String,
+    /// Directory of the journal (titanic.journal; created if missing).
+    #[arg(long, value_name = "DIR", env = "ZGREEN_TITANIC_DIR")]
+    dir: std::path::PathBuf,
+    /// When records reach the disk before they are acknowledged: always
+    /// (one write + fdatasync per record) or group (one write + fdatasync
+    /// for all records queued meanwhile, at most --group-records).
+    #[arg(long, value_enum, default_value = "group", env = "ZGREEN_FSYNC")]
+    fsync: FsyncArg,
+    /// Most records in one group commit.
+    #[arg(long, value_name = "N", default_value_t = titanic::store::DEFAULT_GROUP_RECORDS, env = "ZGREEN_GROUP_RECORDS")]
+    group_records: usize,
+    /// titanic.request workers: requests being stored at once (the width
+    /// of a group commit).
+    #[arg(long, value_name = "N", default_value_t = 8, env = "ZGREEN_REQUEST_WORKERS")]
+    request_workers: usize,
+    /// Greenlets sending stored requests to their services.
+    #[arg(long, value_name = "N", default_value_t = 8, env = "ZGREEN_DISPATCHERS")]
+    dispatchers: usize,
+    /// How long a dispatched request may wait for its service's reply
+    /// before it is queued again, in milliseconds.
+    #[arg(
+        long,
+        value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000),
+        default_value_t = 5000,
+        env = "ZGREEN_DISPATCH_TIMEOUT_MS"
+    )]
+    dispatch_timeout_ms: u64,
+    /// Largest request (service name + body), in bytes; larger ones are
+    /// refused with 500.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, env = "ZGREEN_MAX_REQUEST_BYTES")]
+    max_request_bytes: usize,
+    /// Largest reply body stored, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, env = "ZGREEN_MAX_REPLY_BYTES")]
+    max_reply_bytes: usize,
+    /// Most open (not closed) requests; more are refused with 500.
+    #[arg(long, value_name = "N", default_value_t = 100_000, env = "ZGREEN_MAX_OPEN")]
+    max_open: usize,
+    /// Most bytes of open requests and replies held in memory; more are
+    /// refused with 500.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20, env = "ZGREEN_MAX_MEMORY_BYTES")]
+    max_memory_bytes: usize,
+    /// Compact the journal (when closed entries take over half of it) only
+    /// once it is larger than this, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, env = "ZGREEN_COMPACT_MIN_BYTES")]
+    compact_min_bytes: u64,
+    /// Heartbeat interval of the titanic workers towards the broker, in
+    /// milliseconds.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000), default_value_t = 2500, env = "ZGREEN_HEARTBEAT_MS")]
+    heartbeat_ms: u64,
+    /// Missed heartbeats after which the broker is considered dead.
+    #[arg(long, value_name = "N", default_value_t = 3, env = "ZGREEN_LIVENESS")]
+    liveness: u32,
+    /// First reconnect delay in milliseconds (doubles up to the maximum).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000), default_value_t = 1000, env = "ZGREEN_RECONNECT_MS")]
+    reconnect_ms: u64,
+    /// Largest reconnect delay in milliseconds.
+    #[arg(
+        long,
+        value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000),
+        default_value_t = 32000,
+        env = "ZGREEN_RECONNECT_MAX_MS"
+    )]
+    reconnect_max_ms: u64,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Binary Star flags of `mdp`.
+#[derive(clap::Args, Debug)]
+struct BstarArgs {
+    /// Binary Star: run as the primary or the backup of a pair (needs
+    /// --state-bind and --peer). The backup serves clients only after the
+    /// primary fell silent and a client request reached it.
+    #[arg(long, value_enum, value_name = "ROLE", env = "ZGREEN_BSTAR_ROLE")]
+    role: Option<zgreen_brokers::bstar::Role>,
+    /// Binary Star: endpoint to bind the PUB that publishes this broker's
+    /// state, for example tcp://*:5556.
+    #[arg(long, value_name = "EP", env = "ZGREEN_BSTAR_STATE_BIND")]
+    state_bind: Option<String>,
+    /// Binary Star: the peer's state endpoint, for example
+    /// tcp://backup:5556.
+    #[arg(long, value_name = "EP", env = "ZGREEN_BSTAR_PEER")]
+    peer: Option<String>,
+    /// Binary Star: state heartbeat interval in milliseconds; the peer is
+    /// gone after two silent intervals.
+    #[arg(
+        long,
+        value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000),
+        default_value_t = 1000,
+        env = "ZGREEN_BSTAR_HEARTBEAT_MS"
+    )]
+    peer_heartbeat_ms: u64,
+}
+
+/// `--fsync`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum FsyncArg {
+    /// One fdatasync per record.
+    Always,
+    /// One fdatasync per batch.
+    Group,
 }
 
 /// `--threads` and `--io-threads` of `mdp` and the devices.
@@ -148,7 +269,7 @@ fn main() {
     let cli: cli::Started<Cmd> = cli::start_with(NAME, ABOUT, Role::Server, |cmd| match cmd {
         Cmd::Mdp(a) => a.threads.io(),
         Cmd::Queue(a) | Cmd::Forwarder(a) | Cmd::Streamer(a) => a.threads.io(),
-        Cmd::Lb(_) | Cmd::Ppq(_) => 1,
+        Cmd::Lb(_) | Cmd::Ppq(_) | Cmd::Titanic(_) => 1,
     });
     let (metrics, grace, ctx) = (cli.metrics, cli.grace, cli.ctx);
     let linger = cli.common.linger_ms;
@@ -180,6 +301,31 @@ fn main() {
             };
             let m = metrics.clone();
             let threads = usize::from(a.threads.threads);
+            let bstar = a.bstar.role.map(|role| {
+                let (Some(bind), Some(peer)) = (&a.bstar.state_bind, &a.bstar.peer) else {
+                    cli::fail(NAME, "--role needs --state-bind and --peer");
+                };
+                if threads > 1 {
+                    cli::fail(NAME, "Binary Star (--role) needs --threads 1");
+                }
+                let publisher = sock(zmq::PUB);
+                cli::bind_or_exit(NAME, &publisher, bind);
+                let subscriber = sock(zmq::SUB);
+                subscriber
+                    .set_subscribe(b"")
+                    .unwrap_or_else(|e| cli::fail(NAME, e));
+                cli::connect_or_exit(NAME, &subscriber, peer);
+                let heartbeat = Duration::from_millis(a.bstar.peer_heartbeat_ms.max(1));
+                let peer = zgreen_brokers::bstar::Peer {
+                    publisher,
+                    subscriber,
+                    heartbeat,
+                };
+                (role, peer)
+            });
+            if bstar.is_none() && (a.bstar.state_bind.is_some() || a.bstar.peer.is_some()) {
+                cli::fail(NAME, "--state-bind and --peer need --role primary|backup");
+            }
             cli::run_until_signal(NAME, grace, move || {
                 // Logged once SIGINT/SIGTERM are handled: a supervisor that
                 // waits for this line may signal right away.
@@ -196,11 +342,28 @@ fn main() {
                 }
                 let mut broker = mdp_broker::Broker::new(cfg, Instant::now(), m.clone());
                 broker.set_service_keys(service_keys);
-                let r = mdp_broker::serve(&router, &mut broker, m.as_deref());
+                let r = match bstar {
+                    None => mdp_broker::serve(&router, &mut broker, m.as_deref()),
+                    Some((role, peer)) => {
+                        use zgreen_brokers::bstar;
+                        let fsm = Rc::new(std::cell::RefCell::new(bstar::Fsm::new(
+                            role,
+                            peer.heartbeat,
+                            m.clone(),
+                        )));
+                        let (f2, m2) = (fsm.clone(), m.clone());
+                        let states = zgreen::spawn(move || bstar::run(&peer, &f2, m2.as_deref()));
+                        let _stop = zgreen_brokers::load::KillOnDrop(vec![states.any()]);
+                        mdp_broker::serve_gated(&router, &mut broker, m.as_deref(), &mut || {
+                            fsm.borrow_mut().on_client(Instant::now())
+                        })
+                    }
+                };
                 tracing::info!(counters = ?broker.counters, "mdp broker stopped");
                 r
             })
         }
+        Cmd::Titanic(a) => run_titanic(&ctx, a, &cli.common, metrics.clone(), grace),
         Cmd::Lb(a) => {
             let (fe, be) = (sock(zmq::ROUTER), sock(zmq::ROUTER));
             for s in [&fe, &be] {
@@ -241,6 +404,90 @@ fn main() {
         Cmd::Streamer(a) => device(&ctx, Device::Streamer, a, linger, grace),
     };
     cli::finish(ctx, grace, code);
+}
+
+fn run_titanic(
+    ctx: &zgreen::zmq::Context,
+    a: TitanicArgs,
+    common: &cli::Common,
+    metrics: Option<std::sync::Arc<zgreen_brokers::metrics::Metrics>>,
+    grace: Duration,
+) -> i32 {
+    use titanic::store::{Fsync, Limits, Store};
+    if common.curve.curve_secret_key_file.is_some() {
+        cli::fail(NAME, "zbroker titanic does not support CURVE yet");
+    }
+    // A file-size limit (RLIMIT_FSIZE) must turn into EFBIG on write, a
+    // clear refusal, not a SIGXFSZ that kills the process.
+    // SAFETY: signal(2) with SIG_IGN installs no handler code (nothing
+    // runs in signal context) and may be called from any thread; it only
+    // changes this process's disposition of SIGXFSZ.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+    let fsync = match a.fsync {
+        FsyncArg::Always => Fsync::Always,
+        FsyncArg::Group => Fsync::Group {
+            max_records: a.group_records.max(1),
+        },
+    };
+    let limits = Limits {
+        max_request_bytes: a.max_request_bytes,
+        max_reply_bytes: a.max_reply_bytes,
+        max_open: a.max_open.max(1),
+        max_memory_bytes: a.max_memory_bytes,
+        compact_min_bytes: a.compact_min_bytes,
+    };
+    let (store, opened) = Store::open(&a.dir, fsync, limits).unwrap_or_else(|e| cli::fail(NAME, e));
+    if opened.dropped_bytes > 0 {
+        tracing::warn!(
+            dropped_bytes = opened.dropped_bytes,
+            torn = opened.torn.as_deref().unwrap_or("a torn magic"),
+            "journal: dropped a torn tail"
+        );
+    }
+    let cfg = titanic::service::Config {
+        endpoint: a.connect.clone(),
+        heartbeat: zgreen_brokers::workers::Heartbeat {
+            interval: Duration::from_millis(a.heartbeat_ms.max(1)),
+            liveness: a.liveness.max(1),
+            reconnect: Duration::from_millis(a.reconnect_ms.max(1)),
+            reconnect_max: Duration::from_millis(a.reconnect_max_ms.max(a.reconnect_ms).max(1)),
+        },
+        limits: a.limits.limits(),
+        linger_ms: common.linger_ms,
+        request_workers: a.request_workers,
+        dispatchers: a.dispatchers,
+        dispatch_timeout: Duration::from_millis(a.dispatch_timeout_ms.max(1)),
+    };
+    let slots: Rc<std::cell::RefCell<Vec<zgreen_brokers::workers::SocketSlot>>> = Default::default();
+    let ctx2 = ctx.clone();
+    let slots2 = slots.clone();
+    let kept = store.clone();
+    let code = cli::run_until_signal(NAME, grace, move || {
+        tracing::info!(
+            journal = %opened.path.display(),
+            records = opened.records,
+            open = opened.open,
+            pending = opened.pending,
+            fsync = ?fsync,
+            broker = %cfg.endpoint,
+            "titanic ready"
+        );
+        titanic::service::run(&ctx2, &cfg, store, metrics, &slots2)
+    });
+    for slot in slots.borrow().iter() {
+        zgreen_brokers::workers::say_goodbye(slot);
+    }
+    let stats = kept.stats();
+    tracing::info!(
+        records = stats.records,
+        syncs = stats.syncs,
+        failed = stats.failed,
+        compactions = stats.compactions,
+        "titanic stopped"
+    );
+    code
 }
 
 fn device(ctx: &zgreen::zmq::Context, device: Device, a: DeviceArgs, linger: u64, grace: Duration) -> i32 {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use clap::Subcommand;
 use zgreen_brokers::cli;
 use zgreen_brokers::frames::Limits;
-use zgreen_brokers::load::{self, LoadConfig, MdpTransport, ReqTransport, Stats};
+use zgreen_brokers::load::{self, FreelanceTransport, LoadConfig, MdpTransport, ReqTransport, Stats};
 
 const NAME: &str = "zclient";
 
@@ -30,6 +30,13 @@ enum Cmd {
     Lazy(ReqArgs),
     /// 7/MDP client (DEALER) for SERVICE, retrying on a fresh socket.
     Mdp(MdpArgs),
+    /// 9/TSP Titanic client load: each request is stored with
+    /// titanic.request (200 + uuid), its reply polled with titanic.reply
+    /// until 200, then closed with titanic.close; every reply is checked
+    /// against its request. Exit 1 when an acknowledged request is lost,
+    /// a reply mismatches, a closed one reappears, or (without
+    /// --allow-refused) a request is refused.
+    Titanic(TitanicArgs),
     /// Publisher: sends --count messages "TOPIC SEQ PAYLOAD".
     Pub(StreamArgs),
     /// Subscriber: receives messages for --topic and reports them.
@@ -90,6 +97,50 @@ struct MdpArgs {
     /// Service to call (mmi.* services are answered by the broker).
     #[arg(long, value_name = "NAME", default_value = "echo", env = "ZGREEN_SERVICE")]
     service: String,
+    /// Freelance (10/FLP style): send each request to every broker of
+    /// --connect at once, take the first reply, skip brokers that left 3
+    /// requests unanswered (for 1 s). Without it, a list of brokers is
+    /// tried one after the other (failover on timeout).
+    #[arg(long, env = "ZGREEN_FREELANCE")]
+    freelance: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct TitanicArgs {
+    #[command(flatten)]
+    load: LoadArgs,
+    /// Retries of each titanic call (each on a fresh socket, the next
+    /// endpoint of --connect).
+    #[arg(long, value_name = "N", default_value_t = 30, env = "ZGREEN_RETRIES")]
+    retries: u32,
+    /// The service the stored requests go to.
+    #[arg(long, value_name = "NAME", default_value = "echo", env = "ZGREEN_SERVICE")]
+    service: String,
+    /// Pause between two titanic.reply polls of a pending request, in ms.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=60_000), default_value_t = 10, env = "ZGREEN_POLL_MS")]
+    poll_ms: u64,
+    /// An acknowledged request whose reply has not come after this long
+    /// (ms) counts as lost.
+    #[arg(
+        long,
+        value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..=86_400_000),
+        default_value_t = 60000,
+        env = "ZGREEN_REPLY_TIMEOUT_MS"
+    )]
+    reply_timeout_ms: u64,
+    /// After the run, ask for every closed uuid again: each must be
+    /// unknown (400).
+    #[arg(long, env = "ZGREEN_CHECK_CLOSED")]
+    check_closed: bool,
+    /// Refusals (500: not stored) do not fail the run.
+    #[arg(long, env = "ZGREEN_ALLOW_REFUSED")]
+    allow_refused: bool,
+    /// Only store the requests (titanic.request), never ask for their
+    /// replies nor close them: measures the journal (the throughput is
+    /// requests stored per second).
+    #[arg(long, env = "ZGREEN_STORE_ONLY")]
+    store_only: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -151,7 +202,15 @@ fn main() {
     let code = match cli.cmd {
         Cmd::Req(a) => request_reply(&ctx, &a.load, 0, linger, grace, None),
         Cmd::Lazy(a) => request_reply(&ctx, &a.load, a.retries, linger, grace, None),
-        Cmd::Mdp(a) => request_reply(&ctx, &a.load, a.retries, linger, grace, Some(a.service.clone())),
+        Cmd::Mdp(a) => {
+            let target = if a.freelance {
+                Target::Freelance(a.service.clone())
+            } else {
+                Target::Mdp(a.service.clone())
+            };
+            request_reply(&ctx, &a.load, a.retries, linger, grace, Some(target))
+        }
+        Cmd::Titanic(a) => titanic_load(&ctx, &a, linger, grace),
         Cmd::Pub(a) => stream(&ctx, zmq::PUB, a, linger, grace),
         Cmd::Push(a) => stream(&ctx, zmq::PUSH, a, linger, grace),
         Cmd::Sub(a) => stream(&ctx, zmq::SUB, a, linger, grace),
@@ -160,29 +219,37 @@ fn main() {
     cli::finish(ctx, grace, code);
 }
 
+/// Which MDP client runs the load.
+enum Target {
+    /// One broker at a time, failover on timeout.
+    Mdp(String),
+    /// Every broker at once, first reply wins.
+    Freelance(String),
+}
+
 fn request_reply(
     ctx: &zgreen::zmq::Context,
     l: &LoadArgs,
     retries: u32,
     linger: u64,
     grace: Duration,
-    service: Option<String>,
+    service: Option<Target>,
 ) -> i32 {
     let cfg = load_config(l, retries);
-    if let Err(e) = zmq::Context::new()
-        .socket(zmq::REQ)
-        .and_then(|s| s.connect(&l.connect))
-    {
-        cli::fail(NAME, format_args!("cannot connect to {}: {e}", l.connect));
-    }
+    check_endpoints(&l.connect);
     let stats = Rc::new(Stats::default());
     let started = Instant::now();
     let (ctx2, ep, s2) = (ctx.clone(), l.connect.clone(), stats.clone());
     let limits = cfg.limits;
     let code = cli::run_until_signal(NAME, grace, move || match service {
-        Some(svc) => load::run(
+        Some(Target::Mdp(svc)) => load::run(
             &cfg,
             |_| MdpTransport::new(&ctx2, &ep, svc.as_bytes(), linger, limits),
+            s2,
+        ),
+        Some(Target::Freelance(svc)) => load::run(
+            &cfg,
+            |_| FreelanceTransport::new(&ctx2, &ep, svc.as_bytes(), linger, limits),
             s2,
         ),
         None => load::run(&cfg, |_| ReqTransport::new(&ctx2, &ep, linger, limits), s2),
@@ -199,6 +266,87 @@ fn request_reply(
         1
     } else {
         0
+    }
+}
+
+/// Exits 1 with one line when an endpoint of the (comma-separated) list
+/// is not one libzmq accepts.
+fn check_endpoints(list: &str) {
+    let ctx = zmq::Context::new();
+    for ep in zgreen_brokers::mdp_client::endpoints(list) {
+        if let Err(e) = ctx.socket(zmq::REQ).and_then(|s| s.connect(&ep)) {
+            cli::fail(NAME, format_args!("cannot connect to {ep}: {e}"));
+        }
+    }
+}
+
+fn titanic_load(ctx: &zgreen::zmq::Context, a: &TitanicArgs, linger: u64, grace: Duration) -> i32 {
+    use zgreen_brokers::mdp_client::{MdpClient, endpoints};
+    use zgreen_brokers::titanic::client::{self, TitanicClient, TitanicLoad, TitanicStats};
+    let l = &a.load;
+    check_endpoints(&l.connect);
+    let base = load_config(l, a.retries);
+    let cfg = TitanicLoad {
+        count: l.count,
+        concurrency: l.concurrency.max(1),
+        size: l.size,
+        service: a.service.clone().into_bytes(),
+        poll: Duration::from_millis(a.poll_ms),
+        reply_timeout: Duration::from_millis(a.reply_timeout_ms.max(1)),
+        check_closed: a.check_closed,
+        store_only: a.store_only,
+    };
+    let stats = Rc::new(TitanicStats::default());
+    let started = Instant::now();
+    let (ctx2, eps, s2) = (ctx.clone(), endpoints(&l.connect), stats.clone());
+    let (timeout, retries, limits) = (base.timeout, a.retries, base.limits);
+    let code = cli::run_until_signal(NAME, grace, move || {
+        client::run(
+            &cfg,
+            |_| {
+                Ok(TitanicClient::new(
+                    MdpClient::new(&ctx2, &eps, linger, limits)?,
+                    timeout,
+                    retries,
+                ))
+            },
+            s2,
+        )
+    });
+    let summary = stats.summary(started.elapsed(), a.store_only);
+    if l.json {
+        println!("{}", serde_json::to_string(&summary).expect("serializable"));
+    } else {
+        println!(
+            "sent {} acknowledged {} refused {} unacknowledged {} received {} lost {} mismatched {} reappeared {} retries {}\n\
+             elapsed {:.2} s, {:.0} req/s, latency p50 {:.2} ms p99 {:.2} ms max {:.2} ms{}",
+            summary.sent,
+            summary.acknowledged,
+            summary.refused,
+            summary.unacknowledged,
+            summary.received,
+            summary.lost,
+            summary.mismatched,
+            summary.reappeared,
+            summary.retries,
+            summary.elapsed_s,
+            summary.throughput_per_s,
+            summary.p50_ms,
+            summary.p99_ms,
+            summary.max_ms,
+            summary
+                .refusal
+                .as_deref()
+                .map(|r| format!("\nfirst refusal: {r}"))
+                .unwrap_or_default()
+        );
+    }
+    if code != 0 {
+        code
+    } else if summary.ok(a.allow_refused) {
+        0
+    } else {
+        1
     }
 }
 

@@ -147,10 +147,36 @@ fn main() {
             let cfg = config(&m.hb.args, &cli.common);
             let hb = heartbeat(&m.hb, 2500);
             let service = m.service.clone();
+            // A list of brokers (a Binary Star pair): one session each.
+            let endpoints = zgreen_brokers::mdp_client::endpoints(&cfg.endpoint);
+            let slots: Vec<workers::SocketSlot> = (1..endpoints.len()).map(|_| Default::default()).collect();
+            let extra = slots.clone();
             let code = cli::run_until_signal(NAME, grace, move || {
-                workers::run_mdp(&c2, &cfg, &hb, &service, &s2)
+                if endpoints.len() <= 1 {
+                    return workers::run_mdp(&c2, &cfg, &hb, &service, &s2);
+                }
+                let all: Vec<_> = endpoints
+                    .iter()
+                    .zip(std::iter::once(s2).chain(extra))
+                    .map(|(ep, slot)| {
+                        let cfg = WorkerConfig {
+                            endpoint: ep.clone(),
+                            ..cfg.clone()
+                        };
+                        let (c, hb, service) = (c2.clone(), hb.clone(), service.clone());
+                        zgreen::spawn(move || workers::run_mdp(&c, &cfg, &hb, &service, &slot))
+                    })
+                    .collect();
+                let _stop = zgreen_brokers::load::KillOnDrop(all.iter().map(|g| g.any()).collect());
+                if let Some(first) = zgreen::iwait(all.iter()).next() {
+                    first?.take()??;
+                }
+                Ok(())
             });
             workers::say_goodbye(&slot);
+            for s in &slots {
+                workers::say_goodbye(s);
+            }
             code
         }
     };
