@@ -142,9 +142,10 @@ impl Peer {
 /// room).
 pub(super) fn writer(peer: Rc<Peer>, room: Rc<WaitQueue>) -> Result<()> {
     let result = write_loop(&peer, &room);
-    if result.is_err() {
-        peer.hang_up();
-    }
+    // Done (everything written after the session ended) or failed: either
+    // way the connection ends here, even while the socket still holds
+    // the peer for its LINGER bookkeeping.
+    peer.hang_up();
     peer.out.borrow_mut().clear();
     result
 }

@@ -117,12 +117,28 @@ pub(super) fn run(sock: &Rc<Shared>, wire: Wire, role: Role) -> Result<()> {
         _ => None,
     };
     route::attach(sock, &peer);
-    sock.st.borrow_mut().writers.push((writer.any(), peer.clone()));
+    {
+        let mut st = sock.st.borrow_mut();
+        st.writers.retain(|(g, _)| !g.ready());
+        st.writers.push((writer.any(), peer.clone()));
+    }
     sock.room.notify_all();
     let result = read_loop(sock, &peer, &mut buf);
     route::detach(sock, &peer);
-    peer.alive.set(false);
-    peer.work.notify_all();
+    match result {
+        // The peer closed, or the socket is closing: the writer writes
+        // what is queued (bounded by LINGER), then hangs up.
+        Ok(()) => {
+            peer.alive.set(false);
+            peer.work.notify_all();
+        }
+        Err(ref e) if e.is_killed() => {
+            peer.alive.set(false);
+            peer.work.notify_all();
+        }
+        // A broken, hostile or silent connection ends now.
+        Err(_) => peer.hang_up(),
+    }
     if let Some(p) = pinger {
         p.kill_nowait();
     }
