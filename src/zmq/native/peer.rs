@@ -3,13 +3,13 @@
 //!
 //! # Writing
 //!
-//! A send to an idle peer (nothing queued, nothing half written) encodes
-//! the message and writes it at once from the sending greenlet, without
-//! parking: the latency path. Whatever the kernel does not take, and every
-//! message sent while a write is in progress, is left to the writer
-//! greenlet, which encodes up to [`BATCH_MSGS`] queued messages (or
-//! [`BATCH_BYTES`]) and writes them with one `sendmsg`: the throughput
-//! path. The queue holds at most the socket's SNDHWM messages, and the
+//! A send to an idle peer (nothing queued, nothing half written, and the
+//! writer idle since the last inline write) encodes the message and
+//! writes it at once from the sending greenlet, without parking: the
+//! latency path. Whatever the kernel does not take, and every message
+//! sent before the writer has run again, is left to the writer greenlet,
+//! which encodes up to [`BATCH_MSGS`] queued messages (or [`BATCH_BYTES`])
+//! contiguously and writes them with one `sendmsg`: the throughput path. The queue holds at most the socket's SNDHWM messages, and the
 //! codec at most one batch, so a peer that stops reading pins a bounded
 //! amount of memory.
 
@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::rc::Rc;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use omq_proto::Message;
 use omq_proto::proto::{Command, Connection, SocketType};
 use omq_proto::subscription::SubscriptionSet;
@@ -48,8 +48,18 @@ pub(super) struct Peer {
     pub(super) conn: RefCell<Connection>,
     /// Messages waiting for the writer (at most SNDHWM).
     pub(super) out: RefCell<VecDeque<Message>>,
+    /// A batch the writer encoded contiguously (header and body of each
+    /// message, one after the other) and has not written whole yet. While
+    /// it is not empty nothing else is written, so frames never interleave.
+    pub(super) flat: RefCell<Bytes>,
     /// The writer parks here for work.
     pub(super) work: WaitQueue,
+    /// A send may write inline: set by the writer when it goes idle,
+    /// cleared by an inline write. So a greenlet that sends in a loop
+    /// writes its first message at once and the rest queue until the
+    /// writer runs (at the sender's next park or fairness yield) and
+    /// writes them as one batch: inline when idle, batched under load.
+    pub(super) inline_ok: Cell<bool>,
     /// False once the session ended: the writer finishes what is queued
     /// (bounded by LINGER) and exits.
     pub(super) alive: Cell<bool>,
@@ -60,7 +70,9 @@ pub(super) struct Peer {
 impl Peer {
     /// True if a message queued now would wait behind others.
     fn busy(&self) -> bool {
-        !self.out.borrow().is_empty() || self.conn.borrow().has_pending_transmit()
+        !self.out.borrow().is_empty()
+            || !self.flat.borrow().is_empty()
+            || self.conn.borrow().has_pending_transmit()
     }
 
     /// Queues `msg` (or writes it at once if the peer is idle); hands it
@@ -69,11 +81,13 @@ impl Peer {
         if !self.alive.get() {
             return Err(msg);
         }
-        if !self.busy() {
+        if self.inline_ok.get() && !self.busy() {
             if self.conn.borrow_mut().send_message(&msg).is_err() {
                 return Err(msg);
             }
+            self.inline_ok.set(false);
             self.flush_now();
+            self.work.notify_one();
             return Ok(());
         }
         let mut out = self.out.borrow_mut();
@@ -97,8 +111,9 @@ impl Peer {
         if !self.alive.get() {
             return;
         }
+        let idle = !self.busy();
         if self.conn.borrow_mut().send_command(cmd).is_ok() {
-            if self.out.borrow().is_empty() {
+            if idle {
                 self.flush_now();
             } else {
                 self.work.notify_one();
@@ -107,7 +122,7 @@ impl Peer {
     }
 
     /// Writes what the codec holds without parking; leaves the rest to the
-    /// writer.
+    /// writer. Only while no flat batch is pending.
     pub(super) fn flush_now(&self) {
         let written = {
             let conn = self.conn.borrow();
@@ -151,34 +166,50 @@ pub(super) fn writer(peer: Rc<Peer>, room: Rc<WaitQueue>) -> Result<()> {
 }
 
 fn write_loop(peer: &Peer, room: &WaitQueue) -> Result<()> {
+    let mut encode = BytesMut::new();
     loop {
         while !peer.busy() {
             if !peer.alive.get() {
                 return Ok(());
             }
+            peer.inline_ok.set(true);
             peer.work.wait(None)?;
+        }
+        // 1. The rest of a flat batch, 2. what the codec holds (commands,
+        // PONGs, an inline write's remainder), 3. a new batch.
+        if !peer.flat.borrow().is_empty() {
+            let flat = peer.flat.borrow().clone();
+            let n = peer.wire.send_vectored_deadline(&[IoSlice::new(&flat)], None)?;
+            peer.flat.borrow_mut().advance(n);
+            continue;
+        }
+        if peer.conn.borrow().has_pending_transmit() {
+            let chunks = peer.conn.borrow().clone_transmit_chunks();
+            let slices: Vec<IoSlice<'_>> = chunks.iter().take(MAX_IOVECS).map(|b| IoSlice::new(b)).collect();
+            let n = peer.wire.send_vectored_deadline(&slices, None)?;
+            peer.conn.borrow_mut().advance_transmit(n);
+            continue;
         }
         let taken = {
             let mut conn = peer.conn.borrow_mut();
             let mut out = peer.out.borrow_mut();
-            let (mut n, mut bytes) = (0, 0);
-            while n < BATCH_MSGS && bytes < BATCH_BYTES {
+            let mut n = 0;
+            while n < BATCH_MSGS && encode.len() < BATCH_BYTES {
                 let Some(msg) = out.pop_front() else { break };
-                bytes += msg.byte_len();
                 n += 1;
-                conn.send_message(&msg).map_err(crate::Error::failed)?;
+                if conn.has_frame_transform() {
+                    conn.send_message(&msg).map_err(crate::Error::failed)?;
+                } else {
+                    conn.send_message_flat(&msg, &mut encode);
+                }
             }
             n
         };
+        if !encode.is_empty() {
+            *peer.flat.borrow_mut() = encode.split().freeze();
+        }
         if taken > 0 {
             room.notify_all();
         }
-        let chunks = peer.conn.borrow().clone_transmit_chunks();
-        if chunks.is_empty() {
-            continue;
-        }
-        let slices: Vec<IoSlice<'_>> = chunks.iter().take(MAX_IOVECS).map(|b| IoSlice::new(b)).collect();
-        let n = peer.wire.send_vectored_deadline(&slices, None)?;
-        peer.conn.borrow_mut().advance_transmit(n);
     }
 }

@@ -174,9 +174,16 @@ fn next_inbound(sock: &Shared, deadline: Option<Deadline>, dontwait: bool) -> Re
         if sock.closed.get() {
             return Err(Error::SocketClosed);
         }
-        let got = sock.st.borrow_mut().inbound.pop_front();
+        let (got, left) = {
+            let mut st = sock.st.borrow_mut();
+            (st.inbound.pop_front(), st.inbound.len())
+        };
         if let Some(m) = got {
-            sock.inbound_room.notify_one();
+            // Readers parked on a full queue resume once it is half
+            // empty, not after every message (one switch per message).
+            if left <= sock.opts.rcvhwm.get() / 2 {
+                sock.inbound_room.notify_one();
+            }
             return Ok(m);
         }
         if dontwait {

@@ -100,8 +100,10 @@ pub(super) fn run(sock: &Rc<Shared>, wire: Wire, role: Role) -> Result<()> {
         wire,
         conn: RefCell::new(conn),
         out: RefCell::new(VecDeque::new()),
+        flat: RefCell::new(Bytes::new()),
         work: Default::default(),
         alive: Cell::new(true),
+        inline_ok: Cell::new(true),
         subs: RefCell::new(SubscriptionSet::new()),
     });
     let writer = {
