@@ -570,3 +570,184 @@ fn unsupported_things_fail_clearly() {
     s.close().unwrap();
     assert!(matches!(s.send("x", 0), Err(zgreen::Error::SocketClosed)));
 }
+
+// ------------------------------------------------- against another process
+
+/// Turns this test binary into a child peer (see [`child_peer`]).
+const CHILD_ENV: &str = "ZGREEN_NATIVE_CHILD";
+
+/// The child-process peer: with `CHILD_ENV` set to `ROLE ENDPOINT`, this
+/// test plays ROLE with a blocking libzmq socket and exits; without the
+/// variable it does nothing.
+#[test]
+fn child_peer() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let (role, endpoint) = spec.split_once(' ').unwrap();
+    let ctx = zmq::Context::new();
+    let result: Res<()> = match role {
+        // Connects, sends N requests, checks the replies.
+        "req" => {
+            let s = blocking(&ctx, zmq::REQ);
+            s.connect(endpoint).unwrap();
+            (0..N).try_for_each(|i| {
+                send_all(&s, message(i))?;
+                check(recv_all(&s)?, reply(&message(i)), "child req")
+            })
+        }
+        // Binds, echoes N messages reversed to their sender.
+        "router" => {
+            let s = blocking(&ctx, zmq::ROUTER);
+            s.bind(endpoint).unwrap();
+            (0..N).try_for_each(|i| {
+                let mut got = recv_all(&s)?;
+                let id = got.remove(0);
+                check(got.clone(), message(i), "child router")?;
+                let mut out = vec![id];
+                out.extend(reply(&got));
+                send_all(&s, out)
+            })
+        }
+        other => Err(format!("unknown role {other}")),
+    };
+    result.unwrap_or_else(|e| panic!("child {role} failed: {e}"));
+}
+
+/// Starts this binary as a child peer; it is killed and reaped if the test
+/// fails first.
+fn start_child(role: &str, endpoint: &str) -> zgreen_harness::ChildGuard {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "child_peer", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, format!("{role} {endpoint}"))
+        .stdin(std::process::Stdio::null());
+    zgreen_harness::ChildGuard::spawn(&mut cmd).expect("re-execute the test binary")
+}
+
+/// Runs the hub (polling) until the child exits; asserts it succeeded.
+fn wait_child(mut child: zgreen_harness::ChildGuard) {
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "child failed: {status}");
+            return;
+        }
+        zgreen::sleep(Duration::from_millis(5)).unwrap();
+    }
+}
+
+#[test]
+fn native_rep_serves_libzmq_req_in_another_process() {
+    let _t = Timeout::start_new(BOUND);
+    let rep = native(zmq::REP);
+    rep.bind("tcp://127.0.0.1:*").unwrap();
+    let child = start_child("req", &rep.last_endpoint().unwrap());
+    for _ in 0..N {
+        let got = rep.recv_multipart(0).unwrap();
+        rep.send_multipart(reply(&got), 0).unwrap();
+    }
+    wait_child(child);
+}
+
+#[test]
+fn native_dealer_talks_to_libzmq_router_in_another_process() {
+    let _t = Timeout::start_new(BOUND);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let child = start_child("router", &ep);
+    let dealer = native(zmq::DEALER);
+    dealer.set_reconnect_ivl(Duration::from_millis(20));
+    dealer.connect(&ep).unwrap();
+    for i in 0..N {
+        dealer.send_multipart(message(i), 0).unwrap();
+        assert_eq!(dealer.recv_multipart(0).unwrap(), reply(&message(i)));
+    }
+    wait_child(child);
+}
+
+// ------------------------------------------------------------ mixed broker
+
+/// A queue device with a native ROUTER front-end and a green libzmq
+/// DEALER back-end: blocking libzmq REQ clients and REP workers on other
+/// threads.
+#[test]
+fn mixed_broker_native_front_libzmq_back() {
+    let _t = Timeout::start_new(BOUND);
+    let front = native(zmq::ROUTER);
+    front.bind("tcp://127.0.0.1:*").unwrap();
+    let back = zgreen::zmq::Context::new().socket(zmq::DEALER).unwrap();
+    back.set_recv_timeout(Some(OP_TIMEOUT));
+    back.bind("tcp://127.0.0.1:*").unwrap();
+    let (front_ep, back_ep) = (front.last_endpoint().unwrap(), back.last_endpoint().unwrap());
+    let (f, b) = (front.clone(), back.clone());
+    let up = zgreen::spawn(move || -> zgreen::Result<()> {
+        loop {
+            let m = f.recv_multipart(0)?;
+            b.send_multipart(m, 0)?;
+        }
+    });
+    let (f, b) = (front.clone(), back.clone());
+    let down = zgreen::spawn(move || -> zgreen::Result<()> {
+        loop {
+            let m = b.recv_multipart(0)?;
+            f.send_multipart(m, 0)?;
+        }
+    });
+    const CLIENTS: usize = 3;
+    const EACH: usize = 50;
+    let workers: Vec<_> = (0..2)
+        .map(|w| {
+            libzmq_connected(
+                zmq::REP,
+                &back_ep,
+                |_| {},
+                move |s| {
+                    // Serve until no request came for a while.
+                    while let Ok(mut m) = s.recv_multipart(0) {
+                        m.push(format!("worker {w}").into_bytes());
+                        send_all(&s, m)?;
+                        s.set_rcvtimeo(1000).map_err(|e| e.to_string())?;
+                    }
+                    Ok(())
+                },
+            )
+        })
+        .collect();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            libzmq_connected(
+                zmq::REQ,
+                &front_ep,
+                |_| {},
+                move |s| {
+                    for i in 0..EACH {
+                        let m = vec![format!("client {c} req {i}").into_bytes()];
+                        send_all(&s, m.clone())?;
+                        let got = recv_all(&s)?;
+                        if got[0] != m[0] || !got[1].starts_with(b"worker ") {
+                            return Err(format!("bad reply {:?}", trunc(&got)));
+                        }
+                    }
+                    Ok(())
+                },
+            )
+        })
+        .collect();
+    for c in clients {
+        while !c.is_finished() {
+            zgreen::sleep(Duration::from_millis(5)).unwrap();
+        }
+        join(c);
+    }
+    for w in workers {
+        while !w.is_finished() {
+            zgreen::sleep(Duration::from_millis(5)).unwrap();
+        }
+        join(w);
+    }
+    up.kill().unwrap();
+    down.kill().unwrap();
+}
