@@ -230,11 +230,12 @@ impl Context {
     /// Creates a socket of type `kind` on the green-native ZMTP transport
     /// (feature `native`, partial: see [`native`](super::native)) instead
     /// of libzmq; it interoperates with libzmq peers over `tcp://` and
-    /// `ipc://`. The context only selects the transport: native sockets
-    /// use none of its libzmq state.
+    /// `ipc://`. Their servers ask this context's ZAP handler
+    /// ([`auth::Authenticator`](super::auth::Authenticator)); nothing
+    /// else of the context is used.
     #[cfg(feature = "native")]
     pub fn native_socket(&self, kind: zmq::SocketType) -> Result<super::native::Socket> {
-        super::native::Socket::new(kind)
+        super::native::Socket::with_context(kind, self.clone())
     }
 
     /// A new libzmq socket of type number `kind`, owned by the caller.

@@ -35,7 +35,9 @@
 //!   types fail at [`Socket::new`] with `ENOTSUP`.
 //! - Transports `tcp://` and `ipc://` (path names; abstract `@names` and
 //!   every other transport fail with `EPROTONOSUPPORT`).
-//! - The NULL mechanism only (PLAIN, CURVE and ZAP are not built yet).
+//! - NULL, PLAIN and CURVE; servers ask the ZAP handler of their context
+//!   (the one [`auth::Authenticator`](crate::zmq::auth::Authenticator)
+//!   binds), as libzmq does.
 //! - HWM both ways (SNDHWM per peer, RCVHWM per socket, in messages),
 //!   MAXMSGSIZE (checked at the frame header), HANDSHAKE_IVL, heartbeats
 //!   (HEARTBEAT_IVL / TIMEOUT / TTL), reconnect with back-off
@@ -43,7 +45,7 @@
 //!
 //! # Not supported yet
 //!
-//! PLAIN, CURVE, ZAP; [`Poller`](crate::zmq::Poller), `proxy`, monitors;
+//! [`Poller`](crate::zmq::Poller), `proxy`, monitors;
 //! `unbind`/`disconnect`; socket options beyond those above; several
 //! greenlets sending or receiving frame by frame (`SNDMORE` /
 //! [`Socket::get_rcvmore`]) on one socket at once (whole-message calls
@@ -60,6 +62,7 @@
 mod options;
 mod peer;
 mod route;
+mod security;
 mod session;
 mod shared;
 mod wire;
@@ -72,6 +75,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use omq_proto::proto::SocketType;
 
+use self::security::Security;
 use self::shared::Shared;
 use self::wire::Endpoint;
 use crate::error::{Error, Result};
@@ -140,10 +144,18 @@ impl Socket {
     /// A new native socket of type `kind` (REQ, REP, DEALER, ROUTER, PUB,
     /// SUB, XPUB, XSUB, PUSH, PULL or PAIR; others: `ENOTSUP`).
     pub fn new(kind: zmq::SocketType) -> Result<Socket> {
+        Socket::with_context(kind, crate::zmq::Context::instance())
+    }
+
+    /// A new native socket whose servers ask the ZAP handler of `ctx`
+    /// (what [`Context::native_socket`](crate::zmq::Context::native_socket)
+    /// makes); [`new`](Self::new) uses the process-wide
+    /// [`Context::instance`](crate::zmq::Context::instance).
+    pub fn with_context(kind: zmq::SocketType, ctx: crate::zmq::Context) -> Result<Socket> {
         omq_type(kind)?;
         Ok(Socket {
             h: Rc::new(Handle {
-                shared: Rc::new(Shared::new(kind)),
+                shared: Rc::new(Shared::new(kind, ctx)),
                 send_more: RefCell::new(Vec::new()),
                 recv_rest: RefCell::new(Default::default()),
                 rcvmore: Cell::new(false),
@@ -203,7 +215,9 @@ impl Socket {
         self.check_open()?;
         let ep = Endpoint::parse(endpoint)?;
         let sock = self.sh().clone();
-        let g = crate::greenlet::try_spawn(move || session::connect_loop(sock, ep))?;
+        let g = crate::greenlet::Builder::new()
+            .stack_bytes(session::SESSION_STACK_BYTES)
+            .spawn(move || session::connect_loop(sock, ep))?;
         self.sh().add_task(g.any());
         Ok(())
     }
@@ -439,6 +453,101 @@ impl Socket {
         }
         *self.sh().opts.identity.borrow_mut() = identity.to_vec();
         Ok(())
+    }
+
+    /// `ZMQ_CURVE_SERVER`: with `true`, connections made from now on are
+    /// CURVE servers with the secret key set by
+    /// [`set_curve_secretkey`](Self::set_curve_secretkey) (before or
+    /// after); clients are checked by ZAP when a handler is bound.
+    pub fn set_curve_server(&self, on: bool) -> Result<()> {
+        let mut sec = self.sh().opts.security.borrow_mut();
+        *sec = match (&*sec, on) {
+            (Security::CurveServer { .. }, true) => return Ok(()),
+            (Security::CurveClient { public, secret, .. }, true) => Security::CurveServer {
+                public: *public,
+                secret: *secret,
+            },
+            // No key yet: set it next (until then every handshake fails).
+            (_, true) => Security::CurveServer {
+                public: [0; 32],
+                secret: [0; 32],
+            },
+            (_, false) => Security::Null,
+        };
+        Ok(())
+    }
+
+    /// `ZMQ_CURVE_SECRETKEY`: our long-term secret key (32 bytes, or 40
+    /// characters of Z85); the public key is derived from it.
+    pub fn set_curve_secretkey(&self, key: &[u8]) -> Result<()> {
+        let secret = security::key(key)?;
+        let public = security::public_of(&secret);
+        let mut sec = self.sh().opts.security.borrow_mut();
+        *sec = match &*sec {
+            Security::CurveServer { .. } => Security::CurveServer { public, secret },
+            Security::CurveClient { server, .. } => Security::CurveClient {
+                public,
+                secret,
+                server: *server,
+            },
+            // Until a server key or CURVE_SERVER says which side: a client
+            // of an unknown server fails every handshake, never silently
+            // falls back to NULL.
+            _ => Security::CurveClient {
+                public,
+                secret,
+                server: [0; 32],
+            },
+        };
+        Ok(())
+    }
+
+    /// `ZMQ_CURVE_SERVERKEY`: makes connections CURVE clients of the server
+    /// with this public key (32 bytes or 40 characters of Z85); set our
+    /// secret key too.
+    pub fn set_curve_serverkey(&self, key: &[u8]) -> Result<()> {
+        let server = security::key(key)?;
+        let mut sec = self.sh().opts.security.borrow_mut();
+        let (public, secret) = match &*sec {
+            Security::CurveClient { public, secret, .. } | Security::CurveServer { public, secret } => {
+                (*public, *secret)
+            }
+            _ => ([0; 32], [0; 32]),
+        };
+        *sec = Security::CurveClient {
+            public,
+            secret,
+            server,
+        };
+        Ok(())
+    }
+
+    /// `ZMQ_PLAIN_SERVER`: with `true`, connections are PLAIN servers whose
+    /// clients ZAP checks (with no handler bound, every client is
+    /// admitted, as libzmq does).
+    pub fn set_plain_server(&self, on: bool) {
+        *self.sh().opts.security.borrow_mut() = if on { Security::PlainServer } else { Security::Null };
+    }
+
+    /// `ZMQ_PLAIN_USERNAME` and `ZMQ_PLAIN_PASSWORD`: connections are PLAIN
+    /// clients with these credentials.
+    pub fn set_plain_credentials(&self, username: &str, password: &str) {
+        *self.sh().opts.security.borrow_mut() = Security::PlainClient {
+            username: username.to_string(),
+            password: password.to_string(),
+        };
+    }
+
+    /// `ZMQ_ZAP_DOMAIN`: the domain sent to ZAP; a NULL server with a
+    /// domain asks ZAP too.
+    pub fn set_zap_domain(&self, domain: &str) {
+        *self.sh().opts.zap_domain.borrow_mut() = domain.to_string();
+    }
+
+    /// `ZMQ_ZAP_ENFORCE_DOMAIN`: with no ZAP handler bound, deny the
+    /// clients ZAP would have checked instead of admitting them.
+    pub fn set_zap_enforce_domain(&self, on: bool) {
+        self.sh().opts.zap_enforce.set(on);
     }
 
     /// `ZMQ_ROUTER_MANDATORY`: a ROUTER send to an unknown peer fails with

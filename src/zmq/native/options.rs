@@ -3,6 +3,8 @@
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
+use super::security::Security;
+
 /// The options a native socket supports, each with libzmq's default
 /// unless said otherwise.
 #[derive(Debug)]
@@ -46,6 +48,13 @@ pub(super) struct Options {
     pub(super) recv_timeout: Cell<Option<Duration>>,
     /// Default timeout of blocking sends (`None`: forever).
     pub(super) send_timeout: Cell<Option<Duration>>,
+    /// The security mechanism (NULL by default).
+    pub(super) security: RefCell<Security>,
+    /// `ZMQ_ZAP_DOMAIN` (empty by default: a NULL server does not ask ZAP).
+    pub(super) zap_domain: RefCell<String>,
+    /// `ZMQ_ZAP_ENFORCE_DOMAIN`: with no ZAP handler bound, deny instead
+    /// of admitting.
+    pub(super) zap_enforce: Cell<bool>,
 }
 
 impl Default for Options {
@@ -65,6 +74,9 @@ impl Default for Options {
             router_mandatory: Cell::new(false),
             recv_timeout: Cell::new(None),
             send_timeout: Cell::new(None),
+            security: RefCell::new(Security::Null),
+            zap_domain: RefCell::new(String::new()),
+            zap_enforce: Cell::new(false),
         }
     }
 }

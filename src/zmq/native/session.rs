@@ -16,12 +16,15 @@ use omq_proto::subscription::SubscriptionSet;
 use super::peer::{self, Peer};
 use super::shared::Shared;
 use super::wire::{Endpoint, Listener, Wire};
-use super::{omq_type, route};
+use super::{omq_type, route, security};
 use crate::error::{Error, Result};
 use crate::hub::Deadline;
 
 /// Bytes read from a stream at a time.
 const READ_BYTES: usize = 64 * 1024;
+/// The stack of a session greenlet (its reader, which also runs the
+/// handshake): CURVE's key exchange needs more than the default 64 KiB.
+pub(super) const SESSION_STACK_BYTES: usize = 256 * 1024;
 /// How long one connect attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -45,15 +48,41 @@ fn flush(wire: &Wire, conn: &mut Connection, deadline: Option<Deadline>) -> Resu
 /// Runs the ZMTP greeting and mechanism handshake; returns the codec (which
 /// may already hold messages that came with the handshake) and the peer's
 /// properties.
-fn handshake(sock: &Shared, wire: &Wire, role: Role, buf: &mut [u8]) -> Result<(Connection, PeerProperties)> {
+fn handshake(
+    sock: &Shared,
+    wire: &Wire,
+    role: Role,
+    from: &str,
+    buf: &mut [u8],
+) -> Result<(Connection, PeerProperties)> {
+    let identity = sock.opts.identity.borrow().clone();
+    let zap_domain = sock.opts.zap_domain.borrow().clone();
     let mut config = ConnectionConfig::new(role, omq_type(sock.kind)?)
-        .identity(Bytes::from(sock.opts.identity.borrow().clone()));
+        .identity(Bytes::from(identity.clone()))
+        .mechanism(security::setup(&sock.opts.security.borrow(), &zap_domain))
+        .peer_address(from)
+        .defer_authentication(true);
     if let Some(max) = sock.opts.max_msg_bytes.get() {
         config = config.max_message_size(max);
     }
     let mut conn = Connection::new(config);
-    let deadline = Some(Deadline::after(sock.opts.handshake_ivl.get()));
+    let hs_deadline = Deadline::after(sock.opts.handshake_ivl.get());
+    let deadline = Some(hs_deadline);
     loop {
+        if let Some(request) = conn.take_authentication_request() {
+            let verdict = security::zap(
+                &sock.ctx,
+                &zap_domain,
+                sock.opts.zap_enforce.get(),
+                request.peer(),
+                &identity,
+                hs_deadline,
+            );
+            // A refusal queues the mechanism's ERROR: say it, then end.
+            let refused = conn.complete_authentication(verdict);
+            let _ = flush(wire, &mut conn, deadline);
+            refused.map_err(protocol)?;
+        }
         flush(wire, &mut conn, deadline)?;
         while let Some(event) = conn.poll_event() {
             if let Event::HandshakeSucceeded { peer_properties, .. } = event {
@@ -73,9 +102,9 @@ fn handshake(sock: &Shared, wire: &Wire, role: Role, buf: &mut [u8]) -> Result<(
 /// One connection from handshake to hang-up: registers the peer with the
 /// socket, runs its writer (and PINGs), reads until the peer leaves, the
 /// connection fails, or the socket closes, then unregisters it.
-pub(super) fn run(sock: &Rc<Shared>, wire: Wire, role: Role) -> Result<()> {
+pub(super) fn run(sock: &Rc<Shared>, wire: Wire, role: Role, from: &str) -> Result<()> {
     let mut buf = vec![0u8; READ_BYTES];
-    let (conn, props) = handshake(sock, &wire, role, &mut buf)?;
+    let (conn, props) = handshake(sock, &wire, role, from, &mut buf)?;
     let id = {
         let mut st = sock.st.borrow_mut();
         st.next_peer_id += 1;
@@ -108,7 +137,9 @@ pub(super) fn run(sock: &Rc<Shared>, wire: Wire, role: Role) -> Result<()> {
     });
     let writer = {
         let (peer, room) = (peer.clone(), sock.room.clone());
-        crate::greenlet::try_spawn(move || peer::writer(peer, room))?
+        crate::greenlet::Builder::new()
+            .stack_bytes(SESSION_STACK_BYTES)
+            .spawn(move || peer::writer(peer, room))?
     };
     let pinger = match sock.opts.heartbeat_ivl.get() {
         Some(ivl) if !ivl.is_zero() => {
@@ -235,12 +266,14 @@ pub(super) fn accept_loop(sock: Rc<Shared>, listener: Listener) -> Result<()> {
             return Ok(());
         }
         let s = sock.clone();
-        let g = crate::greenlet::try_spawn(move || {
-            let r = run(&s, wire, Role::Server);
-            if let Err(ref e) = r {
-                tracing::debug!(target: "zgreen::zmq::native", peer = %from, "connection ended: {e}");
-            }
-        })?;
+        let g = crate::greenlet::Builder::new()
+            .stack_bytes(SESSION_STACK_BYTES)
+            .spawn(move || {
+                let r = run(&s, wire, Role::Server, &from);
+                if let Err(ref e) = r {
+                    tracing::debug!(target: "zgreen::zmq::native", peer = %from, "connection ended: {e}");
+                }
+            })?;
         sock.add_task(g.any());
     }
 }
@@ -257,7 +290,7 @@ pub(super) fn connect_loop(sock: Rc<Shared>, endpoint: Endpoint) -> Result<()> {
         match endpoint.connect(CONNECT_TIMEOUT) {
             Ok(wire) => {
                 let started = Instant::now();
-                let r = run(&sock, wire, Role::Client);
+                let r = run(&sock, wire, Role::Client, &endpoint.to_string());
                 if sock.closed.get() {
                     return Ok(());
                 }

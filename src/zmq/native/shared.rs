@@ -18,6 +18,8 @@ use crate::hub::task::WaitQueue;
 /// Everything behind a native socket handle.
 pub(super) struct Shared {
     pub(super) kind: zmq::SocketType,
+    /// The libzmq context whose ZAP handler a server asks.
+    pub(super) ctx: crate::zmq::Context,
     pub(super) opts: Options,
     pub(super) st: RefCell<State>,
     /// Receivers parked for an inbound message.
@@ -62,9 +64,10 @@ pub(super) struct State {
 }
 
 impl Shared {
-    pub(super) fn new(kind: zmq::SocketType) -> Shared {
+    pub(super) fn new(kind: zmq::SocketType, ctx: crate::zmq::Context) -> Shared {
         Shared {
             kind,
+            ctx,
             opts: Options::default(),
             st: RefCell::new(State::default()),
             readable: WaitQueue::default(),

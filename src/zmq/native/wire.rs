@@ -98,6 +98,15 @@ impl Endpoint {
     }
 }
 
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Endpoint::Ipc(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
 /// A bound green listener.
 pub(super) enum Listener {
     /// A TCP listener.
