@@ -6,10 +6,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use zgreen::zmq::Socket;
-
 use crate::frames::{Frames, Limits, Malformed, peer_hex, show};
-use crate::io::{SendFailure, recv_bounded, send_nowait};
+use crate::io::{BrokerSocket, SendFailure};
 use crate::mdp::{self, BrokerInbound, WorkerCommand};
 use crate::metrics::{Metrics, expired_workers};
 
@@ -510,9 +508,14 @@ impl Broker {
     }
 }
 
-/// Runs `broker` on `sock` (a bound ROUTER with `ROUTER_MANDATORY`) until
-/// an error or a kill.
-pub fn serve(sock: &Socket, broker: &mut Broker, metrics: Option<&Metrics>) -> zgreen::Result<()> {
+/// Runs `broker` on `sock` (a bound ROUTER with `ROUTER_MANDATORY`: a green
+/// libzmq [`Socket`](zgreen::zmq::Socket) or, with the `native` feature, a native one) until an
+/// error or a kill.
+pub fn serve<S: BrokerSocket>(
+    sock: &S,
+    broker: &mut Broker,
+    metrics: Option<&Metrics>,
+) -> zgreen::Result<()> {
     let limits = broker.config().limits;
     let (m_in, m_out) = match metrics {
         Some(m) => (Some(m.messages_in("router")), Some(m.messages_out("router"))),
@@ -526,7 +529,7 @@ pub fn serve(sock: &Socket, broker: &mut Broker, metrics: Option<&Metrics>) -> z
         }
         flush(sock, broker, &mut out, m_out.as_ref())?;
         let wait = broker.next_tick().saturating_duration_since(Instant::now());
-        let Some(inbound) = recv_bounded(sock, &limits, Some(wait))? else {
+        let Some(inbound) = sock.recv_bounded(&limits, Some(wait))? else {
             continue;
         };
         if let Some(c) = &m_in {
@@ -540,8 +543,8 @@ pub fn serve(sock: &Socket, broker: &mut Broker, metrics: Option<&Metrics>) -> z
     }
 }
 
-fn flush(
-    sock: &Socket,
+fn flush<S: BrokerSocket>(
+    sock: &S,
     broker: &mut Broker,
     out: &mut Vec<Frames>,
     counter: Option<&prometheus_client::metrics::counter::Counter>,
@@ -549,7 +552,7 @@ fn flush(
     while !out.is_empty() {
         let batch = std::mem::take(out);
         for frames in batch {
-            match send_nowait(sock, frames)? {
+            match sock.send_nowait(frames)? {
                 Ok(()) => {
                     if let Some(c) = counter {
                         c.inc();

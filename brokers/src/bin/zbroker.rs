@@ -78,6 +78,11 @@ struct MdpArgs {
     shard_queue: usize,
     #[command(flatten)]
     limits: LimitArgs,
+    /// `libzmq`, or `native`: the ROUTER speaks ZMTP itself on the hub
+    /// (zgreen's native transport; needs a build with `--features native`,
+    /// and supports neither CURVE options nor `--threads` above 1 yet).
+    #[arg(long, value_name = "T", default_value = "libzmq", env = "ZGREEN_TRANSPORT")]
+    transport: String,
 }
 
 /// `--threads` and `--io-threads` of `mdp` and the devices.
@@ -144,6 +149,54 @@ struct DeviceArgs {
     threads: ThreadArgs,
 }
 
+/// `zbroker mdp --transport native`: the MDP broker on a native ROUTER.
+#[cfg(feature = "native")]
+fn native_mdp(
+    ctx: &zgreen::zmq::Context,
+    bind: &str,
+    linger_ms: u64,
+    cfg: mdp_broker::Config,
+    metrics: Option<std::sync::Arc<zgreen_brokers::metrics::Metrics>>,
+    grace: Duration,
+) -> i32 {
+    let router = ctx
+        .native_socket(zmq::ROUTER)
+        .unwrap_or_else(|e| cli::fail(NAME, e));
+    router.set_router_mandatory(true);
+    router.set_linger(Duration::from_millis(linger_ms));
+    router.set_maxmsgsize(Some(
+        cfg.limits.max_frames.saturating_mul(cfg.limits.max_frame_bytes),
+    ));
+    router
+        .bind(bind)
+        .unwrap_or_else(|e| cli::fail(NAME, format!("cannot bind {bind}: {e}")));
+    let bind = bind.to_string();
+    cli::run_until_signal(NAME, grace, move || {
+        tracing::info!(endpoint = %bind, transport = "native", "mdp broker listening");
+        let mut broker = mdp_broker::Broker::new(cfg, Instant::now(), metrics.clone());
+        let r = mdp_broker::serve(&router, &mut broker, metrics.as_deref());
+        tracing::info!(counters = ?broker.counters, "mdp broker stopped");
+        r
+    })
+}
+
+/// Without the `native` feature, `--transport native` says how to get it.
+#[cfg(not(feature = "native"))]
+fn native_mdp(
+    _: &zgreen::zmq::Context,
+    _: &str,
+    _: u64,
+    _: mdp_broker::Config,
+    _: Option<std::sync::Arc<zgreen_brokers::metrics::Metrics>>,
+    _: Duration,
+) -> i32 {
+    cli::fail(
+        NAME,
+        "--transport native: this zbroker was built without the native transport \
+         (cargo build --release -p zgreen-brokers --features native)",
+    )
+}
+
 fn main() {
     let cli: cli::Started<Cmd> = cli::start_with(NAME, ABOUT, Role::Server, |cmd| match cmd {
         Cmd::Mdp(a) => a.threads.io(),
@@ -164,6 +217,31 @@ fn main() {
                 }
                 ServiceKeys::load(path).unwrap_or_else(|e| cli::fail(NAME, e))
             });
+            if a.transport == "native" {
+                let cfg = mdp_broker::Config {
+                    heartbeat: Duration::from_millis(a.heartbeat_ms.max(1)),
+                    liveness: a.liveness.max(1),
+                    max_queue: a.max_queue,
+                    request_ttl: Duration::from_millis(a.request_ttl_ms),
+                    max_services: a.max_services.max(1),
+                    limits: a.limits.limits(),
+                };
+                if a.threads.threads > 1
+                    || cli.common.curve.curve_secret_key_file.is_some()
+                    || service_keys.is_some()
+                {
+                    cli::fail(
+                        NAME,
+                        "--transport native supports neither --threads above 1 nor CURVE options yet",
+                    );
+                }
+                std::process::exit(native_mdp(&ctx, &a.bind, linger, cfg, metrics.clone(), grace));
+            } else if a.transport != "libzmq" {
+                cli::fail(
+                    NAME,
+                    format!("unknown --transport {:?} (libzmq or native)", a.transport),
+                );
+            }
             let router = sock(zmq::ROUTER);
             a.limits.apply(&router).unwrap_or_else(|e| cli::fail(NAME, e));
             router

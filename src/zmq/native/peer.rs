@@ -20,7 +20,7 @@ use std::rc::Rc;
 
 use bytes::{Buf, Bytes, BytesMut};
 use omq_proto::Message;
-use omq_proto::proto::{Command, Connection, SocketType};
+use omq_proto::proto::{Command, Connection};
 use omq_proto::subscription::SubscriptionSet;
 
 use super::wire::Wire;
@@ -42,8 +42,6 @@ pub(super) struct Peer {
     /// The identity a ROUTER routes by: the peer's announced one, else a
     /// generated one (`0x00` then 4 bytes, as libzmq).
     pub(super) routing_id: Bytes,
-    /// The peer's socket type, from its READY.
-    pub(super) peer_type: Option<SocketType>,
     pub(super) wire: Wire,
     pub(super) conn: RefCell<Connection>,
     /// Messages waiting for the writer (at most SNDHWM).

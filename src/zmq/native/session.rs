@@ -125,7 +125,6 @@ pub(super) fn run(sock: &Rc<Shared>, wire: Wire, role: Role, from: &str) -> Resu
     let peer = Rc::new(Peer {
         id,
         routing_id,
-        peer_type: props.socket_type,
         wire,
         conn: RefCell::new(conn),
         out: RefCell::new(VecDeque::new()),

@@ -1,0 +1,68 @@
+//! The MDP broker on a native ROUTER (feature `native`): a worker and
+//! clients on green libzmq DEALERs, so this is also the mixed case
+//! (native front-end, libzmq peers). Bounded by a `Timeout` scope and
+//! socket timeouts.
+#![cfg(feature = "native")]
+
+use std::time::{Duration, Instant};
+
+use zgreen::Timeout;
+use zgreen::zmq::Context;
+use zgreen_brokers::frames::Limits;
+use zgreen_brokers::mdp::{self, WorkerInbound};
+use zgreen_brokers::mdp_broker::{Broker, Config, serve};
+
+#[test]
+fn mdp_broker_on_a_native_router() {
+    let _t = Timeout::start_new(Duration::from_secs(30));
+    let ctx = Context::new();
+    let router = ctx.native_socket(zmq::ROUTER).unwrap();
+    router.set_router_mandatory(true);
+    router.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = router.last_endpoint().unwrap();
+    let broker = zgreen::spawn(move || {
+        let mut broker = Broker::new(Config::default(), Instant::now(), None);
+        let _ = serve(&router, &mut broker, None);
+        broker.counters.clone()
+    });
+    let limits = Limits::default();
+    let worker = ctx.socket(zmq::DEALER).unwrap();
+    worker.set_recv_timeout(Some(Duration::from_secs(10)));
+    worker.connect(&ep).unwrap();
+    worker.send_multipart(mdp::ready(b"echo"), 0).unwrap();
+    let w = zgreen::spawn(move || -> zgreen::Result<()> {
+        loop {
+            let frames = worker.recv_multipart(0)?;
+            match mdp::parse_worker_inbound(&frames, &limits) {
+                Ok(WorkerInbound::Request { client, body }) => {
+                    worker.send_multipart(mdp::reply(&client, &body), 0)?
+                }
+                Ok(_) => {}
+                Err(e) => panic!("worker got {e:?}"),
+            }
+        }
+    });
+    let clients: Vec<_> = (0..3)
+        .map(|c| {
+            let client = ctx.socket(zmq::DEALER).unwrap();
+            client.set_recv_timeout(Some(Duration::from_secs(10)));
+            client.connect(&ep).unwrap();
+            zgreen::spawn(move || -> zgreen::Result<()> {
+                for i in 0..100 {
+                    let body = format!("client {c} request {i}");
+                    client.send_multipart(mdp::client_request(b"echo", &[body.as_bytes()]), 0)?;
+                    let reply = client.recv_multipart(0)?;
+                    let parsed = mdp::parse_client_reply(&reply, &Limits::default()).unwrap();
+                    assert_eq!(parsed.service, b"echo");
+                    assert_eq!(parsed.body, vec![body.into_bytes()]);
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for c in clients {
+        c.get().unwrap().unwrap();
+    }
+    w.kill().unwrap();
+    broker.kill().unwrap();
+}
