@@ -751,3 +751,19 @@ fn mixed_broker_native_front_libzmq_back() {
     up.kill().unwrap();
     down.kill().unwrap();
 }
+
+#[test]
+fn host_names_and_wildcards() {
+    let _t = Timeout::start_new(BOUND);
+    let pull = native(zmq::PULL);
+    pull.bind("tcp://*:*").unwrap();
+    let ep = pull.last_endpoint().unwrap();
+    assert!(ep.starts_with("tcp://0.0.0.0:"), "{ep}");
+    let port = ep.rsplit_once(':').unwrap().1;
+    let push = native(zmq::PUSH);
+    // A name, resolved off the hub; ::1 (if first) is refused, then
+    // 127.0.0.1 is tried.
+    push.connect(&format!("tcp://localhost:{port}")).unwrap();
+    push.send("by name", 0).unwrap();
+    assert_eq!(pull.recv_bytes(0).unwrap(), b"by name");
+}

@@ -25,6 +25,8 @@ const READ_BYTES: usize = 64 * 1024;
 /// The stack of a session greenlet (its reader, which also runs the
 /// handshake): CURVE's key exchange needs more than the default 64 KiB.
 pub(super) const SESSION_STACK_BYTES: usize = 256 * 1024;
+/// The pause after a failed accept before the next.
+const ACCEPT_RETRY: Duration = Duration::from_millis(10);
 /// How long one connect attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -260,7 +262,17 @@ fn read_loop(sock: &Rc<Shared>, peer: &Rc<Peer>, buf: &mut [u8]) -> Result<()> {
 /// session greenlet of its own.
 pub(super) fn accept_loop(sock: Rc<Shared>, listener: Listener) -> Result<()> {
     loop {
-        let (wire, from) = listener.accept()?;
+        let (wire, from) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if e.is_killed() || sock.closed.get() => return Err(e),
+            // Out of descriptors, a connection reset before accept, ...:
+            // the listener stays; try again shortly (never spin).
+            Err(e) => {
+                tracing::warn!(target: "zgreen::zmq::native", "accept failed: {e}");
+                crate::greenlet::sleep(ACCEPT_RETRY)?;
+                continue;
+            }
+        };
         if sock.closed.get() {
             return Ok(());
         }

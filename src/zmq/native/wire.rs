@@ -2,7 +2,7 @@
 //! one: green `tcp://` and `ipc://` streams and listeners.
 
 use std::io::{self, IoSlice};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -55,13 +55,15 @@ impl Endpoint {
         }
     }
 
+    /// The addresses of `host:port`; names are resolved on the thread pool
+    /// ([`lookup_host`](crate::net::lookup_host)), so the hub never blocks.
     fn tcp_addrs(host: &str, port: &str, binding: bool) -> Result<Vec<SocketAddr>> {
         let host = if binding && host == "*" { "0.0.0.0" } else { host };
         let port: u16 = match port {
             "*" if binding => 0,
             p => p.parse().map_err(|_| invalid())?,
         };
-        Ok((host, port).to_socket_addrs()?.collect())
+        crate::net::lookup_host(host, port)
     }
 
     /// Binds a green listener; returns it with the endpoint it is
