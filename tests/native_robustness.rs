@@ -401,3 +401,58 @@ fn connect_before_bind_and_reconnect_after_the_peer_restarts() {
     push.send("three", 0).unwrap();
     wait_thread(second);
 }
+
+#[test]
+fn incompatible_socket_type_is_refused() {
+    let _t = Timeout::start_new(BOUND);
+    let push = native(zmq::PUSH);
+    push.bind("tcp://127.0.0.1:*").unwrap();
+    let addr = tcp_addr(&push.last_endpoint().unwrap());
+    let t = thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(&greeting()).unwrap();
+        // PUSH to PUSH is not a valid pairing (RFC 28).
+        s.write_all(&ready("PUSH")).unwrap();
+        closed_within(&mut s, Duration::from_secs(5))
+    });
+    assert!(wait_thread(t), "a PUSH peer of a PUSH socket was kept");
+    assert_eq!(push.peer_count(), 0);
+}
+
+/// Seeded garbage after a valid handshake: each connection is dropped (or
+/// its bytes happen to be valid frames), the socket never panics, and a
+/// well-behaved peer is served afterwards.
+#[test]
+fn garbage_after_the_handshake_never_disturbs_the_socket() {
+    let _t = Timeout::start_new(BOUND);
+    let pull = native(zmq::PULL);
+    pull.set_maxmsgsize(Some(64 * 1024));
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = pull.last_endpoint().unwrap();
+    let addr = tcp_addr(&ep);
+    let hostile = thread::spawn(move || {
+        let mut rng = fastrand::Rng::with_seed(18);
+        for _ in 0..30 {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            raw_handshake(&mut s, "PUSH").unwrap();
+            let junk: Vec<u8> = (0..rng.usize(1..2000)).map(|_| rng.u8(..)).collect();
+            let _ = s.write_all(&junk);
+            // Either the socket hangs up, or the junk parsed as frames and
+            // it waits for more: both are fine, neither may take long.
+            let _ = closed_within(&mut s, Duration::from_millis(100));
+        }
+    });
+    wait_thread(hostile);
+    // Whatever the junk decoded to is delivered or dropped (some may still
+    // be on its way): skip it, and see every good message in order.
+    let good = good_pusher(&ep, 20);
+    let mut next = 0;
+    while next < 20 {
+        let m = pull.recv_bytes(0).unwrap();
+        if m.starts_with(b"good ") {
+            assert_eq!(m, format!("good {next}").into_bytes());
+            next += 1;
+        }
+    }
+    wait_thread(good);
+}
