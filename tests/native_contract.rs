@@ -1,0 +1,124 @@
+//! The socket contract on native sockets: LINGER delivers what was queued
+//! at close, several greenlets share one socket without tearing messages,
+//! kills and timeouts never lose a message, close wakes parked callers.
+//!
+//! Every test is bounded: a `Timeout` scope, timeouts on every socket.
+#![cfg(feature = "native")]
+
+use std::thread;
+use std::time::Duration;
+
+use zgreen::zmq::native::Socket;
+use zgreen::{Error, Timeout};
+
+const BOUND: Duration = Duration::from_secs(30);
+
+fn native(kind: zmq::SocketType) -> Socket {
+    let s = Socket::new(kind).unwrap();
+    s.set_recv_timeout(Some(Duration::from_secs(10)));
+    s.set_send_timeout(Some(Duration::from_secs(10)));
+    s
+}
+
+fn wait_thread<T>(t: thread::JoinHandle<T>) -> T {
+    while !t.is_finished() {
+        zgreen::sleep(Duration::from_millis(5)).unwrap();
+    }
+    t.join().expect("peer thread panicked")
+}
+
+#[test]
+fn linger_delivers_what_was_queued_at_close() {
+    let _t = Timeout::start_new(BOUND);
+    let ctx = zmq::Context::new();
+    let pull = ctx.socket(zmq::PULL).unwrap();
+    pull.set_rcvtimeo(10_000).unwrap();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = pull.get_last_endpoint().unwrap().unwrap();
+    let push = native(zmq::PUSH);
+    push.connect(&ep).unwrap();
+    let body = vec![b'z'; 10_000];
+    for _ in 0..500 {
+        push.send(&body, 0).unwrap();
+    }
+    drop(push);
+    let t = thread::spawn(move || {
+        (0..500).all(|_| pull.recv_bytes(0).map(|m| m.len() == 10_000).unwrap_or(false))
+    });
+    assert!(wait_thread(t), "messages queued at close were lost within LINGER");
+}
+
+#[test]
+fn greenlets_sharing_a_socket_never_tear_messages() {
+    let _t = Timeout::start_new(BOUND);
+    let pull = native(zmq::PULL);
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = native(zmq::PUSH);
+    push.set_sndhwm(5);
+    push.connect(&pull.last_endpoint().unwrap()).unwrap();
+    let senders: Vec<_> = (0..4u8)
+        .map(|id| {
+            let push = push.clone();
+            zgreen::spawn(move || -> zgreen::Result<()> {
+                for i in 0..200u32 {
+                    push.send_multipart([vec![id], i.to_be_bytes().to_vec(), vec![id; 300]], 0)?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    let mut next = [0u32; 4];
+    for _ in 0..800 {
+        let m = pull.recv_multipart(0).unwrap();
+        let id = m[0][0] as usize;
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[1], next[id].to_be_bytes(), "sender {id} reordered");
+        assert_eq!(m[2], vec![id as u8; 300]);
+        next[id] += 1;
+    }
+    for s in senders {
+        s.get().unwrap().unwrap();
+    }
+}
+
+#[test]
+fn kills_and_timeouts_never_lose_a_message() {
+    let _t = Timeout::start_new(BOUND);
+    let pull = native(zmq::PULL);
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = native(zmq::PUSH);
+    push.connect(&pull.last_endpoint().unwrap()).unwrap();
+    // A receiver parked, then killed.
+    let p = pull.clone();
+    let g = zgreen::spawn(move || p.recv_bytes(0));
+    zgreen::sleep(Duration::from_millis(20)).unwrap();
+    g.kill().unwrap();
+    assert!(matches!(g.get(), Ok(Err(Error::Killed))));
+    // A receive that times out.
+    let r = pull.recv_bytes_timeout(0, Duration::from_millis(20));
+    assert!(matches!(r, Err(Error::Timeout(_))), "{r:?}");
+    // Neither took what comes next.
+    for i in 0..10 {
+        push.send(format!("m{i}"), 0).unwrap();
+    }
+    for i in 0..10 {
+        assert_eq!(pull.recv_bytes(0).unwrap(), format!("m{i}").into_bytes());
+    }
+}
+
+#[test]
+fn close_wakes_parked_callers() {
+    let _t = Timeout::start_new(BOUND);
+    let pull = native(zmq::PULL);
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = native(zmq::PUSH); // no peer: a send parks
+    let (p, q) = (pull.clone(), push.clone());
+    let r = zgreen::spawn(move || p.recv_bytes(0));
+    let s = zgreen::spawn(move || q.send("x", 0));
+    zgreen::sleep(Duration::from_millis(20)).unwrap();
+    pull.close().unwrap();
+    push.close().unwrap();
+    assert!(matches!(r.get(), Ok(Err(Error::SocketClosed))));
+    assert!(matches!(s.get(), Ok(Err(Error::SocketClosed))));
+    assert!(matches!(pull.recv_bytes(0), Err(Error::SocketClosed)));
+}
