@@ -609,6 +609,26 @@ fn child_peer() {
                 send_all(&s, out)
             })
         }
+        // Connects, receives N messages.
+        "pull" => {
+            let s = blocking(&ctx, zmq::PULL);
+            s.connect(endpoint).unwrap();
+            (0..N).try_for_each(|i| check(recv_all(&s)?, message(i), "child pull"))
+        }
+        // "ENDPOINT SECRET_Z85": binds a CURVE server REP, echoes N
+        // messages reversed.
+        "curve-rep" => {
+            let (endpoint, secret) = endpoint.split_once(' ').unwrap();
+            let s = blocking(&ctx, zmq::REP);
+            s.set_curve_server(true).unwrap();
+            s.set_curve_secretkey(&zmq::z85_decode(secret).unwrap()).unwrap();
+            s.bind(endpoint).unwrap();
+            (0..N).try_for_each(|i| {
+                let got = recv_all(&s)?;
+                check(got.clone(), message(i), "child curve-rep")?;
+                send_all(&s, reply(&got))
+            })
+        }
         other => Err(format!("unknown role {other}")),
     };
     result.unwrap_or_else(|e| panic!("child {role} failed: {e}"));
@@ -766,4 +786,41 @@ fn host_names_and_wildcards() {
     push.connect(&format!("tcp://localhost:{port}")).unwrap();
     push.send("by name", 0).unwrap();
     assert_eq!(pull.recv_bytes(0).unwrap(), b"by name");
+}
+
+#[test]
+fn native_push_feeds_libzmq_pull_in_another_process() {
+    let _t = Timeout::start_new(BOUND);
+    let push = native(zmq::PUSH);
+    push.bind("tcp://127.0.0.1:*").unwrap();
+    let child = start_child("pull", &push.last_endpoint().unwrap());
+    for i in 0..N {
+        push.send_multipart(message(i), 0).unwrap();
+    }
+    wait_child(child);
+}
+
+#[test]
+fn native_curve_req_against_libzmq_curve_rep_in_another_process() {
+    let _t = Timeout::start_new(BOUND);
+    let server = zgreen::zmq::keys::KeyPair::generate().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let secret = zmq::z85_encode(server.secret_bytes()).unwrap();
+    let child = start_child("curve-rep", &format!("{ep} {secret}"));
+    let req = native(zmq::REQ);
+    req.set_reconnect_ivl(Duration::from_millis(20));
+    req.set_curve_serverkey(&server.public.0).unwrap();
+    req.set_curve_secretkey(zgreen::zmq::keys::KeyPair::generate().unwrap().secret_bytes())
+        .unwrap();
+    req.connect(&ep).unwrap();
+    for i in 0..N {
+        req.send_multipart(message(i), 0).unwrap();
+        assert_eq!(req.recv_multipart(0).unwrap(), reply(&message(i)));
+    }
+    wait_child(child);
 }
