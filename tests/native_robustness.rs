@@ -456,3 +456,64 @@ fn garbage_after_the_handshake_never_disturbs_the_socket() {
     }
     wait_thread(good);
 }
+
+#[test]
+fn sub_resubscribes_after_reconnecting() {
+    let _t = Timeout::start_new(BOUND);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let sub = native(zmq::SUB);
+    sub.set_reconnect_ivl(Duration::from_millis(20));
+    sub.subscribe("news").unwrap();
+    sub.connect(&ep).unwrap();
+    // Two publishers in turn on the same port; each publishes until told.
+    for round in 0..2 {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let st = stop.clone();
+        let ep = ep.clone();
+        let publisher = thread::spawn(move || {
+            let ctx = zmq::Context::new();
+            let s = ctx.socket(zmq::PUB).unwrap();
+            s.set_linger(0).unwrap();
+            s.bind(&ep).unwrap();
+            while !st.load(Ordering::SeqCst) {
+                s.send(format!("news {round}").as_bytes(), 0).unwrap();
+                s.send("other", 0).unwrap();
+                thread::sleep(Duration::from_millis(2));
+            }
+        });
+        assert_eq!(sub.recv_bytes(0).unwrap(), format!("news {round}").into_bytes());
+        stop.store(true, Ordering::SeqCst);
+        wait_thread(publisher);
+        while sub.peer_count() != 0 {
+            zgreen::sleep(Duration::from_millis(5)).unwrap();
+        }
+        while sub.recv_bytes(zmq::DONTWAIT).is_ok() {}
+    }
+}
+
+#[test]
+fn xpub_reports_the_cancels_of_a_vanished_subscriber() {
+    let _t = Timeout::start_new(BOUND);
+    let xpub = native(zmq::XPUB);
+    xpub.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = xpub.last_endpoint().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let subscriber = thread::spawn(move || {
+        let ctx = zmq::Context::new();
+        let s = ctx.socket(zmq::SUB).unwrap();
+        s.set_linger(0).unwrap();
+        s.connect(&ep).unwrap();
+        s.set_subscribe(b"weather").unwrap();
+        let _ = rx.recv_timeout(Duration::from_secs(10));
+        // Closing without unsubscribing: the XPUB reports the cancel.
+    });
+    assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x01weather");
+    tx.send(()).unwrap();
+    wait_thread(subscriber);
+    assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x00weather");
+}
