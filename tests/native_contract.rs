@@ -122,3 +122,43 @@ fn close_wakes_parked_callers() {
     assert!(matches!(s.get(), Ok(Err(Error::SocketClosed))));
     assert!(matches!(pull.recv_bytes(0), Err(Error::SocketClosed)));
 }
+
+// ------------------------------------------- one test, either transport
+
+use zgreen::zmq::native::MessageSocket;
+
+/// REQ/REP then PUSH/PULL, written once over `MessageSocket`: the same
+/// code runs on libzmq, on the native transport, and across the two.
+fn exchange<A: MessageSocket, B: MessageSocket>(rep: A, req: B, pull: A, push: B) -> zgreen::Result<()> {
+    for s in [&rep, &pull] {
+        s.set_recv_timeout(Some(Duration::from_secs(10)));
+    }
+    req.set_recv_timeout(Some(Duration::from_secs(10)));
+    rep.bind("tcp://127.0.0.1:*")?;
+    req.connect(&rep.last_endpoint()?)?;
+    pull.bind("tcp://127.0.0.1:*")?;
+    push.connect(&pull.last_endpoint()?)?;
+    for i in 0..50u32 {
+        let msg = vec![i.to_be_bytes().to_vec(), Vec::new(), vec![7; i as usize * 10]];
+        req.send_multipart(&msg, 0)?;
+        let got = rep.recv_multipart(0)?;
+        assert_eq!(got, msg);
+        rep.send_multipart(&got, 0)?;
+        assert_eq!(req.recv_multipart(0)?, msg);
+        push.send_multipart(&msg, 0)?;
+        assert_eq!(pull.recv_multipart(0)?, msg);
+    }
+    Ok(())
+}
+
+#[test]
+fn the_same_code_on_either_transport_and_across() {
+    let _t = Timeout::start_new(BOUND);
+    let ctx = zgreen::zmq::Context::new();
+    let z = |k| ctx.socket(k).unwrap();
+    let n = |k| ctx.native_socket(k).unwrap();
+    exchange(z(zmq::REP), z(zmq::REQ), z(zmq::PULL), z(zmq::PUSH)).unwrap();
+    exchange(n(zmq::REP), n(zmq::REQ), n(zmq::PULL), n(zmq::PUSH)).unwrap();
+    exchange(n(zmq::REP), z(zmq::REQ), n(zmq::PULL), z(zmq::PUSH)).unwrap();
+    exchange(z(zmq::REP), n(zmq::REQ), z(zmq::PULL), n(zmq::PUSH)).unwrap();
+}

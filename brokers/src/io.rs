@@ -152,7 +152,7 @@ impl BrokerSocket for zgreen::zmq::native::Socket {
     }
 
     fn send_nowait(&self, frames: Frames) -> zgreen::Result<Result<(), SendFailure>> {
-        match self.send_multipart(frames.clone(), zmq::DONTWAIT) {
+        match zgreen::zmq::native::Socket::send_multipart(self, &frames, zmq::DONTWAIT) {
             Ok(()) => Ok(Ok(())),
             Err(zgreen::Error::Zmq(zmq::Error::EHOSTUNREACH)) => Ok(Err(SendFailure::Unroutable(frames))),
             Err(zgreen::Error::Zmq(zmq::Error::EAGAIN)) => Ok(Err(SendFailure::Full(frames))),

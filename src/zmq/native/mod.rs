@@ -43,13 +43,16 @@
 //!   (HEARTBEAT_IVL / TIMEOUT / TTL), reconnect with back-off
 //!   (RECONNECT_IVL / _MAX), ROUTING_ID, ROUTER_MANDATORY, LINGER.
 //!
-//! # Not supported yet
+//! # Not supported yet, and differences from libzmq
 //!
 //! [`Poller`](crate::zmq::Poller), `proxy`, monitors;
-//! `unbind`/`disconnect`; socket options beyond those above; several
-//! greenlets sending or receiving frame by frame (`SNDMORE` /
-//! [`Socket::get_rcvmore`]) on one socket at once (whole-message calls
-//! are safe to share).
+//! `unbind`/`disconnect`; socket options beyond those above; the draft
+//! types. RCVHWM is one queue per socket (libzmq: per peer). A ROUTER
+//! gives a peer whose identity is taken a generated one (libzmq refuses
+//! the second connection) and drops the queued messages of a peer that
+//! left. Several greenlets sending or receiving frame by frame (`SNDMORE`
+//! / [`Socket::get_rcvmore`]) on one socket at once interleave
+//! (whole-message calls are safe to share).
 //!
 //! # Writing: inline when idle, batched under load
 //!
@@ -59,6 +62,7 @@
 //! and the peer's writer greenlet writes them in batches of up to 256
 //! messages or 256 KiB with one `sendmsg` each.
 
+mod api;
 mod options;
 mod peer;
 mod route;
@@ -75,6 +79,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use omq_proto::proto::SocketType;
 
+pub use self::api::MessageSocket;
 use self::security::Security;
 use self::shared::Shared;
 use self::wire::Endpoint;
@@ -275,10 +280,13 @@ impl Socket {
     pub fn send_multipart<I, T>(&self, frames: I, flags: i32) -> Result<()>
     where
         I: IntoIterator<Item = T>,
-        T: Into<Vec<u8>>,
+        T: AsRef<[u8]>,
     {
         self.check_open()?;
-        let parts = frames.into_iter().map(|f| Bytes::from(f.into())).collect();
+        let parts = frames
+            .into_iter()
+            .map(|f| Bytes::copy_from_slice(f.as_ref()))
+            .collect();
         self.send_parts(parts, flags, deadline_of(self.sh().opts.send_timeout.get()))
     }
 
@@ -287,10 +295,13 @@ impl Socket {
     pub fn send_multipart_timeout<I, T>(&self, frames: I, flags: i32, timeout: Duration) -> Result<()>
     where
         I: IntoIterator<Item = T>,
-        T: Into<Vec<u8>>,
+        T: AsRef<[u8]>,
     {
         self.check_open()?;
-        let parts = frames.into_iter().map(|f| Bytes::from(f.into())).collect();
+        let parts = frames
+            .into_iter()
+            .map(|f| Bytes::copy_from_slice(f.as_ref()))
+            .collect();
         self.send_parts(parts, flags, Some(Deadline::after(timeout)))
     }
 
