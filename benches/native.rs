@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench -p zgreen --features native --bench native            # all, 5 rounds
 //! cargo bench -p zgreen --features native --bench native -- 7 rtt   # 7 rounds, round trips only
+//! cargo bench -p zgreen --features native --bench native -- 3 rtt native-only  # for profiling
 //! ```
 //!
 //! Every variant runs its server (REP, or the PUSH sender) on a thread of
@@ -218,17 +219,32 @@ fn us(d: Duration) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let rounds: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(5);
-    let only = |what: &str| args.iter().all(|a| a.parse::<usize>().is_ok()) || args.iter().any(|a| a == what);
+    let only = |what: &str| {
+        args.iter()
+            .all(|a| a.parse::<usize>().is_ok() || a == "native-only")
+            || args.iter().any(|a| a == what)
+    };
     println!("native ZMTP bench: {rounds} interleaved rounds, medians");
     if only("rtt") {
         for tcp in [true, false] {
             let t = if tcp { "tcp" } else { "ipc" };
             let (mut n, mut g, mut b, mut r) = (vec![], vec![], vec![], vec![]);
+            let native_only = args.iter().any(|a| a == "native-only");
             for _ in 0..rounds {
                 n.push(rtt_native(tcp));
+                if native_only {
+                    continue;
+                }
                 g.push(rtt_green_libzmq(tcp));
                 b.push(rtt_blocking_libzmq(tcp));
                 r.push(rtt_raw(tcp));
+            }
+            if native_only {
+                println!(
+                    "REQ/REP round trip {PAYLOAD} B {t}: native {:.1} µs",
+                    us(median(n))
+                );
+                continue;
             }
             let (n, g, b, r) = (us(median(n)), us(median(g)), us(median(b)), us(median(r)));
             println!(
