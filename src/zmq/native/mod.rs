@@ -50,7 +50,10 @@
 //! types. RCVHWM is one queue per socket (libzmq: per peer). A ROUTER
 //! gives a peer whose identity is taken a generated one (libzmq refuses
 //! the second connection) and drops the queued messages of a peer that
-//! left. Several greenlets sending or receiving frame by frame (`SNDMORE`
+//! left. A send before any connection has finished its handshake parks
+//! (or fails with `EAGAIN` under `DONTWAIT`) instead of queueing for the
+//! peer to come (libzmq's behaviour with `ZMQ_IMMEDIATE` set). Several
+//! greenlets sending or receiving frame by frame (`SNDMORE`
 //! / [`Socket::get_rcvmore`]) on one socket at once interleave
 //! (whole-message calls are safe to share).
 //!
