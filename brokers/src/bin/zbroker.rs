@@ -235,7 +235,8 @@ fn main() {
                         "--transport native supports neither --threads above 1 nor CURVE options yet",
                     );
                 }
-                std::process::exit(native_mdp(&ctx, &a.bind, linger, cfg, metrics.clone(), grace));
+                let code = native_mdp(&ctx, &a.bind, linger, cfg, metrics.clone(), grace);
+                cli::finish(ctx, grace, code);
             } else if a.transport != "libzmq" {
                 cli::fail(
                     NAME,
