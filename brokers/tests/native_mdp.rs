@@ -66,3 +66,47 @@ fn mdp_broker_on_a_native_router() {
     w.kill().unwrap();
     broker.kill().unwrap();
 }
+
+/// The queue device on two native sockets (ROUTER front, DEALER back),
+/// blocking libzmq REQ clients and REP workers around it.
+#[test]
+fn queue_device_on_native_sockets() {
+    let _t = Timeout::start_new(Duration::from_secs(30));
+    let ctx = Context::new();
+    let front = ctx.native_socket(zmq::ROUTER).unwrap();
+    let back = ctx.native_socket(zmq::DEALER).unwrap();
+    front.bind("tcp://127.0.0.1:*").unwrap();
+    back.bind("tcp://127.0.0.1:*").unwrap();
+    let (fe, be) = (front.last_endpoint().unwrap(), back.last_endpoint().unwrap());
+    let device = zgreen::spawn(move || zgreen_brokers::devices::forward(&front, &back));
+    let worker = std::thread::spawn(move || {
+        let z = zmq::Context::new();
+        let s = z.socket(zmq::REP).unwrap();
+        s.set_rcvtimeo(10_000).unwrap();
+        s.connect(&be).unwrap();
+        for _ in 0..100 {
+            let m = s.recv_multipart(0).unwrap();
+            s.send_multipart(m, 0).unwrap();
+        }
+    });
+    let client = std::thread::spawn(move || {
+        let z = zmq::Context::new();
+        let s = z.socket(zmq::REQ).unwrap();
+        s.set_rcvtimeo(10_000).unwrap();
+        s.connect(&fe).unwrap();
+        (0..100).all(|i| {
+            let m = format!("request {i}");
+            s.send(m.as_bytes(), 0).unwrap();
+            s.recv_bytes(0).map(|r| r == m.as_bytes()).unwrap_or(false)
+        })
+    });
+    while !client.is_finished() {
+        zgreen::sleep(Duration::from_millis(5)).unwrap();
+    }
+    assert!(client.join().unwrap(), "a reply went missing or astray");
+    while !worker.is_finished() {
+        zgreen::sleep(Duration::from_millis(5)).unwrap();
+    }
+    worker.join().unwrap();
+    device.kill().unwrap();
+}

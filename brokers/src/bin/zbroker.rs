@@ -147,6 +147,11 @@ struct DeviceArgs {
     capture: Option<String>,
     #[command(flatten)]
     threads: ThreadArgs,
+    /// `libzmq`, or `native`: both sockets speak ZMTP themselves on the
+    /// hub (zgreen's native transport; a build with `--features native`;
+    /// no --control, --capture or --threads above 1 yet).
+    #[arg(long, value_name = "T", default_value = "libzmq", env = "ZGREEN_TRANSPORT")]
+    transport: String,
 }
 
 /// `zbroker mdp --transport native`: the MDP broker on a native ROUTER.
@@ -322,7 +327,52 @@ fn main() {
     cli::finish(ctx, grace, code);
 }
 
+/// A device on the native transport: both sockets native, forwarding
+/// whole messages.
+#[cfg(feature = "native")]
+fn native_device(
+    ctx: &zgreen::zmq::Context,
+    device: Device,
+    a: &DeviceArgs,
+    linger: u64,
+    grace: Duration,
+) -> i32 {
+    let (fk, bk) = device.kinds();
+    let open = |kind, ep: &str| {
+        let s = ctx.native_socket(kind).unwrap_or_else(|e| cli::fail(NAME, e));
+        s.set_linger(Duration::from_millis(linger));
+        s.bind(ep)
+            .unwrap_or_else(|e| cli::fail(NAME, format!("cannot bind {ep}: {e}")));
+        s
+    };
+    let (frontend, backend) = (open(fk, &a.frontend), open(bk, &a.backend));
+    tracing::info!(?device, frontend = %a.frontend, backend = %a.backend, transport = "native", "device running");
+    cli::run_until_signal(NAME, grace, move || devices::forward(&frontend, &backend))
+}
+
+#[cfg(not(feature = "native"))]
+fn native_device(_: &zgreen::zmq::Context, _: Device, _: &DeviceArgs, _: u64, _: Duration) -> i32 {
+    cli::fail(
+        NAME,
+        "--transport native: this zbroker was built without the native transport \
+         (cargo build --release -p zgreen-brokers --features native)",
+    )
+}
+
 fn device(ctx: &zgreen::zmq::Context, device: Device, a: DeviceArgs, linger: u64, grace: Duration) -> i32 {
+    match a.transport.as_str() {
+        "libzmq" => {}
+        "native" => {
+            if a.control.is_some() || a.capture.is_some() || a.threads.threads > 1 {
+                cli::fail(
+                    NAME,
+                    "--transport native supports neither --control, --capture nor --threads above 1 yet",
+                );
+            }
+            return native_device(ctx, device, &a, linger, grace);
+        }
+        other => cli::fail(NAME, format!("unknown --transport {other:?} (libzmq or native)")),
+    }
     let sock = |kind| cli::socket(ctx, kind, linger).unwrap_or_else(|e| cli::fail(NAME, e));
     let (fk, bk) = device.kinds();
     let frontend = sock(fk);
