@@ -110,3 +110,51 @@ fn queue_device_on_native_sockets() {
     worker.join().unwrap();
     device.kill().unwrap();
 }
+
+/// The forwarder device on two native sockets (XSUB front, XPUB back): a
+/// libzmq SUB's subscription travels up to a libzmq PUB, and only the
+/// matching messages come down.
+#[test]
+fn forwarder_device_on_native_sockets() {
+    let _t = Timeout::start_new(Duration::from_secs(30));
+    let ctx = Context::new();
+    let front = ctx.native_socket(zmq::XSUB).unwrap();
+    let back = ctx.native_socket(zmq::XPUB).unwrap();
+    front.bind("tcp://127.0.0.1:*").unwrap();
+    back.bind("tcp://127.0.0.1:*").unwrap();
+    let (fe, be) = (front.last_endpoint().unwrap(), back.last_endpoint().unwrap());
+    let device = zgreen::spawn(move || zgreen_brokers::devices::forward(&front, &back));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let st = stop.clone();
+    let publisher = std::thread::spawn(move || {
+        let z = zmq::Context::new();
+        let s = z.socket(zmq::PUB).unwrap();
+        s.connect(&fe).unwrap();
+        while !st.load(std::sync::atomic::Ordering::SeqCst) {
+            s.send("weather sunny", 0).unwrap();
+            s.send("sports none", 0).unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    let subscriber = std::thread::spawn(move || {
+        let z = zmq::Context::new();
+        let s = z.socket(zmq::SUB).unwrap();
+        s.set_rcvtimeo(10_000).unwrap();
+        s.connect(&be).unwrap();
+        s.set_subscribe(b"weather").unwrap();
+        (0..20).all(|_| s.recv_bytes(0).map(|m| m == b"weather sunny").unwrap_or(false))
+    });
+    while !subscriber.is_finished() {
+        zgreen::sleep(Duration::from_millis(5)).unwrap();
+    }
+    assert!(
+        subscriber.join().unwrap(),
+        "a message was missing or not filtered"
+    );
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    while !publisher.is_finished() {
+        zgreen::sleep(Duration::from_millis(5)).unwrap();
+    }
+    publisher.join().unwrap();
+    device.kill().unwrap();
+}
