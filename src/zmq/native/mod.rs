@@ -152,14 +152,19 @@ impl Socket {
     /// A new native socket of type `kind` (REQ, REP, DEALER, ROUTER, PUB,
     /// SUB, XPUB, XSUB, PUSH, PULL or PAIR; others: `ENOTSUP`).
     pub fn new(kind: zmq::SocketType) -> Result<Socket> {
-        Socket::with_context(kind, crate::zmq::Context::instance())
+        Socket::make(kind, None)
     }
 
     /// A new native socket whose servers ask the ZAP handler of `ctx`
     /// (what [`Context::native_socket`](crate::zmq::Context::native_socket)
     /// makes); [`new`](Self::new) uses the process-wide
-    /// [`Context::instance`](crate::zmq::Context::instance).
+    /// [`Context::instance`](crate::zmq::Context::instance), made only when
+    /// a handshake first needs ZAP.
     pub fn with_context(kind: zmq::SocketType, ctx: crate::zmq::Context) -> Result<Socket> {
+        Socket::make(kind, Some(ctx))
+    }
+
+    fn make(kind: zmq::SocketType, ctx: Option<crate::zmq::Context>) -> Result<Socket> {
         omq_type(kind)?;
         Ok(Socket {
             h: Rc::new(Handle {

@@ -73,7 +73,7 @@ fn handshake(
     loop {
         if let Some(request) = conn.take_authentication_request() {
             let verdict = security::zap(
-                &sock.ctx,
+                &sock.zap_context(),
                 &zap_domain,
                 sock.opts.zap_enforce.get(),
                 request.peer(),

@@ -18,8 +18,10 @@ use crate::hub::task::WaitQueue;
 /// Everything behind a native socket handle.
 pub(super) struct Shared {
     pub(super) kind: zmq::SocketType,
-    /// The libzmq context whose ZAP handler a server asks.
-    pub(super) ctx: crate::zmq::Context,
+    /// The libzmq context whose ZAP handler a server asks; `None`: the
+    /// process-wide [`Context::instance`](crate::zmq::Context::instance),
+    /// made only when a handshake first needs ZAP.
+    pub(super) ctx: Option<crate::zmq::Context>,
     pub(super) opts: Options,
     pub(super) st: RefCell<State>,
     /// Receivers parked for an inbound message.
@@ -64,7 +66,7 @@ pub(super) struct State {
 }
 
 impl Shared {
-    pub(super) fn new(kind: zmq::SocketType, ctx: crate::zmq::Context) -> Shared {
+    pub(super) fn new(kind: zmq::SocketType, ctx: Option<crate::zmq::Context>) -> Shared {
         Shared {
             kind,
             ctx,
@@ -75,6 +77,11 @@ impl Shared {
             inbound_room: WaitQueue::default(),
             closed: Cell::new(false),
         }
+    }
+
+    /// The context whose ZAP handler decides on clients.
+    pub(super) fn zap_context(&self) -> crate::zmq::Context {
+        self.ctx.clone().unwrap_or_else(crate::zmq::Context::instance)
     }
 
     /// Remembers a greenlet to kill at `close`, forgetting finished ones.
