@@ -690,9 +690,9 @@ fn native_dealer_talks_to_libzmq_router_in_another_process() {
 
 // ------------------------------------------------------------ mixed broker
 
-/// A queue device with a native ROUTER front-end and a green libzmq
-/// DEALER back-end: blocking libzmq REQ clients and REP workers on other
-/// threads.
+/// A queue device (`native::proxy`) with a native ROUTER front-end and a
+/// green libzmq DEALER back-end: blocking libzmq REQ clients and REP
+/// workers on other threads.
 #[test]
 fn mixed_broker_native_front_libzmq_back() {
     let _t = Timeout::start_new(BOUND);
@@ -702,20 +702,8 @@ fn mixed_broker_native_front_libzmq_back() {
     back.set_recv_timeout(Some(OP_TIMEOUT));
     back.bind("tcp://127.0.0.1:*").unwrap();
     let (front_ep, back_ep) = (front.last_endpoint().unwrap(), back.last_endpoint().unwrap());
-    let (f, b) = (front.clone(), back.clone());
-    let up = zgreen::spawn(move || -> zgreen::Result<()> {
-        loop {
-            let m = f.recv_multipart(0)?;
-            b.send_multipart(m, 0)?;
-        }
-    });
-    let (f, b) = (front.clone(), back.clone());
-    let down = zgreen::spawn(move || -> zgreen::Result<()> {
-        loop {
-            let m = b.recv_multipart(0)?;
-            f.send_multipart(m, 0)?;
-        }
-    });
+    // native::proxy over two transports: native ROUTER, libzmq DEALER.
+    let device = zgreen::spawn(move || zgreen::zmq::native::proxy(&front, &back));
     const CLIENTS: usize = 3;
     const EACH: usize = 50;
     let workers: Vec<_> = (0..2)
@@ -768,8 +756,7 @@ fn mixed_broker_native_front_libzmq_back() {
         }
         join(w);
     }
-    up.kill().unwrap();
-    down.kill().unwrap();
+    device.kill().unwrap();
 }
 
 #[test]

@@ -54,35 +54,13 @@ pub fn run(s: &DeviceSockets, ctx: &Context) -> zgreen::Result<()> {
 }
 
 /// Forwards whole messages between two sockets of either transport until
-/// an error or a kill: the device of `--transport native` (no control
-/// socket, no capture). Frontend to backend on the calling greenlet, and
-/// backend to frontend (replies, subscriptions) on another one, except
-/// from a PUSH backend, which never receives.
+/// an error or a kill: the device of `--transport native`, on
+/// [`zgreen::zmq::native::proxy`] (no control socket, no capture).
 #[cfg(feature = "native")]
 pub fn forward<A, B>(frontend: &A, backend: &B) -> zgreen::Result<()>
 where
     A: zgreen::zmq::native::MessageSocket + Clone + 'static,
     B: zgreen::zmq::native::MessageSocket + Clone + 'static,
 {
-    let backward = (backend.kind() != zmq::PUSH).then(|| {
-        let (f, b) = (frontend.clone(), backend.clone());
-        zgreen::spawn(move || pump(&b, &f))
-    });
-    let r = pump(frontend, backend);
-    if let Some(g) = backward {
-        g.kill_nowait();
-    }
-    r
-}
-
-#[cfg(feature = "native")]
-fn pump<S, D>(src: &S, dst: &D) -> zgreen::Result<()>
-where
-    S: zgreen::zmq::native::MessageSocket,
-    D: zgreen::zmq::native::MessageSocket,
-{
-    loop {
-        let msg = src.recv_multipart(0)?;
-        dst.send_multipart(&msg, 0)?;
-    }
+    zgreen::zmq::native::proxy(frontend, backend)
 }

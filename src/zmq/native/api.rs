@@ -1,5 +1,6 @@
 //! [`MessageSocket`]: what green libzmq sockets and native sockets have in
-//! common, so code and tests can run on either transport.
+//! common, so code and tests can run on either transport; and [`proxy`]
+//! over it.
 
 use std::time::Duration;
 
@@ -124,5 +125,49 @@ impl MessageSocket for super::Socket {
     }
     fn close(&self) -> Result<()> {
         super::Socket::close(self)
+    }
+}
+
+/// Forwards whole messages between `frontend` and `backend`, of either
+/// transport (libzmq's `zmq_proxy` without capture or steering), until an
+/// error or a kill of the calling greenlet: frontend to backend here, and
+/// backend to frontend (replies, subscriptions) on a greenlet of its own,
+/// except from a PUSH backend, which never receives.
+///
+/// ```
+/// use zgreen::zmq::native::{proxy, Socket};
+///
+/// let (front, back) = (Socket::new(zmq::PULL).unwrap(), Socket::new(zmq::PUSH).unwrap());
+/// front.bind("tcp://127.0.0.1:*").unwrap();
+/// back.bind("tcp://127.0.0.1:*").unwrap();
+/// let (fe, be) = (front.last_endpoint().unwrap(), back.last_endpoint().unwrap());
+/// let device = zgreen::spawn(move || proxy(&front, &back));
+/// let (push, pull) = (Socket::new(zmq::PUSH).unwrap(), Socket::new(zmq::PULL).unwrap());
+/// push.connect(&fe).unwrap();
+/// pull.connect(&be).unwrap();
+/// push.send("through", 0).unwrap();
+/// assert_eq!(pull.recv_bytes(0).unwrap(), b"through");
+/// device.kill().unwrap();
+/// ```
+pub fn proxy<A, B>(frontend: &A, backend: &B) -> Result<()>
+where
+    A: MessageSocket + Clone + 'static,
+    B: MessageSocket + Clone + 'static,
+{
+    let backward = (backend.kind() != zmq::PUSH).then(|| {
+        let (f, b) = (frontend.clone(), backend.clone());
+        crate::greenlet::spawn(move || pump(&b, &f))
+    });
+    let result = pump(frontend, backend);
+    if let Some(g) = backward {
+        g.kill_nowait();
+    }
+    result
+}
+
+fn pump<S: MessageSocket, D: MessageSocket>(src: &S, dst: &D) -> Result<()> {
+    loop {
+        let msg = src.recv_multipart(0)?;
+        dst.send_multipart(&msg, 0)?;
     }
 }

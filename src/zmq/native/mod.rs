@@ -45,7 +45,8 @@
 //!
 //! # Not supported yet, and differences from libzmq
 //!
-//! [`Poller`](crate::zmq::Poller), `proxy`, monitors;
+//! [`Poller`](crate::zmq::Poller), the steerable proxy and capture
+//! ([`proxy`] forwards without them), monitors;
 //! `unbind`/`disconnect`; socket options beyond those above; the draft
 //! types. RCVHWM is one queue per socket (libzmq: per peer). A ROUTER
 //! gives a peer whose identity is taken a generated one (libzmq refuses
@@ -82,7 +83,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use omq_proto::proto::SocketType;
 
-pub use self::api::MessageSocket;
+pub use self::api::{MessageSocket, proxy};
 use self::security::Security;
 use self::shared::Shared;
 use self::wire::Endpoint;
