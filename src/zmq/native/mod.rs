@@ -60,11 +60,21 @@
 //!
 //! # Writing: inline when idle, batched under load
 //!
-//! A send to a peer with nothing queued is encoded and written at once by
-//! the sending greenlet (one `sendmsg`, no parking, no hop to another
-//! thread). While a write is in progress, messages queue (up to SNDHWM)
-//! and the peer's writer greenlet writes them in batches of up to 256
-//! messages or 256 KiB with one `sendmsg` each.
+//! A send to an idle peer (nothing queued or half written, and its writer
+//! idle since the last inline write) is encoded and written at once by
+//! the sending greenlet: one `sendmsg`, no parking, no hop to another
+//! thread. Every other message queues (up to SNDHWM) and the peer's
+//! writer greenlet encodes the queue contiguously and writes it in
+//! batches of up to 256 messages or 256 KiB, one `sendmsg` each; so a
+//! greenlet sending in a loop writes its first message inline and the
+//! rest in batches. The layers and invariants are in `docs/native.md`.
+//!
+//! # Either transport
+//!
+//! [`MessageSocket`] (whole-message send and receive, bind, connect,
+//! timeouts, subscribe, close) is implemented by this socket and by the
+//! green libzmq one, so generic code runs on either or across the two;
+//! [`proxy`] forwards between any two of them.
 
 mod api;
 mod options;
