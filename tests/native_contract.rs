@@ -162,3 +162,45 @@ fn the_same_code_on_either_transport_and_across() {
     exchange(n(zmq::REP), z(zmq::REQ), n(zmq::PULL), z(zmq::PUSH)).unwrap();
     exchange(z(zmq::REP), n(zmq::REQ), z(zmq::PULL), n(zmq::PUSH)).unwrap();
 }
+
+#[test]
+fn disconnect_and_unbind() {
+    let _t = Timeout::start_new(BOUND);
+    let (a, b) = (native(zmq::PULL), native(zmq::PULL));
+    a.bind("tcp://127.0.0.1:*").unwrap();
+    b.bind("tcp://127.0.0.1:*").unwrap();
+    let (ea, eb) = (a.last_endpoint().unwrap(), b.last_endpoint().unwrap());
+    let push = native(zmq::PUSH);
+    push.connect(&ea).unwrap();
+    push.connect(&eb).unwrap();
+    while push.peer_count() < 2 {
+        zgreen::sleep(Duration::from_millis(5)).unwrap();
+    }
+    push.disconnect(&ea).unwrap();
+    assert!(matches!(
+        push.disconnect(&ea),
+        Err(Error::Zmq(zmq::Error::ENOENT))
+    ));
+    while push.peer_count() > 1 {
+        zgreen::sleep(Duration::from_millis(5)).unwrap();
+    }
+    for i in 0..10 {
+        push.send(format!("to b {i}"), 0).unwrap();
+    }
+    for i in 0..10 {
+        assert_eq!(b.recv_bytes(0).unwrap(), format!("to b {i}").into_bytes());
+    }
+    assert!(matches!(
+        a.recv_bytes_timeout(0, Duration::from_millis(50)),
+        Err(Error::Timeout(_))
+    ));
+    // Unbinding b ends its connection and its listener.
+    b.unbind(&eb).unwrap();
+    assert!(matches!(b.unbind(&eb), Err(Error::Zmq(zmq::Error::ENOENT))));
+    while b.peer_count() > 0 {
+        zgreen::sleep(Duration::from_millis(5)).unwrap();
+    }
+    let addr = eb.trim_start_matches("tcp://").to_string();
+    let refused = thread::spawn(move || std::net::TcpStream::connect(addr).is_err());
+    assert!(wait_thread(refused), "the port still accepts after unbind");
+}

@@ -46,8 +46,8 @@
 //! # Not supported yet, and differences from libzmq
 //!
 //! [`Poller`](crate::zmq::Poller), the steerable proxy and capture
-//! ([`proxy`] forwards without them), monitors;
-//! `unbind`/`disconnect`; socket options beyond those above; the draft
+//! ([`proxy`] forwards without them), monitors; socket options beyond
+//! those above; the draft
 //! types. RCVHWM is one queue per socket (libzmq: per peer). A ROUTER
 //! gives a peer whose identity is taken a generated one (libzmq refuses
 //! the second connection) and drops the queued messages of a peer that
@@ -222,14 +222,53 @@ impl Socket {
         let ep = Endpoint::parse(endpoint)?;
         let (listener, bound) = ep.bind()?;
         let sock = self.sh().clone();
-        let g = crate::greenlet::try_spawn(move || session::accept_loop(sock, listener))?;
-        self.sh().add_task(g.any());
+        let key = format!("bind {bound}");
+        let k = key.clone();
+        let g = crate::greenlet::try_spawn(move || session::accept_loop(sock, listener, k))?;
+        self.sh().add_task(&key, g.any());
         let mut st = self.sh().st.borrow_mut();
         if let Endpoint::Ipc(path) = ep {
             st.ipc_files.push(path);
         }
+        st.binds.push((endpoint.to_string(), bound.clone()));
         st.last_endpoint = Some(bound);
         Ok(())
+    }
+
+    /// Stops listening on `endpoint` (as given to [`bind`](Self::bind), or
+    /// as [`last_endpoint`](Self::last_endpoint) reported it) and ends the
+    /// connections accepted there; `ENOENT` if it is not bound.
+    pub fn unbind(&self, endpoint: &str) -> Result<()> {
+        self.check_open()?;
+        let bound = {
+            let mut st = self.sh().st.borrow_mut();
+            let at = st
+                .binds
+                .iter()
+                .position(|(given, bound)| given == endpoint || bound == endpoint)
+                .ok_or(Error::Zmq(zmq::Error::ENOENT))?;
+            let (_, bound) = st.binds.remove(at);
+            if let Some(path) = bound.strip_prefix("ipc://") {
+                let path = std::path::PathBuf::from(path);
+                st.ipc_files.retain(|p| *p != path);
+                let _ = std::fs::remove_file(&path);
+            }
+            bound
+        };
+        self.sh().end_tasks(&format!("bind {bound}"));
+        Ok(())
+    }
+
+    /// Stops connecting to `endpoint` (as given to
+    /// [`connect`](Self::connect)) and ends that connection; `ENOENT` if
+    /// it is not connected.
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        self.check_open()?;
+        if self.sh().end_tasks(&format!("connect {endpoint}")) {
+            Ok(())
+        } else {
+            Err(Error::Zmq(zmq::Error::ENOENT))
+        }
     }
 
     /// Connects to `tcp://host:port` or `ipc://path` in the background,
@@ -242,7 +281,7 @@ impl Socket {
         let g = crate::greenlet::Builder::new()
             .stack_bytes(session::SESSION_STACK_BYTES)
             .spawn(move || session::connect_loop(sock, ep))?;
-        self.sh().add_task(g.any());
+        self.sh().add_task(&format!("connect {endpoint}"), g.any());
         Ok(())
     }
 

@@ -260,7 +260,7 @@ fn read_loop(sock: &Rc<Shared>, peer: &Rc<Peer>, buf: &mut [u8]) -> Result<()> {
 
 /// Accepts connections on `listener` until the socket closes; each gets a
 /// session greenlet of its own.
-pub(super) fn accept_loop(sock: Rc<Shared>, listener: Listener) -> Result<()> {
+pub(super) fn accept_loop(sock: Rc<Shared>, listener: Listener, key: String) -> Result<()> {
     loop {
         let (wire, from) = match listener.accept() {
             Ok(accepted) => accepted,
@@ -285,7 +285,7 @@ pub(super) fn accept_loop(sock: Rc<Shared>, listener: Listener) -> Result<()> {
                     tracing::debug!(target: "zgreen::zmq::native", peer = %from, "connection ended: {e}");
                 }
             })?;
-        sock.add_task(g.any());
+        sock.add_task(&key, g.any());
     }
 }
 

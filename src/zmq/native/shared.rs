@@ -56,8 +56,13 @@ pub(super) struct State {
     pub(super) req_peer: Option<u64>,
     /// REP: the peer and envelope the next send replies to.
     pub(super) rep_envelope: Option<(u64, Vec<Bytes>)>,
-    /// Acceptors, connectors and sessions (killed by `close`).
-    pub(super) tasks: Vec<AnyGreenlet>,
+    /// Acceptors, connectors and sessions (killed by `close`), each with
+    /// the endpoint it serves: `bind <endpoint as bound>` for an acceptor
+    /// and the sessions it accepted, `connect <endpoint as given>` for a
+    /// connector (killed by `unbind` / `disconnect`).
+    pub(super) tasks: Vec<(String, AnyGreenlet)>,
+    /// Endpoints bound: (as given to `bind`, as bound), for `unbind`.
+    pub(super) binds: Vec<(String, String)>,
     /// Writers and their peers (given LINGER by `close`).
     pub(super) writers: Vec<(AnyGreenlet, Rc<Peer>)>,
     /// Socket files of `ipc://` binds (removed by `close`).
@@ -84,11 +89,32 @@ impl Shared {
         self.ctx.clone().unwrap_or_else(crate::zmq::Context::instance)
     }
 
-    /// Remembers a greenlet to kill at `close`, forgetting finished ones.
-    pub(super) fn add_task(&self, g: AnyGreenlet) {
+    /// Remembers a greenlet to kill at `close` (or when its endpoint
+    /// `key` is unbound or disconnected), forgetting finished ones.
+    pub(super) fn add_task(&self, key: &str, g: AnyGreenlet) {
         let mut st = self.st.borrow_mut();
-        st.tasks.retain(|t| !t.ready());
-        st.tasks.push(g);
+        st.tasks.retain(|(_, t)| !t.ready());
+        st.tasks.push((key.to_string(), g));
+    }
+
+    /// Kills the greenlets serving `key`; false if there were none.
+    pub(super) fn end_tasks(&self, key: &str) -> bool {
+        let ended: Vec<AnyGreenlet> = {
+            let mut st = self.st.borrow_mut();
+            let (mine, rest) = std::mem::take(&mut st.tasks)
+                .into_iter()
+                .partition(|(k, _)| k == key);
+            st.tasks = rest;
+            mine.into_iter().map(|(_, g)| g).collect()
+        };
+        let me = crate::hub::in_greenlet().then(crate::greenlet::current);
+        let any = !ended.is_empty();
+        for g in ended {
+            if Some(&g) != me.as_ref() {
+                g.kill_nowait();
+            }
+        }
+        any
     }
 
     /// Closes the socket: stops accepting and connecting, ends every
@@ -110,7 +136,7 @@ impl Shared {
             )
         };
         let me = crate::hub::in_greenlet().then(crate::greenlet::current);
-        for t in tasks {
+        for (_, t) in tasks {
             if Some(&t) != me.as_ref() {
                 t.kill_nowait();
             }
