@@ -52,3 +52,15 @@ pub fn run(s: &DeviceSockets, ctx: &Context) -> zgreen::Result<()> {
         }
     }
 }
+
+/// Forwards whole messages between two sockets of either transport until
+/// an error or a kill: the device of `--transport native`, on
+/// [`zgreen::zmq::native::proxy`] (no control socket, no capture).
+#[cfg(feature = "native")]
+pub fn forward<A, B>(frontend: &A, backend: &B) -> zgreen::Result<()>
+where
+    A: zgreen::zmq::native::MessageSocket + Clone + 'static,
+    B: zgreen::zmq::native::MessageSocket + Clone + 'static,
+{
+    zgreen::zmq::native::proxy(frontend, backend)
+}

@@ -84,6 +84,83 @@ pub fn recv_bounded(
     }))
 }
 
+/// A socket the MDP broker can run on: a green libzmq socket, or (feature
+/// `native`) a native ZMTP one.
+pub trait BrokerSocket {
+    /// [`recv_bounded`] on this socket.
+    fn recv_bounded(&self, limits: &Limits, timeout: Option<Duration>) -> zgreen::Result<Option<Inbound>>;
+    /// [`send_nowait`] on this socket.
+    fn send_nowait(&self, frames: Frames) -> zgreen::Result<Result<(), SendFailure>>;
+}
+
+impl BrokerSocket for Socket {
+    fn recv_bounded(&self, limits: &Limits, timeout: Option<Duration>) -> zgreen::Result<Option<Inbound>> {
+        recv_bounded(self, limits, timeout)
+    }
+
+    fn send_nowait(&self, frames: Frames) -> zgreen::Result<Result<(), SendFailure>> {
+        send_nowait(self, frames)
+    }
+}
+
+/// A native socket receives whole messages; MAXMSGSIZE (set from the
+/// limits by the caller) refuses oversized ones at the frame header, and
+/// the limits are checked here on what was received. Native sockets carry
+/// no ZAP user id.
+#[cfg(feature = "native")]
+impl BrokerSocket for zgreen::zmq::native::Socket {
+    fn recv_bounded(&self, limits: &Limits, timeout: Option<Duration>) -> zgreen::Result<Option<Inbound>> {
+        let got = match timeout {
+            Some(t) => self.recv_multipart_timeout(0, t),
+            None => self.recv_multipart(0),
+        };
+        let mut frames = match got {
+            Ok(frames) => frames,
+            Err(zgreen::Error::Timeout(t)) if t.id == 0 => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut error = None;
+        if let Some((index, f)) = frames
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.len() > limits.max_frame_bytes)
+        {
+            error = Some(Malformed::FrameTooLarge {
+                index,
+                bytes: f.len(),
+                max: limits.max_frame_bytes,
+            });
+        } else if frames.len() > limits.max_frames {
+            error = Some(Malformed::TooManyFrames {
+                got: frames.len(),
+                max: limits.max_frames,
+            });
+        }
+        if error.is_some() {
+            frames.truncate(limits.max_frames);
+            for f in &mut frames {
+                if f.len() > limits.max_frame_bytes {
+                    *f = Vec::new();
+                }
+            }
+        }
+        Ok(Some(Inbound {
+            frames,
+            error,
+            user_id: None,
+        }))
+    }
+
+    fn send_nowait(&self, frames: Frames) -> zgreen::Result<Result<(), SendFailure>> {
+        match zgreen::zmq::native::Socket::send_multipart(self, &frames, zmq::DONTWAIT) {
+            Ok(()) => Ok(Ok(())),
+            Err(zgreen::Error::Zmq(zmq::Error::EHOSTUNREACH)) => Ok(Err(SendFailure::Unroutable(frames))),
+            Err(zgreen::Error::Zmq(zmq::Error::EAGAIN)) => Ok(Err(SendFailure::Full(frames))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// Why a message could not be handed to libzmq.
 #[derive(Debug)]
 pub enum SendFailure {

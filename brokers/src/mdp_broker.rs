@@ -6,10 +6,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use zgreen::zmq::Socket;
-
 use crate::frames::{Frames, Limits, Malformed, peer_hex, show};
-use crate::io::{SendFailure, recv_bounded, send_nowait};
+use crate::io::{BrokerSocket, SendFailure};
 use crate::mdp::{self, BrokerInbound, WorkerCommand};
 use crate::metrics::{Metrics, expired_workers};
 
@@ -510,9 +508,14 @@ impl Broker {
     }
 }
 
-/// Runs `broker` on `sock` (a bound ROUTER with `ROUTER_MANDATORY`) until
-/// an error or a kill.
-pub fn serve(sock: &Socket, broker: &mut Broker, metrics: Option<&Metrics>) -> zgreen::Result<()> {
+/// Runs `broker` on `sock` (a bound ROUTER with `ROUTER_MANDATORY`: a green
+/// libzmq [`Socket`](zgreen::zmq::Socket) or, with the `native` feature, a
+/// native one) until an error or a kill.
+pub fn serve<S: BrokerSocket>(
+    sock: &S,
+    broker: &mut Broker,
+    metrics: Option<&Metrics>,
+) -> zgreen::Result<()> {
     serve_gated(sock, broker, metrics, &mut || true)
 }
 
@@ -521,8 +524,8 @@ pub fn serve(sock: &Socket, broker: &mut Broker, metrics: Option<&Metrics>) -> z
 /// answer and counted as `reason="not_active"` (a passive Binary Star
 /// broker: the client times out and fails over). Worker messages are
 /// always handled, so a passive broker knows its workers.
-pub fn serve_gated(
-    sock: &Socket,
+pub fn serve_gated<S: BrokerSocket>(
+    sock: &S,
     broker: &mut Broker,
     metrics: Option<&Metrics>,
     admit: &mut dyn FnMut() -> bool,
@@ -540,7 +543,7 @@ pub fn serve_gated(
         }
         flush(sock, broker, &mut out, m_out.as_ref())?;
         let wait = broker.next_tick().saturating_duration_since(Instant::now());
-        let Some(inbound) = recv_bounded(sock, &limits, Some(wait))? else {
+        let Some(inbound) = sock.recv_bounded(&limits, Some(wait))? else {
             continue;
         };
         if let Some(c) = &m_in {
@@ -562,8 +565,8 @@ pub fn serve_gated(
     }
 }
 
-fn flush(
-    sock: &Socket,
+fn flush<S: BrokerSocket>(
+    sock: &S,
     broker: &mut Broker,
     out: &mut Vec<Frames>,
     counter: Option<&prometheus_client::metrics::counter::Counter>,
@@ -571,7 +574,7 @@ fn flush(
     while !out.is_empty() {
         let batch = std::mem::take(out);
         for frames in batch {
-            match send_nowait(sock, frames)? {
+            match sock.send_nowait(frames)? {
                 Ok(()) => {
                     if let Some(c) = counter {
                         c.inc();

@@ -181,6 +181,32 @@ impl<F: Family> Stream<F> {
         })
     }
 
+    /// [`send_vectored`](Self::send_vectored) with an explicit deadline
+    /// (ignoring the write timeout).
+    #[cfg(feature = "native")]
+    pub(crate) fn send_vectored_deadline(
+        &self,
+        bufs: &[std::io::IoSlice<'_>],
+        deadline: Option<Deadline>,
+    ) -> Result<usize> {
+        self.io.io_op(Dir::Write, deadline, |s| {
+            socket2::SockRef::from(s).send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
+        })
+    }
+
+    /// One nonblocking gather write that never parks: `Ok(0)` when the
+    /// socket's send buffer is full (the next parking write waits for
+    /// room as usual).
+    #[cfg(feature = "native")]
+    pub(crate) fn try_send_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+        match socket2::SockRef::from(self.socket()).send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
+                Ok(0)
+            }
+            r => r,
+        }
+    }
+
     /// `send` with an explicit deadline (ignoring the write timeout).
     pub(crate) fn send_deadline(&self, buf: &[u8], deadline: Option<Deadline>) -> Result<usize> {
         self.io.io_op(Dir::Write, deadline, |s| s.write_once(buf))

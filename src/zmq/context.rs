@@ -227,6 +227,17 @@ impl Context {
         Socket::new(self.clone(), sock, ptr, kind)
     }
 
+    /// Creates a socket of type `kind` on the green-native ZMTP transport
+    /// (feature `native`, partial: see [`native`](super::native)) instead
+    /// of libzmq; it interoperates with libzmq peers over `tcp://` and
+    /// `ipc://`. Their servers ask this context's ZAP handler
+    /// ([`auth::Authenticator`](super::auth::Authenticator)); nothing
+    /// else of the context is used.
+    #[cfg(feature = "native")]
+    pub fn native_socket(&self, kind: zmq::SocketType) -> Result<super::native::Socket> {
+        super::native::Socket::with_context(kind, self.clone())
+    }
+
     /// A new libzmq socket of type number `kind`, owned by the caller.
     pub(crate) fn new_raw_socket(&self, kind: i32) -> Result<ffi::Raw> {
         // SAFETY: live context (invariant).

@@ -32,6 +32,8 @@ mod ffi;
 pub mod handshake;
 pub mod keys;
 mod monitor;
+#[cfg(feature = "native")]
+pub mod native;
 mod poller;
 mod proxy;
 mod socket;

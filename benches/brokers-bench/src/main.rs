@@ -269,6 +269,9 @@ enum Kind {
     /// zbroker mdp --threads N + `--threads-workers` zworker mdp + zclient
     /// mdp (issue 17, "Many cores").
     MdpThreads(u16),
+    /// `mdp` with `zbroker mdp --transport native` (issue 18); only with
+    /// `--only mdp-native`, and a zbroker built with `--features native`.
+    MdpNative,
     /// N echo-router processes + direct-client.
     Direct(usize),
     /// zbroker queue + 4 zworker rep + zclient req.
@@ -285,6 +288,7 @@ impl Kind {
             Kind::Mdp => "mdp".into(),
             Kind::Mdp16 => "mdp-16".into(),
             Kind::MdpThreads(n) => format!("mdp-t{n}"),
+            Kind::MdpNative => "mdp-native".into(),
             Kind::Direct(n) => format!("direct-{n}"),
             Kind::Queue => "queue".into(),
             Kind::ZmqProxy => "zmq_proxy".into(),
@@ -497,11 +501,15 @@ fn run_one(bins: &Bins, a: &AllArgs, kind: Kind, round: usize) -> RunResult {
     };
     let settle = Duration::from_millis(a.settle_ms);
     let summary = match kind {
-        Kind::Mdp | Kind::Mdp16 | Kind::MdpThreads(_) => {
+        Kind::Mdp | Kind::Mdp16 | Kind::MdpThreads(_) | Kind::MdpNative => {
             let e = ep();
             let mut broker = vec![s("mdp"), s("--bind"), e.clone()];
             let workers = match kind {
                 Kind::Mdp => 4,
+                Kind::MdpNative => {
+                    broker.extend([s("--transport"), s("native")]);
+                    4
+                }
                 Kind::MdpThreads(n) => {
                     broker.extend([s("--threads"), s(n)]);
                     a.threads_workers
@@ -646,10 +654,19 @@ fn all(a: AllArgs) {
         broker_cpus: a.broker_cpus.clone(),
         load_cpus: a.load_cpus.clone(),
     };
+    // `mdp-native` needs a zbroker built with the native feature: asked
+    // for by name only.
     let kinds: Vec<Kind> = ALL
         .iter()
         .copied()
-        .filter(|k| a.only.is_empty() || a.only.contains(&k.name()))
+        .chain([Kind::MdpNative])
+        .filter(|k| {
+            if a.only.is_empty() {
+                *k != Kind::MdpNative
+            } else {
+                a.only.contains(&k.name())
+            }
+        })
         .collect();
     let load_before = read("/proc/loadavg").trim().to_string();
     let started = Instant::now();
@@ -788,6 +805,7 @@ fn report(
         (Kind::Mdp, Kind::Direct(1), 0.5),
         (Kind::Queue, Kind::ZmqProxy, 0.8),
         (Kind::MdpThreads(2), Kind::MdpThreads(1), 1.5),
+        (Kind::MdpNative, Kind::Mdp, f64::NAN),
         (Kind::Lb(4), Kind::Lb(1), f64::NAN),
         (Kind::Lb(16), Kind::Lb(1), f64::NAN),
     ];

@@ -86,6 +86,11 @@ struct MdpArgs {
     shard_queue: usize,
     #[command(flatten)]
     limits: LimitArgs,
+    /// `libzmq`, or `native`: the ROUTER speaks ZMTP itself on the hub
+    /// (zgreen's native transport; needs a build with `--features native`,
+    /// and supports neither CURVE options nor `--threads` above 1 yet).
+    #[arg(long, value_name = "T", default_value = "libzmq", env = "ZGREEN_TRANSPORT")]
+    transport: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -263,6 +268,59 @@ struct DeviceArgs {
     capture: Option<String>,
     #[command(flatten)]
     threads: ThreadArgs,
+    /// `libzmq`, or `native`: both sockets speak ZMTP themselves on the
+    /// hub (zgreen's native transport; a build with `--features native`;
+    /// no --control, --capture or --threads above 1 yet).
+    #[arg(long, value_name = "T", default_value = "libzmq", env = "ZGREEN_TRANSPORT")]
+    transport: String,
+}
+
+/// `zbroker mdp --transport native`: the MDP broker on a native ROUTER.
+#[cfg(feature = "native")]
+fn native_mdp(
+    ctx: &zgreen::zmq::Context,
+    bind: &str,
+    linger_ms: u64,
+    cfg: mdp_broker::Config,
+    metrics: Option<std::sync::Arc<zgreen_brokers::metrics::Metrics>>,
+    grace: Duration,
+) -> i32 {
+    let router = ctx
+        .native_socket(zmq::ROUTER)
+        .unwrap_or_else(|e| cli::fail(NAME, e));
+    router.set_router_mandatory(true);
+    router.set_linger(Duration::from_millis(linger_ms));
+    router.set_maxmsgsize(Some(
+        cfg.limits.max_frames.saturating_mul(cfg.limits.max_frame_bytes),
+    ));
+    router
+        .bind(bind)
+        .unwrap_or_else(|e| cli::fail(NAME, format!("cannot bind {bind}: {e}")));
+    let bind = bind.to_string();
+    cli::run_until_signal(NAME, grace, move || {
+        tracing::info!(endpoint = %bind, transport = "native", "mdp broker listening");
+        let mut broker = mdp_broker::Broker::new(cfg, Instant::now(), metrics.clone());
+        let r = mdp_broker::serve(&router, &mut broker, metrics.as_deref());
+        tracing::info!(counters = ?broker.counters, "mdp broker stopped");
+        r
+    })
+}
+
+/// Without the `native` feature, `--transport native` says how to get it.
+#[cfg(not(feature = "native"))]
+fn native_mdp(
+    _: &zgreen::zmq::Context,
+    _: &str,
+    _: u64,
+    _: mdp_broker::Config,
+    _: Option<std::sync::Arc<zgreen_brokers::metrics::Metrics>>,
+    _: Duration,
+) -> i32 {
+    cli::fail(
+        NAME,
+        "--transport native: this zbroker was built without the native transport \
+         (cargo build --release -p zgreen-brokers --features native)",
+    )
 }
 
 fn main() {
@@ -285,6 +343,33 @@ fn main() {
                 }
                 ServiceKeys::load(path).unwrap_or_else(|e| cli::fail(NAME, e))
             });
+            if a.transport == "native" {
+                let cfg = mdp_broker::Config {
+                    heartbeat: Duration::from_millis(a.heartbeat_ms.max(1)),
+                    liveness: a.liveness.max(1),
+                    max_queue: a.max_queue,
+                    request_ttl: Duration::from_millis(a.request_ttl_ms),
+                    max_services: a.max_services.max(1),
+                    limits: a.limits.limits(),
+                };
+                if a.threads.threads > 1
+                    || cli.common.curve.curve_secret_key_file.is_some()
+                    || service_keys.is_some()
+                    || a.bstar.role.is_some()
+                {
+                    cli::fail(
+                        NAME,
+                        "--transport native supports neither --threads above 1, CURVE options nor Binary Star (--role) yet",
+                    );
+                }
+                let code = native_mdp(&ctx, &a.bind, linger, cfg, metrics.clone(), grace);
+                cli::finish(ctx, grace, code);
+            } else if a.transport != "libzmq" {
+                cli::fail(
+                    NAME,
+                    format!("unknown --transport {:?} (libzmq or native)", a.transport),
+                );
+            }
             let router = sock(zmq::ROUTER);
             a.limits.apply(&router).unwrap_or_else(|e| cli::fail(NAME, e));
             router
@@ -490,7 +575,52 @@ fn run_titanic(
     code
 }
 
+/// A device on the native transport: both sockets native, forwarding
+/// whole messages.
+#[cfg(feature = "native")]
+fn native_device(
+    ctx: &zgreen::zmq::Context,
+    device: Device,
+    a: &DeviceArgs,
+    linger: u64,
+    grace: Duration,
+) -> i32 {
+    let (fk, bk) = device.kinds();
+    let open = |kind, ep: &str| {
+        let s = ctx.native_socket(kind).unwrap_or_else(|e| cli::fail(NAME, e));
+        s.set_linger(Duration::from_millis(linger));
+        s.bind(ep)
+            .unwrap_or_else(|e| cli::fail(NAME, format!("cannot bind {ep}: {e}")));
+        s
+    };
+    let (frontend, backend) = (open(fk, &a.frontend), open(bk, &a.backend));
+    tracing::info!(?device, frontend = %a.frontend, backend = %a.backend, transport = "native", "device running");
+    cli::run_until_signal(NAME, grace, move || devices::forward(&frontend, &backend))
+}
+
+#[cfg(not(feature = "native"))]
+fn native_device(_: &zgreen::zmq::Context, _: Device, _: &DeviceArgs, _: u64, _: Duration) -> i32 {
+    cli::fail(
+        NAME,
+        "--transport native: this zbroker was built without the native transport \
+         (cargo build --release -p zgreen-brokers --features native)",
+    )
+}
+
 fn device(ctx: &zgreen::zmq::Context, device: Device, a: DeviceArgs, linger: u64, grace: Duration) -> i32 {
+    match a.transport.as_str() {
+        "libzmq" => {}
+        "native" => {
+            if a.control.is_some() || a.capture.is_some() || a.threads.threads > 1 {
+                cli::fail(
+                    NAME,
+                    "--transport native supports neither --control, --capture nor --threads above 1 yet",
+                );
+            }
+            return native_device(ctx, device, &a, linger, grace);
+        }
+        other => cli::fail(NAME, format!("unknown --transport {other:?} (libzmq or native)")),
+    }
     let sock = |kind| cli::socket(ctx, kind, linger).unwrap_or_else(|e| cli::fail(NAME, e));
     let (fk, bk) = device.kinds();
     let frontend = sock(fk);

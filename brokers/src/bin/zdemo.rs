@@ -62,6 +62,11 @@ struct Args {
     /// system temp directory).
     #[arg(long, value_name = "DIR", env = "ZGREEN_LOG_DIR")]
     log_dir: Option<PathBuf>,
+    /// `libzmq`, or `native`: the broker on zgreen's native ZMTP transport
+    /// (`zbroker mdp --transport native`; --pattern mdp only, and a
+    /// zbroker built with `--features native`).
+    #[arg(long, value_name = "T", default_value = "libzmq", env = "ZGREEN_TRANSPORT")]
+    transport: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -222,7 +227,12 @@ impl Plan {
         let metrics_addr = format!("127.0.0.1:{pm}");
         let hb = a.heartbeat_ms.to_string();
         let s = strings;
-        let (broker_args, worker_args, client_args, label, service_label) = match a.pattern {
+        match (a.transport.as_str(), a.pattern) {
+            ("libzmq", _) | ("native", Pattern::Mdp) => {}
+            ("native", _) => return Err("--transport native: only with --pattern mdp".to_string()),
+            (other, _) => return Err(format!("unknown --transport {other:?} (libzmq or native)")),
+        }
+        let (mut broker_args, worker_args, client_args, label, service_label) = match a.pattern {
             Pattern::Mdp => (
                 s(&[
                     "mdp",
@@ -292,6 +302,9 @@ impl Plan {
             ),
             Pattern::Pubsub => unreachable!("handled by run_pubsub"),
         };
+        if a.transport == "native" {
+            broker_args.extend(s(&["--transport", "native"]));
+        }
         Ok(Plan {
             zbroker,
             zworker,
