@@ -298,7 +298,7 @@ fn native_mdp(
         .unwrap_or_else(|e| cli::fail(NAME, format!("cannot bind {bind}: {e}")));
     let bind = bind.to_string();
     cli::run_until_signal(NAME, grace, move || {
-        tracing::info!(endpoint = %bind, transport = "native", "mdp broker listening");
+        tracing::info!(endpoint = %bind, transport = "native", threads = 1, "mdp broker listening");
         let mut broker = mdp_broker::Broker::new(cfg, Instant::now(), metrics.clone());
         let r = mdp_broker::serve(&router, &mut broker, metrics.as_deref());
         tracing::info!(counters = ?broker.counters, "mdp broker stopped");
@@ -594,7 +594,7 @@ fn native_device(
         s
     };
     let (frontend, backend) = (open(fk, &a.frontend), open(bk, &a.backend));
-    tracing::info!(?device, frontend = %a.frontend, backend = %a.backend, transport = "native", "device running");
+    tracing::info!(?device, frontend = %a.frontend, backend = %a.backend, transport = "native", threads = 1, "device running");
     cli::run_until_signal(NAME, grace, move || devices::forward(&frontend, &backend))
 }
 
