@@ -19,6 +19,9 @@ use std::time::Duration;
 use zgreen::Timeout;
 use zgreen::zmq::native::Socket;
 
+mod common;
+use common::{Frames, interop_message as message, reversed as reply};
+
 /// Bound of every test.
 const BOUND: Duration = Duration::from_secs(30);
 /// How long one operation may wait before it fails.
@@ -26,33 +29,7 @@ const OP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages per exchange.
 const N: usize = 300;
 
-type Frames = Vec<Vec<u8>>;
 type Res<T> = Result<T, String>;
-
-/// Message `i`: one to five frames, with empty frames (first, middle or
-/// last) in three of four messages and a frame of up to 6 kB in some.
-fn message(i: usize) -> Frames {
-    let mut frames = vec![format!("msg {i}").into_bytes()];
-    match i % 4 {
-        0 => {}
-        1 => frames.push(Vec::new()),
-        2 => {
-            frames.push(Vec::new());
-            frames.push(vec![i as u8; i % 7 * 1000]);
-        }
-        _ => {
-            frames.insert(0, Vec::new());
-            frames.push(vec![b'x'; 100]);
-            frames.push(Vec::new());
-        }
-    }
-    frames
-}
-
-/// The reply to a message: its frames in reverse order.
-fn reply(frames: &[Vec<u8>]) -> Frames {
-    frames.iter().rev().cloned().collect()
-}
 
 fn native(kind: zmq::SocketType) -> Socket {
     let s = Socket::new(kind).unwrap();
@@ -142,6 +119,44 @@ fn send_all(s: &zmq::Socket, frames: Frames) -> Res<()> {
 
 // ------------------------------------------------------------ PUSH/PULL
 
+/// Answers `N` exchanges on a libzmq socket: receives message `i`,
+/// checks it, sends its reply.
+fn libzmq_echo(s: &zmq::Socket, what: &str) -> Res<()> {
+    for i in 0..N {
+        let got = recv_all(s)?;
+        check(got.clone(), message(i), what)?;
+        send_all(s, reply(&got))?;
+    }
+    Ok(())
+}
+
+/// Asks `N` exchanges from a libzmq socket: sends message `i`, checks
+/// the reply.
+fn libzmq_ask(s: &zmq::Socket, what: &str) -> Res<()> {
+    for i in 0..N {
+        send_all(s, message(i))?;
+        check(recv_all(s)?, reply(&message(i)), what)?;
+    }
+    Ok(())
+}
+
+/// [`libzmq_echo`] on a native socket.
+fn native_echo(s: &Socket) {
+    for i in 0..N {
+        let got = s.recv_multipart(0).unwrap();
+        assert_eq!(got, message(i));
+        s.send_multipart(reply(&got), 0).unwrap();
+    }
+}
+
+/// [`libzmq_ask`] on a native socket.
+fn native_ask(s: &Socket) {
+    for i in 0..N {
+        s.send_multipart(message(i), 0).unwrap();
+        assert_eq!(s.recv_multipart(0).unwrap(), reply(&message(i)));
+    }
+}
+
 #[test]
 fn native_push_binds_libzmq_pull_connects() {
     let _t = Timeout::start_new(BOUND);
@@ -206,13 +221,7 @@ fn native_router_binds_libzmq_dealer_connects() {
         zmq::DEALER,
         &ep,
         |s| s.set_identity(b"dealer-1").unwrap(),
-        |s| {
-            for i in 0..N {
-                send_all(&s, message(i))?;
-                check(recv_all(&s)?, reply(&message(i)), "dealer")?;
-            }
-            Ok(())
-        },
+        |s| libzmq_ask(&s, "dealer"),
     );
     for i in 0..N {
         let mut got = router.recv_multipart(0).unwrap();
@@ -249,10 +258,7 @@ fn native_dealer_connects_libzmq_router_binds() {
     let dealer = native(zmq::DEALER);
     dealer.set_identity(b"native-dealer").unwrap();
     dealer.connect(&ep).unwrap();
-    for i in 0..N {
-        dealer.send_multipart(message(i), 0).unwrap();
-        assert_eq!(dealer.recv_multipart(0).unwrap(), reply(&message(i)));
-    }
+    native_ask(&dealer);
     join(t);
 }
 
@@ -262,24 +268,10 @@ fn native_dealer_connects_libzmq_router_binds() {
 fn pair_both_ways() {
     let _t = Timeout::start_new(BOUND);
     // libzmq binds, native connects.
-    let (t, ep) = libzmq_bound(
-        zmq::PAIR,
-        |_| {},
-        |s| {
-            for i in 0..N {
-                let got = recv_all(&s)?;
-                check(got.clone(), message(i), "pair")?;
-                send_all(&s, reply(&got))?;
-            }
-            Ok(())
-        },
-    );
+    let (t, ep) = libzmq_bound(zmq::PAIR, |_| {}, |s| libzmq_echo(&s, "pair"));
     let pair = native(zmq::PAIR);
     pair.connect(&ep).unwrap();
-    for i in 0..N {
-        pair.send_multipart(message(i), 0).unwrap();
-        assert_eq!(pair.recv_multipart(0).unwrap(), reply(&message(i)));
-    }
+    native_ask(&pair);
     join(t);
     // Native binds, libzmq connects.
     let pair = native(zmq::PAIR);
@@ -288,19 +280,9 @@ fn pair_both_ways() {
         zmq::PAIR,
         &pair.last_endpoint().unwrap(),
         |_| {},
-        |s| {
-            for i in 0..N {
-                send_all(&s, message(i))?;
-                check(recv_all(&s)?, reply(&message(i)), "pair")?;
-            }
-            Ok(())
-        },
+        |s| libzmq_ask(&s, "pair"),
     );
-    for i in 0..N {
-        let got = pair.recv_multipart(0).unwrap();
-        assert_eq!(got, message(i));
-        pair.send_multipart(reply(&got), 0).unwrap();
-    }
+    native_echo(&pair);
     join(t);
 }
 
@@ -309,18 +291,7 @@ fn pair_both_ways() {
 #[test]
 fn native_req_connects_libzmq_rep_binds() {
     let _t = Timeout::start_new(BOUND);
-    let (t, ep) = libzmq_bound(
-        zmq::REP,
-        |_| {},
-        |s| {
-            for i in 0..N {
-                let got = recv_all(&s)?;
-                check(got.clone(), message(i), "rep")?;
-                send_all(&s, reply(&got))?;
-            }
-            Ok(())
-        },
-    );
+    let (t, ep) = libzmq_bound(zmq::REP, |_| {}, |s| libzmq_echo(&s, "rep"));
     let req = native(zmq::REQ);
     req.connect(&ep).unwrap();
     assert!(matches!(
@@ -515,10 +486,7 @@ fn native_to_native_over_ipc() {
     });
     let req = native(zmq::REQ);
     req.connect(&ep).unwrap();
-    for i in 0..N {
-        req.send_multipart(message(i), 0).unwrap();
-        assert_eq!(req.recv_multipart(0).unwrap(), reply(&message(i)));
-    }
+    native_ask(&req);
     server.get().unwrap().unwrap();
 }
 
@@ -681,10 +649,7 @@ fn native_dealer_talks_to_libzmq_router_in_another_process() {
     let dealer = native(zmq::DEALER);
     dealer.set_reconnect_ivl(Duration::from_millis(20));
     dealer.connect(&ep).unwrap();
-    for i in 0..N {
-        dealer.send_multipart(message(i), 0).unwrap();
-        assert_eq!(dealer.recv_multipart(0).unwrap(), reply(&message(i)));
-    }
+    native_ask(&dealer);
     wait_child(child);
 }
 
@@ -805,9 +770,6 @@ fn native_curve_req_against_libzmq_curve_rep_in_another_process() {
     req.set_curve_secretkey(zgreen::zmq::keys::KeyPair::generate().unwrap().secret_bytes())
         .unwrap();
     req.connect(&ep).unwrap();
-    for i in 0..N {
-        req.send_multipart(message(i), 0).unwrap();
-        assert_eq!(req.recv_multipart(0).unwrap(), reply(&message(i)));
-    }
+    native_ask(&req);
     wait_child(child);
 }

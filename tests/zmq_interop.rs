@@ -28,7 +28,7 @@ use zgreen::zmq::{Context, MonitorEvent, ProxyStats, Socket};
 use zgreen::{Error, Timeout};
 
 mod common;
-use common::kill_expecting_killed;
+use common::{Frames, interop_message as message, kill_expecting_killed, reversed as reply};
 
 /// Bound of every test.
 const BOUND: Duration = Duration::from_secs(30);
@@ -39,35 +39,9 @@ const N: usize = 300;
 /// The environment variable that turns this binary into a child peer.
 const CHILD_ENV: &str = "ZGREEN_INTEROP_CHILD";
 
-type Frames = Vec<Vec<u8>>;
 type Res<T> = Result<T, String>;
 
 // ------------------------------------------------------------- messages
-
-/// Message `i`: one to five frames, with empty frames (first, middle or
-/// last) in three of four messages and a frame of up to 6 kB in some.
-fn message(i: usize) -> Frames {
-    let mut frames = vec![format!("msg {i}").into_bytes()];
-    match i % 4 {
-        0 => {}
-        1 => frames.push(Vec::new()),
-        2 => {
-            frames.push(Vec::new());
-            frames.push(vec![i as u8; i % 7 * 1000]);
-        }
-        _ => {
-            frames.insert(0, Vec::new());
-            frames.push(vec![b'x'; 100]);
-            frames.push(Vec::new());
-        }
-    }
-    frames
-}
-
-/// The reply to a message: its frames in reverse order.
-fn reply(frames: &[Vec<u8>]) -> Frames {
-    frames.iter().rev().cloned().collect()
-}
 
 fn show(frames: &[Vec<u8>]) -> String {
     let parts: Vec<String> = frames

@@ -13,6 +13,18 @@ use std::time::{Duration, Instant};
 pub use zgreen_brokers::procs::{free_port, metric, scrape};
 use zgreen_harness::{ChildGuard, die_with_parent};
 
+/// The session flags of a quick test worker (or titanic process):
+/// heartbeats every 100 ms, reconnects after 100 ms backing off to
+/// 400 ms.
+pub const QUICK_SESSION: [&str; 6] = [
+    "--heartbeat-ms",
+    "100",
+    "--reconnect-ms",
+    "100",
+    "--reconnect-max-ms",
+    "400",
+];
+
 /// The path of a workspace binary, `target/<profile>/<name>`.
 ///
 /// # Panics

@@ -63,20 +63,7 @@ fn pair() -> (Pair, Vec<Proc>) {
     );
     let both = format!("{p_ep},{b_ep}");
     let workers: Vec<Proc> = (0..2)
-        .map(|_| {
-            mdp_worker(
-                &both,
-                "echo",
-                &[
-                    "--heartbeat-ms",
-                    HB,
-                    "--reconnect-ms",
-                    "100",
-                    "--reconnect-max-ms",
-                    "400",
-                ],
-            )
-        })
+        .map(|_| mdp_worker(&both, "echo", &QUICK_SESSION))
         .collect();
     primary.expect_workers("echo", 2);
     backup.expect_workers("echo", 2);
@@ -239,22 +226,11 @@ fn kill_the_primary_under_a_titanic_load_no_acknowledged_request_is_lost() {
     let titanic = Proc::start(
         "zbroker",
         &[
-            "titanic",
-            "--connect",
-            &pair.both,
-            "--dir",
-            &dir_s,
-            "--heartbeat-ms",
-            HB,
-            "--reconnect-ms",
-            "100",
-            "--reconnect-max-ms",
-            "400",
-            "--request-workers",
-            "4",
-            "--dispatch-timeout-ms",
-            "500",
-        ],
+            &["titanic", "--connect", &pair.both, "--dir", &dir_s][..],
+            &QUICK_SESSION,
+            &["--request-workers", "4", "--dispatch-timeout-ms", "500"],
+        ]
+        .concat(),
     );
     // Six workers (4 + reply + close) at each of the two brokers.
     assert!(

@@ -13,14 +13,7 @@ use common::{expect_metric, mdp_echo_args};
 const HB: &str = "100";
 
 fn worker(broker: &Broker, extra: &[&str]) -> Proc {
-    let mut args = vec![
-        "--heartbeat-ms",
-        HB,
-        "--reconnect-ms",
-        "100",
-        "--reconnect-max-ms",
-        "400",
-    ];
+    let mut args = QUICK_SESSION.to_vec();
     args.extend_from_slice(extra);
     mdp_worker(&broker.endpoint, "echo", &args)
 }

@@ -39,17 +39,9 @@ fn titanic_env(broker: &Broker, dir: &Path, extra: &[&str], env: &[(&str, &str)]
         &dir,
         "--metrics",
         &metrics,
-        "--heartbeat-ms",
-        HB,
-        "--reconnect-ms",
-        "100",
-        "--reconnect-max-ms",
-        "400",
-        "--request-workers",
-        "4",
-        "--dispatch-timeout-ms",
-        "1000",
     ];
+    args.extend_from_slice(&QUICK_SESSION);
+    args.extend_from_slice(&["--request-workers", "4", "--dispatch-timeout-ms", "1000"]);
     args.extend_from_slice(extra);
     let p = Proc::start_env("zbroker", &args, env);
     assert!(
@@ -67,18 +59,7 @@ fn titanic_env(broker: &Broker, dir: &Path, extra: &[&str], env: &[(&str, &str)]
 }
 
 fn echo_worker(broker: &Broker, service: &str) -> Proc {
-    mdp_worker(
-        &broker.endpoint,
-        service,
-        &[
-            "--heartbeat-ms",
-            HB,
-            "--reconnect-ms",
-            "100",
-            "--reconnect-max-ms",
-            "400",
-        ],
-    )
+    mdp_worker(&broker.endpoint, service, &QUICK_SESSION)
 }
 
 fn unix_ms() -> u64 {

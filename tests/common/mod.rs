@@ -465,3 +465,33 @@ pub fn zmq_pair_with_hwm(
     b.connect(&a.last_endpoint().unwrap()).unwrap();
     (a, b)
 }
+
+/// A multipart message as its frames.
+pub type Frames = Vec<Vec<u8>>;
+
+/// Message `i` of an interop exchange: one to five frames, with empty
+/// frames (first, middle or last) in three of four messages and a frame
+/// of up to 6 kB in some.
+pub fn interop_message(i: usize) -> Frames {
+    let mut frames = vec![format!("msg {i}").into_bytes()];
+    match i % 4 {
+        0 => {}
+        1 => frames.push(Vec::new()),
+        2 => {
+            frames.push(Vec::new());
+            frames.push(vec![i as u8; i % 7 * 1000]);
+        }
+        _ => {
+            frames.insert(0, Vec::new());
+            frames.push(vec![b'x'; 100]);
+            frames.push(Vec::new());
+        }
+    }
+    frames
+}
+
+/// The reply to a message of an interop exchange: its frames in reverse
+/// order.
+pub fn reversed(frames: &[Vec<u8>]) -> Frames {
+    frames.iter().rev().cloned().collect()
+}
