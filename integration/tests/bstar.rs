@@ -220,8 +220,7 @@ fn a_silent_primary_without_client_requests_keeps_the_backup_passive() {
 #[test]
 fn kill_the_primary_under_a_titanic_load_no_acknowledged_request_is_lost() {
     let (mut pair, _workers) = pair();
-    let dir = std::env::temp_dir().join(format!("zgreen-bstar-titanic-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = zgreen_harness::fresh_temp_dir("zgreen-bstar", "titanic");
     let dir_s = dir.display().to_string();
     let titanic = Proc::start(
         "zbroker",

@@ -15,9 +15,7 @@ use zgreen_integration::*;
 const HB: &str = "100";
 
 fn journal_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("zgreen-titanic-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    zgreen_harness::fresh_temp_dir("zgreen-titanic", name)
 }
 
 /// Starts `zbroker titanic` against `broker` with its journal in `dir`,

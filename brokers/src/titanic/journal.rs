@@ -303,9 +303,7 @@ mod tests {
     use uuid::Uuid;
 
     fn tmpdir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("zgreen-journal-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
+        zgreen_harness::fresh_temp_dir("zgreen-journal", name)
     }
 
     fn req(n: u128) -> Record {

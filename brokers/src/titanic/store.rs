@@ -533,9 +533,7 @@ mod tests {
     use super::*;
 
     fn tmpdir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("zgreen-store-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
+        zgreen_harness::fresh_temp_dir("zgreen-store", name)
     }
 
     fn open(
